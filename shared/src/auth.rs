@@ -1,0 +1,208 @@
+//! Passwords (passlib `pbkdf2_sha256`, api-contract §1.5) and JWTs (§1.4, policy §8).
+
+use crate::{config::Secret, domain::Role, error::ApiError};
+use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
+use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// Rounds for new hashes (passlib's default, so old deployments can read ours).
+pub const NEW_HASH_ROUNDS: u32 = 29_000;
+/// Rounds accepted when verifying; guards against a stored string that would pin a CPU.
+const MAX_ROUNDS: u32 = 5_000_000;
+
+fn ab64_decode(s: &str) -> Option<Vec<u8>> {
+    STANDARD_NO_PAD.decode(s.replace('.', "+")).ok()
+}
+
+fn ab64_encode(b: &[u8]) -> String {
+    STANDARD_NO_PAD.encode(b).replace('+', ".")
+}
+
+/// Hashes a password as `$pbkdf2-sha256$29000$<ab64 salt>$<ab64 checksum>` with a random
+/// 16-byte salt.
+pub fn hash_password(password: &str) -> String {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, NEW_HASH_ROUNDS, &mut out);
+    format!("$pbkdf2-sha256${NEW_HASH_ROUNDS}${}${}", ab64_encode(&salt), ab64_encode(&out))
+}
+
+/// Verifies a password against a passlib `pbkdf2_sha256` string in constant time.
+/// Malformed strings never verify.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    let parts: Vec<&str> = stored.split('$').collect();
+    let [_, "pbkdf2-sha256", rounds, salt, checksum] = parts.as_slice() else { return false };
+    let Ok(rounds) = rounds.parse::<u32>() else { return false };
+    if rounds == 0 || rounds > MAX_ROUNDS {
+        return false;
+    }
+    let (Some(salt), Some(expected)) = (ab64_decode(salt), ab64_decode(checksum)) else { return false };
+    if expected.is_empty() {
+        return false;
+    }
+    let mut out = vec![0u8; expected.len()];
+    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, rounds, &mut out);
+    out.ct_eq(&expected).into()
+}
+
+/// The two token kinds, told apart by the `type` claim (policy §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+/// JWT claims (api-contract §1.4).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: String,
+    pub email: Option<String>,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh: Option<bool>,
+}
+
+/// Signs and checks HS256 tokens with the configured key and lifetimes.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_ttl: i64,
+    refresh_ttl: i64,
+}
+
+impl Tokens {
+    /// Keys from the secret; lifetimes in seconds.
+    pub fn new(secret: &Secret, access_ttl: i64, refresh_ttl: i64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+            access_ttl,
+            refresh_ttl,
+        }
+    }
+
+    /// Issues a token of `kind` for a user.
+    pub fn issue(&self, kind: TokenKind, user_id: &str, role: Role, email: &str) -> Result<String, ApiError> {
+        let iat = chrono::Utc::now().timestamp();
+        let (ttl, kind, fresh) = match kind {
+            TokenKind::Access => (self.access_ttl, "access", Some(true)),
+            TokenKind::Refresh => (self.refresh_ttl, "refresh", None),
+        };
+        let claims = Claims {
+            sub: user_id.to_string(),
+            role: role.as_str().to_string(),
+            email: Some(email.to_string()),
+            exp: iat + ttl,
+            iat,
+            kind: Some(kind.to_string()),
+            fresh,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    /// Checks signature, `exp` (required, no leeway), `nbf` and the `type` claim, returning
+    /// the subject. Errors are 401s with the contract's `detail` texts.
+    pub fn verify(&self, token: &str, want: TokenKind) -> Result<String, ApiError> {
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::unauthorized("Token has expired"),
+                ErrorKind::MissingRequiredClaim(c) if c == "sub" => {
+                    ApiError::unauthorized("Invalid token: missing subject")
+                }
+                _ => ApiError::unauthorized("Invalid token"),
+            })?;
+        let claims = data.claims;
+        let sub = match claims.get("sub") {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err(ApiError::unauthorized("Invalid token")),
+        };
+        let kind = match claims.get("type") {
+            None | Some(serde_json::Value::Null) => TokenKind::Access,
+            Some(serde_json::Value::String(s)) if s == "access" => TokenKind::Access,
+            Some(serde_json::Value::String(s)) if s == "refresh" => TokenKind::Refresh,
+            Some(_) => return Err(ApiError::unauthorized("Invalid token type")),
+        };
+        if kind != want {
+            return Err(ApiError::unauthorized("Invalid token type"));
+        }
+        Ok(sub)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Vector {
+        password: String,
+        hash: String,
+        verifies: bool,
+    }
+
+    #[test]
+    fn passlib_vectors_verify_exactly() {
+        let raw = include_str!("../../tests/fixtures/passlib-pbkdf2-sha256-vectors.json");
+        let v: serde_json::Value = serde_json::from_str(raw).unwrap();
+        let vectors: Vec<Vector> = serde_json::from_value(v["vectors"].clone()).unwrap();
+        assert_eq!(vectors.len(), 7);
+        for t in vectors {
+            assert_eq!(verify_password(&t.password, &t.hash), t.verifies, "{:?}", t.password);
+        }
+    }
+
+    #[test]
+    fn new_hashes_round_trip_and_malformed_fail() {
+        let h = hash_password("s3cret!");
+        assert!(h.starts_with("$pbkdf2-sha256$29000$"));
+        assert!(verify_password("s3cret!", &h));
+        assert!(!verify_password("s3cret?", &h));
+        for bad in ["", "$pbkdf2-sha256$x$a$b", "$pbkdf2-sha256$0$aaaa$bbbb", "$md5$1$a$b", "$pbkdf2-sha256$29000$$"] {
+            assert!(!verify_password("x", bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_kinds_are_not_interchangeable() {
+        let t = Tokens::new(&Secret::new("k"), 60, 120);
+        let access = t.issue(TokenKind::Access, "u1", Role::User, "a@b.co").unwrap();
+        let refresh = t.issue(TokenKind::Refresh, "u1", Role::User, "a@b.co").unwrap();
+        assert_eq!(t.verify(&access, TokenKind::Access).unwrap(), "u1");
+        assert_eq!(t.verify(&refresh, TokenKind::Refresh).unwrap(), "u1");
+        assert_eq!(t.verify(&access, TokenKind::Refresh).unwrap_err().message, "Invalid token type");
+        assert_eq!(t.verify(&refresh, TokenKind::Access).unwrap_err().message, "Invalid token type");
+        assert_eq!(t.verify("garbage", TokenKind::Access).unwrap_err().message, "Invalid token");
+    }
+
+    #[test]
+    fn exp_is_required_and_enforced() {
+        let key = EncodingKey::from_secret(b"k");
+        let t = Tokens::new(&Secret::new("k"), 60, 120);
+        let now = chrono::Utc::now().timestamp();
+        let no_exp = jsonwebtoken::encode(&Header::default(), &serde_json::json!({"sub":"u","iat":now}), &key).unwrap();
+        assert_eq!(t.verify(&no_exp, TokenKind::Access).unwrap_err().message, "Invalid token");
+        let expired =
+            jsonwebtoken::encode(&Header::default(), &serde_json::json!({"sub":"u","exp":now - 5}), &key).unwrap();
+        assert_eq!(t.verify(&expired, TokenKind::Access).unwrap_err().message, "Token has expired");
+        let no_sub = jsonwebtoken::encode(&Header::default(), &serde_json::json!({"exp":now + 60}), &key).unwrap();
+        assert_eq!(t.verify(&no_sub, TokenKind::Access).unwrap_err().message, "Invalid token: missing subject");
+        let other = EncodingKey::from_secret(b"other");
+        let forged = jsonwebtoken::encode(&Header::default(), &serde_json::json!({"sub":"u","exp":now + 60}), &other).unwrap();
+        assert_eq!(t.verify(&forged, TokenKind::Access).unwrap_err().message, "Invalid token");
+    }
+}

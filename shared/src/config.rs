@@ -1,0 +1,129 @@
+//! Typed configuration, read once from the environment at cold start (api-contract §1.12).
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `TABLE_NAME` | `cron-jobs` | the single DynamoDB table |
+//! | `SCHEDULE_GROUP_NAME` | `cron-jobs` | EventBridge Scheduler group holding one schedule per active job |
+//! | `EXECUTOR_FUNCTION_ARN` | local placeholder | schedule target (the executor Lambda) |
+//! | `SCHEDULER_ROLE_ARN` | local placeholder | role EventBridge Scheduler assumes to invoke the target |
+//! | `SCHEDULER_TIMEZONE` | `Asia/Tokyo` | cron zone and "today"; an unknown name falls back to UTC |
+//! | `JWT_SECRET_KEY`, else `SECRET_KEY` | dev key | HS256 signing key |
+//! | `JWT_ACCESS_TOKEN_EXPIRES` / `JWT_REFRESH_TOKEN_EXPIRES` | 3600 / 2592000 | token lifetimes, seconds |
+//! | `DEFAULT_GITHUB_OWNER` | `Pay-Baymax` | owner when only repo and workflow are given |
+//! | `GITHUB_TOKEN` | none | token for `workflow_dispatch` |
+//! | `GITHUB_API_BASE_URL` | `https://api.github.com` | GitHub REST base (tests point it at a fake) |
+//! | `CORS_ORIGINS` | `*` | `*` or a comma-separated origin list |
+//! | `ALLOW_PRIVATE_TARGETS` | `false` | let webhooks reach loopback/private addresses (local mode only) |
+//! | `APP_VERSION` | `2.0.0` | health `version` |
+//! | `DOCS_URL` | `http://localhost:3000/docs` | health `docs_url` |
+
+use chrono_tz::Tz;
+use std::{fmt, str::FromStr};
+
+/// A secret string whose `Debug` output is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Which origins CORS admits (api-contract §1.11).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// `*`: any origin, no credentials.
+    Any,
+    /// Only these origins, credentials allowed.
+    List(Vec<String>),
+}
+
+/// All settings of every function, parsed once.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub table_name: String,
+    pub schedule_group: String,
+    pub executor_arn: String,
+    pub scheduler_role_arn: String,
+    pub timezone: Tz,
+    pub jwt_secret: Secret,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    pub default_github_owner: String,
+    pub github_token: Option<Secret>,
+    pub github_api_base: String,
+    pub cors: CorsOrigins,
+    pub allow_private_targets: bool,
+    pub app_version: String,
+    pub docs_url: String,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn int_var(name: &str, default: i64) -> i64 {
+    var(name).and_then(|v| v.parse().ok()).filter(|v| *v > 0).unwrap_or(default)
+}
+
+/// Parses an IANA zone name; unknown names fall back to UTC (api-contract §5.3).
+pub fn parse_timezone(name: &str) -> Tz {
+    Tz::from_str(name.trim()).unwrap_or_else(|_| {
+        tracing::warn!(zone = name, "unknown SCHEDULER_TIMEZONE, using UTC");
+        Tz::UTC
+    })
+}
+
+impl Config {
+    /// Reads the environment (table in the module docs). Never fails: every value has a default.
+    pub fn from_env() -> Self {
+        let jwt = var("JWT_SECRET_KEY")
+            .or_else(|| var("SECRET_KEY"))
+            .unwrap_or_else(|| "dev-secret-key-please-change-in-production".into());
+        let cors = match var("CORS_ORIGINS").as_deref() {
+            None | Some("*") => CorsOrigins::Any,
+            Some(list) => CorsOrigins::List(
+                list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            ),
+        };
+        Self {
+            table_name: var("TABLE_NAME").unwrap_or_else(|| "cron-jobs".into()),
+            schedule_group: var("SCHEDULE_GROUP_NAME").unwrap_or_else(|| "cron-jobs".into()),
+            executor_arn: var("EXECUTOR_FUNCTION_ARN").unwrap_or_else(|| {
+                "arn:aws:lambda:ap-northeast-1:000000000000:function:executor".into()
+            }),
+            scheduler_role_arn: var("SCHEDULER_ROLE_ARN").unwrap_or_else(|| {
+                "arn:aws:iam::000000000000:role/cron-scheduler-invoke".into()
+            }),
+            timezone: parse_timezone(&var("SCHEDULER_TIMEZONE").unwrap_or_else(|| "Asia/Tokyo".into())),
+            jwt_secret: Secret::new(jwt),
+            access_ttl_secs: int_var("JWT_ACCESS_TOKEN_EXPIRES", 3600),
+            refresh_ttl_secs: int_var("JWT_REFRESH_TOKEN_EXPIRES", 2_592_000),
+            default_github_owner: var("DEFAULT_GITHUB_OWNER").unwrap_or_else(|| "Pay-Baymax".into()),
+            github_token: var("GITHUB_TOKEN").map(Secret::new),
+            github_api_base: var("GITHUB_API_BASE_URL")
+                .unwrap_or_else(|| "https://api.github.com".into())
+                .trim_end_matches('/')
+                .to_string(),
+            cors,
+            allow_private_targets: matches!(
+                var("ALLOW_PRIVATE_TARGETS").map(|v| v.to_ascii_lowercase()).as_deref(),
+                Some("true" | "1" | "yes")
+            ),
+            app_version: var("APP_VERSION").unwrap_or_else(|| "2.0.0".into()),
+            docs_url: var("DOCS_URL").unwrap_or_else(|| "http://localhost:3000/docs".into()),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The job entity (api-contract §2.2) and its JSON shapes (§3.4, client-needs §6).
+
+use super::{fmt_ts, ts, CronExpr, Dispatch, JobTarget};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// A stored job. Invariants enforced by the write paths: `name` non-empty and unique,
+/// `cron` valid, `category` a slug (`general` by default), emails empty unless enabled.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "cron_expression")]
+    pub cron: CronExpr,
+    pub target_url: Option<String>,
+    pub github_owner: Option<String>,
+    pub github_repo: Option<String>,
+    pub github_workflow_name: Option<String>,
+    /// Stored as a JSON string so that every JSON value survives DynamoDB unchanged.
+    #[serde(with = "json_string")]
+    pub metadata: Map<String, Value>,
+    pub category: String,
+    pub end_date: Option<NaiveDate>,
+    pub pic_team: Option<String>,
+    pub enable_email_notifications: bool,
+    pub notification_emails: Vec<String>,
+    pub notify_on_success: bool,
+    pub created_by: Option<String>,
+    pub is_active: bool,
+    #[serde(with = "ts")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "ts")]
+    pub updated_at: DateTime<Utc>,
+    /// Start of the most recent execution, maintained by the engine.
+    #[serde(default, with = "ts::option")]
+    pub last_execution_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// What a run calls: GitHub when owner, repo and workflow are all set, else the webhook.
+    pub fn target(&self) -> Option<JobTarget> {
+        if let Some(d) = Dispatch::from_parts(
+            self.github_owner.as_deref(),
+            self.github_repo.as_deref(),
+            self.github_workflow_name.as_deref(),
+        ) {
+            return Some(JobTarget::GitHub(d));
+        }
+        self.target_url
+            .as_deref()
+            .and_then(super::target::parse_webhook_url)
+            .map(JobTarget::Webhook)
+    }
+
+    /// Past its inclusive end date in the scheduler zone.
+    pub fn is_expired(&self, today: NaiveDate) -> bool {
+        self.end_date.is_some_and(|d| d < today)
+    }
+
+    /// Whether the job should have a schedule: active and not expired.
+    pub fn should_be_scheduled(&self, today: NaiveDate) -> bool {
+        self.is_active && !self.is_expired(today)
+    }
+
+    /// `job.to_dict` (api-contract §2.2): the 18 contract keys.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "cron_expression": self.cron.as_str(),
+            "target_url": self.target_url,
+            "github_owner": self.github_owner,
+            "github_repo": self.github_repo,
+            "github_workflow_name": self.github_workflow_name,
+            "metadata": self.metadata,
+            "category": self.category,
+            "end_date": self.end_date.map(|d| d.format("%Y-%m-%d").to_string()),
+            "pic_team": self.pic_team,
+            "enable_email_notifications": self.enable_email_notifications,
+            "notification_emails": self.notification_emails,
+            "notify_on_success": self.notify_on_success,
+            "created_by": self.created_by,
+            "is_active": self.is_active,
+            "created_at": fmt_ts(&self.created_at),
+            "updated_at": fmt_ts(&self.updated_at),
+        })
+    }
+
+    /// The read shape (§3.4): [`Job::to_json`] plus `last_execution_at` (UTC `Z`) and
+    /// `next_execution_at` (scheduler zone with offset; null when inactive or never firing).
+    pub fn to_read_json(&self, tz: Tz, now: DateTime<Utc>) -> Value {
+        let mut v = self.to_json();
+        let next = self
+            .is_active
+            .then(|| self.cron.next_fire_from(now, tz))
+            .flatten()
+            .map(|t| t.to_rfc3339());
+        if let Value::Object(m) = &mut v {
+            m.insert("last_execution_at".into(), json!(self.last_execution_at.as_ref().map(fmt_ts)));
+            m.insert("next_execution_at".into(), json!(next));
+        }
+        v
+    }
+}
+
+impl Serialize for CronExpr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CronExpr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CronExpr::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde adapter: a JSON object kept as its JSON text.
+pub mod json_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_json::{Map, Value};
+    /// Serialize as compact JSON text.
+    pub fn serialize<S: Serializer>(m: &Map<String, Value>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&Value::Object(m.clone()).to_string())
+    }
+    /// Deserialize JSON text; anything but an object reads as `{}` (api-contract §2.2).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+        let s = Option::<String>::deserialize(d)?;
+        Ok(match s.and_then(|s| serde_json::from_str::<Value>(&s).ok()) {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        })
+    }
+}

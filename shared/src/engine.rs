@@ -1,0 +1,547 @@
+//! The execution engine (api-contract §6): runs a job's webhook or GitHub `workflow_dispatch`,
+//! records the execution and the job's `last_execution_at`, and broadcasts the run
+//! notification. Scheduled runs ([`Engine::run_scheduled`]) and manual runs
+//! ([`Engine::run_manual`]) share everything but their timeouts and texts.
+//!
+//! Delivery is at least once: a scheduled run first claims the idempotency key
+//! `(job id, scheduled time)` in the same transaction that creates its `running` row, so a
+//! duplicate delivery — even a concurrent one — finds the claim taken and does nothing.
+//!
+//! Outbound webhooks go through [`safe_http`]: no redirects, bounded timeouts, and (outside
+//! local mode) no private, loopback or link-local destinations, checked on the very addresses
+//! the connection uses.
+
+use crate::{
+    config::{Config, Secret},
+    domain::{now, today_in, Dispatch, Job, JobTarget},
+    schedules::{ScheduledInput, Schedules},
+    store::{Execution, RunClaim, Store, StoreError},
+};
+use chrono_tz::Tz;
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// Largest response text kept in `output` / `error_message`, characters.
+const OUTPUT_CHARS: usize = 1000;
+/// Largest response body read, bytes.
+const READ_LIMIT: usize = 16 * 1024;
+
+/// Per-call and whole-run limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Each outbound HTTP call (connect + response).
+    pub per_call: Duration,
+    /// All calls of one run together (GitHub may retry twice with an extension).
+    pub total: Duration,
+}
+
+impl Timeouts {
+    /// Scheduled runs: 10 s per call (api-contract §6.2), 40 s in all (executor timeout 60 s).
+    pub const SCHEDULED: Timeouts = Timeouts { per_call: Duration::from_secs(10), total: Duration::from_secs(40) };
+    /// Manual runs answer inside API Gateway's 30 s: 8 s per call, 20 s in all.
+    pub const MANUAL: Timeouts = Timeouts { per_call: Duration::from_secs(8), total: Duration::from_secs(20) };
+}
+
+/// Manual or scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Scheduled,
+    Manual,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Manual => "manual",
+        }
+    }
+}
+
+/// What to call in one run, after overrides.
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    pub target: JobTarget,
+    pub metadata: Map<String, Value>,
+    /// Token for GitHub; `None` means "use the configured one".
+    pub github_token: Option<Secret>,
+}
+
+/// The result of a scheduled delivery.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScheduledOutcome {
+    /// The job is gone or inactive: nothing recorded.
+    Skipped,
+    /// The job was past its end date: paused, unscheduled, owners told.
+    AutoPaused,
+    /// Another delivery of the same fire time already ran it.
+    Duplicate,
+    /// Ran; the recorded execution.
+    Ran(Box<Execution>),
+}
+
+/// Engine errors: storage failed (the delivery should be retried).
+pub type EngineResult<T> = Result<T, StoreError>;
+
+/// Shared by the executor and the jobs API. Built once per Lambda.
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    schedules: Schedules,
+    webhook_http: reqwest::Client,
+    github_http: reqwest::Client,
+    github_base: String,
+    github_token: Option<Secret>,
+    allow_private: bool,
+    tz: Tz,
+}
+
+impl Engine {
+    /// Builds the HTTP clients once.
+    pub fn new(store: Store, schedules: Schedules, config: &Config) -> Self {
+        Self {
+            store,
+            schedules,
+            webhook_http: safe_http::client(config.allow_private_targets),
+            github_http: safe_http::trusted_client(),
+            github_base: config.github_api_base.clone(),
+            github_token: config.github_token.clone(),
+            allow_private: config.allow_private_targets,
+            tz: config.timezone,
+        }
+    }
+
+    /// Handles one schedule delivery (api-contract §6.6).
+    pub async fn run_scheduled(&self, input: &ScheduledInput) -> EngineResult<ScheduledOutcome> {
+        let Some(job) = self.store.get_job(&input.job_id).await? else {
+            tracing::info!(job_id = %input.job_id, "scheduled run for a missing job: skipped");
+            return Ok(ScheduledOutcome::Skipped);
+        };
+        if !job.is_active {
+            return Ok(ScheduledOutcome::Skipped);
+        }
+        if job.is_expired(today_in(self.tz)) {
+            self.auto_pause(&job).await?;
+            return Ok(ScheduledOutcome::AutoPaused);
+        }
+        let claim = RunClaim { job_id: job.id.clone(), scheduled_time: input.scheduled_time.clone() };
+        let plan = job.target().map(|target| RunPlan { target, metadata: job.metadata.clone(), github_token: None });
+        match self.execute(&job, plan, Trigger::Scheduled, Some(&claim)).await? {
+            Some(e) => Ok(ScheduledOutcome::Ran(Box::new(e))),
+            None => Ok(ScheduledOutcome::Duplicate),
+        }
+    }
+
+    /// Runs a job now for a user (api-contract §3.5 execute, §6.5); returns the execution.
+    pub async fn run_manual(&self, job: &Job, plan: RunPlan) -> EngineResult<Execution> {
+        let e = self.execute(job, Some(plan), Trigger::Manual, None).await?;
+        e.ok_or_else(|| StoreError::Dynamo("manual run unexpectedly deduplicated".into()))
+    }
+
+    async fn auto_pause(&self, job: &Job) -> EngineResult<()> {
+        self.store.deactivate_job(&job.id, now()).await?;
+        if let Err(e) = self.schedules.remove(&job.id).await {
+            tracing::warn!(job_id = %job.id, error = %e, "auto-pause: schedule removal failed");
+        }
+        let mut recipients = self.store.active_admin_ids().await?;
+        if let Some(owner) = &job.created_by {
+            recipients.push(owner.clone());
+        }
+        let end = job.end_date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+        self.store
+            .notify(
+                &recipients,
+                "Job auto-paused (end date passed)",
+                &format!("Job \"{}\" passed its end_date ({end} JST) and was auto-paused.", job.name),
+                "warning",
+                Some(&job.id),
+                None,
+            )
+            .await
+    }
+
+    /// Records and performs one run. `None` when the claim was already taken.
+    async fn execute(
+        &self,
+        job: &Job,
+        plan: Option<RunPlan>,
+        trigger: Trigger,
+        claim: Option<&RunClaim>,
+    ) -> EngineResult<Option<Execution>> {
+        let started_at = now();
+        let (execution_type, target) = match plan.as_ref().map(|p| &p.target) {
+            Some(JobTarget::GitHub(d)) => (Some("github_actions"), Some(d.display())),
+            Some(JobTarget::Webhook(u)) => (Some("webhook"), Some(u.to_string())),
+            None => (None, None),
+        };
+        let mut exec = Execution {
+            id: uuid::Uuid::new_v4().to_string(),
+            job_id: job.id.clone(),
+            status: "running".into(),
+            trigger_type: trigger.as_str().into(),
+            started_at,
+            completed_at: None,
+            duration_seconds: None,
+            execution_type: execution_type.map(str::to_string),
+            target,
+            response_status: None,
+            error_message: None,
+            output: None,
+        };
+        if !self.store.start_execution(&exec, claim).await? {
+            tracing::info!(job_id = %job.id, "duplicate delivery: already claimed");
+            return Ok(None);
+        }
+        self.store.touch_last_execution(&job.id, started_at).await?;
+
+        let timeouts = match trigger {
+            Trigger::Scheduled => Timeouts::SCHEDULED,
+            Trigger::Manual => Timeouts::MANUAL,
+        };
+        let result = match plan {
+            None => Outcome::failed(None, format!(
+                "Job '{}' has invalid configuration (neither GitHub Actions nor webhook URL)",
+                job.name
+            )),
+            Some(plan) => {
+                let work = self.call(job, &plan, trigger, timeouts, &mut exec);
+                match tokio::time::timeout(timeouts.total, work).await {
+                    Ok(o) => o,
+                    Err(_) => Outcome::failed(None, format!("Run exceeded {} s and was abandoned", timeouts.total.as_secs())),
+                }
+            }
+        };
+        let completed = now();
+        exec.completed_at = Some(completed);
+        exec.duration_seconds = Some((completed - started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
+        exec.status = if result.success { "success" } else { "failed" }.into();
+        exec.response_status = result.status;
+        exec.error_message = result.error.clone();
+        exec.output = result.output;
+        self.store.put_execution(&exec).await?;
+
+        let (title, message, kind) = if result.success {
+            ("Job Completed", format!("Job \"{}\" completed successfully.", job.name), "success")
+        } else {
+            let reason = result.notify_error.or(result.error).unwrap_or_default();
+            ("Job Failed", format!("Job \"{}\" failed: {reason}", job.name), "error")
+        };
+        let recipients = self.store.active_user_ids().await?;
+        self.store.notify(&recipients, title, &message, kind, Some(&job.id), Some(&exec.id)).await?;
+        Ok(Some(exec))
+    }
+
+    async fn call(&self, job: &Job, plan: &RunPlan, trigger: Trigger, t: Timeouts, exec: &mut Execution) -> Outcome {
+        match &plan.target {
+            JobTarget::Webhook(url) => self.call_webhook(url, &plan.metadata, trigger, t).await,
+            JobTarget::GitHub(d) => {
+                let token = plan.github_token.as_ref().or(self.github_token.as_ref());
+                let Some(token) = token else {
+                    return Outcome::failed(
+                        None,
+                        format!("GitHub token not configured. Cannot trigger workflow for job '{}'", job.name),
+                    );
+                };
+                self.call_github(d, &plan.metadata, token, trigger, t, exec).await
+            }
+        }
+    }
+
+    async fn call_webhook(&self, url: &url::Url, metadata: &Map<String, Value>, trigger: Trigger, t: Timeouts) -> Outcome {
+        let transport_prefix = match trigger {
+            Trigger::Manual => "Request failed",
+            Trigger::Scheduled => "Webhook call failed",
+        };
+        if let Err(reason) = safe_http::check_literal_host(url, self.allow_private) {
+            return Outcome::transport(transport_prefix, reason);
+        }
+        let req = if metadata.is_empty() {
+            self.webhook_http.get(url.clone())
+        } else {
+            self.webhook_http.post(url.clone()).json(metadata)
+        };
+        match req.timeout(t.per_call).send().await {
+            Ok(resp) => {
+                let code = resp.status().as_u16();
+                let text = read_text(resp).await;
+                if (200..300).contains(&code) {
+                    Outcome { success: true, status: Some(code), error: None, notify_error: None, output: Some(text) }
+                } else {
+                    Outcome {
+                        success: false,
+                        status: Some(code),
+                        error: Some(format!("Webhook returned status {code}")),
+                        notify_error: None,
+                        output: Some(text),
+                    }
+                }
+            }
+            Err(e) => Outcome::transport(transport_prefix, safe_http::describe(&e)),
+        }
+    }
+
+    async fn call_github(
+        &self,
+        d: &Dispatch,
+        metadata: &Map<String, Value>,
+        token: &Secret,
+        trigger: Trigger,
+        t: Timeouts,
+        exec: &mut Execution,
+    ) -> Outcome {
+        let git_ref = metadata
+            .get("branchDetails")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("master")
+            .to_string();
+        let body = json!({ "ref": git_ref, "inputs": metadata });
+        let mut candidates = vec![d.workflow.clone()];
+        if !d.workflow.contains('.') && !d.workflow.chars().all(|c| c.is_ascii_digit()) {
+            candidates.push(format!("{}.yml", d.workflow));
+            candidates.push(format!("{}.yaml", d.workflow));
+        }
+        let accept = match trigger {
+            Trigger::Manual => "application/vnd.github+json",
+            Trigger::Scheduled => "application/vnd.github.v3+json",
+        };
+        let mut last: Option<(u16, String)> = None;
+        for workflow in candidates {
+            let url = format!(
+                "{}/repos/{}/{}/actions/workflows/{}/dispatches",
+                self.github_base, d.owner, d.repo, workflow
+            );
+            let sent = self
+                .github_http
+                .post(&url)
+                .bearer_auth(token.expose())
+                .header("Accept", accept)
+                .header("X-GitHub-Api-Version", "2022-11-28")
+                .json(&body)
+                .timeout(t.per_call)
+                .send()
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    let prefix = match trigger {
+                        Trigger::Manual => "Request failed",
+                        Trigger::Scheduled => "GitHub Actions request failed",
+                    };
+                    return Outcome::transport(prefix, safe_http::describe(&e));
+                }
+            };
+            let code = resp.status().as_u16();
+            let text = read_text(resp).await;
+            exec.target = Some(format!("{}/{}/{}", d.owner, d.repo, workflow));
+            if code == 204 {
+                return Outcome {
+                    success: true,
+                    status: Some(204),
+                    error: None,
+                    notify_error: None,
+                    output: Some(format!("Workflow triggered successfully on branch {git_ref}")),
+                };
+            }
+            last = Some((code, text));
+            if code != 404 {
+                break;
+            }
+        }
+        let (code, text) = last.unwrap_or((0, String::new()));
+        Outcome {
+            success: false,
+            status: Some(code),
+            error: Some(format!("GitHub Actions dispatch failed. Status: {code}, Response: {text}")),
+            notify_error: None,
+            output: Some(text),
+        }
+    }
+}
+
+struct Outcome {
+    success: bool,
+    status: Option<u16>,
+    error: Option<String>,
+    /// The failure text for the notification when it differs from `error`.
+    notify_error: Option<String>,
+    output: Option<String>,
+}
+
+impl Outcome {
+    fn failed(status: Option<u16>, error: String) -> Self {
+        Self { success: false, status, error: Some(error), notify_error: None, output: None }
+    }
+    fn transport(prefix: &str, reason: String) -> Self {
+        Self {
+            success: false,
+            status: None,
+            error: Some(format!("{prefix}: {reason}")),
+            notify_error: Some(reason),
+            output: None,
+        }
+    }
+}
+
+/// Reads at most [`READ_LIMIT`] bytes and keeps the first [`OUTPUT_CHARS`] characters.
+async fn read_text(mut resp: reqwest::Response) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < READ_LIMIT {
+        match resp.chunk().await {
+            Ok(Some(c)) => buf.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&buf).chars().take(OUTPUT_CHARS).collect()
+}
+
+/// Outbound HTTP to user-supplied URLs (after svix's webhook client).
+pub mod safe_http {
+    use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+    use std::net::{IpAddr, SocketAddr};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const USER_AGENT: &str = concat!("cron-job-platform/", env!("CARGO_PKG_VERSION"));
+
+    /// Whether an address is publicly routable (not loopback, private, link-local, CGNAT,
+    /// documentation, multicast, unspecified or reserved; IPv4-mapped IPv6 folded).
+    pub fn is_public(ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(v4) => {
+                let o = v4.octets();
+                !(v4.is_private()
+                    || v4.is_loopback()
+                    || v4.is_link_local()
+                    || v4.is_broadcast()
+                    || v4.is_documentation()
+                    || v4.is_unspecified()
+                    || v4.is_multicast()
+                    || o[0] == 0
+                    || (o[0] == 100 && (64..128).contains(&o[1]))
+                    || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                    || (o[0] == 198 && (18..20).contains(&o[1]))
+                    || o[0] >= 240)
+            }
+            IpAddr::V6(v6) => {
+                if let Some(v4) = v6.to_ipv4_mapped() {
+                    return is_public(IpAddr::V4(v4));
+                }
+                let s = v6.segments();
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (s[0] & 0xfe00) == 0xfc00
+                    || (s[0] & 0xffc0) == 0xfe80
+                    || (s[0] == 0x2001 && s[1] == 0x0db8))
+            }
+        }
+    }
+
+    /// A resolver that drops non-public addresses from the answer the connection then uses.
+    struct PublicOnly;
+
+    impl Resolve for PublicOnly {
+        fn resolve(&self, name: Name) -> Resolving {
+            Box::pin(async move {
+                let host = name.as_str().to_string();
+                let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                    .await?
+                    .filter(|a| is_public(a.ip()))
+                    .collect();
+                if addrs.is_empty() {
+                    return Err(format!("{host} resolves to no public address").into());
+                }
+                let it: Addrs = Box::new(addrs.into_iter());
+                Ok(it)
+            })
+        }
+    }
+
+    /// The client for webhooks: no redirects, connect timeout 5 s, and unless
+    /// `allow_private` (local mode) only public destinations.
+    pub fn client(allow_private: bool) -> reqwest::Client {
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(USER_AGENT);
+        if !allow_private {
+            b = b.dns_resolver(Arc::new(PublicOnly));
+        }
+        b.build().unwrap_or_else(|_| reqwest::Client::new())
+    }
+
+    /// The client for configured, trusted endpoints (GitHub API).
+    pub fn trusted_client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(USER_AGENT)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
+    }
+
+    /// Rejects URLs whose host is a literal non-public IP (the resolver is not consulted for
+    /// those), unless private targets are allowed.
+    pub fn check_literal_host(url: &url::Url, allow_private: bool) -> Result<(), String> {
+        if allow_private {
+            return Ok(());
+        }
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
+            Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+            _ => return Ok(()),
+        };
+        if is_public(ip) {
+            Ok(())
+        } else {
+            Err(format!("destination {ip} is not a public address"))
+        }
+    }
+
+    /// The error text with its sources, without the URL's query.
+    pub fn describe(e: &reqwest::Error) -> String {
+        let mut msg = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "connection failed"
+        } else if e.is_redirect() {
+            "redirect not followed"
+        } else {
+            "request failed"
+        }
+        .to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            src = s.source();
+        }
+        msg
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn private_ranges_are_not_public() {
+            for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+                assert!(!is_public(ip.parse().unwrap()), "{ip}");
+            }
+            for ip in ["8.8.8.8", "140.82.112.3", "2606:4700::1111"] {
+                assert!(is_public(ip.parse().unwrap()), "{ip}");
+            }
+        }
+
+        #[test]
+        fn literal_hosts_are_checked() {
+            let u = url::Url::parse("http://127.0.0.1:8080/x").unwrap();
+            assert!(check_literal_host(&u, false).is_err());
+            assert!(check_literal_host(&u, true).is_ok());
+            let u = url::Url::parse("https://example.com/x").unwrap();
+            assert!(check_literal_host(&u, false).is_ok());
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The one error type of the HTTP API, mapped once to the contract's error body
+//! (spec/README.md policy §2-§3): `{"error": "<short reason>", "message": "<human sentence>"}`
+//! plus optional extra keys (`missing_fields`, per-row CSV `errors`, `detail`).
+//!
+//! Status rules: input problems are 400, permission problems 403, and 401 only for a missing,
+//! invalid or expired token (with `WWW-Authenticate: Bearer`). Nothing maps to 422. Unexpected
+//! failures are logged with their cause chain and answered with a generic 500 body.
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::{Map, Value};
+
+/// An error answer: status, `error`, `message` and extra body keys.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: String,
+    pub message: String,
+    pub extra: Map<String, Value>,
+}
+
+impl ApiError {
+    /// Any status with `error` and `message`.
+    pub fn new(status: StatusCode, error: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { status, error: error.into(), message: message.into(), extra: Map::new() }
+    }
+
+    /// 400 with a short reason and a sentence.
+    pub fn bad_request(error: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error, message)
+    }
+
+    /// 400 where the reference only has an `error` string: the sentence repeats it.
+    pub fn bad_request_plain(error: impl Into<String>) -> Self {
+        let e = error.into();
+        Self::new(StatusCode::BAD_REQUEST, e.clone(), e)
+    }
+
+    /// 401 for token problems; the reference's `detail` text becomes `message` (and `detail`).
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::detail(StatusCode::UNAUTHORIZED, "Unauthorized", detail)
+    }
+
+    /// 403 from a role gate (`detail` style in the reference).
+    pub fn forbidden_gate(detail: impl Into<String>) -> Self {
+        Self::detail(StatusCode::FORBIDDEN, "Forbidden", detail)
+    }
+
+    /// 409 from the auth router (`detail` style in the reference).
+    pub fn conflict_detail(detail: impl Into<String>) -> Self {
+        Self::detail(StatusCode::CONFLICT, "Conflict", detail)
+    }
+
+    fn detail(status: StatusCode, error: &str, detail: impl Into<String>) -> Self {
+        let d = detail.into();
+        Self::new(status, error, d.clone()).with("detail", d)
+    }
+
+    /// 403 from a handler's ownership rule (`{"error": ..., "message"?: ...}` style).
+    pub fn forbidden(error: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, error, message)
+    }
+
+    /// 404 with a short reason and a sentence.
+    pub fn not_found(error: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, error, message)
+    }
+
+    /// The `{"error":"Job not found","message":"No job found with ID: <id>"}` 404 (§3.4).
+    pub fn job_not_found(id: &str) -> Self {
+        Self::not_found("Job not found", format!("No job found with ID: {id}"))
+    }
+
+    /// 500: logs `cause` and answers a generic body that reveals nothing.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "Internal server error")
+    }
+
+    /// Adds a body key.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("error".into(), Value::String(self.error.clone()));
+        map.insert("message".into(), Value::String(self.message.clone()));
+        for (k, v) in &self.extra {
+            map.insert(k.clone(), v.clone());
+        }
+        Value::Object(map)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.error, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(self.body())).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// Result alias for handlers and services.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,250 @@
+//! EventBridge Scheduler sync: the only code that knows schedules. One schedule per active,
+//! unexpired job, named by the job id, in the configured group. The table is the source of
+//! truth; [`Schedules::sync`] makes the schedule agree with a job as stored.
+//!
+//! Each schedule has: `ScheduleExpression` from [`CronExpr::to_eventbridge`],
+//! `ScheduleExpressionTimezone` = the scheduler zone, `EndDate` = the end of the job's
+//! `end_date` in that zone, `FlexibleTimeWindow` OFF, and a target (the executor, invoked with
+//! the scheduler role) whose `Input` is [`schedule_input`].
+
+use crate::{
+    config::Config,
+    domain::{CronExpr, Job},
+};
+use aws_sdk_scheduler::{
+    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    types::{FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState, Target},
+    Client,
+};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// The placeholder EventBridge Scheduler replaces with the fire time (RFC 3339 UTC).
+pub const SCHEDULED_TIME_PLACEHOLDER: &str = "<aws.scheduler.scheduled-time>";
+
+/// A schedule call failed; the caller records the job for repair.
+#[derive(Debug, thiserror::Error)]
+#[error("scheduler: {0}")]
+pub struct ScheduleError(pub String);
+
+impl<E, R> From<SdkError<E, R>> for ScheduleError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(e: SdkError<E, R>) -> Self {
+        ScheduleError(DisplayErrorContext(&e).to_string())
+    }
+}
+
+/// What the executor receives from a schedule: `{"job_id": "...", "scheduled_time": "..."}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ScheduledInput {
+    pub job_id: String,
+    pub scheduled_time: String,
+}
+
+/// The `Input` stored on a job's schedule.
+pub fn schedule_input(job_id: &str) -> String {
+    serde_json::json!({ "job_id": job_id, "scheduled_time": SCHEDULED_TIME_PLACEHOLDER }).to_string()
+}
+
+/// `EndDate` for an inclusive end date: the first instant of the following day in `tz`.
+pub fn schedule_end(end_date: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
+    let next = end_date.succ_opt()?.and_hms_opt(0, 0, 0)?;
+    tz.from_local_datetime(&next).earliest().map(|t| t.with_timezone(&Utc))
+        .or_else(|| tz.from_local_datetime(&(next + Duration::hours(1))).earliest().map(|t| t.with_timezone(&Utc)))
+}
+
+/// A schedule as read back (for the local trigger and reconciliation).
+#[derive(Clone, Debug)]
+pub struct StoredSchedule {
+    pub name: String,
+    pub expression: String,
+    pub timezone: String,
+    pub input: String,
+    pub enabled: bool,
+    pub end_date: Option<DateTime<Utc>>,
+    pub target_arn: String,
+}
+
+/// Scheduler client plus the settings every schedule shares. Built once per Lambda.
+#[derive(Clone, Debug)]
+pub struct Schedules {
+    client: Client,
+    group: String,
+    target_arn: String,
+    role_arn: String,
+    tz: Tz,
+}
+
+impl Schedules {
+    /// From an SDK client and the configuration (group, executor ARN, role ARN, zone).
+    pub fn new(client: Client, config: &Config) -> Self {
+        Self {
+            client,
+            group: config.schedule_group.clone(),
+            target_arn: config.executor_arn.clone(),
+            role_arn: config.scheduler_role_arn.clone(),
+            tz: config.timezone,
+        }
+    }
+
+    /// The group name.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// Creates the schedule group if missing (Get before Create: moto wipes a group on a
+    /// second Create).
+    pub async fn ensure_group(&self) -> Result<(), ScheduleError> {
+        match self.client.get_schedule_group().name(&self.group).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                self.client.create_schedule_group().name(&self.group).send().await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Makes the job's schedule match the job: present and current when the job is active and
+    /// not past `end_date` (`today` in the scheduler zone), absent otherwise.
+    pub async fn sync(&self, job: &Job, today: NaiveDate) -> Result<(), ScheduleError> {
+        if job.should_be_scheduled(today) {
+            self.upsert(job).await
+        } else {
+            self.remove(&job.id).await
+        }
+    }
+
+    fn target(&self, job_id: &str) -> Result<Target, ScheduleError> {
+        Target::builder()
+            .arn(&self.target_arn)
+            .role_arn(&self.role_arn)
+            .input(schedule_input(job_id))
+            // Late deliveries are dropped after 5 minutes; duplicates are absorbed by run claims.
+            .retry_policy(RetryPolicy::builder().maximum_retry_attempts(2).maximum_event_age_in_seconds(300).build())
+            .build()
+            .map_err(|e| ScheduleError(e.to_string()))
+    }
+
+    /// Creates or replaces the job's schedule (every field is resent: UpdateSchedule replaces).
+    pub async fn upsert(&self, job: &Job) -> Result<(), ScheduleError> {
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|e| ScheduleError(e.to_string()))?;
+        let end = job
+            .end_date
+            .and_then(|d| schedule_end(d, self.tz))
+            .map(|t| aws_smithy_types::DateTime::from_secs(t.timestamp()));
+        let description: String = job.name.chars().take(500).collect();
+        let created = self
+            .client
+            .create_schedule()
+            .name(&job.id)
+            .group_name(&self.group)
+            .schedule_expression(job.cron.to_eventbridge())
+            .schedule_expression_timezone(self.tz.name())
+            .set_end_date(end)
+            .description(&description)
+            .state(ScheduleState::Enabled)
+            .flexible_time_window(window.clone())
+            .target(self.target(&job.id)?)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConflictException") => {
+                self.client
+                    .update_schedule()
+                    .name(&job.id)
+                    .group_name(&self.group)
+                    .schedule_expression(job.cron.to_eventbridge())
+                    .schedule_expression_timezone(self.tz.name())
+                    .set_end_date(end)
+                    .description(&description)
+                    .state(ScheduleState::Enabled)
+                    .flexible_time_window(window)
+                    .target(self.target(&job.id)?)
+                    .send()
+                    .await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the job's schedule; a missing schedule is fine.
+    pub async fn remove(&self, job_id: &str) -> Result<(), ScheduleError> {
+        match self.client.delete_schedule().name(job_id).group_name(&self.group).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Names of all schedules in the group.
+    pub async fn list_names(&self) -> Result<Vec<String>, ScheduleError> {
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_schedules()
+                .group_name(&self.group)
+                .set_next_token(token)
+                .send()
+                .await?;
+            names.extend(out.schedules().iter().filter_map(|s| s.name().map(str::to_string)));
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(names);
+            }
+        }
+    }
+
+    /// Reads one schedule; `None` when it does not exist.
+    pub async fn get(&self, name: &str) -> Result<Option<StoredSchedule>, ScheduleError> {
+        match self.client.get_schedule().name(name).group_name(&self.group).send().await {
+            Ok(out) => Ok(Some(StoredSchedule {
+                name: name.to_string(),
+                expression: out.schedule_expression().unwrap_or_default().to_string(),
+                timezone: out.schedule_expression_timezone().unwrap_or("UTC").to_string(),
+                input: out.target().and_then(|t| t.input()).unwrap_or_default().to_string(),
+                enabled: out.state() != Some(&ScheduleState::Disabled),
+                end_date: out.end_date().and_then(|d| DateTime::from_timestamp(d.secs(), 0)),
+                target_arn: out.target().map(|t| t.arn().to_string()).unwrap_or_default(),
+            })),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl StoredSchedule {
+    /// The parsed expression, or why it cannot be read.
+    pub fn cron(&self) -> Result<CronExpr, crate::domain::CronError> {
+        CronExpr::parse_eventbridge(&self.expression)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_date_is_end_of_day_in_zone() {
+        let d = NaiveDate::from_ymd_opt(2031, 2, 10).unwrap();
+        let end = schedule_end(d, chrono_tz::Asia::Tokyo).unwrap();
+        assert_eq!(end.to_rfc3339(), "2031-02-10T15:00:00+00:00");
+    }
+
+    #[test]
+    fn input_carries_job_and_placeholder() {
+        let v: serde_json::Value = serde_json::from_str(&schedule_input("j1")).unwrap();
+        assert_eq!(v, serde_json::json!({"job_id": "j1", "scheduled_time": "<aws.scheduler.scheduled-time>"}));
+    }
+}

@@ -1,0 +1,175 @@
+//! Login, refresh, register (api-contract §3.2) with the policy's fixes: validation failures
+//! are 400 (never 422), tokens always carry `exp` and a `type`.
+
+use crate::{
+    auth::{hash_password, verify_password, TokenKind},
+    domain::{now, EmailAddress, Role},
+    error::{ApiError, ApiResult},
+    store::{StoreError, User},
+    web::{body_bool, AppState},
+};
+use axum::http::StatusCode;
+use serde_json::{json, Map, Value};
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("Validation error", message)
+}
+
+/// An optional string field: absent or null → `None`; a non-string is a 400.
+fn opt_string(body: &Map<String, Value>, field: &str) -> ApiResult<Option<String>> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid(format!("\"{field}\" must be a string."))),
+    }
+}
+
+fn required_password(body: &Map<String, Value>, allow_blank: bool) -> ApiResult<String> {
+    let p = opt_string(body, "password")?.ok_or_else(|| invalid("\"password\" is required."))?;
+    if p.chars().count() < 6 {
+        return Err(invalid("Password must be at least 6 characters long"));
+    }
+    if !allow_blank && p.trim().is_empty() {
+        return Err(invalid("Password cannot be empty"));
+    }
+    Ok(p)
+}
+
+/// A hash to verify against when the user does not exist, so both paths cost the same.
+const DUMMY_HASH: &str = "$pbkdf2-sha256$29000$lHIupTTm/D.nFEJIyTnHGA$ZZl4UjH6CU7BaJ1H40sPzovxrbEuXZUHMdXvODU2JNc";
+
+/// POST /auth/login: 200 with tokens and the user; 401 `Invalid email/username or password`.
+pub async fn login(state: &AppState, body: Map<String, Value>) -> ApiResult<Value> {
+    let password = required_password(&body, false)?;
+    let username = opt_string(&body, "username")?;
+    if let Some(u) = &username {
+        let n = u.chars().count();
+        if !(3..=80).contains(&n) {
+            return Err(invalid("Username must be 3 to 80 characters long"));
+        }
+    }
+    let email = opt_string(&body, "email")?;
+    if let Some(e) = &email {
+        if EmailAddress::parse(e).is_none() {
+            return Err(invalid("\"email\" is not a valid e-mail address."));
+        }
+    }
+    let identifier = username.or(email).ok_or_else(|| invalid("Either username or email must be provided"))?;
+    let identifier = identifier.trim();
+    let user = state.store.find_user_by_login(identifier).await?;
+    let Some(user) = user else {
+        let _ = verify_password(&password, DUMMY_HASH);
+        return Err(ApiError::unauthorized("Invalid email/username or password"));
+    };
+    if !user.is_active {
+        return Err(ApiError::unauthorized("Account is inactive. Contact administrator."));
+    }
+    if !verify_password(&password, &user.password_hash) {
+        return Err(ApiError::unauthorized("Invalid email/username or password"));
+    }
+    let access = state.tokens.issue(TokenKind::Access, &user.id, user.role, &user.email)?;
+    let refresh = state.tokens.issue(TokenKind::Refresh, &user.id, user.role, &user.email)?;
+    Ok(json!({
+        "success": true,
+        "message": "Login successful",
+        "user": user.to_json(),
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "bearer",
+    }))
+}
+
+/// POST /auth/refresh for an authenticated refresh-token holder: a new access token.
+/// The refresh token stays valid and reusable (policy §8).
+pub fn refresh(state: &AppState, user: &User) -> ApiResult<Value> {
+    let access = state.tokens.issue(TokenKind::Access, &user.id, user.role, &user.email)?;
+    Ok(json!({
+        "access_token": access,
+        "refresh_token": Value::Null,
+        "token_type": "bearer",
+        "expires_in": state.config.access_ttl_secs,
+    }))
+}
+
+/// POST /auth/register (admin, after the gate): 201 `{"success","message","user"}`;
+/// 409 on a taken username or e-mail.
+pub async fn register(state: &AppState, body: Map<String, Value>) -> ApiResult<(StatusCode, Value)> {
+    let username = opt_string(&body, "username")?.ok_or_else(|| invalid("\"username\" is required."))?;
+    let n = username.chars().count();
+    if !(3..=80).contains(&n) {
+        return Err(invalid("Username must be 3 to 80 characters long"));
+    }
+    if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(invalid("Username may contain only letters, digits, '_' and '-'"));
+    }
+    let username = username.to_lowercase();
+    let email = opt_string(&body, "email")?.ok_or_else(|| invalid("\"email\" is required."))?;
+    let email = EmailAddress::parse(&email)
+        .ok_or_else(|| invalid("\"email\" is not a valid e-mail address."))?
+        .as_str()
+        .to_lowercase();
+    let password = required_password(&body, true)?;
+    let role = match body.get("role") {
+        None | Some(Value::Null) => Role::Viewer,
+        Some(Value::String(r)) => Role::parse(r)
+            .ok_or_else(|| ApiError::bad_request("Invalid role", "Role must be one of: admin, user, viewer"))?,
+        Some(_) => return Err(ApiError::bad_request("Invalid role", "Role must be one of: admin, user, viewer")),
+    };
+    let is_active = match body.get("is_active") {
+        None => true,
+        Some(v) => body_bool(v, "is_active")?,
+    };
+    let (u_taken, e_taken) = state.store.login_taken(Some(&username), Some(&email)).await?;
+    if u_taken {
+        return Err(ApiError::conflict_detail("Username already exists"));
+    }
+    if e_taken {
+        return Err(ApiError::conflict_detail("Email already exists"));
+    }
+    let t = now();
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        username,
+        email,
+        password_hash: hash_password(&password),
+        role,
+        is_active,
+        created_at: t,
+        updated_at: t,
+    };
+    match state.store.create_user(&user).await {
+        Ok(()) => Ok((
+            StatusCode::CREATED,
+            json!({"success": true, "message": "User created successfully", "user": user.to_json()}),
+        )),
+        Err(StoreError::Conflict) => {
+            let (u, _) = state.store.login_taken(Some(&user.username), None).await?;
+            Err(ApiError::conflict_detail(if u { "Username already exists" } else { "Email already exists" }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates an admin with these credentials unless the username exists (local stack seed,
+/// api-contract §2.10 step 3). Returns whether it was created.
+pub async fn ensure_admin(state: &AppState, username: &str, email: &str, password: &str) -> Result<bool, StoreError> {
+    if state.store.login_taken(Some(username), None).await?.0 {
+        return Ok(false);
+    }
+    let t = now();
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        username: username.into(),
+        email: email.into(),
+        password_hash: hash_password(password),
+        role: Role::Admin,
+        is_active: true,
+        created_at: t,
+        updated_at: t,
+    };
+    match state.store.create_user(&user).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,364 @@
+//! Bulk CSV upload (api-contract §4, client-needs §5.3): parse, validate every row, then
+//! create all accepted rows (create-only) and schedule them. Nothing is written on a dry run
+//! or when no row is accepted.
+
+use super::{schedule_after_write, taxonomy};
+use crate::{
+    domain::{
+        cron::CronExpr, now, parse_dispatch_url, parse_end_date, target::{looks_like_shorthand, parse_webhook_url},
+        today_in, Job,
+    },
+    error::{ApiError, ApiResult},
+    store::TaxonKind,
+    web::{AppState, CurrentUser},
+};
+use axum::http::StatusCode;
+use futures::StreamExt;
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
+
+/// The parsed multipart request.
+#[derive(Debug, Default)]
+pub struct Upload {
+    /// `None` when no `file` part was sent.
+    pub file: Option<Vec<u8>>,
+    pub filename: Option<String>,
+    pub default_github_owner: Option<String>,
+    pub dry_run: bool,
+}
+
+/// Header aliases per field, in priority order (api-contract §4.2).
+const ALIASES: [(&str, &[&str]); 13] = [
+    ("name", &["job name", "name"]),
+    ("cron", &["cron schedule (jst)", "cron expression", "cron", "cron_expression"]),
+    ("status", &["status", "is_active", "active"]),
+    ("target_url", &["target url", "target_url", "url"]),
+    ("github_owner", &["github owner", "owner", "github_owner"]),
+    ("github_repo", &["repo", "github repo", "github_repo"]),
+    ("workflow", &["workflow name", "github workflow name", "github_workflow_name"]),
+    ("dispatch_url", &["dispatch url", "dispatch_url", "github dispatch url", "github_dispatch_url"]),
+    ("category", &["category", "job category", "job_category"]),
+    ("end_date", &["end date", "end_date"]),
+    ("pic_team", &["pic team", "pic_team", "pic team slug", "pic_team_slug"]),
+    ("branch", &["branch", "ref"]),
+    ("request_body", &["request body", "request_body", "metadata"]),
+];
+
+fn invalid_csv(message: &str) -> ApiError {
+    ApiError::bad_request("Invalid CSV", message)
+}
+
+/// Normalises a header cell: trimmed, lower-cased, and the literal `\r\n` text the client's
+/// template writer leaves on the last header removed (client-needs §5.3).
+fn header_key(cell: &str) -> String {
+    let mut h = cell.trim().to_string();
+    while let Some(stripped) = h.strip_suffix("\\r\\n").or_else(|| h.strip_suffix("\\n")) {
+        h = stripped.trim_end().to_string();
+    }
+    h.to_lowercase()
+}
+
+/// The table of kept rows: one map per row from lower-cased header to trimmed value.
+struct Sheet {
+    rows: Vec<HashMap<String, String>>,
+    stats: Value,
+}
+
+fn parse_sheet(bytes: &[u8]) -> ApiResult<Sheet> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = String::from_utf8_lossy(bytes);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = Vec::new();
+    for r in reader.records() {
+        records.push(r.map_err(|e| invalid_csv(&format!("CSV could not be parsed: {e}")))?);
+    }
+    let Some(header) = records.first() else { return Err(invalid_csv("CSV is empty.")) };
+    let keep: Vec<(usize, String)> =
+        header.iter().enumerate().map(|(i, c)| (i, header_key(c))).filter(|(_, h)| !h.is_empty()).collect();
+    if keep.is_empty() {
+        return Err(invalid_csv("CSV header row has no usable column names."));
+    }
+    let data = &records[1..];
+    let mut rows = Vec::new();
+    let mut removed = 0;
+    for rec in data {
+        let mut row = HashMap::new();
+        for (i, h) in &keep {
+            row.insert(h.clone(), rec.get(*i).unwrap_or("").trim().to_string());
+        }
+        if row.values().all(|v| v.is_empty()) {
+            removed += 1;
+        } else {
+            rows.push(row);
+        }
+    }
+    let stats = json!({
+        "original_column_count": header.len(),
+        "original_row_count": data.len(),
+        "removed_column_count": header.len() - keep.len(),
+        "removed_empty_row_count": removed,
+    });
+    Ok(Sheet { rows, stats })
+}
+
+fn field<'a>(row: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    let aliases = ALIASES.iter().find(|(f, _)| *f == name).map(|(_, a)| *a).unwrap_or(&[]);
+    aliases.iter().filter_map(|a| row.get(*a)).map(String::as_str).find(|v| !v.is_empty())
+}
+
+fn row_error(row: usize, name: Option<&str>, error: &str, message: &str) -> Value {
+    json!({"row": row, "job_name": name, "error": error, "message": message})
+}
+
+/// POST /jobs/bulk-upload for a user-or-admin caller: `(status, body)` per api-contract §4.5.
+pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiResult<(StatusCode, Value)> {
+    let Some(bytes) = req.file else {
+        return Err(ApiError::bad_request("Missing file", "Upload a CSV file using form field \"file\"."));
+    };
+    if req.filename.as_deref().map(str::trim).unwrap_or("").is_empty() {
+        return Err(ApiError::bad_request("Missing file", "No file selected."));
+    }
+    let default_owner = req
+        .default_github_owner
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| state.config.default_github_owner.clone());
+    let sheet = parse_sheet(&bytes)?;
+    let today = today_in(state.config.timezone);
+    let categories = state.store.list_taxa(TaxonKind::Category).await?;
+    let teams = state.store.list_taxa(TaxonKind::Team).await?;
+    let names: Vec<String> = sheet.rows.iter().filter_map(|r| field(r, "name").map(str::to_string)).collect();
+    let taken = state.store.taken_job_names(&names).await?;
+
+    let mut errors: Vec<Value> = Vec::new();
+    let mut accepted: Vec<(Job, String)> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let created_at = now();
+    for (index, row) in sheet.rows.iter().enumerate() {
+        let n = index + 2;
+        let name = field(row, "name");
+        let mut target_url = field(row, "target_url").map(str::to_string);
+        let mut owner = field(row, "github_owner").map(str::to_string);
+        let mut repo = field(row, "github_repo").map(str::to_string);
+        let mut workflow = field(row, "workflow").map(str::to_string);
+        if let Some(url) = field(row, "dispatch_url") {
+            match parse_dispatch_url(url) {
+                Ok(d) => {
+                    (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
+                    target_url = None;
+                }
+                Err(m) => {
+                    errors.push(row_error(n, name, "Invalid dispatch_url", &m));
+                    continue;
+                }
+            }
+        } else if let Some(t) = target_url.clone().filter(|t| looks_like_shorthand(t)) {
+            if let Ok(d) = parse_dispatch_url(&t) {
+                (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
+                target_url = None;
+            }
+        }
+        let category = match taxonomy::validate(TaxonKind::Category, &categories, field(row, "category")) {
+            Ok(c) => c,
+            Err(m) => {
+                errors.push(row_error(n, name, "Invalid category", &m));
+                continue;
+            }
+        };
+        let end_raw = field(row, "end_date");
+        let end_date = match end_raw.map(parse_end_date) {
+            None => {
+                errors.push(row_error(n, name, "Missing required fields", "end_date (YYYY-MM-DD) is required."));
+                continue;
+            }
+            Some(None) => {
+                errors.push(row_error(n, name, "Invalid end_date", "Invalid end_date. Use YYYY-MM-DD."));
+                continue;
+            }
+            Some(Some(d)) if d < today => {
+                errors.push(row_error(n, name, "Invalid end_date", "end_date must be today or in the future (JST)."));
+                continue;
+            }
+            Some(Some(d)) => d,
+        };
+        let team_raw = field(row, "pic_team");
+        let team = match taxonomy::validate(TaxonKind::Team, &teams, team_raw) {
+            Ok(t) => t,
+            Err(m) => {
+                let mut e = row_error(n, name, "Invalid PIC team", &m);
+                e["pic_team"] = json!(team_raw);
+                e["pic_team_slug"] = json!(team_raw.map(|r| taxonomy::resolve(&teams, r)).filter(|s| !s.is_empty()));
+                errors.push(e);
+                continue;
+            }
+        };
+        let (Some(name), Some(cron_raw)) = (name, field(row, "cron")) else {
+            errors.push(json!({"row": n, "error": "Missing required fields", "message": "name and cron_expression are required."}));
+            continue;
+        };
+        if !seen.insert(name.to_string()) {
+            errors.push(row_error(n, Some(name), "Duplicate job name in CSV", "An earlier row of this file has the same job name."));
+            continue;
+        }
+        if taken.contains(name) {
+            errors.push(row_error(n, Some(name), "Duplicate job name", &format!("A job with the name \"{name}\" already exists.")));
+            continue;
+        }
+        let cron = match CronExpr::parse(cron_raw) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(row_error(n, Some(name), "Invalid cron expression", &e.0));
+                continue;
+            }
+        };
+        let mut metadata = Map::new();
+        if let Some(text) = field(row, "request_body") {
+            match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(m)) => metadata = m,
+                Ok(_) => {
+                    errors.push(row_error(n, Some(name), "Invalid Request Body", "Request Body must be a JSON object."));
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(row_error(n, Some(name), "Invalid JSON in Request Body", &e.to_string()));
+                    continue;
+                }
+            }
+        }
+        if let Some(branch) = field(row, "branch") {
+            metadata.entry("branchDetails").or_insert_with(|| json!(branch));
+        }
+        if let Some(r) = repo.clone() {
+            let parts: Vec<&str> = r.split('/').filter(|p| !p.trim().is_empty()).collect();
+            if r.contains('/') && parts.len() == 2 {
+                owner = Some(parts[0].trim().to_string());
+                repo = Some(parts[1].trim().to_string());
+            }
+        }
+        if let Some(t) = &target_url {
+            match parse_webhook_url(t) {
+                Some(u) => target_url = Some(u.to_string()),
+                None => {
+                    errors.push(row_error(n, Some(name), "Invalid target_url", "target_url must include scheme (http:// or https://)."));
+                    continue;
+                }
+            }
+        }
+        if target_url.is_none() && (repo.is_none() || workflow.is_none()) {
+            errors.push(row_error(
+                n,
+                Some(name),
+                "Missing target configuration",
+                "Provide target_url or GitHub config (github_owner, github_repo, github_workflow_name).",
+            ));
+            continue;
+        }
+        let is_active = !matches!(
+            field(row, "status").map(|s| s.to_lowercase()).as_deref(),
+            Some("disable" | "disabled" | "inactive" | "false" | "0" | "no" | "n" | "off")
+        );
+        let github = target_url.is_none();
+        let job = Job {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            cron,
+            target_url,
+            github_owner: github.then(|| owner.unwrap_or_else(|| default_owner.clone())),
+            github_repo: if github { repo } else { None },
+            github_workflow_name: if github { workflow } else { None },
+            metadata,
+            category,
+            end_date: Some(end_date),
+            pic_team: Some(team),
+            enable_email_notifications: false,
+            notification_emails: Vec::new(),
+            notify_on_success: false,
+            created_by: Some(user.0.id.clone()),
+            is_active,
+            created_at,
+            updated_at: created_at,
+            last_execution_at: None,
+        };
+        accepted.push((job, end_raw.unwrap_or_default().to_string()));
+    }
+
+    let total_failed = accepted.is_empty() && !errors.is_empty();
+    let status = if total_failed { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    if req.dry_run {
+        let jobs: Vec<Value> = accepted
+            .iter()
+            .map(|(j, end)| json!({"name": j.name, "is_active": j.is_active, "cron_expression": j.cron.as_str(), "end_date": end, "pic_team": j.pic_team}))
+            .collect();
+        let mut body = json!({
+            "message": if total_failed { "CSV validation failed" } else { "CSV validated successfully" },
+            "dry_run": true, "stats": sheet.stats, "created_count": jobs.len(), "error_count": errors.len(),
+            "errors": errors, "jobs": jobs,
+        });
+        if total_failed {
+            body["error"] = json!("CSV validation failed");
+        }
+        return Ok((status, body));
+    }
+
+    let jobs: Vec<Job> = accepted.into_iter().map(|(j, _)| j).collect();
+    let token = uuid::Uuid::new_v4().to_string();
+    let written = state.store.create_jobs(&jobs, &token).await?;
+    let mut created = Vec::new();
+    for (job, ok) in jobs.into_iter().zip(written) {
+        if ok {
+            created.push(job);
+        } else {
+            errors.push(row_error(0, Some(&job.name), "Duplicate job name", &format!("A job with the name \"{}\" already exists.", job.name)));
+        }
+    }
+    futures::stream::iter(created.iter())
+        .for_each_concurrent(8, |job| {
+            let token = token.clone();
+            async move {
+                schedule_after_write(state, job, &token).await;
+            }
+        })
+        .await;
+    let total_failed = created.is_empty() && !errors.is_empty();
+    let status = if total_failed { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let jobs: Vec<Value> = created.iter().map(|j| json!({"id": j.id, "name": j.name, "is_active": j.is_active})).collect();
+    let mut body = json!({
+        "message": if total_failed { "No jobs were created. Fix CSV errors and try again." } else { "Bulk upload processed" },
+        "dry_run": false, "stats": sheet.stats, "created_count": jobs.len(), "error_count": errors.len(),
+        "errors": errors, "jobs": jobs,
+    });
+    if total_failed {
+        body["error"] = json!("Bulk upload failed");
+    }
+    Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheet_normalisation() {
+        let csv = "\u{feff}Job Name, ,Cron\r\n\"a\",x,* * * * *\r\n,,\r\nb\r\n";
+        let s = parse_sheet(csv.as_bytes()).unwrap();
+        assert_eq!(s.rows.len(), 2);
+        assert_eq!(s.stats["removed_column_count"], 1);
+        assert_eq!(s.stats["removed_empty_row_count"], 1);
+        assert_eq!(field(&s.rows[1], "cron"), None);
+        assert!(parse_sheet(b"").is_err());
+        assert!(parse_sheet(b" , \n").is_err());
+    }
+
+    #[test]
+    fn template_header_quirk() {
+        assert_eq!(header_key("Request Body\\r\\n"), "request body");
+        assert_eq!(header_key(" PIC Team "), "pic team");
+    }
+
+    #[test]
+    fn real_file_parses_108_rows() {
+        let s = parse_sheet(include_bytes!("../../../tests/fixtures/job-master-github-actions.csv")).unwrap();
+        assert_eq!(s.rows.len(), 108);
+        assert!(field(&s.rows[0], "request_body").unwrap().contains("branchDetails"));
+    }
+}

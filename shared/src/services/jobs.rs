@@ -1,0 +1,549 @@
+//! Job use cases (api-contract §3.4-§3.6): validate everything, then write, then keep the
+//! schedule in step. Each function takes the parsed request and returns the response body.
+
+use super::{schedule_after_write, taxonomy::resolve_and_validate};
+use crate::{
+    domain::{
+        cron::CronExpr, now, parse_dispatch_url, parse_end_date, target::{looks_like_shorthand, parse_webhook_url},
+        today_in, Dispatch, EmailAddress, Job, JobTarget,
+    },
+    engine::RunPlan,
+    error::{ApiError, ApiResult},
+    store::{ExecutionFilter, StoreError, TaxonKind},
+    web::{body_bool, body_str, AppState, CurrentUser},
+};
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+const MSG_SCHEME: &str = "target_url must include scheme (http:// or https://). For GitHub dispatch, use \
+github_owner/github_repo/github_workflow_name or provide owner/repo/workflow.";
+const MSG_END_PAST: &str = "end_date must be today or in the future (JST).";
+const MSG_END_FORMAT: &str = "Invalid end_date. Use YYYY-MM-DD.";
+
+fn cron_error(e: crate::domain::CronError) -> ApiError {
+    ApiError::bad_request("Invalid cron expression", e.0)
+}
+
+fn invalid_metadata() -> ApiError {
+    ApiError::bad_request("Invalid metadata", "metadata must be a JSON object")
+}
+
+fn parse_metadata(v: Option<&Value>) -> ApiResult<Map<String, Value>> {
+    match v {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(_) => Err(invalid_metadata()),
+    }
+}
+
+fn parse_emails(v: Option<&Value>) -> ApiResult<Vec<String>> {
+    let invalid = |m: String| ApiError::bad_request("Invalid notification_emails", m);
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            let mut out: Vec<String> = Vec::new();
+            for item in items {
+                let s = item.as_str().ok_or_else(|| invalid("notification_emails must be a list of e-mail addresses".into()))?;
+                if s.trim().is_empty() {
+                    continue;
+                }
+                let e = EmailAddress::parse(s).ok_or_else(|| invalid(format!("Invalid e-mail address: {}", s.trim())))?;
+                if !out.iter().any(|x| x.eq_ignore_ascii_case(e.as_str())) {
+                    out.push(e.as_str().to_string());
+                }
+            }
+            Ok(out)
+        }
+        Some(_) => Err(invalid("notification_emails must be a list".into())),
+    }
+}
+
+/// End date checks shared by create and update: format, required, not in the past.
+fn parse_end(v: &Value, today: NaiveDate, required_msg: (&str, &str)) -> ApiResult<NaiveDate> {
+    let text = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(ApiError::bad_request("Invalid end_date", MSG_END_FORMAT)),
+    };
+    if text.is_empty() {
+        return Err(ApiError::bad_request(required_msg.0, required_msg.1));
+    }
+    let d = parse_end_date(&text).ok_or_else(|| ApiError::bad_request("Invalid end_date", MSG_END_FORMAT))?;
+    if d < today {
+        return Err(ApiError::bad_request("Invalid end_date", MSG_END_PAST));
+    }
+    Ok(d)
+}
+
+/// Applies the `target_url` rules (shorthand → GitHub fields; otherwise an http(s) URL).
+fn apply_target_url(raw: Option<String>, job: &mut Job, scheme_msg: &str) -> ApiResult<()> {
+    match raw {
+        None => job.target_url = None,
+        Some(t) if looks_like_shorthand(&t) => {
+            let d = parse_dispatch_url(&t).map_err(|m| ApiError::bad_request("Invalid target_url", m))?;
+            job.github_owner = Some(d.owner);
+            job.github_repo = Some(d.repo);
+            job.github_workflow_name = Some(d.workflow);
+            job.target_url = None;
+        }
+        Some(t) => {
+            let url = parse_webhook_url(&t).ok_or_else(|| ApiError::bad_request("Invalid target_url", scheme_msg))?;
+            job.target_url = Some(url.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// POST /jobs (api-contract §3.5): 201 `{"message","job"}`.
+pub async fn create(state: &AppState, user: &CurrentUser, body: Map<String, Value>) -> ApiResult<(StatusCode, Value)> {
+    let missing: Vec<&str> =
+        ["name", "cron_expression", "end_date"].into_iter().filter(|k| !body.contains_key(*k)).collect();
+    if !missing.is_empty() {
+        return Err(ApiError::bad_request(
+            "Missing required fields",
+            format!("Missing required fields: {}", missing.join(", ")),
+        )
+        .with("missing_fields", json!(missing)));
+    }
+    let name = body_str(&body, "name")?.ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
+    if state.store.job_name_taken(&name).await? {
+        return Err(duplicate_name(&name, true));
+    }
+    let cron = CronExpr::parse(&body_str(&body, "cron_expression")?.unwrap_or_default()).map_err(cron_error)?;
+    let today = today_in(state.config.timezone);
+    let t = now();
+    let mut job = Job {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        cron,
+        target_url: None,
+        github_owner: body_str(&body, "github_owner")?,
+        github_repo: body_str(&body, "github_repo")?,
+        github_workflow_name: body_str(&body, "github_workflow_name")?,
+        metadata: Map::new(),
+        category: "general".into(),
+        end_date: None,
+        pic_team: None,
+        enable_email_notifications: false,
+        notification_emails: Vec::new(),
+        notify_on_success: false,
+        created_by: Some(user.0.id.clone()),
+        is_active: true,
+        created_at: t,
+        updated_at: t,
+        last_execution_at: None,
+    };
+    apply_target_url(body_str(&body, "target_url")?, &mut job, MSG_SCHEME)?;
+    job.category = resolve_and_validate(state, TaxonKind::Category, body_str(&body, "category")?.as_deref()).await?;
+    job.metadata = parse_metadata(body.get("metadata"))?;
+    job.enable_email_notifications = body_bool(body.get("enable_email_notifications").unwrap_or(&Value::Null), "enable_email_notifications")?;
+    if job.enable_email_notifications {
+        job.notification_emails = parse_emails(body.get("notification_emails"))?;
+        job.notify_on_success = body_bool(body.get("notify_on_success").unwrap_or(&Value::Null), "notify_on_success")?;
+    }
+    job.end_date = Some(parse_end(
+        body.get("end_date").unwrap_or(&Value::Null),
+        today,
+        ("Missing required fields", "\"end_date\" is required (YYYY-MM-DD)."),
+    )?);
+    let team_raw = match body_str(&body, "pic_team")? {
+        Some(v) => Some(v),
+        None => body_str(&body, "pic_team_slug")?,
+    };
+    job.pic_team = Some(resolve_and_validate(state, TaxonKind::Team, team_raw.as_deref()).await?);
+    complete_github_owner(state, &mut job);
+    if job.target_url.is_none() && job.target().is_none() {
+        return Err(ApiError::bad_request(
+            "Missing target configuration",
+            "Please provide either \"target_url\" or GitHub Actions configuration (github_owner, github_repo, github_workflow_name)",
+        ));
+    }
+
+    let token = uuid::Uuid::new_v4().to_string();
+    match state.store.create_job(&job, &token).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => return Err(duplicate_name(&job.name, true)),
+        Err(e) => return Err(e.into()),
+    }
+    let synced = schedule_after_write(state, &job, &token).await;
+    broadcast(state, "New Job Created", &format!("Job \"{}\" was created by {}.", job.name, user.actor()), "info", Some(&job.id)).await;
+    let mut out = json!({"message": "Job created successfully", "job": job.to_json()});
+    if !synced {
+        out["schedule_sync"] = json!("pending");
+    }
+    Ok((StatusCode::CREATED, out))
+}
+
+/// Fills `github_owner` from `DEFAULT_GITHUB_OWNER` when only repo and workflow are set.
+fn complete_github_owner(state: &AppState, job: &mut Job) {
+    if job.target_url.is_none() && job.github_owner.is_none() && job.github_repo.is_some() && job.github_workflow_name.is_some() {
+        job.github_owner = Some(state.config.default_github_owner.clone());
+    }
+}
+
+fn duplicate_name(name: &str, create: bool) -> ApiError {
+    let suffix = if create { " Please use a unique name." } else { "" };
+    ApiError::bad_request(
+        "Duplicate job name",
+        format!("A job with the name \"{name}\" already exists.{suffix}"),
+    )
+}
+
+/// Sends an in-app notification to every active user; failures are logged, not returned
+/// (the job write already succeeded).
+pub(crate) async fn broadcast(state: &AppState, title: &str, message: &str, kind: &str, job_id: Option<&str>) {
+    let result = async {
+        let users = state.store.active_user_ids().await?;
+        state.store.notify(&users, title, message, kind, job_id, None).await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, title, "broadcast notification failed");
+    }
+}
+
+async fn load(state: &AppState, id: &str) -> ApiResult<Job> {
+    state.store.get_job(id).await?.ok_or_else(|| ApiError::job_not_found(id))
+}
+
+fn require_owner(user: &CurrentUser, job: &Job, verb: &str) -> ApiResult<()> {
+    if user.is_admin() || job.created_by.as_deref() == Some(user.0.id.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("Insufficient permissions", format!("You can only {verb} your own jobs")))
+    }
+}
+
+/// Step 1-2 of PUT/DELETE/execute: 404, then ownership 403.
+pub async fn load_owned(state: &AppState, user: &CurrentUser, id: &str, verb: &str) -> ApiResult<Job> {
+    let job = load(state, id).await?;
+    require_owner(user, &job, verb)?;
+    Ok(job)
+}
+
+/// PUT /jobs/{id} after the 404/403 and JSON checks (api-contract §3.5): 200 `{"message","job"}`.
+pub async fn update(state: &AppState, user: &CurrentUser, previous: Job, body: Map<String, Value>) -> ApiResult<Value> {
+    let today = today_in(state.config.timezone);
+    let mut job = previous.clone();
+    if body.contains_key("name") {
+        let name = body_str(&body, "name")?.ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
+        if name != previous.name && state.store.job_name_taken(&name).await? {
+            return Err(duplicate_name(&name, false));
+        }
+        job.name = name;
+    }
+    if body.contains_key("cron_expression") {
+        job.cron = CronExpr::parse(&body_str(&body, "cron_expression")?.unwrap_or_default()).map_err(cron_error)?;
+    }
+    if body.contains_key("target_url") {
+        apply_target_url(body_str(&body, "target_url")?, &mut job, "target_url must include scheme (http:// or https://).")?;
+    }
+    for (key, slot) in [
+        ("github_owner", &mut job.github_owner),
+        ("github_repo", &mut job.github_repo),
+        ("github_workflow_name", &mut job.github_workflow_name),
+    ] {
+        if body.contains_key(key) {
+            *slot = body_str(&body, key)?;
+        }
+    }
+    complete_github_owner(state, &mut job);
+    if body.contains_key("metadata") {
+        job.metadata = parse_metadata(body.get("metadata"))?;
+    }
+    if body.contains_key("category") {
+        job.category = resolve_and_validate(state, TaxonKind::Category, body_str(&body, "category")?.as_deref()).await?;
+    }
+    if let Some(v) = body.get("end_date") {
+        job.end_date = Some(parse_end(v, today, ("Invalid end_date", "end_date is required (YYYY-MM-DD)."))?);
+    }
+    if body.contains_key("pic_team") || body.contains_key("pic_team_slug") {
+        let raw = match body_str(&body, "pic_team")? {
+            Some(v) => Some(v),
+            None => body_str(&body, "pic_team_slug")?,
+        };
+        job.pic_team = Some(resolve_and_validate(state, TaxonKind::Team, raw.as_deref()).await?);
+    }
+    if let Some(v) = body.get("enable_email_notifications") {
+        job.enable_email_notifications = body_bool(v, "enable_email_notifications")?;
+    }
+    if body.contains_key("notification_emails") {
+        job.notification_emails = parse_emails(body.get("notification_emails"))?;
+    }
+    if let Some(v) = body.get("notify_on_success") {
+        job.notify_on_success = body_bool(v, "notify_on_success")?;
+    }
+    if !job.enable_email_notifications {
+        job.notification_emails.clear();
+        job.notify_on_success = false;
+    }
+    let toggled = match body.get("is_active") {
+        Some(v) => {
+            job.is_active = body_bool(v, "is_active")?;
+            (job.is_active != previous.is_active).then_some(job.is_active)
+        }
+        None => None,
+    };
+    if job.is_active && job.is_expired(today) {
+        return Err(ApiError::bad_request(
+            "Job expired",
+            "Job cannot be enabled after end_date has passed. Update end_date first.",
+        ));
+    }
+    if job.target_url.is_none() && job.target().is_none() {
+        return Err(ApiError::bad_request(
+            "Missing target configuration",
+            "Job must have either target_url or complete GitHub Actions configuration",
+        ));
+    }
+    job.updated_at = now().max(previous.updated_at + Duration::microseconds(1));
+
+    let token = uuid::Uuid::new_v4().to_string();
+    match state.store.update_job(&previous, &job, &token).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            if job.name != previous.name && state.store.job_name_taken(&job.name).await? {
+                return Err(duplicate_name(&job.name, false));
+            }
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                "The job was changed by another request. Reload it and try again.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let synced = schedule_after_write(state, &job, &token).await;
+    let (title, verb, kind) = match toggled {
+        Some(true) => ("Job Enabled", "enabled", "info"),
+        Some(false) => ("Job Disabled", "disabled", "warning"),
+        None => ("Job Updated", "updated", "info"),
+    };
+    broadcast(state, title, &format!("Job \"{}\" was {verb} by {}.", job.name, user.actor()), kind, Some(&job.id)).await;
+    let mut out = json!({"message": "Job updated successfully", "job": job.to_json()});
+    if !synced {
+        out["schedule_sync"] = json!("pending");
+    }
+    Ok(out)
+}
+
+/// DELETE /jobs/{id} after 404/403: schedule first (so a scheduler outage fails cleanly with
+/// nothing deleted), then the job, its name claim and executions.
+pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult<Value> {
+    let token = uuid::Uuid::new_v4().to_string();
+    state.store.mark_sync_pending(&job.id, &token).await.map_err(|e| match e {
+        StoreError::Conflict => ApiError::job_not_found(&job.id),
+        e => e.into(),
+    })?;
+    if let Err(e) = state.schedules.remove(&job.id).await {
+        tracing::error!(job_id = %job.id, error = %e, "schedule removal failed; job kept");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Scheduler unavailable",
+            "The job's schedule could not be removed, so the job was not deleted. Try again shortly.",
+        ));
+    }
+    state.store.delete_job(&job).await?;
+    broadcast(state, "Job Deleted", &format!("Job \"{}\" was deleted by {}.", job.name, user.actor()), "warning", None).await;
+    Ok(json!({"message": "Job deleted successfully", "deleted_job": {"id": job.id, "name": job.name}}))
+}
+
+/// GET /jobs: every job, newest first, with `last_execution_at` and `next_execution_at`.
+pub async fn list(state: &AppState) -> ApiResult<Value> {
+    let jobs = state.store.list_jobs().await?;
+    let t = Utc::now();
+    let items: Vec<Value> = jobs.iter().map(|j| j.to_read_json(state.config.timezone, t)).collect();
+    Ok(json!({"count": items.len(), "jobs": items}))
+}
+
+/// GET /jobs/{id}: `{"job": ...}` or 404.
+pub async fn get(state: &AppState, id: &str) -> ApiResult<Value> {
+    let job = load(state, id).await?;
+    Ok(json!({"job": job.to_read_json(state.config.timezone, Utc::now())}))
+}
+
+fn expression_of(body: &Map<String, Value>) -> ApiResult<String> {
+    Ok(match body_str(body, "expression")? {
+        Some(e) => e,
+        None => body_str(body, "cron_expression")?.unwrap_or_default(),
+    })
+}
+
+/// POST /jobs/validate-cron: always 200 `{"valid":...}`.
+pub fn validate_cron(body: &Map<String, Value>) -> ApiResult<Value> {
+    Ok(match CronExpr::parse(&expression_of(body)?) {
+        Ok(_) => json!({"valid": true, "message": "Valid cron expression"}),
+        Err(e) => json!({"valid": false, "error": "Invalid cron expression", "message": e.0}),
+    })
+}
+
+/// POST /jobs/cron-preview: `{"timezone","next_runs","count"}`; `count` defaults to 5 and is
+/// clamped to 0..=20.
+pub fn cron_preview(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value> {
+    let bad_count = || ApiError::bad_request("Invalid payload", "\"count\" must be an integer.");
+    let count: i64 = match body.get("count") {
+        None | Some(Value::Null) => 5,
+        Some(Value::Number(n)) => n.as_f64().map(|f| f.trunc() as i64).ok_or_else(bad_count)?,
+        Some(Value::String(s)) => s.trim().parse::<f64>().map(|f| f.trunc() as i64).map_err(|_| bad_count())?,
+        Some(_) => return Err(bad_count()),
+    };
+    let count = if count == 0 { 5 } else { count.clamp(0, 20) as usize };
+    let cron = CronExpr::parse(&expression_of(body)?).map_err(cron_error)?;
+    let tz = state.config.timezone;
+    let runs: Vec<String> = cron.upcoming(Utc::now(), tz, count).iter().map(|t| t.to_rfc3339()).collect();
+    Ok(json!({"timezone": tz.name(), "next_runs": runs, "count": runs.len()}))
+}
+
+/// POST /jobs/{id}/execute after 404/403 (api-contract §3.5 steps 3-9).
+/// `body` is `None` for an empty body.
+pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> ApiResult<Value> {
+    let metadata = match body.get("metadata") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(_) => return Err(ApiError::bad_request("Invalid payload", "\"metadata\" must be a JSON object.")),
+    };
+    let invalid = |m: String| ApiError::bad_request("Invalid payload", m);
+    let target = if let Some(stored_url) = &job.target_url {
+        let url = body_str(&body, "target_url")?.unwrap_or_else(|| stored_url.clone());
+        match Dispatch::from_parts(job.github_owner.as_deref(), job.github_repo.as_deref(), job.github_workflow_name.as_deref()) {
+            Some(d) => JobTarget::GitHub(d),
+            None => JobTarget::Webhook(
+                parse_webhook_url(&url).ok_or_else(|| invalid("\"target_url\" must be an http(s) URL.".into()))?,
+            ),
+        }
+    } else {
+        let (mut owner, mut repo, mut workflow) =
+            (job.github_owner.clone(), job.github_repo.clone(), job.github_workflow_name.clone());
+        if let Some(url) = body_str(&body, "dispatch_url")? {
+            let d = parse_dispatch_url(&url).map_err(invalid)?;
+            (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
+        }
+        for (key, slot, stored) in [
+            ("github_owner", &mut owner, &job.github_owner),
+            ("github_repo", &mut repo, &job.github_repo),
+            ("github_workflow_name", &mut workflow, &job.github_workflow_name),
+        ] {
+            if body.contains_key(key) {
+                *slot = body_str(&body, key)?.or_else(|| stored.clone());
+            }
+        }
+        let d = Dispatch::from_parts(owner.as_deref(), repo.as_deref(), workflow.as_deref()).ok_or_else(no_target)?;
+        JobTarget::GitHub(d)
+    };
+    let github_token = match (&target, body_str(&body, "github_token")?) {
+        (JobTarget::GitHub(_), Some(t)) => Some(crate::config::Secret::new(t)),
+        _ => None,
+    };
+    let plan = RunPlan { target, metadata: metadata.unwrap_or_else(|| job.metadata.clone()), github_token };
+    let exec = state.engine.run_manual(&job, plan).await?;
+    Ok(json!({
+        "message": "Job triggered successfully",
+        "job_id": job.id,
+        "execution_id": exec.id,
+        "status": exec.status,
+    }))
+}
+
+fn no_target() -> ApiError {
+    ApiError::bad_request("Missing target configuration", "Job has no valid target configuration to execute.")
+}
+
+/// The expired-job check of execute (step 3): pause, unschedule, 400.
+pub async fn refuse_if_expired(state: &AppState, job: &Job) -> ApiResult<()> {
+    let today = today_in(state.config.timezone);
+    if !job.is_expired(today) {
+        return Ok(());
+    }
+    if job.is_active {
+        state.store.deactivate_job(&job.id, now()).await?;
+        if let Err(e) = state.schedules.remove(&job.id).await {
+            tracing::warn!(job_id = %job.id, error = %e, "schedule removal after auto-pause failed");
+        }
+    }
+    Err(ApiError::bad_request("Job expired", "This job has passed its end_date and was auto-paused."))
+}
+
+/// Parses an executions `from`/`to` value (api-contract §3.7): a `YYYY-MM-DD` date is that
+/// UTC day (a `to` date covers the whole day), otherwise an ISO datetime (naive = UTC).
+pub fn parse_range_bound(raw: &str, is_to: bool) -> Option<DateTime<Utc>> {
+    let s = raw.trim();
+    if s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' {
+        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+        let d = if is_to { d.succ_opt()? } else { d };
+        return Some(d.and_hms_opt(0, 0, 0)?.and_utc());
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}
+
+/// GET /jobs/{id}/executions (api-contract §3.7).
+pub async fn executions(state: &AppState, id: &str, query: &HashMap<String, String>) -> ApiResult<Value> {
+    let job = load(state, id).await?;
+    let limit = match query.get("limit").map(|s| s.trim()) {
+        None | Some("") => 50,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => return Err(ApiError::bad_request("Invalid query parameter", "\"limit\" must be an integer from 1 to 200.")),
+        },
+    };
+    let bound = |key: &str, is_to: bool| -> ApiResult<Option<DateTime<Utc>>> {
+        match query.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => parse_range_bound(s, is_to)
+                .map(Some)
+                .ok_or_else(|| ApiError::bad_request("Invalid date", format!("Invalid \"{key}\" date: {s}"))),
+        }
+    };
+    let (from, to) = (bound("from", false)?, bound("to", true)?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            return Err(ApiError::bad_request("Invalid date range", "\"from\" must be earlier than \"to\"."));
+        }
+    }
+    let filter = ExecutionFilter {
+        limit,
+        statuses: query
+            .get("status")
+            .map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+            .unwrap_or_default(),
+        trigger_type: query.get("trigger_type").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        from,
+        to,
+    };
+    let list = state.store.list_job_executions(&job.id, &filter).await?;
+    let items: Vec<Value> = list.iter().map(|e| e.to_json()).collect();
+    Ok(json!({"job_id": job.id, "job_name": job.name, "total_executions": items.len(), "executions": items}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_bounds() {
+        assert_eq!(parse_range_bound("2025-01-01", false).unwrap().to_rfc3339(), "2025-01-01T00:00:00+00:00");
+        assert_eq!(parse_range_bound("2025-01-01", true).unwrap().to_rfc3339(), "2025-01-02T00:00:00+00:00");
+        assert_eq!(parse_range_bound("2025-01-01T03:04:05.678Z", false).unwrap().timestamp_millis() % 1000, 678);
+        assert_eq!(parse_range_bound("2025-01-01T09:00:00+09:00", false).unwrap().to_rfc3339(), "2025-01-01T00:00:00+00:00");
+        assert!(parse_range_bound("garbage", false).is_none());
+        assert!(parse_range_bound("2025-13-01", false).is_none());
+    }
+
+    #[test]
+    fn emails_validated() {
+        assert_eq!(parse_emails(Some(&json!(["a@b.co", " ", "A@b.co"]))).unwrap(), vec!["a@b.co"]);
+        assert!(parse_emails(Some(&json!("a@b.co"))).is_err());
+        assert!(parse_emails(Some(&json!(["nope"]))).is_err());
+        assert!(parse_emails(Some(&json!([1]))).is_err());
+    }
+}

@@ -1,0 +1,260 @@
+//! Jobs, their name claims, and the `SYNC_PENDING` marker that records a job whose
+//! EventBridge schedule may not match the table yet (set in the same write as the job,
+//! cleared once the schedule call succeeded; see `crate::schedules`).
+
+use super::{claim_item, from_item, item_with_keys, map_conditional, s, tx, Item, Store, StoreError, StoreResult};
+use crate::domain::{fmt_ts, Job};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
+
+fn pk(id: &str) -> String {
+    format!("JOB#{id}")
+}
+
+fn name_pk(name: &str) -> String {
+    format!("JOBNAME#{name}")
+}
+
+/// Most jobs one bulk transaction carries (two items each, 100 items per transaction).
+const JOBS_PER_TX: usize = 50;
+
+impl Store {
+    fn job_item(&self, job: &Job, sync_token: &str) -> StoreResult<Item> {
+        let mut item = item_with_keys(
+            job,
+            &[
+                ("PK", pk(&job.id)),
+                ("SK", "JOB".into()),
+                ("GSI1PK", "JOBS".into()),
+                ("GSI1SK", format!("{}#{}", fmt_ts(&job.created_at), job.id)),
+                ("GSI2PK", "SYNC_PENDING".into()),
+                ("GSI2SK", job.id.clone()),
+            ],
+        )?;
+        item.insert("sync_token".into(), s(sync_token));
+        Ok(item)
+    }
+
+    /// GetItem `JOB#<id>` / `JOB` (strongly consistent).
+    pub async fn get_job(&self, id: &str) -> StoreResult<Option<Job>> {
+        self.get(pk(id), "JOB").await?.map(from_item).transpose()
+    }
+
+    /// Every job, newest first (Query GSI1 `JOBS` descending, all pages) — the contract's
+    /// unpaginated `GET /jobs`.
+    pub async fn list_jobs(&self) -> StoreResult<Vec<Job>> {
+        self.query_gsi1("JOBS", false).await?.into_iter().map(from_item).collect()
+    }
+
+    /// Whether a job name (exact) is claimed.
+    pub async fn job_name_taken(&self, name: &str) -> StoreResult<bool> {
+        Ok(self.get(name_pk(name), "UNIQUE").await?.is_some())
+    }
+
+    /// Which of `names` are claimed (BatchGetItem on the name claims, 100 keys per call).
+    pub async fn taken_job_names(&self, names: &[String]) -> StoreResult<std::collections::HashSet<String>> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+        let unique: Vec<&String> = unique.into_iter().collect();
+        let mut taken = std::collections::HashSet::new();
+        for chunk in unique.chunks(100) {
+            let mut keys = KeysAndAttributes::builder().consistent_read(true);
+            for n in chunk {
+                keys = keys.keys(std::collections::HashMap::from([
+                    ("PK".to_string(), s(name_pk(n))),
+                    ("SK".to_string(), s("UNIQUE")),
+                ]));
+            }
+            let mut request = Some(keys.build().map_err(|e| StoreError::Dynamo(e.to_string()))?);
+            while let Some(req) = request.take() {
+                let out = self.client.batch_get_item().request_items(&self.table, req).send().await?;
+                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    if let Some(AttributeValue::S(pk)) = item.get("PK") {
+                        if let Some(n) = pk.strip_prefix("JOBNAME#") {
+                            taken.insert(n.to_string());
+                        }
+                    }
+                }
+                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Creates a job and its name claim, marked `SYNC_PENDING` with `sync_token`.
+    /// `Conflict` when the name is taken.
+    pub async fn create_job(&self, job: &Job, sync_token: &str) -> StoreResult<()> {
+        self.transact(vec![
+            tx::create(&self.table, self.job_item(job, sync_token)?)?,
+            tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
+        ])
+        .await
+    }
+
+    /// Creates many jobs, [`JOBS_PER_TX`] per transaction. Returns, per job, whether it was
+    /// written; a chunk that loses a name race is retried job by job so one taken name only
+    /// costs its own row.
+    pub async fn create_jobs(&self, jobs: &[Job], sync_token: &str) -> StoreResult<Vec<bool>> {
+        let mut written = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(JOBS_PER_TX) {
+            let mut items: Vec<TransactWriteItem> = Vec::with_capacity(chunk.len() * 2);
+            for job in chunk {
+                items.push(tx::create(&self.table, self.job_item(job, sync_token)?)?);
+                items.push(tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?);
+            }
+            match self.transact(items).await {
+                Ok(()) => written.extend(std::iter::repeat(true).take(chunk.len())),
+                Err(StoreError::Conflict) => {
+                    for job in chunk {
+                        match self.create_job(job, sync_token).await {
+                            Ok(()) => written.push(true),
+                            Err(StoreError::Conflict) => written.push(false),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(written)
+    }
+
+    /// Replaces a job if it still has `previous.updated_at` (optimistic lock), moving the name
+    /// claim when the name changed, and marks it `SYNC_PENDING`. `Conflict` when the job changed
+    /// meanwhile or the new name is taken.
+    pub async fn update_job(&self, previous: &Job, job: &Job, sync_token: &str) -> StoreResult<()> {
+        let mut items = vec![tx::put(
+            &self.table,
+            self.job_item(job, sync_token)?,
+            Some("attribute_exists(PK) AND updated_at = :prev"),
+            &[(":prev", s(fmt_ts(&previous.updated_at)))],
+        )?];
+        if previous.name != job.name {
+            items.push(tx::delete(
+                &self.table,
+                name_pk(&previous.name),
+                "UNIQUE",
+                Some("owner_id = :id"),
+                &[(":id", s(job.id.clone()))],
+            )?);
+            items.push(tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?);
+        }
+        self.transact(items).await
+    }
+
+    /// Marks a job `SYNC_PENDING` before its schedule is removed (delete path).
+    pub async fn mark_sync_pending(&self, job_id: &str, sync_token: &str) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk(job_id)))
+            .key("SK", s("JOB"))
+            .update_expression("SET GSI2PK = :p, GSI2SK = :id, sync_token = :t")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":p", s("SYNC_PENDING"))
+            .expression_attribute_values(":id", s(job_id))
+            .expression_attribute_values(":t", s(sync_token))
+            .send()
+            .await;
+        map_conditional(r.map(|_| ()))
+    }
+
+    /// Clears the `SYNC_PENDING` marker if it is still the one `sync_token` set (a later write
+    /// keeps its own marker). A lost race is not an error.
+    pub async fn clear_sync_pending(&self, job_id: &str, sync_token: &str) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk(job_id)))
+            .key("SK", s("JOB"))
+            .update_expression("REMOVE GSI2PK, GSI2SK, sync_token")
+            .condition_expression("sync_token = :t")
+            .expression_attribute_values(":t", s(sync_token))
+            .send()
+            .await;
+        match map_conditional(r.map(|_| ())) {
+            Err(StoreError::Conflict) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// `(job id, sync token)` of jobs marked `SYNC_PENDING` (Query GSI2, sparse: only jobs
+    /// awaiting repair).
+    pub async fn sync_pending_jobs(&self) -> StoreResult<Vec<(String, String)>> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :p")
+            .expression_attribute_values(":p", s("SYNC_PENDING"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        let mut ids = Vec::new();
+        for item in items {
+            let item = item?;
+            if let (Some(AttributeValue::S(id)), Some(AttributeValue::S(t))) = (item.get("GSI2SK"), item.get("sync_token")) {
+                ids.push((id.clone(), t.clone()));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Sets `is_active = false` (auto-pause), bumping `updated_at`.
+    pub async fn deactivate_job(&self, job_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk(job_id)))
+            .key("SK", s("JOB"))
+            .update_expression("SET is_active = :f, updated_at = :now")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", s(fmt_ts(&now)))
+            .send()
+            .await;
+        match map_conditional(r.map(|_| ())) {
+            Err(StoreError::Conflict) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Records a run start on the job: `last_execution_at = max(current, at)`.
+    pub async fn touch_last_execution(&self, job_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk(job_id)))
+            .key("SK", s("JOB"))
+            .update_expression("SET last_execution_at = :t")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(last_execution_at) OR last_execution_at = :null OR last_execution_at < :t)",
+            )
+            .expression_attribute_values(":t", s(fmt_ts(&at)))
+            .expression_attribute_values(":null", AttributeValue::Null(true))
+            .send()
+            .await;
+        match map_conditional(r.map(|_| ())) {
+            Err(StoreError::Conflict) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Deletes a job, its name claim and (then) its executions.
+    pub async fn delete_job(&self, job: &Job) -> StoreResult<()> {
+        self.transact(vec![
+            tx::delete(&self.table, pk(&job.id), "JOB", None, &[])?,
+            tx::delete(&self.table, name_pk(&job.name), "UNIQUE", Some("owner_id = :id"), &[(":id", s(job.id.clone()))])?,
+        ])
+        .await?;
+        let keys = self.execution_keys(&job.id).await?;
+        self.batch_delete(keys).await
+    }
+}

@@ -1,0 +1,281 @@
+//! The DynamoDB single-table store: the only code that knows keys and indexes.
+//! The access patterns are listed, with their key conditions and costs, in
+//! `docs/dynamodb-access-patterns.md`; keep that table true when changing this module.
+//!
+//! Key design (table `PK`/`SK`, overloaded `GSI1PK`/`GSI1SK` and sparse `GSI2PK`/`GSI2SK`,
+//! TTL attribute `expires_at`):
+//!
+//! | entity | PK | SK | GSI1PK / GSI1SK | GSI2PK / GSI2SK |
+//! |---|---|---|---|---|
+//! | user | `USER#<id>` | `PROFILE` | `USERS` / `<created_at>#<id>` | |
+//! | username / email claim | `USERNAME#<u>` / `EMAIL#<e>` | `UNIQUE` | | |
+//! | job | `JOB#<id>` | `JOB` | `JOBS` / `<created_at>#<id>` | `SYNC_PENDING` / `<id>` while its schedule may disagree |
+//! | job name claim | `JOBNAME#<name>` | `UNIQUE` | | |
+//! | execution | `JOB#<job_id>` | `EXEC#<started_at>#<id>` | `EXEC#<id>` / `EXEC` | |
+//! | run claim (idempotency key) | `RUN#<job_id>#<scheduled_time>` | `CLAIM` | | |
+//! | category / PIC team | `CATEGORY#<id>` / `TEAM#<id>` | same word | `CATEGORIES` / `TEAMS` / `<lower name>#<id>` | |
+//! | category / team slug claim | `CATSLUG#<s>` / `TEAMSLUG#<s>` | `UNIQUE` | | |
+//! | notification | `USER#<user_id>` | `NOTIF#<created_at>#<id>` | `NOTIF#<id>` / `NOTIF` | |
+
+mod executions;
+mod jobs;
+mod notifications;
+mod taxonomy;
+mod users;
+
+pub use executions::{Execution, ExecutionFilter, RunClaim};
+pub use notifications::Notification;
+pub use taxonomy::{Taxon, TaxonKind};
+pub use users::User;
+
+use aws_sdk_dynamodb::{
+    error::{DisplayErrorContext, SdkError},
+    operation::transact_write_items::TransactWriteItemsError,
+    types::{AttributeValue, TransactWriteItem},
+    Client,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::HashMap;
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Store failures. `Conflict` is a failed condition (a uniqueness claim or an optimistic
+/// lock); everything else is unexpected.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("conditional write failed")]
+    Conflict,
+    #[error("dynamodb: {0}")]
+    Dynamo(String),
+    #[error("item (de)serialization: {0}")]
+    Serde(#[from] serde_dynamo::Error),
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(e: SdkError<E, R>) -> Self {
+        StoreError::Dynamo(DisplayErrorContext(&e).to_string())
+    }
+}
+
+/// Maps a single-item write result, turning a failed condition into [`StoreError::Conflict`].
+pub(crate) fn map_conditional<T, E, R>(r: Result<T, SdkError<E, R>>) -> StoreResult<T>
+where
+    E: std::error::Error + Send + Sync + 'static + aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            if e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException") {
+                Err(StoreError::Conflict)
+            } else {
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Handle on the table; cheap to clone (the SDK client is shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// Serializes `value` and adds key attributes.
+pub(crate) fn item_with_keys<T: Serialize>(value: &T, keys: &[(&str, String)]) -> StoreResult<Item> {
+    let mut item: Item = serde_dynamo::to_item(value)?;
+    for (k, v) in keys {
+        item.insert((*k).to_string(), s(v.clone()));
+    }
+    Ok(item)
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+/// A `UNIQUE` claim item: `PK`, `SK=UNIQUE` and the id it points to.
+pub(crate) fn claim_item(pk: String, owner_id: &str) -> Item {
+    HashMap::from([("PK".into(), s(pk)), ("SK".into(), s("UNIQUE")), ("owner_id".into(), s(owner_id))])
+}
+
+impl Store {
+    /// A store over `table` using a client built once at init.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The SDK client (for the local stack's table bootstrap).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item)
+    }
+
+    /// All items of one GSI1 partition, following every page, in `GSI1SK` order.
+    async fn query_gsi1(&self, pk: &str, forward: bool) -> StoreResult<Vec<Item>> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(forward)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items.into_iter().map(|r| r.map_err(StoreError::from)).collect()
+    }
+
+    /// Runs a transaction; a failed condition anywhere becomes [`StoreError::Conflict`].
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<()> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(t)) = e.as_service_error() {
+                    if t.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Writes items in batches of 25, retrying unprocessed ones.
+    async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in items.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|i| {
+                    PutRequest::builder()
+                        .set_item(Some(i.clone()))
+                        .build()
+                        .map(|p| WriteRequest::builder().put_request(p).build())
+                        .map_err(|e| StoreError::Dynamo(e.to_string()))
+                })
+                .collect::<StoreResult<_>>()?;
+            for attempt in 0..8u32 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests.clone())
+                    .send()
+                    .await?;
+                requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            if !requests.is_empty() {
+                return Err(StoreError::Dynamo("batch write left unprocessed items".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes items by key in batches of 25.
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in keys.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    DeleteRequest::builder()
+                        .key("PK", s(pk.clone()))
+                        .key("SK", s(sk.clone()))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| StoreError::Dynamo(e.to_string()))
+                })
+                .collect::<StoreResult<_>>()?;
+            for attempt in 0..8u32 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests.clone())
+                    .send()
+                    .await?;
+                requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builders for transaction items, keeping the SDK's fallible builders in one place.
+pub(crate) mod tx {
+    use super::*;
+    use aws_sdk_dynamodb::types::{Delete, Put};
+
+    fn err(e: impl std::fmt::Display) -> StoreError {
+        StoreError::Dynamo(e.to_string())
+    }
+
+    /// Put; `condition` optional with its attribute values.
+    pub fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> StoreResult<TransactWriteItem> {
+        let mut b = Put::builder().table_name(table).set_item(Some(item));
+        if let Some(c) = condition {
+            b = b.condition_expression(c);
+        }
+        for (k, v) in values {
+            b = b.expression_attribute_values(*k, v.clone());
+        }
+        Ok(TransactWriteItem::builder().put(b.build().map_err(err)?).build())
+    }
+
+    /// Put that must create (no item with that key yet).
+    pub fn create(table: &str, item: Item) -> StoreResult<TransactWriteItem> {
+        put(table, item, Some("attribute_not_exists(PK)"), &[])
+    }
+
+    /// Delete by key with an optional condition.
+    pub fn delete(table: &str, pk: String, sk: &str, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> StoreResult<TransactWriteItem> {
+        let mut b = Delete::builder().table_name(table).key("PK", s(pk)).key("SK", s(sk));
+        if let Some(c) = condition {
+            b = b.condition_expression(c);
+        }
+        for (k, v) in values {
+            b = b.expression_attribute_values(*k, v.clone());
+        }
+        Ok(TransactWriteItem::builder().delete(b.build().map_err(err)?).build())
+    }
+}

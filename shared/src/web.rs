@@ -1,0 +1,263 @@
+//! HTTP plumbing shared by every API function: the application state built once per Lambda,
+//! the bearer-token extractor and role gates (api-contract §1.2-§1.3), the hand-parsed JSON
+//! body rules (§1.8), CORS (§1.11) and the JSON 404/405/500 fallbacks.
+
+use crate::{
+    auth::{TokenKind, Tokens},
+    config::{Config, CorsOrigins},
+    engine::Engine,
+    error::{ApiError, ApiResult},
+    schedules::Schedules,
+    store::{Store, User},
+};
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Router,
+};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+/// Everything a handler needs; cloned per request (all fields are cheap handles).
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub schedules: Schedules,
+    pub engine: Engine,
+    pub tokens: Tokens,
+}
+
+impl AppState {
+    /// Builds the state from configuration and SDK clients (call once, at init).
+    pub fn new(config: Config, dynamo: aws_sdk_dynamodb::Client, scheduler: aws_sdk_scheduler::Client) -> Self {
+        let store = Store::new(dynamo, config.table_name.clone());
+        let schedules = Schedules::new(scheduler, &config);
+        let engine = Engine::new(store.clone(), schedules.clone(), &config);
+        let tokens = Tokens::new(&config.jwt_secret, config.access_ttl_secs, config.refresh_ttl_secs);
+        Self { config: Arc::new(config), store, schedules, engine, tokens }
+    }
+
+    /// Reads the environment and the standard AWS settings (`AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_DYNAMODB`, region, credentials) once.
+    pub async fn from_env() -> Self {
+        let config = Config::from_env();
+        let sdk = aws_config::load_from_env().await;
+        Self::new(config, aws_sdk_dynamodb::Client::new(&sdk), aws_sdk_scheduler::Client::new(&sdk))
+    }
+}
+
+/// The authenticated caller, with the role **stored** for them (never the token's claim).
+#[derive(Clone, Debug)]
+pub struct CurrentUser(pub User);
+
+impl CurrentUser {
+    /// user-or-admin gate: 403 `User or admin access required`.
+    pub fn require_writer(&self) -> ApiResult<()> {
+        if self.0.role.can_write() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden_gate("User or admin access required"))
+        }
+    }
+    /// admin gate: 403 `Admin access required`.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.0.role == crate::domain::Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden_gate("Admin access required"))
+        }
+    }
+    /// Whether the caller is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.0.role == crate::domain::Role::Admin
+    }
+    /// Name used in notification texts: e-mail, else username, else `Unknown`.
+    pub fn actor(&self) -> String {
+        [&self.0.email, &self.0.username]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_else(|| "Unknown".into())
+    }
+}
+
+/// The bearer token of a request: 401 `Not authenticated` when absent or not `Bearer`.
+pub fn bearer_token(headers: &HeaderMap) -> ApiResult<&str> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::unauthorized("Not authenticated"));
+    }
+    Ok(token.trim())
+}
+
+/// Loads the token's user: 401 `User not found` / `User account is deactivated`.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, kind: TokenKind) -> ApiResult<User> {
+    let token = bearer_token(headers)?;
+    let sub = state.tokens.verify(token, kind)?;
+    let user = state.store.get_user(&sub).await?.ok_or_else(|| ApiError::unauthorized("User not found"))?;
+    if !user.is_active {
+        return Err(ApiError::unauthorized("User account is deactivated"));
+    }
+    Ok(user)
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.headers, TokenKind::Access).await.map(CurrentUser)
+    }
+}
+
+/// §1.8 Content-Type check: must contain `application/json` (case-insensitive).
+pub fn require_json(headers: &HeaderMap) -> ApiResult<()> {
+    let ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("application/json"));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request_plain("Content-Type must be application/json"))
+    }
+}
+
+/// §1.8 JSON parse: 400 `Invalid JSON`.
+pub fn parse_json(body: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(body).map_err(|_| ApiError::bad_request("Invalid JSON", "Request body is not valid JSON."))
+}
+
+/// §1.8 object check: 400 `Invalid payload` / `JSON body must be an object.`
+pub fn expect_object(v: Value) -> ApiResult<Map<String, Value>> {
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::bad_request("Invalid payload", "JSON body must be an object.")),
+    }
+}
+
+/// Content-Type, JSON and object checks in the contract's order.
+pub fn json_object(headers: &HeaderMap, body: &[u8]) -> ApiResult<Map<String, Value>> {
+    require_json(headers)?;
+    expect_object(parse_json(body)?)
+}
+
+/// A body boolean (policy §5): JSON booleans; `null` is false; the strings
+/// `true/false/1/0/yes/no/on/off` and the numbers 0/1 are read as such; anything else is a 400.
+pub fn body_bool(v: &Value, field: &str) -> ApiResult<bool> {
+    let parsed = match v {
+        Value::Bool(b) => Some(*b),
+        Value::Null => Some(false),
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if x == 0.0 => Some(false),
+            Some(x) if x == 1.0 => Some(true),
+            _ => None,
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" | "" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    };
+    parsed.ok_or_else(|| ApiError::bad_request("Invalid payload", format!("\"{field}\" must be a boolean.")))
+}
+
+/// An optional body string, trimmed; `null`, absent and blank are `None`; numbers are
+/// stringified; other types are a 400.
+pub fn body_str(m: &Map<String, Value>, field: &str) -> ApiResult<Option<String>> {
+    match m.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(_) => Err(ApiError::bad_request("Invalid payload", format!("\"{field}\" must be a string."))),
+    }
+}
+
+/// A query boolean (§1.7): `true/false/1/0/yes/no/on/off/t/f/y/n`, case-insensitive.
+pub fn query_bool(v: Option<&String>, field: &str, default: bool) -> ApiResult<bool> {
+    match v.map(|s| s.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(s) => match s.as_str() {
+            "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
+            "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
+            _ => Err(ApiError::bad_request("Invalid query parameter", format!("\"{field}\" must be a boolean."))),
+        },
+    }
+}
+
+fn cors_layer(cors: &CorsOrigins) -> CorsLayer {
+    let base = CorsLayer::new().max_age(std::time::Duration::from_secs(600));
+    match cors {
+        CorsOrigins::Any => base
+            .allow_origin(AllowOrigin::any())
+            .allow_methods(AllowMethods::any())
+            .allow_headers(AllowHeaders::any()),
+        CorsOrigins::List(list) => {
+            let origins: Vec<HeaderValue> = list.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+            base.allow_origin(AllowOrigin::list(origins))
+                .allow_credentials(true)
+                .allow_methods(AllowMethods::mirror_request())
+                .allow_headers(AllowHeaders::mirror_request())
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Not Found", "Not Found").with("detail", "Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed", "Method Not Allowed")
+        .with("detail", "Method Not Allowed")
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("handler panicked").into_response()
+}
+
+/// Wraps an area's routes: JSON 404/405 fallbacks, panic → JSON 500, CORS on every response
+/// (errors included) and the state. Used identically by each Lambda and the local stack.
+pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    let cors = cors_layer(&state.config.cors);
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(cors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn booleans_are_strict() {
+        assert!(!body_bool(&json!("false"), "x").unwrap());
+        assert!(body_bool(&json!(true), "x").unwrap());
+        assert!(!body_bool(&json!(null), "x").unwrap());
+        assert!(body_bool(&json!("maybe"), "x").is_err());
+        assert!(body_bool(&json!([1]), "x").is_err());
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer_token(&h).unwrap_err().message, "Not authenticated");
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        assert_eq!(bearer_token(&h).unwrap(), "abc");
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(bearer_token(&h).is_err());
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert!(bearer_token(&h).is_err());
+    }
+}
