@@ -1,1 +1,34 @@
+//! The executor: invoked by a job's EventBridge schedule with
+//! `{"job_id": "...", "scheduled_time": "<fire time>"}` and runs the job once per fire time
+//! (api-contract §6.6). The local stack's trigger calls [`handle`] directly.
 
+use serde_json::{json, Value};
+use shared::{
+    engine::{Engine, ScheduledOutcome},
+    schedules::{ScheduledInput, SCHEDULED_TIME_PLACEHOLDER},
+    store::StoreError,
+};
+
+/// Handles one delivery. Returns a summary (`{"outcome": "ran"|"skipped"|"auto_paused"|
+/// "duplicate"|"ignored", ...}`); a storage failure is an error, so the invocation fails and
+/// EventBridge Scheduler retries it (the run claim keeps a retry from running twice).
+pub async fn handle(engine: &Engine, payload: Value) -> Result<Value, StoreError> {
+    let input: ScheduledInput = match serde_json::from_value(payload.clone()) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!(error = %e, %payload, "executor input is not {{job_id, scheduled_time}}: ignored");
+            return Ok(json!({"outcome": "ignored", "reason": e.to_string()}));
+        }
+    };
+    if input.job_id.trim().is_empty() || input.scheduled_time.trim().is_empty() || input.scheduled_time == SCHEDULED_TIME_PLACEHOLDER {
+        tracing::error!(%payload, "executor input lacks a job id or a resolved scheduled time: ignored");
+        return Ok(json!({"outcome": "ignored", "reason": "job_id and scheduled_time are required"}));
+    }
+    let outcome = engine.run_scheduled(&input).await?;
+    Ok(match outcome {
+        ScheduledOutcome::Skipped => json!({"outcome": "skipped", "job_id": input.job_id}),
+        ScheduledOutcome::AutoPaused => json!({"outcome": "auto_paused", "job_id": input.job_id}),
+        ScheduledOutcome::Duplicate => json!({"outcome": "duplicate", "job_id": input.job_id}),
+        ScheduledOutcome::Ran(e) => json!({"outcome": "ran", "job_id": input.job_id, "execution": e.to_json()}),
+    })
+}

@@ -1,1 +1,15 @@
-fn main(){}
+//! Lambda entry point: build the engine once at init, then handle schedule deliveries.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let state = shared::web::AppState::from_env().await;
+    let engine = &state.engine;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        executor_fn::handle(engine, event.payload).await.map_err(Error::from)
+    }))
+    .await
+}
