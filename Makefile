@@ -1,0 +1,37 @@
+# Two commands: `make dev` starts everything locally; `make test` runs every test.
+SHELL := /bin/bash
+DEV_DDB_PORT ?= 8000
+DEV_MOTO_PORT ?= 5050
+TEST_DDB_PORT ?= 8100
+TEST_MOTO_PORT ?= 5150
+
+# Fake credentials and a region for the emulators; the SDK reads the standard variables.
+AWS_ENV = AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=ap-northeast-1 \
+	AWS_EC2_METADATA_DISABLED=true
+
+.PHONY: dev test setup lint unit
+
+setup:
+	@infra/scripts/setup.sh
+
+# Emulators + API on http://127.0.0.1:3000/api/v2 + local schedule trigger. Ctrl-C stops all.
+dev: setup
+	@trap 'infra/scripts/emulators.sh stop .local/dev' EXIT INT TERM; \
+	infra/scripts/emulators.sh start $(DEV_DDB_PORT) $(DEV_MOTO_PORT) .local/dev && \
+	$(AWS_ENV) AWS_ENDPOINT_URL=http://127.0.0.1:$(DEV_MOTO_PORT) \
+	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(DEV_DDB_PORT) \
+	ALLOW_PRIVATE_TARGETS=true TABLE_NAME=$${TABLE_NAME:-cron-jobs} SCHEDULE_GROUP_NAME=$${SCHEDULE_GROUP_NAME:-cron-jobs} \
+	cargo run -p infra --bin infra
+
+# Unit tests, black-box tests against fresh emulators, and the template lint.
+test: setup
+	@trap 'infra/scripts/emulators.sh stop .local/test' EXIT INT TERM; \
+	infra/scripts/emulators.sh start $(TEST_DDB_PORT) $(TEST_MOTO_PORT) .local/test && \
+	cargo build --workspace --bins && \
+	$(AWS_ENV) AWS_ENDPOINT_URL=http://127.0.0.1:$(TEST_MOTO_PORT) \
+	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(TEST_DDB_PORT) AWS_MAX_ATTEMPTS=1 \
+	cargo nextest run --workspace --no-fail-fast
+	cfn-lint template.yaml
+
+unit:
+	cargo nextest run --workspace --lib --bins

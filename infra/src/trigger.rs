@@ -1,0 +1,133 @@
+//! Local stand-in for EventBridge Scheduler firing: reads the schedules stored in the
+//! emulator, and when one falls due invokes the executor's own handler with the schedule's
+//! stored `Input`, `<aws.scheduler.scheduled-time>` replaced by the fire time, as
+//! EventBridge would. It honours `State`, `EndDate`, the expression and its time zone.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use shared::{
+    config::parse_timezone,
+    domain::CronExpr,
+    schedules::{StoredSchedule, SCHEDULED_TIME_PLACEHOLDER},
+    web::AppState,
+};
+use std::time::Duration as StdDuration;
+
+/// How often the schedule list is re-read from the emulator.
+const REFRESH: StdDuration = StdDuration::from_secs(5);
+/// How often jobs marked `SYNC_PENDING` are repaired.
+const REPAIR: StdDuration = StdDuration::from_secs(30);
+
+/// A schedule ready to evaluate.
+struct Entry {
+    schedule: StoredSchedule,
+    cron: CronExpr,
+    tz: chrono_tz::Tz,
+}
+
+async fn load(state: &AppState) -> Vec<Entry> {
+    let names = match state.schedules.list_names().await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "trigger: cannot list schedules");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        match state.schedules.get(&name).await {
+            Ok(Some(s)) if s.enabled => match s.cron() {
+                Ok(cron) => out.push(Entry { tz: parse_timezone(&s.timezone), cron, schedule: s }),
+                Err(e) => tracing::warn!(schedule = %name, error = %e, "trigger: unreadable expression"),
+            },
+            Ok(_) => {}
+            Err(e) => tracing::warn!(schedule = %name, error = %e, "trigger: cannot read schedule"),
+        }
+    }
+    out
+}
+
+/// The fire time of `entry` in `(after, upto]`, if any (respecting `EndDate`).
+fn due(entry: &Entry, after: DateTime<Utc>, upto: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let t = entry.cron.next_fire_from(after + Duration::nanoseconds(1), entry.tz)?.with_timezone(&Utc);
+    let before_end = entry.schedule.end_date.is_none_or(|end| t < end);
+    (t <= upto && before_end).then_some(t)
+}
+
+/// The payload EventBridge would deliver for `input` fired at `at`.
+pub fn payload(input: &str, at: DateTime<Utc>) -> Option<serde_json::Value> {
+    let resolved = input.replace(SCHEDULED_TIME_PLACEHOLDER, &at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    serde_json::from_str(&resolved).ok()
+}
+
+/// Runs forever: every second, fires each schedule due since the previous second.
+pub async fn run(state: AppState) {
+    let mut entries = load(&state).await;
+    let mut last_refresh = tokio::time::Instant::now();
+    let mut last_repair = tokio::time::Instant::now();
+    let mut prev = Utc::now();
+    let mut tick = tokio::time::interval(StdDuration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tracing::info!(schedules = entries.len(), "local trigger started");
+    loop {
+        tick.tick().await;
+        if last_refresh.elapsed() >= REFRESH {
+            entries = load(&state).await;
+            last_refresh = tokio::time::Instant::now();
+        }
+        if last_repair.elapsed() >= REPAIR {
+            if let Err(e) = shared::services::repair_pending_schedules(&state).await {
+                tracing::warn!(error = %e, "trigger: schedule repair failed");
+            }
+            last_repair = tokio::time::Instant::now();
+        }
+        let now = Utc::now();
+        for entry in &entries {
+            let Some(at) = due(entry, prev, now) else { continue };
+            let Some(event) = payload(&entry.schedule.input, at) else {
+                tracing::warn!(schedule = %entry.schedule.name, "trigger: Input is not JSON");
+                continue;
+            };
+            tracing::info!(schedule = %entry.schedule.name, at = %at, "trigger: firing");
+            let engine = state.engine.clone();
+            tokio::spawn(async move {
+                match executor_fn::handle(&engine, event).await {
+                    Ok(summary) => tracing::info!(%summary, "executor finished"),
+                    Err(e) => tracing::error!(error = %e, "executor failed"),
+                }
+            });
+        }
+        prev = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn payload_resolves_the_placeholder() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 1, 2, 0).unwrap();
+        let p = payload(&shared::schedules::schedule_input("j"), at).unwrap();
+        assert_eq!(p["scheduled_time"], "2026-11-22T01:02:00Z");
+        assert_eq!(p["job_id"], "j");
+    }
+
+    #[test]
+    fn due_window_is_half_open() {
+        let schedule = StoredSchedule {
+            name: "j".into(),
+            expression: "cron(* * * * ? *)".into(),
+            timezone: "Asia/Tokyo".into(),
+            input: "{}".into(),
+            enabled: true,
+            end_date: Some(Utc.with_ymd_and_hms(2026, 11, 22, 1, 3, 0).unwrap()),
+            target_arn: String::new(),
+        };
+        let entry = Entry { cron: schedule.cron().unwrap(), tz: chrono_tz::Asia::Tokyo, schedule };
+        let t = |h, m, s| Utc.with_ymd_and_hms(2026, 11, 22, h, m, s).unwrap();
+        assert_eq!(due(&entry, t(1, 0, 59), t(1, 1, 0)), Some(t(1, 1, 0)));
+        assert_eq!(due(&entry, t(1, 1, 0), t(1, 1, 1)), None);
+        assert_eq!(due(&entry, t(1, 2, 59), t(1, 3, 0)), None, "EndDate is exclusive");
+    }
+}
