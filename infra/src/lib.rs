@@ -38,7 +38,8 @@ pub enum ProvisionError {
 /// categories. Idempotent.
 pub async fn provision(state: &AppState, template: &std::path::Path) -> Result<(), ProvisionError> {
     let def = table::TableDefinition::from_template(template)?;
-    def.create_if_missing(state.store.client(), state.store.table()).await?;
+    def.create_if_missing(state.store.client(), state.store.table())
+        .await?;
     state.schedules.ensure_group().await?;
     shared::services::taxonomy::seed_categories(state).await?;
     Ok(())

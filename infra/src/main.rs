@@ -8,17 +8,27 @@ use std::path::PathBuf;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let state = AppState::from_env().await;
-    let template = std::env::var("TEMPLATE_PATH").map(PathBuf::from).unwrap_or_else(|_| "template.yaml".into());
+    let template = std::env::var("TEMPLATE_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| "template.yaml".into());
     infra::provision(&state, &template).await?;
-    if shared::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123").await? {
+    if shared::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
+        .await?
+    {
         tracing::info!("seeded local admin: admin / admin123");
     }
     let addr = std::env::var("LOCAL_API_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!("API on http://{addr}/api/v2 (table {}, schedule group {})", state.store.table(), state.schedules.group());
+    tracing::info!(
+        "API on http://{addr}/api/v2 (table {}, schedule group {})",
+        state.store.table(),
+        state.schedules.group()
+    );
     tokio::spawn(infra::trigger::run(state.clone()));
     axum::serve(listener, infra::router(state))
         .with_graceful_shutdown(async {

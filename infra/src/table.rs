@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::{
     types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-        ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     },
     Client,
 };
@@ -44,7 +44,10 @@ struct Index {
 }
 
 fn text(v: &Value, key: &str) -> Result<String, TableError> {
-    v.get(key).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad(format!("missing {key}")))
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| bad(format!("missing {key}")))
 }
 
 fn key_schema(v: &Value) -> Result<Vec<(String, String)>, TableError> {
@@ -59,7 +62,8 @@ fn key_schema(v: &Value) -> Result<Vec<(String, String)>, TableError> {
 impl TableDefinition {
     /// Parses `Resources.Table.Properties` of a SAM/CloudFormation template.
     pub fn from_template(path: &Path) -> Result<Self, TableError> {
-        let raw = std::fs::read_to_string(path).map_err(|e| TableError::Read(path.display().to_string(), e))?;
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| TableError::Read(path.display().to_string(), e))?;
         let doc: Value = serde_yaml::from_str(&raw).map_err(|e| bad(e.to_string()))?;
         let props = doc
             .get("Resources")
@@ -80,7 +84,9 @@ impl TableDefinition {
             .unwrap_or_default()
             .iter()
             .map(|g| {
-                let projection = g.get("Projection").ok_or_else(|| bad("GSI without Projection"))?;
+                let projection = g
+                    .get("Projection")
+                    .ok_or_else(|| bad("GSI without Projection"))?;
                 Ok(Index {
                     name: text(g, "IndexName")?,
                     keys: key_schema(g)?,
@@ -88,7 +94,11 @@ impl TableDefinition {
                     non_key: projection
                         .get("NonKeyAttributes")
                         .and_then(Value::as_sequence)
-                        .map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                        .map(|s| {
+                            s.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 })
             })
@@ -99,7 +109,12 @@ impl TableDefinition {
             .and_then(|t| t.get("AttributeName"))
             .and_then(Value::as_str)
             .map(str::to_string);
-        Ok(Self { attributes, keys: key_schema(props)?, indexes, ttl_attribute })
+        Ok(Self {
+            attributes,
+            keys: key_schema(props)?,
+            indexes,
+            ttl_attribute,
+        })
     }
 
     /// Names of the global secondary indexes.
@@ -110,7 +125,13 @@ impl TableDefinition {
     /// Creates the table (on-demand) unless it exists, waits until it is active, and turns on TTL.
     pub async fn create_if_missing(&self, client: &Client, table: &str) -> Result<(), TableError> {
         let err = |e: &dyn std::fmt::Display| TableError::Dynamo(e.to_string());
-        if client.describe_table().table_name(table).send().await.is_ok() {
+        if client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         let elements = |keys: &[(String, String)]| -> Result<Vec<KeySchemaElement>, TableError> {
@@ -139,7 +160,8 @@ impl TableDefinition {
             );
         }
         for i in &self.indexes {
-            let mut p = Projection::builder().projection_type(ProjectionType::from(i.projection.as_str()));
+            let mut p =
+                Projection::builder().projection_type(ProjectionType::from(i.projection.as_str()));
             for a in &i.non_key {
                 p = p.non_key_attributes(a);
             }
@@ -159,14 +181,23 @@ impl TableDefinition {
             }
         }
         for _ in 0..100 {
-            let d = client.describe_table().table_name(table).send().await.map_err(|e| err(&aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+            let d = client
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .map_err(|e| err(&aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
             if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         if let Some(attr) = &self.ttl_attribute {
-            let spec = TimeToLiveSpecification::builder().attribute_name(attr).enabled(true).build().map_err(|e| err(&e))?;
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(attr)
+                .enabled(true)
+                .build()
+                .map_err(|e| err(&e))?;
             client
                 .update_time_to_live()
                 .table_name(table)
@@ -187,7 +218,10 @@ mod tests {
     fn reads_the_real_template() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
         let def = TableDefinition::from_template(&path).unwrap();
-        assert_eq!(def.keys, vec![("PK".into(), "HASH".into()), ("SK".into(), "RANGE".into())]);
+        assert_eq!(
+            def.keys,
+            vec![("PK".into(), "HASH".into()), ("SK".into(), "RANGE".into())]
+        );
         assert_eq!(def.index_names(), vec!["GSI1", "GSI2"]);
         assert_eq!(def.ttl_attribute.as_deref(), Some("expires_at"));
         assert_eq!(def.attributes.len(), 6);

@@ -36,8 +36,14 @@ async fn load(state: &AppState) -> Vec<Entry> {
     for name in names {
         match state.schedules.get(&name).await {
             Ok(Some(s)) if s.enabled => match s.cron() {
-                Ok(cron) => out.push(Entry { tz: parse_timezone(&s.timezone), cron, schedule: s }),
-                Err(e) => tracing::warn!(schedule = %name, error = %e, "trigger: unreadable expression"),
+                Ok(cron) => out.push(Entry {
+                    tz: parse_timezone(&s.timezone),
+                    cron,
+                    schedule: s,
+                }),
+                Err(e) => {
+                    tracing::warn!(schedule = %name, error = %e, "trigger: unreadable expression")
+                }
             },
             Ok(_) => {}
             Err(e) => tracing::warn!(schedule = %name, error = %e, "trigger: cannot read schedule"),
@@ -48,14 +54,20 @@ async fn load(state: &AppState) -> Vec<Entry> {
 
 /// The fire time of `entry` in `(after, upto]`, if any (respecting `EndDate`).
 fn due(entry: &Entry, after: DateTime<Utc>, upto: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let t = entry.cron.next_fire_from(after + Duration::nanoseconds(1), entry.tz)?.with_timezone(&Utc);
+    let t = entry
+        .cron
+        .next_fire_from(after + Duration::nanoseconds(1), entry.tz)?
+        .with_timezone(&Utc);
     let before_end = entry.schedule.end_date.is_none_or(|end| t < end);
     (t <= upto && before_end).then_some(t)
 }
 
 /// The payload EventBridge would deliver for `input` fired at `at`.
 pub fn payload(input: &str, at: DateTime<Utc>) -> Option<serde_json::Value> {
-    let resolved = input.replace(SCHEDULED_TIME_PLACEHOLDER, &at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    let resolved = input.replace(
+        SCHEDULED_TIME_PLACEHOLDER,
+        &at.to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
     serde_json::from_str(&resolved).ok()
 }
 
@@ -82,7 +94,9 @@ pub async fn run(state: AppState) {
         }
         let now = Utc::now();
         for entry in &entries {
-            let Some(at) = due(entry, prev, now) else { continue };
+            let Some(at) = due(entry, prev, now) else {
+                continue;
+            };
             let Some(event) = payload(&entry.schedule.input, at) else {
                 tracing::warn!(schedule = %entry.schedule.name, "trigger: Input is not JSON");
                 continue;
@@ -124,10 +138,18 @@ mod tests {
             end_date: Some(Utc.with_ymd_and_hms(2026, 11, 22, 1, 3, 0).unwrap()),
             target_arn: String::new(),
         };
-        let entry = Entry { cron: schedule.cron().unwrap(), tz: chrono_tz::Asia::Tokyo, schedule };
+        let entry = Entry {
+            cron: schedule.cron().unwrap(),
+            tz: chrono_tz::Asia::Tokyo,
+            schedule,
+        };
         let t = |h, m, s| Utc.with_ymd_and_hms(2026, 11, 22, h, m, s).unwrap();
         assert_eq!(due(&entry, t(1, 0, 59), t(1, 1, 0)), Some(t(1, 1, 0)));
         assert_eq!(due(&entry, t(1, 1, 0), t(1, 1, 1)), None);
-        assert_eq!(due(&entry, t(1, 2, 59), t(1, 3, 0)), None, "EndDate is exclusive");
+        assert_eq!(
+            due(&entry, t(1, 2, 59), t(1, 3, 0)),
+            None,
+            "EndDate is exclusive"
+        );
     }
 }

@@ -28,19 +28,29 @@ pub fn hash_password(password: &str) -> String {
     rand::thread_rng().fill_bytes(&mut salt);
     let mut out = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, NEW_HASH_ROUNDS, &mut out);
-    format!("$pbkdf2-sha256${NEW_HASH_ROUNDS}${}${}", ab64_encode(&salt), ab64_encode(&out))
+    format!(
+        "$pbkdf2-sha256${NEW_HASH_ROUNDS}${}${}",
+        ab64_encode(&salt),
+        ab64_encode(&out)
+    )
 }
 
 /// Verifies a password against a passlib `pbkdf2_sha256` string in constant time.
 /// Malformed strings never verify.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     let parts: Vec<&str> = stored.split('$').collect();
-    let [_, "pbkdf2-sha256", rounds, salt, checksum] = parts.as_slice() else { return false };
-    let Ok(rounds) = rounds.parse::<u32>() else { return false };
+    let [_, "pbkdf2-sha256", rounds, salt, checksum] = parts.as_slice() else {
+        return false;
+    };
+    let Ok(rounds) = rounds.parse::<u32>() else {
+        return false;
+    };
     if rounds == 0 || rounds > MAX_ROUNDS {
         return false;
     }
-    let (Some(salt), Some(expected)) = (ab64_decode(salt), ab64_decode(checksum)) else { return false };
+    let (Some(salt), Some(expected)) = (ab64_decode(salt), ab64_decode(checksum)) else {
+        return false;
+    };
     if expected.is_empty() {
         return false;
     }
@@ -97,7 +107,13 @@ impl Tokens {
     }
 
     /// Issues a token of `kind` for a user.
-    pub fn issue(&self, kind: TokenKind, user_id: &str, role: Role, email: &str) -> Result<String, ApiError> {
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        user_id: &str,
+        role: Role,
+        email: &str,
+    ) -> Result<String, ApiError> {
         let iat = chrono::Utc::now().timestamp();
         let (ttl, kind, fresh) = match kind {
             TokenKind::Access => (self.access_ttl, "access", Some(true)),
@@ -112,20 +128,22 @@ impl Tokens {
             kind: Some(kind.to_string()),
             fresh,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal)
     }
 
     /// Checks signature, `exp` (required, no leeway), `nbf` and the `type` claim, returning
     /// the subject. Errors are 401s with the contract's `detail` texts.
     pub fn verify(&self, token: &str, want: TokenKind) -> Result<String, ApiError> {
-        let data = jsonwebtoken::decode::<serde_json::Value>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::unauthorized("Token has expired"),
-                ErrorKind::MissingRequiredClaim(c) if c == "sub" => {
-                    ApiError::unauthorized("Invalid token: missing subject")
-                }
-                _ => ApiError::unauthorized("Invalid token"),
-            })?;
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(token, &self.decoding, &self.validation)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::ExpiredSignature => ApiError::unauthorized("Token has expired"),
+                    ErrorKind::MissingRequiredClaim(c) if c == "sub" => {
+                        ApiError::unauthorized("Invalid token: missing subject")
+                    }
+                    _ => ApiError::unauthorized("Invalid token"),
+                })?;
         let claims = data.claims;
         let sub = match claims.get("sub") {
             Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
@@ -162,7 +180,12 @@ mod tests {
         let vectors: Vec<Vector> = serde_json::from_value(v["vectors"].clone()).unwrap();
         assert_eq!(vectors.len(), 7);
         for t in vectors {
-            assert_eq!(verify_password(&t.password, &t.hash), t.verifies, "{:?}", t.password);
+            assert_eq!(
+                verify_password(&t.password, &t.hash),
+                t.verifies,
+                "{:?}",
+                t.password
+            );
         }
     }
 
@@ -172,7 +195,13 @@ mod tests {
         assert!(h.starts_with("$pbkdf2-sha256$29000$"));
         assert!(verify_password("s3cret!", &h));
         assert!(!verify_password("s3cret?", &h));
-        for bad in ["", "$pbkdf2-sha256$x$a$b", "$pbkdf2-sha256$0$aaaa$bbbb", "$md5$1$a$b", "$pbkdf2-sha256$29000$$"] {
+        for bad in [
+            "",
+            "$pbkdf2-sha256$x$a$b",
+            "$pbkdf2-sha256$0$aaaa$bbbb",
+            "$md5$1$a$b",
+            "$pbkdf2-sha256$29000$$",
+        ] {
             assert!(!verify_password("x", bad), "{bad}");
         }
     }
@@ -180,13 +209,26 @@ mod tests {
     #[test]
     fn token_kinds_are_not_interchangeable() {
         let t = Tokens::new(&Secret::new("k"), 60, 120);
-        let access = t.issue(TokenKind::Access, "u1", Role::User, "a@b.co").unwrap();
-        let refresh = t.issue(TokenKind::Refresh, "u1", Role::User, "a@b.co").unwrap();
+        let access = t
+            .issue(TokenKind::Access, "u1", Role::User, "a@b.co")
+            .unwrap();
+        let refresh = t
+            .issue(TokenKind::Refresh, "u1", Role::User, "a@b.co")
+            .unwrap();
         assert_eq!(t.verify(&access, TokenKind::Access).unwrap(), "u1");
         assert_eq!(t.verify(&refresh, TokenKind::Refresh).unwrap(), "u1");
-        assert_eq!(t.verify(&access, TokenKind::Refresh).unwrap_err().message, "Invalid token type");
-        assert_eq!(t.verify(&refresh, TokenKind::Access).unwrap_err().message, "Invalid token type");
-        assert_eq!(t.verify("garbage", TokenKind::Access).unwrap_err().message, "Invalid token");
+        assert_eq!(
+            t.verify(&access, TokenKind::Refresh).unwrap_err().message,
+            "Invalid token type"
+        );
+        assert_eq!(
+            t.verify(&refresh, TokenKind::Access).unwrap_err().message,
+            "Invalid token type"
+        );
+        assert_eq!(
+            t.verify("garbage", TokenKind::Access).unwrap_err().message,
+            "Invalid token"
+        );
     }
 
     #[test]
@@ -194,15 +236,46 @@ mod tests {
         let key = EncodingKey::from_secret(b"k");
         let t = Tokens::new(&Secret::new("k"), 60, 120);
         let now = chrono::Utc::now().timestamp();
-        let no_exp = jsonwebtoken::encode(&Header::default(), &serde_json::json!({"sub":"u","iat":now}), &key).unwrap();
-        assert_eq!(t.verify(&no_exp, TokenKind::Access).unwrap_err().message, "Invalid token");
-        let expired =
-            jsonwebtoken::encode(&Header::default(), &serde_json::json!({"sub":"u","exp":now - 5}), &key).unwrap();
-        assert_eq!(t.verify(&expired, TokenKind::Access).unwrap_err().message, "Token has expired");
-        let no_sub = jsonwebtoken::encode(&Header::default(), &serde_json::json!({"exp":now + 60}), &key).unwrap();
-        assert_eq!(t.verify(&no_sub, TokenKind::Access).unwrap_err().message, "Invalid token: missing subject");
+        let no_exp = jsonwebtoken::encode(
+            &Header::default(),
+            &serde_json::json!({"sub":"u","iat":now}),
+            &key,
+        )
+        .unwrap();
+        assert_eq!(
+            t.verify(&no_exp, TokenKind::Access).unwrap_err().message,
+            "Invalid token"
+        );
+        let expired = jsonwebtoken::encode(
+            &Header::default(),
+            &serde_json::json!({"sub":"u","exp":now - 5}),
+            &key,
+        )
+        .unwrap();
+        assert_eq!(
+            t.verify(&expired, TokenKind::Access).unwrap_err().message,
+            "Token has expired"
+        );
+        let no_sub = jsonwebtoken::encode(
+            &Header::default(),
+            &serde_json::json!({"exp":now + 60}),
+            &key,
+        )
+        .unwrap();
+        assert_eq!(
+            t.verify(&no_sub, TokenKind::Access).unwrap_err().message,
+            "Invalid token: missing subject"
+        );
         let other = EncodingKey::from_secret(b"other");
-        let forged = jsonwebtoken::encode(&Header::default(), &serde_json::json!({"sub":"u","exp":now + 60}), &other).unwrap();
-        assert_eq!(t.verify(&forged, TokenKind::Access).unwrap_err().message, "Invalid token");
+        let forged = jsonwebtoken::encode(
+            &Header::default(),
+            &serde_json::json!({"sub":"u","exp":now + 60}),
+            &other,
+        )
+        .unwrap();
+        assert_eq!(
+            t.verify(&forged, TokenKind::Access).unwrap_err().message,
+            "Invalid token"
+        );
     }
 }

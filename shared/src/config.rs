@@ -71,11 +71,17 @@ pub struct Config {
 }
 
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn int_var(name: &str, default: i64) -> i64 {
-    var(name).and_then(|v| v.parse().ok()).filter(|v| *v > 0).unwrap_or(default)
+    var(name)
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(default)
 }
 
 /// Parses an IANA zone name; unknown names fall back to UTC (api-contract §5.3).
@@ -95,7 +101,10 @@ impl Config {
         let cors = match var("CORS_ORIGINS").as_deref() {
             None | Some("*") => CorsOrigins::Any,
             Some(list) => CorsOrigins::List(
-                list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                list.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
             ),
         };
         Self {
@@ -104,14 +113,16 @@ impl Config {
             executor_arn: var("EXECUTOR_FUNCTION_ARN").unwrap_or_else(|| {
                 "arn:aws:lambda:ap-northeast-1:000000000000:function:executor".into()
             }),
-            scheduler_role_arn: var("SCHEDULER_ROLE_ARN").unwrap_or_else(|| {
-                "arn:aws:iam::000000000000:role/cron-scheduler-invoke".into()
-            }),
-            timezone: parse_timezone(&var("SCHEDULER_TIMEZONE").unwrap_or_else(|| "Asia/Tokyo".into())),
+            scheduler_role_arn: var("SCHEDULER_ROLE_ARN")
+                .unwrap_or_else(|| "arn:aws:iam::000000000000:role/cron-scheduler-invoke".into()),
+            timezone: parse_timezone(
+                &var("SCHEDULER_TIMEZONE").unwrap_or_else(|| "Asia/Tokyo".into()),
+            ),
             jwt_secret: Secret::new(jwt),
             access_ttl_secs: int_var("JWT_ACCESS_TOKEN_EXPIRES", 3600),
             refresh_ttl_secs: int_var("JWT_REFRESH_TOKEN_EXPIRES", 2_592_000),
-            default_github_owner: var("DEFAULT_GITHUB_OWNER").unwrap_or_else(|| "Pay-Baymax".into()),
+            default_github_owner: var("DEFAULT_GITHUB_OWNER")
+                .unwrap_or_else(|| "Pay-Baymax".into()),
             github_token: var("GITHUB_TOKEN").map(Secret::new),
             github_api_base: var("GITHUB_API_BASE_URL")
                 .unwrap_or_else(|| "https://api.github.com".into())
@@ -119,7 +130,9 @@ impl Config {
                 .to_string(),
             cors,
             allow_private_targets: matches!(
-                var("ALLOW_PRIVATE_TARGETS").map(|v| v.to_ascii_lowercase()).as_deref(),
+                var("ALLOW_PRIVATE_TARGETS")
+                    .map(|v| v.to_ascii_lowercase())
+                    .as_deref(),
                 Some("true" | "1" | "yes")
             ),
             app_version: var("APP_VERSION").unwrap_or_else(|| "2.0.0".into()),

@@ -37,9 +37,15 @@ pub struct Timeouts {
 
 impl Timeouts {
     /// Scheduled runs: 10 s per call (api-contract §6.2), 40 s in all (executor timeout 60 s).
-    pub const SCHEDULED: Timeouts = Timeouts { per_call: Duration::from_secs(10), total: Duration::from_secs(40) };
+    pub const SCHEDULED: Timeouts = Timeouts {
+        per_call: Duration::from_secs(10),
+        total: Duration::from_secs(40),
+    };
     /// Manual runs answer inside API Gateway's 30 s: 8 s per call, 20 s in all.
-    pub const MANUAL: Timeouts = Timeouts { per_call: Duration::from_secs(8), total: Duration::from_secs(20) };
+    pub const MANUAL: Timeouts = Timeouts {
+        per_call: Duration::from_secs(8),
+        total: Duration::from_secs(20),
+    };
 }
 
 /// Manual or scheduled.
@@ -94,6 +100,8 @@ pub struct Engine {
     github_token: Option<Secret>,
     allow_private: bool,
     tz: Tz,
+    scheduled: Timeouts,
+    manual: Timeouts,
 }
 
 impl Engine {
@@ -108,7 +116,16 @@ impl Engine {
             github_token: config.github_token.clone(),
             allow_private: config.allow_private_targets,
             tz: config.timezone,
+            scheduled: Timeouts::SCHEDULED,
+            manual: Timeouts::MANUAL,
         }
+    }
+
+    /// The same engine with other limits (tests use short ones).
+    pub fn with_timeouts(mut self, scheduled: Timeouts, manual: Timeouts) -> Self {
+        self.scheduled = scheduled;
+        self.manual = manual;
+        self
     }
 
     /// Handles one schedule delivery (api-contract §6.6).
@@ -124,9 +141,19 @@ impl Engine {
             self.auto_pause(&job).await?;
             return Ok(ScheduledOutcome::AutoPaused);
         }
-        let claim = RunClaim { job_id: job.id.clone(), scheduled_time: input.scheduled_time.clone() };
-        let plan = job.target().map(|target| RunPlan { target, metadata: job.metadata.clone(), github_token: None });
-        match self.execute(&job, plan, Trigger::Scheduled, Some(&claim)).await? {
+        let claim = RunClaim {
+            job_id: job.id.clone(),
+            scheduled_time: input.scheduled_time.clone(),
+        };
+        let plan = job.target().map(|target| RunPlan {
+            target,
+            metadata: job.metadata.clone(),
+            github_token: None,
+        });
+        match self
+            .execute(&job, plan, Trigger::Scheduled, Some(&claim))
+            .await?
+        {
             Some(e) => Ok(ScheduledOutcome::Ran(Box::new(e))),
             None => Ok(ScheduledOutcome::Duplicate),
         }
@@ -147,12 +174,18 @@ impl Engine {
         if let Some(owner) = &job.created_by {
             recipients.push(owner.clone());
         }
-        let end = job.end_date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+        let end = job
+            .end_date
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
         self.store
             .notify(
                 &recipients,
                 "Job auto-paused (end date passed)",
-                &format!("Job \"{}\" passed its end_date ({end} JST) and was auto-paused.", job.name),
+                &format!(
+                    "Job \"{}\" passed its end_date ({end} JST) and was auto-paused.",
+                    job.name
+                ),
                 "warning",
                 Some(&job.id),
                 None,
@@ -195,25 +228,35 @@ impl Engine {
         self.store.touch_last_execution(&job.id, started_at).await?;
 
         let timeouts = match trigger {
-            Trigger::Scheduled => Timeouts::SCHEDULED,
-            Trigger::Manual => Timeouts::MANUAL,
+            Trigger::Scheduled => self.scheduled,
+            Trigger::Manual => self.manual,
         };
         let result = match plan {
-            None => Outcome::failed(None, format!(
-                "Job '{}' has invalid configuration (neither GitHub Actions nor webhook URL)",
-                job.name
-            )),
+            None => Outcome::failed(
+                None,
+                format!(
+                    "Job '{}' has invalid configuration (neither GitHub Actions nor webhook URL)",
+                    job.name
+                ),
+            ),
             Some(plan) => {
                 let work = self.call(job, &plan, trigger, timeouts, &mut exec);
                 match tokio::time::timeout(timeouts.total, work).await {
                     Ok(o) => o,
-                    Err(_) => Outcome::failed(None, format!("Run exceeded {} s and was abandoned", timeouts.total.as_secs())),
+                    Err(_) => Outcome::failed(
+                        None,
+                        format!(
+                            "Run exceeded {} s and was abandoned",
+                            timeouts.total.as_secs()
+                        ),
+                    ),
                 }
             }
         };
         let completed = now();
         exec.completed_at = Some(completed);
-        exec.duration_seconds = Some((completed - started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
+        exec.duration_seconds =
+            Some((completed - started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
         exec.status = if result.success { "success" } else { "failed" }.into();
         exec.response_status = result.status;
         exec.error_message = result.error.clone();
@@ -221,17 +264,41 @@ impl Engine {
         self.store.put_execution(&exec).await?;
 
         let (title, message, kind) = if result.success {
-            ("Job Completed", format!("Job \"{}\" completed successfully.", job.name), "success")
+            (
+                "Job Completed",
+                format!("Job \"{}\" completed successfully.", job.name),
+                "success",
+            )
         } else {
             let reason = result.notify_error.or(result.error).unwrap_or_default();
-            ("Job Failed", format!("Job \"{}\" failed: {reason}", job.name), "error")
+            (
+                "Job Failed",
+                format!("Job \"{}\" failed: {reason}", job.name),
+                "error",
+            )
         };
         let recipients = self.store.active_user_ids().await?;
-        self.store.notify(&recipients, title, &message, kind, Some(&job.id), Some(&exec.id)).await?;
+        self.store
+            .notify(
+                &recipients,
+                title,
+                &message,
+                kind,
+                Some(&job.id),
+                Some(&exec.id),
+            )
+            .await?;
         Ok(Some(exec))
     }
 
-    async fn call(&self, job: &Job, plan: &RunPlan, trigger: Trigger, t: Timeouts, exec: &mut Execution) -> Outcome {
+    async fn call(
+        &self,
+        job: &Job,
+        plan: &RunPlan,
+        trigger: Trigger,
+        t: Timeouts,
+        exec: &mut Execution,
+    ) -> Outcome {
         match &plan.target {
             JobTarget::Webhook(url) => self.call_webhook(url, &plan.metadata, trigger, t).await,
             JobTarget::GitHub(d) => {
@@ -239,15 +306,25 @@ impl Engine {
                 let Some(token) = token else {
                     return Outcome::failed(
                         None,
-                        format!("GitHub token not configured. Cannot trigger workflow for job '{}'", job.name),
+                        format!(
+                            "GitHub token not configured. Cannot trigger workflow for job '{}'",
+                            job.name
+                        ),
                     );
                 };
-                self.call_github(d, &plan.metadata, token, trigger, t, exec).await
+                self.call_github(d, &plan.metadata, token, trigger, t, exec)
+                    .await
             }
         }
     }
 
-    async fn call_webhook(&self, url: &url::Url, metadata: &Map<String, Value>, trigger: Trigger, t: Timeouts) -> Outcome {
+    async fn call_webhook(
+        &self,
+        url: &url::Url,
+        metadata: &Map<String, Value>,
+        trigger: Trigger,
+        t: Timeouts,
+    ) -> Outcome {
         let transport_prefix = match trigger {
             Trigger::Manual => "Request failed",
             Trigger::Scheduled => "Webhook call failed",
@@ -265,7 +342,13 @@ impl Engine {
                 let code = resp.status().as_u16();
                 let text = read_text(resp).await;
                 if (200..300).contains(&code) {
-                    Outcome { success: true, status: Some(code), error: None, notify_error: None, output: Some(text) }
+                    Outcome {
+                        success: true,
+                        status: Some(code),
+                        error: None,
+                        notify_error: None,
+                        output: Some(text),
+                    }
                 } else {
                     Outcome {
                         success: false,
@@ -341,7 +424,9 @@ impl Engine {
                     status: Some(204),
                     error: None,
                     notify_error: None,
-                    output: Some(format!("Workflow triggered successfully on branch {git_ref}")),
+                    output: Some(format!(
+                        "Workflow triggered successfully on branch {git_ref}"
+                    )),
                 };
             }
             last = Some((code, text));
@@ -353,7 +438,9 @@ impl Engine {
         Outcome {
             success: false,
             status: Some(code),
-            error: Some(format!("GitHub Actions dispatch failed. Status: {code}, Response: {text}")),
+            error: Some(format!(
+                "GitHub Actions dispatch failed. Status: {code}, Response: {text}"
+            )),
             notify_error: None,
             output: Some(text),
         }
@@ -371,7 +458,13 @@ struct Outcome {
 
 impl Outcome {
     fn failed(status: Option<u16>, error: String) -> Self {
-        Self { success: false, status, error: Some(error), notify_error: None, output: None }
+        Self {
+            success: false,
+            status,
+            error: Some(error),
+            notify_error: None,
+            output: None,
+        }
     }
     fn transport(prefix: &str, reason: String) -> Self {
         Self {
@@ -393,7 +486,10 @@ async fn read_text(mut resp: reqwest::Response) -> String {
             _ => break,
         }
     }
-    String::from_utf8_lossy(&buf).chars().take(OUTPUT_CHARS).collect()
+    String::from_utf8_lossy(&buf)
+        .chars()
+        .take(OUTPUT_CHARS)
+        .collect()
 }
 
 /// Outbound HTTP to user-supplied URLs (after svix's webhook client).
@@ -527,7 +623,19 @@ pub mod safe_http {
 
         #[test]
         fn private_ranges_are_not_public() {
-            for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+            for ip in [
+                "127.0.0.1",
+                "10.1.2.3",
+                "172.16.0.1",
+                "192.168.1.1",
+                "169.254.169.254",
+                "100.64.0.1",
+                "0.0.0.0",
+                "::1",
+                "fd00::1",
+                "fe80::1",
+                "::ffff:127.0.0.1",
+            ] {
                 assert!(!is_public(ip.parse().unwrap()), "{ip}");
             }
             for ip in ["8.8.8.8", "140.82.112.3", "2606:4700::1111"] {

@@ -25,7 +25,12 @@ pub struct ApiError {
 impl ApiError {
     /// Any status with `error` and `message`.
     pub fn new(status: StatusCode, error: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, error: error.into(), message: message.into(), extra: Map::new() }
+        Self {
+            status,
+            error: error.into(),
+            message: message.into(),
+            extra: Map::new(),
+        }
     }
 
     /// 400 with a short reason and a sentence.
@@ -77,7 +82,11 @@ impl ApiError {
     /// 500: logs `cause` and answers a generic body that reveals nothing.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "Internal server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error",
+            "Internal server error",
+        )
     }
 
     /// Adds a body key.
@@ -100,7 +109,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.error, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.error,
+            self.message
+        )
     }
 }
 
@@ -110,7 +125,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status, Json(self.body())).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

@@ -47,14 +47,21 @@ pub struct ScheduledInput {
 
 /// The `Input` stored on a job's schedule.
 pub fn schedule_input(job_id: &str) -> String {
-    serde_json::json!({ "job_id": job_id, "scheduled_time": SCHEDULED_TIME_PLACEHOLDER }).to_string()
+    serde_json::json!({ "job_id": job_id, "scheduled_time": SCHEDULED_TIME_PLACEHOLDER })
+        .to_string()
 }
 
 /// `EndDate` for an inclusive end date: the first instant of the following day in `tz`.
 pub fn schedule_end(end_date: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
     let next = end_date.succ_opt()?.and_hms_opt(0, 0, 0)?;
-    tz.from_local_datetime(&next).earliest().map(|t| t.with_timezone(&Utc))
-        .or_else(|| tz.from_local_datetime(&(next + Duration::hours(1))).earliest().map(|t| t.with_timezone(&Utc)))
+    tz.from_local_datetime(&next)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|| {
+            tz.from_local_datetime(&(next + Duration::hours(1)))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        })
 }
 
 /// A schedule as read back (for the local trigger and reconciliation).
@@ -99,10 +106,20 @@ impl Schedules {
     /// Creates the schedule group if missing (Get before Create: moto wipes a group on a
     /// second Create).
     pub async fn ensure_group(&self) -> Result<(), ScheduleError> {
-        match self.client.get_schedule_group().name(&self.group).send().await {
+        match self
+            .client
+            .get_schedule_group()
+            .name(&self.group)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => {
-                self.client.create_schedule_group().name(&self.group).send().await?;
+                self.client
+                    .create_schedule_group()
+                    .name(&self.group)
+                    .send()
+                    .await?;
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -125,7 +142,12 @@ impl Schedules {
             .role_arn(&self.role_arn)
             .input(schedule_input(job_id))
             // Late deliveries are dropped after 5 minutes; duplicates are absorbed by run claims.
-            .retry_policy(RetryPolicy::builder().maximum_retry_attempts(2).maximum_event_age_in_seconds(300).build())
+            .retry_policy(
+                RetryPolicy::builder()
+                    .maximum_retry_attempts(2)
+                    .maximum_event_age_in_seconds(300)
+                    .build(),
+            )
             .build()
             .map_err(|e| ScheduleError(e.to_string()))
     }
@@ -179,7 +201,14 @@ impl Schedules {
 
     /// Deletes the job's schedule; a missing schedule is fine.
     pub async fn remove(&self, job_id: &str) -> Result<(), ScheduleError> {
-        match self.client.delete_schedule().name(job_id).group_name(&self.group).send().await {
+        match self
+            .client
+            .delete_schedule()
+            .name(job_id)
+            .group_name(&self.group)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
             Err(e) => Err(e.into()),
@@ -198,7 +227,11 @@ impl Schedules {
                 .set_next_token(token)
                 .send()
                 .await?;
-            names.extend(out.schedules().iter().filter_map(|s| s.name().map(str::to_string)));
+            names.extend(
+                out.schedules()
+                    .iter()
+                    .filter_map(|s| s.name().map(str::to_string)),
+            );
             token = out.next_token().map(str::to_string);
             if token.is_none() {
                 return Ok(names);
@@ -208,15 +241,34 @@ impl Schedules {
 
     /// Reads one schedule; `None` when it does not exist.
     pub async fn get(&self, name: &str) -> Result<Option<StoredSchedule>, ScheduleError> {
-        match self.client.get_schedule().name(name).group_name(&self.group).send().await {
+        match self
+            .client
+            .get_schedule()
+            .name(name)
+            .group_name(&self.group)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(StoredSchedule {
                 name: name.to_string(),
                 expression: out.schedule_expression().unwrap_or_default().to_string(),
-                timezone: out.schedule_expression_timezone().unwrap_or("UTC").to_string(),
-                input: out.target().and_then(|t| t.input()).unwrap_or_default().to_string(),
+                timezone: out
+                    .schedule_expression_timezone()
+                    .unwrap_or("UTC")
+                    .to_string(),
+                input: out
+                    .target()
+                    .and_then(|t| t.input())
+                    .unwrap_or_default()
+                    .to_string(),
                 enabled: out.state() != Some(&ScheduleState::Disabled),
-                end_date: out.end_date().and_then(|d| DateTime::from_timestamp(d.secs(), 0)),
-                target_arn: out.target().map(|t| t.arn().to_string()).unwrap_or_default(),
+                end_date: out
+                    .end_date()
+                    .and_then(|d| DateTime::from_timestamp(d.secs(), 0)),
+                target_arn: out
+                    .target()
+                    .map(|t| t.arn().to_string())
+                    .unwrap_or_default(),
             })),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
             Err(e) => Err(e.into()),
@@ -245,6 +297,9 @@ mod tests {
     #[test]
     fn input_carries_job_and_placeholder() {
         let v: serde_json::Value = serde_json::from_str(&schedule_input("j1")).unwrap();
-        assert_eq!(v, serde_json::json!({"job_id": "j1", "scheduled_time": "<aws.scheduler.scheduled-time>"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"job_id": "j1", "scheduled_time": "<aws.scheduler.scheduled-time>"})
+        );
     }
 }

@@ -32,12 +32,26 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state from configuration and SDK clients (call once, at init).
-    pub fn new(config: Config, dynamo: aws_sdk_dynamodb::Client, scheduler: aws_sdk_scheduler::Client) -> Self {
+    pub fn new(
+        config: Config,
+        dynamo: aws_sdk_dynamodb::Client,
+        scheduler: aws_sdk_scheduler::Client,
+    ) -> Self {
         let store = Store::new(dynamo, config.table_name.clone());
         let schedules = Schedules::new(scheduler, &config);
         let engine = Engine::new(store.clone(), schedules.clone(), &config);
-        let tokens = Tokens::new(&config.jwt_secret, config.access_ttl_secs, config.refresh_ttl_secs);
-        Self { config: Arc::new(config), store, schedules, engine, tokens }
+        let tokens = Tokens::new(
+            &config.jwt_secret,
+            config.access_ttl_secs,
+            config.refresh_ttl_secs,
+        );
+        Self {
+            config: Arc::new(config),
+            store,
+            schedules,
+            engine,
+            tokens,
+        }
     }
 
     /// Reads the environment and the standard AWS settings (`AWS_ENDPOINT_URL`,
@@ -45,7 +59,11 @@ impl AppState {
     pub async fn from_env() -> Self {
         let config = Config::from_env();
         let sdk = aws_config::load_from_env().await;
-        Self::new(config, aws_sdk_dynamodb::Client::new(&sdk), aws_sdk_scheduler::Client::new(&sdk))
+        Self::new(
+            config,
+            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_scheduler::Client::new(&sdk),
+        )
     }
 }
 
@@ -98,10 +116,18 @@ pub fn bearer_token(headers: &HeaderMap) -> ApiResult<&str> {
 }
 
 /// Loads the token's user: 401 `User not found` / `User account is deactivated`.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, kind: TokenKind) -> ApiResult<User> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: TokenKind,
+) -> ApiResult<User> {
     let token = bearer_token(headers)?;
     let sub = state.tokens.verify(token, kind)?;
-    let user = state.store.get_user(&sub).await?.ok_or_else(|| ApiError::unauthorized("User not found"))?;
+    let user = state
+        .store
+        .get_user(&sub)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("User not found"))?;
     if !user.is_active {
         return Err(ApiError::unauthorized("User account is deactivated"));
     }
@@ -111,8 +137,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, kind: TokenKind
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.headers, TokenKind::Access).await.map(CurrentUser)
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.headers, TokenKind::Access)
+            .await
+            .map(CurrentUser)
     }
 }
 
@@ -125,20 +156,26 @@ pub fn require_json(headers: &HeaderMap) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad_request_plain("Content-Type must be application/json"))
+        Err(ApiError::bad_request_plain(
+            "Content-Type must be application/json",
+        ))
     }
 }
 
 /// §1.8 JSON parse: 400 `Invalid JSON`.
 pub fn parse_json(body: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(body).map_err(|_| ApiError::bad_request("Invalid JSON", "Request body is not valid JSON."))
+    serde_json::from_slice(body)
+        .map_err(|_| ApiError::bad_request("Invalid JSON", "Request body is not valid JSON."))
 }
 
 /// §1.8 object check: 400 `Invalid payload` / `JSON body must be an object.`
 pub fn expect_object(v: Value) -> ApiResult<Map<String, Value>> {
     match v {
         Value::Object(m) => Ok(m),
-        _ => Err(ApiError::bad_request("Invalid payload", "JSON body must be an object.")),
+        _ => Err(ApiError::bad_request(
+            "Invalid payload",
+            "JSON body must be an object.",
+        )),
     }
 }
 
@@ -166,7 +203,9 @@ pub fn body_bool(v: &Value, field: &str) -> ApiResult<bool> {
         },
         _ => None,
     };
-    parsed.ok_or_else(|| ApiError::bad_request("Invalid payload", format!("\"{field}\" must be a boolean.")))
+    parsed.ok_or_else(|| {
+        ApiError::bad_request("Invalid payload", format!("\"{field}\" must be a boolean."))
+    })
 }
 
 /// An optional body string, trimmed; `null`, absent and blank are `None`; numbers are
@@ -177,7 +216,10 @@ pub fn body_str(m: &Map<String, Value>, field: &str) -> ApiResult<Option<String>
         Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(ApiError::bad_request("Invalid payload", format!("\"{field}\" must be a string."))),
+        Some(_) => Err(ApiError::bad_request(
+            "Invalid payload",
+            format!("\"{field}\" must be a string."),
+        )),
     }
 }
 
@@ -188,7 +230,10 @@ pub fn query_bool(v: Option<&String>, field: &str, default: bool) -> ApiResult<b
         Some(s) => match s.as_str() {
             "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
             "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
-            _ => Err(ApiError::bad_request("Invalid query parameter", format!("\"{field}\" must be a boolean."))),
+            _ => Err(ApiError::bad_request(
+                "Invalid query parameter",
+                format!("\"{field}\" must be a boolean."),
+            )),
         },
     }
 }
@@ -201,7 +246,10 @@ fn cors_layer(cors: &CorsOrigins) -> CorsLayer {
             .allow_methods(AllowMethods::any())
             .allow_headers(AllowHeaders::any()),
         CorsOrigins::List(list) => {
-            let origins: Vec<HeaderValue> = list.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+            let origins: Vec<HeaderValue> = list
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect();
             base.allow_origin(AllowOrigin::list(origins))
                 .allow_credentials(true)
                 .allow_methods(AllowMethods::mirror_request())
@@ -215,8 +263,12 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed", "Method Not Allowed")
-        .with("detail", "Method Not Allowed")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed",
+        "Method Not Allowed",
+    )
+    .with("detail", "Method Not Allowed")
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -231,7 +283,9 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(cors)
 }
 
@@ -253,7 +307,10 @@ mod tests {
     fn bearer_parsing() {
         let mut h = HeaderMap::new();
         assert_eq!(bearer_token(&h).unwrap_err().message, "Not authenticated");
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
         assert_eq!(bearer_token(&h).unwrap(), "abc");
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert!(bearer_token(&h).is_err());

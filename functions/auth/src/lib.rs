@@ -1,7 +1,12 @@
 //! Auth and users area: `POST /auth/login`, `POST /auth/refresh`, `GET /auth/me`,
 //! `GET /auth/verify`, `POST /auth/logout`, `POST /auth/register` (api-contract §3.2).
 
-use axum::{body::Bytes, http::HeaderMap, routing::{get, post}, Json, Router};
+use axum::{
+    body::Bytes,
+    http::HeaderMap,
+    routing::{get, post},
+    Json, Router,
+};
 use serde_json::{json, Value};
 use shared::{
     auth::TokenKind,
@@ -26,12 +31,18 @@ pub fn app(state: AppState) -> Router {
     finish(routes(), state)
 }
 
-async fn login(axum::extract::State(state): axum::extract::State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn login(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let body = expect_object(parse_json(&body)?)?;
     Ok(Json(svc::login(&state, body).await?))
 }
 
-async fn refresh(axum::extract::State(state): axum::extract::State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn refresh(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     let user = authenticate(&state, &headers, TokenKind::Refresh).await?;
     Ok(Json(svc::refresh(&state, &user)?))
 }

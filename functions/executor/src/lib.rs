@@ -20,15 +20,22 @@ pub async fn handle(engine: &Engine, payload: Value) -> Result<Value, StoreError
             return Ok(json!({"outcome": "ignored", "reason": e.to_string()}));
         }
     };
-    if input.job_id.trim().is_empty() || input.scheduled_time.trim().is_empty() || input.scheduled_time == SCHEDULED_TIME_PLACEHOLDER {
+    if input.job_id.trim().is_empty()
+        || input.scheduled_time.trim().is_empty()
+        || input.scheduled_time == SCHEDULED_TIME_PLACEHOLDER
+    {
         tracing::error!(%payload, "executor input lacks a job id or a resolved scheduled time: ignored");
-        return Ok(json!({"outcome": "ignored", "reason": "job_id and scheduled_time are required"}));
+        return Ok(
+            json!({"outcome": "ignored", "reason": "job_id and scheduled_time are required"}),
+        );
     }
     let outcome = engine.run_scheduled(&input).await?;
     Ok(match outcome {
         ScheduledOutcome::Skipped => json!({"outcome": "skipped", "job_id": input.job_id}),
         ScheduledOutcome::AutoPaused => json!({"outcome": "auto_paused", "job_id": input.job_id}),
         ScheduledOutcome::Duplicate => json!({"outcome": "duplicate", "job_id": input.job_id}),
-        ScheduledOutcome::Ran(e) => json!({"outcome": "ran", "job_id": input.job_id, "execution": e.to_json()}),
+        ScheduledOutcome::Ran(e) => {
+            json!({"outcome": "ran", "job_id": input.job_id, "execution": e.to_json()})
+        }
     })
 }

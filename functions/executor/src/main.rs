@@ -9,7 +9,9 @@ async fn main() -> Result<(), Error> {
     let state = shared::web::AppState::from_env().await;
     let engine = &state.engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        executor_fn::handle(engine, event.payload).await.map_err(Error::from)
+        executor_fn::handle(engine, event.payload)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use shared::{
     error::{ApiError, ApiResult},
     services::{bulk, jobs as svc},
-    web::{json_object, finish, AppState, CurrentUser},
+    web::{finish, json_object, AppState, CurrentUser},
 };
 
 /// The area's routes, without state.
@@ -38,11 +38,20 @@ async fn list(State(state): State<AppState>, _user: CurrentUser) -> ApiResult<Js
     Ok(Json(svc::list(&state).await?))
 }
 
-async fn read(State(state): State<AppState>, _user: CurrentUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn read(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(svc::get(&state, &id).await?))
 }
 
-async fn create(State(state): State<AppState>, user: CurrentUser, headers: HeaderMap, body: Bytes) -> Reply {
+async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
     user.require_writer()?;
     let body = json_object(&headers, &body)?;
     let (status, out) = svc::create(&state, &user, body).await?;
@@ -62,7 +71,11 @@ async fn update(
     Ok(Json(svc::update(&state, &user, job, body).await?))
 }
 
-async fn delete(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     user.require_writer()?;
     let job = svc::load_owned(&state, &user, &id, "delete").await?;
     Ok(Json(svc::delete(&state, &user, job).await?))
@@ -78,36 +91,62 @@ async fn execute(
     user.require_writer()?;
     let job = svc::load_owned(&state, &user, &id, "execute").await?;
     svc::refuse_if_expired(&state, &job).await?;
-    let body = if body.iter().all(u8::is_ascii_whitespace) { Map::new() } else { json_object(&headers, &body)? };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        json_object(&headers, &body)?
+    };
     Ok(Json(svc::execute(&state, job, body).await?))
 }
 
-async fn validate_cron(_user: CurrentUser, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+async fn validate_cron(
+    _user: CurrentUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     Ok(Json(svc::validate_cron(&json_object(&headers, &body)?)?))
 }
 
-async fn cron_preview(State(state): State<AppState>, _user: CurrentUser, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
-    Ok(Json(svc::cron_preview(&state, &json_object(&headers, &body)?)?))
+async fn cron_preview(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(svc::cron_preview(
+        &state,
+        &json_object(&headers, &body)?,
+    )?))
 }
 
 fn invalid_upload(e: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("Invalid upload", format!("The multipart body could not be read: {e}"))
+    ApiError::bad_request(
+        "Invalid upload",
+        format!("The multipart body could not be read: {e}"),
+    )
 }
 
 /// Reads the multipart form; a non-multipart body reads as "no file".
 async fn read_upload(state: &AppState, req: Request) -> ApiResult<bulk::Upload> {
     let mut upload = bulk::Upload::default();
-    let Ok(mut form) = Multipart::from_request(req, state).await else { return Ok(upload) };
+    let Ok(mut form) = Multipart::from_request(req, state).await else {
+        return Ok(upload);
+    };
     while let Some(field) = form.next_field().await.map_err(invalid_upload)? {
         match field.name().unwrap_or_default() {
             "file" => {
                 upload.filename = field.file_name().map(str::to_string);
                 upload.file = Some(field.bytes().await.map_err(invalid_upload)?.to_vec());
             }
-            "default_github_owner" => upload.default_github_owner = Some(field.text().await.map_err(invalid_upload)?),
+            "default_github_owner" => {
+                upload.default_github_owner = Some(field.text().await.map_err(invalid_upload)?)
+            }
             "dry_run" => {
                 let v = field.text().await.map_err(invalid_upload)?;
-                upload.dry_run = matches!(v.trim().to_lowercase().as_str(), "1" | "true" | "yes" | "y" | "on");
+                upload.dry_run = matches!(
+                    v.trim().to_lowercase().as_str(),
+                    "1" | "true" | "yes" | "y" | "on"
+                );
             }
             _ => {}
         }

@@ -9,7 +9,9 @@ use shared::{
 
 /// The area's routes, without state.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(welcome)).route("/api/v2/health", get(health))
+    Router::new()
+        .route("/", get(welcome))
+        .route("/api/v2/health", get(health))
 }
 
 /// The Lambda's whole application.

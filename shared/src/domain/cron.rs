@@ -111,7 +111,10 @@ fn full(field: Field) -> u64 {
 fn parse_value(token: &str, field: Field, expr: &str) -> Result<u32, CronError> {
     let lower = token.to_ascii_lowercase();
     let named = match field {
-        Field::Month => MONTHS.iter().position(|m| *m == lower).map(|i| i as u32 + 1),
+        Field::Month => MONTHS
+            .iter()
+            .position(|m| *m == lower)
+            .map(|i| i as u32 + 1),
         Field::Weekday => WEEKDAYS.iter().position(|d| *d == lower).map(|i| i as u32),
         _ => None,
     };
@@ -119,9 +122,11 @@ fn parse_value(token: &str, field: Field, expr: &str) -> Result<u32, CronError> 
         return Ok(v);
     }
     if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
-        let v: u32 = token
-            .parse()
-            .map_err(|_| CronError(format!("Error validating expression '{expr}': value too large")))?;
+        let v: u32 = token.parse().map_err(|_| {
+            CronError(format!(
+                "Error validating expression '{expr}': value too large"
+            ))
+        })?;
         let (lo, hi) = field.bounds();
         if v < lo {
             return Err(CronError(format!(
@@ -191,7 +196,11 @@ fn parse_field(text: &str, field: Field) -> Result<u64, CronError> {
         let step = step.unwrap_or(1);
         let mut v = start;
         while v <= end {
-            let bit = if field == Field::Weekday && v == 7 { 0 } else { v };
+            let bit = if field == Field::Weekday && v == 7 {
+                0
+            } else {
+                v
+            };
             set |= 1 << bit;
             v = match v.checked_add(step) {
                 Some(n) => n,
@@ -271,8 +280,12 @@ impl CronExpr {
             if self.date_matches(date) {
                 for h in (0..24).filter(|h| self.hours & (1 << h) != 0) {
                     for m in (0..60).filter(|m| self.minutes & (1u64 << m) != 0) {
-                        let Some(naive) = date.and_hms_opt(h, m, 0) else { continue };
-                        let Some(at) = tz.from_local_datetime(&naive).earliest() else { continue };
+                        let Some(naive) = date.and_hms_opt(h, m, 0) else {
+                            continue;
+                        };
+                        let Some(at) = tz.from_local_datetime(&naive).earliest() else {
+                            continue;
+                        };
                         if at >= local {
                             return Some(at);
                         }
@@ -330,12 +343,20 @@ impl CronExpr {
             .ok_or_else(|| CronError(format!("Not an EventBridge cron expression: {text}")))?;
         let f: Vec<&str> = inner.split_whitespace().collect();
         if f.len() != 6 {
-            return Err(CronError(format!("EventBridge cron needs 6 fields: {text}")));
+            return Err(CronError(format!(
+                "EventBridge cron needs 6 fields: {text}"
+            )));
         }
         if f[5] != "*" {
             return Err(CronError(format!("Only year * is supported: {text}")));
         }
-        let q = |s: &str, field| if s == "?" { parse_field("*", field) } else { parse_field(s, field) };
+        let q = |s: &str, field| {
+            if s == "?" {
+                parse_field("*", field)
+            } else {
+                parse_field(s, field)
+            }
+        };
         let minutes = parse_field(f[0], Field::Minute)?;
         let hours = parse_field(f[1], Field::Hour)? as u32;
         let days = q(f[2], Field::Day)? as u32;
@@ -439,16 +460,34 @@ mod tests {
     fn messages_for_empty_and_field_count() {
         assert_eq!(CronExpr::parse("  ").unwrap_err().0, MSG_REQUIRED);
         assert_eq!(CronExpr::parse("* * * *").unwrap_err().0, MSG_FIELD_COUNT);
-        assert_eq!(CronExpr::parse("0 0 * * * *").unwrap_err().0, MSG_FIELD_COUNT);
+        assert_eq!(
+            CronExpr::parse("0 0 * * * *").unwrap_err().0,
+            MSG_FIELD_COUNT
+        );
     }
 
     #[test]
     fn rejects_bad_values() {
         for bad in [
-            "61 * * * *", "* 24 * * *", "* * 0 * *", "* * 32 * *", "* * * 13 *", "* * * * 8",
-            "*/0 * * * *", "5-1 * * * *", "* * * * fri-mon", "* * * * 6-0", "x * * * *",
-            "* * * foo *", "* * last * *", "? * * * *", "* * * * 1#2", "@daily a b c d", "1- * * * *",
-            "*/ * * * *", ",5 * * * *",
+            "61 * * * *",
+            "* 24 * * *",
+            "* * 0 * *",
+            "* * 32 * *",
+            "* * * 13 *",
+            "* * * * 8",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "* * * * fri-mon",
+            "* * * * 6-0",
+            "x * * * *",
+            "* * * foo *",
+            "* * last * *",
+            "? * * * *",
+            "* * * * 1#2",
+            "@daily a b c d",
+            "1- * * * *",
+            "*/ * * * *",
+            ",5 * * * *",
         ] {
             assert!(CronExpr::parse(bad).is_err(), "{bad} should be invalid");
         }
@@ -460,7 +499,10 @@ mod tests {
             CronExpr::parse("* * 0 * *").unwrap_err().0,
             "Error validating expression '0': the first value (0) is lower than the minimum value (1)"
         );
-        assert_eq!(CronExpr::parse("*/0 * * * *").unwrap_err().0, "Increment must be higher than 0");
+        assert_eq!(
+            CronExpr::parse("*/0 * * * *").unwrap_err().0,
+            "Increment must be higher than 0"
+        );
     }
 
     #[test]
@@ -519,7 +561,11 @@ mod tests {
             let std = CronExpr::parse(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
             let back = CronExpr::parse_eventbridge(&std.to_eventbridge()).unwrap();
             let from = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
-            assert_eq!(std.upcoming(from, tokyo(), 40), back.upcoming(from, tokyo(), 40), "{line}");
+            assert_eq!(
+                std.upcoming(from, tokyo(), 40),
+                back.upcoming(from, tokyo(), 40),
+                "{line}"
+            );
             n += 1;
         }
         assert_eq!(n, 108);
@@ -529,12 +575,22 @@ mod tests {
     fn round_trip_hard_cases() {
         let from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         for std in [
-            "*/7 */5 * * *", "0 0 * * 5-7", "0 0 1-10/3 * *", "15 3 * feb-apr/2 *", "0 12 * * 7",
-            "59 23 31 12 *", "0 0 29 2 *", "1,2,3,5,8,13 * * * 1-5",
+            "*/7 */5 * * *",
+            "0 0 * * 5-7",
+            "0 0 1-10/3 * *",
+            "15 3 * feb-apr/2 *",
+            "0 12 * * 7",
+            "59 23 31 12 *",
+            "0 0 29 2 *",
+            "1,2,3,5,8,13 * * * 1-5",
         ] {
             let a = CronExpr::parse(std).unwrap();
             let b = CronExpr::parse_eventbridge(&a.to_eventbridge()).unwrap();
-            assert_eq!(a.upcoming(from, tokyo(), 25), b.upcoming(from, tokyo(), 25), "{std}");
+            assert_eq!(
+                a.upcoming(from, tokyo(), 25),
+                b.upcoming(from, tokyo(), 25),
+                "{std}"
+            );
         }
     }
 
@@ -542,28 +598,50 @@ mod tests {
     fn weekday_numbering_is_standard() {
         // 2026-11-22 is a Sunday.
         let from = Utc.with_ymd_and_hms(2026, 11, 21, 15, 0, 0).unwrap(); // 00:00 JST Sunday
-        let sunday = CronExpr::parse("0 9 * * 0").unwrap().next_fire_from(from, tokyo()).unwrap();
+        let sunday = CronExpr::parse("0 9 * * 0")
+            .unwrap()
+            .next_fire_from(from, tokyo())
+            .unwrap();
         assert_eq!(sunday.to_rfc3339(), "2026-11-22T09:00:00+09:00");
-        let monday = CronExpr::parse("0 9 * * 1").unwrap().next_fire_from(from, tokyo()).unwrap();
+        let monday = CronExpr::parse("0 9 * * 1")
+            .unwrap()
+            .next_fire_from(from, tokyo())
+            .unwrap();
         assert_eq!(monday.to_rfc3339(), "2026-11-23T09:00:00+09:00");
-        let seven = CronExpr::parse("0 9 * * 7").unwrap().next_fire_from(from, tokyo()).unwrap();
+        let seven = CronExpr::parse("0 9 * * 7")
+            .unwrap()
+            .next_fire_from(from, tokyo())
+            .unwrap();
         assert_eq!(seven, sunday);
     }
 
     #[test]
     fn previews_are_in_zone_and_inclusive() {
         let from = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap(); // 09:00 JST
-        let runs = CronExpr::parse("0 9 * * *").unwrap().upcoming(from, tokyo(), 3);
+        let runs = CronExpr::parse("0 9 * * *")
+            .unwrap()
+            .upcoming(from, tokyo(), 3);
         let s: Vec<String> = runs.iter().map(|t| t.to_rfc3339()).collect();
         assert_eq!(
             s,
-            ["2026-11-22T09:00:00+09:00", "2026-11-23T09:00:00+09:00", "2026-11-24T09:00:00+09:00"]
+            [
+                "2026-11-22T09:00:00+09:00",
+                "2026-11-23T09:00:00+09:00",
+                "2026-11-24T09:00:00+09:00"
+            ]
         );
         let late = from + Duration::milliseconds(1);
-        let runs = CronExpr::parse("0 9 * * *").unwrap().upcoming(late, tokyo(), 1);
+        let runs = CronExpr::parse("0 9 * * *")
+            .unwrap()
+            .upcoming(late, tokyo(), 1);
         assert_eq!(runs[0].to_rfc3339(), "2026-11-23T09:00:00+09:00");
-        assert!(CronExpr::parse("0 9 31 2 *").unwrap().upcoming(from, tokyo(), 5).is_empty());
-        let leap = CronExpr::parse("0 0 29 2 *").unwrap().upcoming(from, tokyo(), 1);
+        assert!(CronExpr::parse("0 9 31 2 *")
+            .unwrap()
+            .upcoming(from, tokyo(), 5)
+            .is_empty());
+        let leap = CronExpr::parse("0 0 29 2 *")
+            .unwrap()
+            .upcoming(from, tokyo(), 1);
         assert_eq!(leap[0].to_rfc3339(), "2028-02-29T00:00:00+09:00");
     }
 
@@ -572,13 +650,21 @@ mod tests {
         let ny = chrono_tz::America::New_York;
         // 2026-03-08 02:30 does not exist in New York.
         let from = Utc.with_ymd_and_hms(2026, 3, 8, 0, 0, 0).unwrap();
-        let next = CronExpr::parse("30 2 * * *").unwrap().next_fire_from(from, ny).unwrap();
+        let next = CronExpr::parse("30 2 * * *")
+            .unwrap()
+            .next_fire_from(from, ny)
+            .unwrap();
         assert_eq!(next.to_rfc3339(), "2026-03-09T02:30:00-04:00");
     }
 
     #[test]
     fn eventbridge_parser_rejects_unsupported() {
-        for bad in ["cron(0 9 L * ? *)", "0 9 * * ? *", "cron(0 9 * * ? 2027)", "cron(0 9 ? * 8 *)"] {
+        for bad in [
+            "cron(0 9 L * ? *)",
+            "0 9 * * ? *",
+            "cron(0 9 * * ? 2027)",
+            "cron(0 9 ? * 8 *)",
+        ] {
             assert!(CronExpr::parse_eventbridge(bad).is_err(), "{bad}");
         }
         let a = CronExpr::parse_eventbridge("cron(0 9 ? * MON-FRI *)").unwrap();

@@ -98,7 +98,10 @@ impl Job {
             .flatten()
             .map(|t| t.to_rfc3339());
         if let Value::Object(m) = &mut v {
-            m.insert("last_execution_at".into(), json!(self.last_execution_at.as_ref().map(fmt_ts)));
+            m.insert(
+                "last_execution_at".into(),
+                json!(self.last_execution_at.as_ref().map(fmt_ts)),
+            );
             m.insert("next_execution_at".into(), json!(next));
         }
         v
@@ -129,9 +132,11 @@ pub mod json_string {
     /// Deserialize JSON text; anything but an object reads as `{}` (api-contract §2.2).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
-        Ok(match s.and_then(|s| serde_json::from_str::<Value>(&s).ok()) {
-            Some(Value::Object(m)) => m,
-            _ => Map::new(),
-        })
+        Ok(
+            match s.and_then(|s| serde_json::from_str::<Value>(&s).ok()) {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            },
+        )
     }
 }

@@ -63,7 +63,9 @@ impl EmailAddress {
             && !domain.contains('@')
             && !s.chars().any(|c| c.is_whitespace() || c.is_control())
             && domain.split('.').count() >= 2
-            && domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+            && domain
+                .split('.')
+                .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
         ok.then(|| Self(s.to_string()))
     }
     /// The address.
@@ -145,14 +147,19 @@ pub mod ts {
     pub mod option {
         use super::*;
         /// Serialize `Some` as a string, `None` as null.
-        pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => s.serialize_str(&fmt_ts(t)),
                 None => s.serialize_none(),
             }
         }
         /// Deserialize null or a string.
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
             match Option::<String>::deserialize(d)? {
                 None => Ok(None),
                 Some(s) => DateTime::parse_from_rfc3339(&s)
@@ -178,9 +185,22 @@ mod tests {
 
     #[test]
     fn end_dates() {
-        assert_eq!(parse_end_date("2031-02-10"), NaiveDate::from_ymd_opt(2031, 2, 10));
-        assert_eq!(parse_end_date("20261125"), NaiveDate::from_ymd_opt(2026, 11, 25));
-        for bad in ["2026-13-01", "2026-2-1", "tomorrow", "", "2026-02-30", "2026-11-22T00:00:00"] {
+        assert_eq!(
+            parse_end_date("2031-02-10"),
+            NaiveDate::from_ymd_opt(2031, 2, 10)
+        );
+        assert_eq!(
+            parse_end_date("20261125"),
+            NaiveDate::from_ymd_opt(2026, 11, 25)
+        );
+        for bad in [
+            "2026-13-01",
+            "2026-2-1",
+            "tomorrow",
+            "",
+            "2026-02-30",
+            "2026-11-22T00:00:00",
+        ] {
             assert_eq!(parse_end_date(bad), None, "{bad}");
         }
     }
@@ -198,7 +218,9 @@ mod tests {
 
     #[test]
     fn timestamps_are_fixed_width_z() {
-        let t = DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(fmt_ts(&t), "2026-11-22T00:00:00.000000Z");
     }
 }

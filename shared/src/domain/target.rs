@@ -13,9 +13,21 @@ pub struct Dispatch {
 
 impl Dispatch {
     /// Builds from three optional parts; `None` unless all are non-empty after trimming.
-    pub fn from_parts(owner: Option<&str>, repo: Option<&str>, workflow: Option<&str>) -> Option<Self> {
-        let t = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-        Some(Self { owner: t(owner)?, repo: t(repo)?, workflow: t(workflow)? })
+    pub fn from_parts(
+        owner: Option<&str>,
+        repo: Option<&str>,
+        workflow: Option<&str>,
+    ) -> Option<Self> {
+        let t = |v: Option<&str>| {
+            v.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Some(Self {
+            owner: t(owner)?,
+            repo: t(repo)?,
+            workflow: t(workflow)?,
+        })
     }
     /// `owner/repo/workflow`, the execution `target` (client-needs §5.2).
     pub fn display(&self) -> String {
@@ -45,7 +57,10 @@ pub fn parse_dispatch_url(raw: &str) -> Result<Dispatch, String> {
         return Err("dispatch_url is required.".into());
     }
     let segments = |path: &str| -> Vec<String> {
-        path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect()
+        path.split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
     };
     let match_forms = |s: &[String]| -> Option<Dispatch> {
         if s.len() >= 6 && s[0] == "repos" && s[3] == "actions" && s[4] == "workflows" {
@@ -57,7 +72,9 @@ pub fn parse_dispatch_url(raw: &str) -> Result<Dispatch, String> {
         None
     };
     if text.contains("://") {
-        let path = Url::parse(text).map(|u| u.path().to_string()).unwrap_or_default();
+        let path = Url::parse(text)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
         return match_forms(&segments(&path)).ok_or_else(|| MSG_DISPATCH_FORMAT.to_string());
     }
     let all = segments(text);
@@ -93,7 +110,8 @@ pub fn looks_like_shorthand(value: &str) -> bool {
 /// Validates a webhook URL: absolute `http` or `https` with a host.
 pub fn parse_webhook_url(value: &str) -> Option<Url> {
     let url = Url::parse(value.trim()).ok()?;
-    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty())).then_some(url)
+    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()))
+        .then_some(url)
 }
 
 #[cfg(test)]
@@ -101,23 +119,44 @@ mod tests {
     use super::*;
 
     fn d(o: &str, r: &str, w: &str) -> Dispatch {
-        Dispatch { owner: o.into(), repo: r.into(), workflow: w.into() }
+        Dispatch {
+            owner: o.into(),
+            repo: r.into(),
+            workflow: w.into(),
+        }
     }
 
     #[test]
     fn dispatch_forms() {
-        assert_eq!(parse_dispatch_url("https://github.com/o/r/actions/workflows/w.yml"), Ok(d("o", "r", "w.yml")));
-        assert_eq!(parse_dispatch_url("github.com/o/r/actions/workflows/w.yml"), Ok(d("o", "r", "w.yml")));
         assert_eq!(
-            parse_dispatch_url("https://api.github.com/repos/o/r/actions/workflows/w.yml/dispatches"),
+            parse_dispatch_url("https://github.com/o/r/actions/workflows/w.yml"),
+            Ok(d("o", "r", "w.yml"))
+        );
+        assert_eq!(
+            parse_dispatch_url("github.com/o/r/actions/workflows/w.yml"),
+            Ok(d("o", "r", "w.yml"))
+        );
+        assert_eq!(
+            parse_dispatch_url(
+                "https://api.github.com/repos/o/r/actions/workflows/w.yml/dispatches"
+            ),
             Ok(d("o", "r", "w.yml"))
         );
         assert_eq!(parse_dispatch_url("o/r/w"), Ok(d("o", "r", "w")));
         assert_eq!(parse_dispatch_url("/o/r/w/"), Ok(d("o", "r", "w")));
         assert_eq!(parse_dispatch_url("a.b/r/w"), Ok(d("a.b", "r", "w")));
-        assert_eq!(parse_dispatch_url("/o/r/actions/workflows/w.yml"), Ok(d("o", "r", "w.yml")));
-        assert_eq!(parse_dispatch_url(" "), Err("dispatch_url is required.".into()));
-        assert_eq!(parse_dispatch_url("https://github.com/o/r"), Err(MSG_DISPATCH_FORMAT.into()));
+        assert_eq!(
+            parse_dispatch_url("/o/r/actions/workflows/w.yml"),
+            Ok(d("o", "r", "w.yml"))
+        );
+        assert_eq!(
+            parse_dispatch_url(" "),
+            Err("dispatch_url is required.".into())
+        );
+        assert_eq!(
+            parse_dispatch_url("https://github.com/o/r"),
+            Err(MSG_DISPATCH_FORMAT.into())
+        );
         assert_eq!(parse_dispatch_url("o/r"), Err(MSG_DISPATCH_FORMAT.into()));
     }
 

@@ -36,7 +36,8 @@ fn required_password(body: &Map<String, Value>, allow_blank: bool) -> ApiResult<
 }
 
 /// A hash to verify against when the user does not exist, so both paths cost the same.
-const DUMMY_HASH: &str = "$pbkdf2-sha256$29000$lHIupTTm/D.nFEJIyTnHGA$ZZl4UjH6CU7BaJ1H40sPzovxrbEuXZUHMdXvODU2JNc";
+const DUMMY_HASH: &str =
+    "$pbkdf2-sha256$29000$lHIupTTm/D.nFEJIyTnHGA$ZZl4UjH6CU7BaJ1H40sPzovxrbEuXZUHMdXvODU2JNc";
 
 /// POST /auth/login: 200 with tokens and the user; 401 `Invalid email/username or password`.
 pub async fn login(state: &AppState, body: Map<String, Value>) -> ApiResult<Value> {
@@ -54,7 +55,9 @@ pub async fn login(state: &AppState, body: Map<String, Value>) -> ApiResult<Valu
             return Err(invalid("\"email\" is not a valid e-mail address."));
         }
     }
-    let identifier = username.or(email).ok_or_else(|| invalid("Either username or email must be provided"))?;
+    let identifier = username
+        .or(email)
+        .ok_or_else(|| invalid("Either username or email must be provided"))?;
     let identifier = identifier.trim();
     let user = state.store.find_user_by_login(identifier).await?;
     let Some(user) = user else {
@@ -62,13 +65,19 @@ pub async fn login(state: &AppState, body: Map<String, Value>) -> ApiResult<Valu
         return Err(ApiError::unauthorized("Invalid email/username or password"));
     };
     if !user.is_active {
-        return Err(ApiError::unauthorized("Account is inactive. Contact administrator."));
+        return Err(ApiError::unauthorized(
+            "Account is inactive. Contact administrator.",
+        ));
     }
     if !verify_password(&password, &user.password_hash) {
         return Err(ApiError::unauthorized("Invalid email/username or password"));
     }
-    let access = state.tokens.issue(TokenKind::Access, &user.id, user.role, &user.email)?;
-    let refresh = state.tokens.issue(TokenKind::Refresh, &user.id, user.role, &user.email)?;
+    let access = state
+        .tokens
+        .issue(TokenKind::Access, &user.id, user.role, &user.email)?;
+    let refresh = state
+        .tokens
+        .issue(TokenKind::Refresh, &user.id, user.role, &user.email)?;
     Ok(json!({
         "success": true,
         "message": "Login successful",
@@ -82,7 +91,9 @@ pub async fn login(state: &AppState, body: Map<String, Value>) -> ApiResult<Valu
 /// POST /auth/refresh for an authenticated refresh-token holder: a new access token.
 /// The refresh token stays valid and reusable (policy §8).
 pub fn refresh(state: &AppState, user: &User) -> ApiResult<Value> {
-    let access = state.tokens.issue(TokenKind::Access, &user.id, user.role, &user.email)?;
+    let access = state
+        .tokens
+        .issue(TokenKind::Access, &user.id, user.role, &user.email)?;
     Ok(json!({
         "access_token": access,
         "refresh_token": Value::Null,
@@ -93,14 +104,23 @@ pub fn refresh(state: &AppState, user: &User) -> ApiResult<Value> {
 
 /// POST /auth/register (admin, after the gate): 201 `{"success","message","user"}`;
 /// 409 on a taken username or e-mail.
-pub async fn register(state: &AppState, body: Map<String, Value>) -> ApiResult<(StatusCode, Value)> {
-    let username = opt_string(&body, "username")?.ok_or_else(|| invalid("\"username\" is required."))?;
+pub async fn register(
+    state: &AppState,
+    body: Map<String, Value>,
+) -> ApiResult<(StatusCode, Value)> {
+    let username =
+        opt_string(&body, "username")?.ok_or_else(|| invalid("\"username\" is required."))?;
     let n = username.chars().count();
     if !(3..=80).contains(&n) {
         return Err(invalid("Username must be 3 to 80 characters long"));
     }
-    if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return Err(invalid("Username may contain only letters, digits, '_' and '-'"));
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(invalid(
+            "Username may contain only letters, digits, '_' and '-'",
+        ));
     }
     let username = username.to_lowercase();
     let email = opt_string(&body, "email")?.ok_or_else(|| invalid("\"email\" is required."))?;
@@ -111,15 +131,24 @@ pub async fn register(state: &AppState, body: Map<String, Value>) -> ApiResult<(
     let password = required_password(&body, true)?;
     let role = match body.get("role") {
         None | Some(Value::Null) => Role::Viewer,
-        Some(Value::String(r)) => Role::parse(r)
-            .ok_or_else(|| ApiError::bad_request("Invalid role", "Role must be one of: admin, user, viewer"))?,
-        Some(_) => return Err(ApiError::bad_request("Invalid role", "Role must be one of: admin, user, viewer")),
+        Some(Value::String(r)) => Role::parse(r).ok_or_else(|| {
+            ApiError::bad_request("Invalid role", "Role must be one of: admin, user, viewer")
+        })?,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "Invalid role",
+                "Role must be one of: admin, user, viewer",
+            ))
+        }
     };
     let is_active = match body.get("is_active") {
         None => true,
         Some(v) => body_bool(v, "is_active")?,
     };
-    let (u_taken, e_taken) = state.store.login_taken(Some(&username), Some(&email)).await?;
+    let (u_taken, e_taken) = state
+        .store
+        .login_taken(Some(&username), Some(&email))
+        .await?;
     if u_taken {
         return Err(ApiError::conflict_detail("Username already exists"));
     }
@@ -144,7 +173,11 @@ pub async fn register(state: &AppState, body: Map<String, Value>) -> ApiResult<(
         )),
         Err(StoreError::Conflict) => {
             let (u, _) = state.store.login_taken(Some(&user.username), None).await?;
-            Err(ApiError::conflict_detail(if u { "Username already exists" } else { "Email already exists" }))
+            Err(ApiError::conflict_detail(if u {
+                "Username already exists"
+            } else {
+                "Email already exists"
+            }))
         }
         Err(e) => Err(e.into()),
     }
@@ -152,7 +185,12 @@ pub async fn register(state: &AppState, body: Map<String, Value>) -> ApiResult<(
 
 /// Creates an admin with these credentials unless the username exists (local stack seed,
 /// api-contract §2.10 step 3). Returns whether it was created.
-pub async fn ensure_admin(state: &AppState, username: &str, email: &str, password: &str) -> Result<bool, StoreError> {
+pub async fn ensure_admin(
+    state: &AppState,
+    username: &str,
+    email: &str,
+    password: &str,
+) -> Result<bool, StoreError> {
     if state.store.login_taken(Some(username), None).await?.0 {
         return Ok(false);
     }

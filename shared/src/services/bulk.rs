@@ -5,7 +5,9 @@
 use super::{schedule_after_write, taxonomy};
 use crate::{
     domain::{
-        cron::CronExpr, now, parse_dispatch_url, parse_end_date, target::{looks_like_shorthand, parse_webhook_url},
+        cron::CronExpr,
+        now, parse_dispatch_url, parse_end_date,
+        target::{looks_like_shorthand, parse_webhook_url},
         today_in, Job,
     },
     error::{ApiError, ApiResult},
@@ -30,18 +32,47 @@ pub struct Upload {
 /// Header aliases per field, in priority order (api-contract §4.2).
 const ALIASES: [(&str, &[&str]); 13] = [
     ("name", &["job name", "name"]),
-    ("cron", &["cron schedule (jst)", "cron expression", "cron", "cron_expression"]),
+    (
+        "cron",
+        &[
+            "cron schedule (jst)",
+            "cron expression",
+            "cron",
+            "cron_expression",
+        ],
+    ),
     ("status", &["status", "is_active", "active"]),
     ("target_url", &["target url", "target_url", "url"]),
     ("github_owner", &["github owner", "owner", "github_owner"]),
     ("github_repo", &["repo", "github repo", "github_repo"]),
-    ("workflow", &["workflow name", "github workflow name", "github_workflow_name"]),
-    ("dispatch_url", &["dispatch url", "dispatch_url", "github dispatch url", "github_dispatch_url"]),
+    (
+        "workflow",
+        &[
+            "workflow name",
+            "github workflow name",
+            "github_workflow_name",
+        ],
+    ),
+    (
+        "dispatch_url",
+        &[
+            "dispatch url",
+            "dispatch_url",
+            "github dispatch url",
+            "github_dispatch_url",
+        ],
+    ),
     ("category", &["category", "job category", "job_category"]),
     ("end_date", &["end date", "end_date"]),
-    ("pic_team", &["pic team", "pic_team", "pic team slug", "pic_team_slug"]),
+    (
+        "pic_team",
+        &["pic team", "pic_team", "pic team slug", "pic_team_slug"],
+    ),
     ("branch", &["branch", "ref"]),
-    ("request_body", &["request body", "request_body", "metadata"]),
+    (
+        "request_body",
+        &["request body", "request_body", "metadata"],
+    ),
 ];
 
 fn invalid_csv(message: &str) -> ApiError {
@@ -67,14 +98,23 @@ struct Sheet {
 fn parse_sheet(bytes: &[u8]) -> ApiResult<Sheet> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = String::from_utf8_lossy(bytes);
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let mut records = Vec::new();
     for r in reader.records() {
         records.push(r.map_err(|e| invalid_csv(&format!("CSV could not be parsed: {e}")))?);
     }
-    let Some(header) = records.first() else { return Err(invalid_csv("CSV is empty.")) };
-    let keep: Vec<(usize, String)> =
-        header.iter().enumerate().map(|(i, c)| (i, header_key(c))).filter(|(_, h)| !h.is_empty()).collect();
+    let Some(header) = records.first() else {
+        return Err(invalid_csv("CSV is empty."));
+    };
+    let keep: Vec<(usize, String)> = header
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, header_key(c)))
+        .filter(|(_, h)| !h.is_empty())
+        .collect();
     if keep.is_empty() {
         return Err(invalid_csv("CSV header row has no usable column names."));
     }
@@ -102,8 +142,16 @@ fn parse_sheet(bytes: &[u8]) -> ApiResult<Sheet> {
 }
 
 fn field<'a>(row: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    let aliases = ALIASES.iter().find(|(f, _)| *f == name).map(|(_, a)| *a).unwrap_or(&[]);
-    aliases.iter().filter_map(|a| row.get(*a)).map(String::as_str).find(|v| !v.is_empty())
+    let aliases = ALIASES
+        .iter()
+        .find(|(f, _)| *f == name)
+        .map(|(_, a)| *a)
+        .unwrap_or(&[]);
+    aliases
+        .iter()
+        .filter_map(|a| row.get(*a))
+        .map(String::as_str)
+        .find(|v| !v.is_empty())
 }
 
 fn row_error(row: usize, name: Option<&str>, error: &str, message: &str) -> Value {
@@ -111,11 +159,24 @@ fn row_error(row: usize, name: Option<&str>, error: &str, message: &str) -> Valu
 }
 
 /// POST /jobs/bulk-upload for a user-or-admin caller: `(status, body)` per api-contract §4.5.
-pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiResult<(StatusCode, Value)> {
+pub async fn upload(
+    state: &AppState,
+    user: &CurrentUser,
+    req: Upload,
+) -> ApiResult<(StatusCode, Value)> {
     let Some(bytes) = req.file else {
-        return Err(ApiError::bad_request("Missing file", "Upload a CSV file using form field \"file\"."));
+        return Err(ApiError::bad_request(
+            "Missing file",
+            "Upload a CSV file using form field \"file\".",
+        ));
     };
-    if req.filename.as_deref().map(str::trim).unwrap_or("").is_empty() {
+    if req
+        .filename
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("")
+        .is_empty()
+    {
         return Err(ApiError::bad_request("Missing file", "No file selected."));
     }
     let default_owner = req
@@ -127,7 +188,11 @@ pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiRes
     let today = today_in(state.config.timezone);
     let categories = state.store.list_taxa(TaxonKind::Category).await?;
     let teams = state.store.list_taxa(TaxonKind::Team).await?;
-    let names: Vec<String> = sheet.rows.iter().filter_map(|r| field(r, "name").map(str::to_string)).collect();
+    let names: Vec<String> = sheet
+        .rows
+        .iter()
+        .filter_map(|r| field(r, "name").map(str::to_string))
+        .collect();
     let taken = state.store.taken_job_names(&names).await?;
 
     let mut errors: Vec<Value> = Vec::new();
@@ -158,25 +223,41 @@ pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiRes
                 target_url = None;
             }
         }
-        let category = match taxonomy::validate(TaxonKind::Category, &categories, field(row, "category")) {
-            Ok(c) => c,
-            Err(m) => {
-                errors.push(row_error(n, name, "Invalid category", &m));
-                continue;
-            }
-        };
+        let category =
+            match taxonomy::validate(TaxonKind::Category, &categories, field(row, "category")) {
+                Ok(c) => c,
+                Err(m) => {
+                    errors.push(row_error(n, name, "Invalid category", &m));
+                    continue;
+                }
+            };
         let end_raw = field(row, "end_date");
         let end_date = match end_raw.map(parse_end_date) {
             None => {
-                errors.push(row_error(n, name, "Missing required fields", "end_date (YYYY-MM-DD) is required."));
+                errors.push(row_error(
+                    n,
+                    name,
+                    "Missing required fields",
+                    "end_date (YYYY-MM-DD) is required.",
+                ));
                 continue;
             }
             Some(None) => {
-                errors.push(row_error(n, name, "Invalid end_date", "Invalid end_date. Use YYYY-MM-DD."));
+                errors.push(row_error(
+                    n,
+                    name,
+                    "Invalid end_date",
+                    "Invalid end_date. Use YYYY-MM-DD.",
+                ));
                 continue;
             }
             Some(Some(d)) if d < today => {
-                errors.push(row_error(n, name, "Invalid end_date", "end_date must be today or in the future (JST)."));
+                errors.push(row_error(
+                    n,
+                    name,
+                    "Invalid end_date",
+                    "end_date must be today or in the future (JST).",
+                ));
                 continue;
             }
             Some(Some(d)) => d,
@@ -187,7 +268,9 @@ pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiRes
             Err(m) => {
                 let mut e = row_error(n, name, "Invalid PIC team", &m);
                 e["pic_team"] = json!(team_raw);
-                e["pic_team_slug"] = json!(team_raw.map(|r| taxonomy::resolve(&teams, r)).filter(|s| !s.is_empty()));
+                e["pic_team_slug"] = json!(team_raw
+                    .map(|r| taxonomy::resolve(&teams, r))
+                    .filter(|s| !s.is_empty()));
                 errors.push(e);
                 continue;
             }
@@ -197,11 +280,21 @@ pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiRes
             continue;
         };
         if !seen.insert(name.to_string()) {
-            errors.push(row_error(n, Some(name), "Duplicate job name in CSV", "An earlier row of this file has the same job name."));
+            errors.push(row_error(
+                n,
+                Some(name),
+                "Duplicate job name in CSV",
+                "An earlier row of this file has the same job name.",
+            ));
             continue;
         }
         if taken.contains(name) {
-            errors.push(row_error(n, Some(name), "Duplicate job name", &format!("A job with the name \"{name}\" already exists.")));
+            errors.push(row_error(
+                n,
+                Some(name),
+                "Duplicate job name",
+                &format!("A job with the name \"{name}\" already exists."),
+            ));
             continue;
         }
         let cron = match CronExpr::parse(cron_raw) {
@@ -216,17 +309,29 @@ pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiRes
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(m)) => metadata = m,
                 Ok(_) => {
-                    errors.push(row_error(n, Some(name), "Invalid Request Body", "Request Body must be a JSON object."));
+                    errors.push(row_error(
+                        n,
+                        Some(name),
+                        "Invalid Request Body",
+                        "Request Body must be a JSON object.",
+                    ));
                     continue;
                 }
                 Err(e) => {
-                    errors.push(row_error(n, Some(name), "Invalid JSON in Request Body", &e.to_string()));
+                    errors.push(row_error(
+                        n,
+                        Some(name),
+                        "Invalid JSON in Request Body",
+                        &e.to_string(),
+                    ));
                     continue;
                 }
             }
         }
         if let Some(branch) = field(row, "branch") {
-            metadata.entry("branchDetails").or_insert_with(|| json!(branch));
+            metadata
+                .entry("branchDetails")
+                .or_insert_with(|| json!(branch));
         }
         if let Some(r) = repo.clone() {
             let parts: Vec<&str> = r.split('/').filter(|p| !p.trim().is_empty()).collect();
@@ -239,7 +344,12 @@ pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiRes
             match parse_webhook_url(t) {
                 Some(u) => target_url = Some(u.to_string()),
                 None => {
-                    errors.push(row_error(n, Some(name), "Invalid target_url", "target_url must include scheme (http:// or https://)."));
+                    errors.push(row_error(
+                        n,
+                        Some(name),
+                        "Invalid target_url",
+                        "target_url must include scheme (http:// or https://).",
+                    ));
                     continue;
                 }
             }
@@ -283,7 +393,11 @@ pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiRes
     }
 
     let total_failed = accepted.is_empty() && !errors.is_empty();
-    let status = if total_failed { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if total_failed {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     if req.dry_run {
         let jobs: Vec<Value> = accepted
             .iter()
@@ -308,7 +422,12 @@ pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiRes
         if ok {
             created.push(job);
         } else {
-            errors.push(row_error(0, Some(&job.name), "Duplicate job name", &format!("A job with the name \"{}\" already exists.", job.name)));
+            errors.push(row_error(
+                0,
+                Some(&job.name),
+                "Duplicate job name",
+                &format!("A job with the name \"{}\" already exists.", job.name),
+            ));
         }
     }
     futures::stream::iter(created.iter())
@@ -320,8 +439,15 @@ pub async fn upload(state: &AppState, user: &CurrentUser, req: Upload) -> ApiRes
         })
         .await;
     let total_failed = created.is_empty() && !errors.is_empty();
-    let status = if total_failed { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let jobs: Vec<Value> = created.iter().map(|j| json!({"id": j.id, "name": j.name, "is_active": j.is_active})).collect();
+    let status = if total_failed {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let jobs: Vec<Value> = created
+        .iter()
+        .map(|j| json!({"id": j.id, "name": j.name, "is_active": j.is_active}))
+        .collect();
     let mut body = json!({
         "message": if total_failed { "No jobs were created. Fix CSV errors and try again." } else { "Bulk upload processed" },
         "dry_run": false, "stats": sheet.stats, "created_count": jobs.len(), "error_count": errors.len(),
@@ -357,8 +483,13 @@ mod tests {
 
     #[test]
     fn real_file_parses_108_rows() {
-        let s = parse_sheet(include_bytes!("../../../tests/fixtures/job-master-github-actions.csv")).unwrap();
+        let s = parse_sheet(include_bytes!(
+            "../../../tests/fixtures/job-master-github-actions.csv"
+        ))
+        .unwrap();
         assert_eq!(s.rows.len(), 108);
-        assert!(field(&s.rows[0], "request_body").unwrap().contains("branchDetails"));
+        assert!(field(&s.rows[0], "request_body")
+            .unwrap()
+            .contains("branchDetails"));
     }
 }

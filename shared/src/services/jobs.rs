@@ -4,7 +4,9 @@
 use super::{schedule_after_write, taxonomy::resolve_and_validate};
 use crate::{
     domain::{
-        cron::CronExpr, now, parse_dispatch_url, parse_end_date, target::{looks_like_shorthand, parse_webhook_url},
+        cron::CronExpr,
+        now, parse_dispatch_url, parse_end_date,
+        target::{looks_like_shorthand, parse_webhook_url},
         today_in, Dispatch, EmailAddress, Job, JobTarget,
     },
     engine::RunPlan,
@@ -17,7 +19,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-const MSG_SCHEME: &str = "target_url must include scheme (http:// or https://). For GitHub dispatch, use \
+const MSG_SCHEME: &str =
+    "target_url must include scheme (http:// or https://). For GitHub dispatch, use \
 github_owner/github_repo/github_workflow_name or provide owner/repo/workflow.";
 const MSG_END_PAST: &str = "end_date must be today or in the future (JST).";
 const MSG_END_FORMAT: &str = "Invalid end_date. Use YYYY-MM-DD.";
@@ -45,11 +48,14 @@ fn parse_emails(v: Option<&Value>) -> ApiResult<Vec<String>> {
         Some(Value::Array(items)) => {
             let mut out: Vec<String> = Vec::new();
             for item in items {
-                let s = item.as_str().ok_or_else(|| invalid("notification_emails must be a list of e-mail addresses".into()))?;
+                let s = item.as_str().ok_or_else(|| {
+                    invalid("notification_emails must be a list of e-mail addresses".into())
+                })?;
                 if s.trim().is_empty() {
                     continue;
                 }
-                let e = EmailAddress::parse(s).ok_or_else(|| invalid(format!("Invalid e-mail address: {}", s.trim())))?;
+                let e = EmailAddress::parse(s)
+                    .ok_or_else(|| invalid(format!("Invalid e-mail address: {}", s.trim())))?;
                 if !out.iter().any(|x| x.eq_ignore_ascii_case(e.as_str())) {
                     out.push(e.as_str().to_string());
                 }
@@ -71,7 +77,8 @@ fn parse_end(v: &Value, today: NaiveDate, required_msg: (&str, &str)) -> ApiResu
     if text.is_empty() {
         return Err(ApiError::bad_request(required_msg.0, required_msg.1));
     }
-    let d = parse_end_date(&text).ok_or_else(|| ApiError::bad_request("Invalid end_date", MSG_END_FORMAT))?;
+    let d = parse_end_date(&text)
+        .ok_or_else(|| ApiError::bad_request("Invalid end_date", MSG_END_FORMAT))?;
     if d < today {
         return Err(ApiError::bad_request("Invalid end_date", MSG_END_PAST));
     }
@@ -83,14 +90,16 @@ fn apply_target_url(raw: Option<String>, job: &mut Job, scheme_msg: &str) -> Api
     match raw {
         None => job.target_url = None,
         Some(t) if looks_like_shorthand(&t) => {
-            let d = parse_dispatch_url(&t).map_err(|m| ApiError::bad_request("Invalid target_url", m))?;
+            let d = parse_dispatch_url(&t)
+                .map_err(|m| ApiError::bad_request("Invalid target_url", m))?;
             job.github_owner = Some(d.owner);
             job.github_repo = Some(d.repo);
             job.github_workflow_name = Some(d.workflow);
             job.target_url = None;
         }
         Some(t) => {
-            let url = parse_webhook_url(&t).ok_or_else(|| ApiError::bad_request("Invalid target_url", scheme_msg))?;
+            let url = parse_webhook_url(&t)
+                .ok_or_else(|| ApiError::bad_request("Invalid target_url", scheme_msg))?;
             job.target_url = Some(url.to_string());
         }
     }
@@ -98,9 +107,15 @@ fn apply_target_url(raw: Option<String>, job: &mut Job, scheme_msg: &str) -> Api
 }
 
 /// POST /jobs (api-contract §3.5): 201 `{"message","job"}`.
-pub async fn create(state: &AppState, user: &CurrentUser, body: Map<String, Value>) -> ApiResult<(StatusCode, Value)> {
-    let missing: Vec<&str> =
-        ["name", "cron_expression", "end_date"].into_iter().filter(|k| !body.contains_key(*k)).collect();
+pub async fn create(
+    state: &AppState,
+    user: &CurrentUser,
+    body: Map<String, Value>,
+) -> ApiResult<(StatusCode, Value)> {
+    let missing: Vec<&str> = ["name", "cron_expression", "end_date"]
+        .into_iter()
+        .filter(|k| !body.contains_key(*k))
+        .collect();
     if !missing.is_empty() {
         return Err(ApiError::bad_request(
             "Missing required fields",
@@ -108,11 +123,13 @@ pub async fn create(state: &AppState, user: &CurrentUser, body: Map<String, Valu
         )
         .with("missing_fields", json!(missing)));
     }
-    let name = body_str(&body, "name")?.ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
+    let name = body_str(&body, "name")?
+        .ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
     if state.store.job_name_taken(&name).await? {
         return Err(duplicate_name(&name, true));
     }
-    let cron = CronExpr::parse(&body_str(&body, "cron_expression")?.unwrap_or_default()).map_err(cron_error)?;
+    let cron = CronExpr::parse(&body_str(&body, "cron_expression")?.unwrap_or_default())
+        .map_err(cron_error)?;
     let today = today_in(state.config.timezone);
     let t = now();
     let mut job = Job {
@@ -137,17 +154,32 @@ pub async fn create(state: &AppState, user: &CurrentUser, body: Map<String, Valu
         last_execution_at: None,
     };
     apply_target_url(body_str(&body, "target_url")?, &mut job, MSG_SCHEME)?;
-    job.category = resolve_and_validate(state, TaxonKind::Category, body_str(&body, "category")?.as_deref()).await?;
+    job.category = resolve_and_validate(
+        state,
+        TaxonKind::Category,
+        body_str(&body, "category")?.as_deref(),
+    )
+    .await?;
     job.metadata = parse_metadata(body.get("metadata"))?;
-    job.enable_email_notifications = body_bool(body.get("enable_email_notifications").unwrap_or(&Value::Null), "enable_email_notifications")?;
+    job.enable_email_notifications = body_bool(
+        body.get("enable_email_notifications")
+            .unwrap_or(&Value::Null),
+        "enable_email_notifications",
+    )?;
     if job.enable_email_notifications {
         job.notification_emails = parse_emails(body.get("notification_emails"))?;
-        job.notify_on_success = body_bool(body.get("notify_on_success").unwrap_or(&Value::Null), "notify_on_success")?;
+        job.notify_on_success = body_bool(
+            body.get("notify_on_success").unwrap_or(&Value::Null),
+            "notify_on_success",
+        )?;
     }
     job.end_date = Some(parse_end(
         body.get("end_date").unwrap_or(&Value::Null),
         today,
-        ("Missing required fields", "\"end_date\" is required (YYYY-MM-DD)."),
+        (
+            "Missing required fields",
+            "\"end_date\" is required (YYYY-MM-DD).",
+        ),
     )?);
     let team_raw = match body_str(&body, "pic_team")? {
         Some(v) => Some(v),
@@ -169,7 +201,14 @@ pub async fn create(state: &AppState, user: &CurrentUser, body: Map<String, Valu
         Err(e) => return Err(e.into()),
     }
     let synced = schedule_after_write(state, &job, &token).await;
-    broadcast(state, "New Job Created", &format!("Job \"{}\" was created by {}.", job.name, user.actor()), "info", Some(&job.id)).await;
+    broadcast(
+        state,
+        "New Job Created",
+        &format!("Job \"{}\" was created by {}.", job.name, user.actor()),
+        "info",
+        Some(&job.id),
+    )
+    .await;
     let mut out = json!({"message": "Job created successfully", "job": job.to_json()});
     if !synced {
         out["schedule_sync"] = json!("pending");
@@ -179,13 +218,21 @@ pub async fn create(state: &AppState, user: &CurrentUser, body: Map<String, Valu
 
 /// Fills `github_owner` from `DEFAULT_GITHUB_OWNER` when only repo and workflow are set.
 fn complete_github_owner(state: &AppState, job: &mut Job) {
-    if job.target_url.is_none() && job.github_owner.is_none() && job.github_repo.is_some() && job.github_workflow_name.is_some() {
+    if job.target_url.is_none()
+        && job.github_owner.is_none()
+        && job.github_repo.is_some()
+        && job.github_workflow_name.is_some()
+    {
         job.github_owner = Some(state.config.default_github_owner.clone());
     }
 }
 
 fn duplicate_name(name: &str, create: bool) -> ApiError {
-    let suffix = if create { " Please use a unique name." } else { "" };
+    let suffix = if create {
+        " Please use a unique name."
+    } else {
+        ""
+    };
     ApiError::bad_request(
         "Duplicate job name",
         format!("A job with the name \"{name}\" already exists.{suffix}"),
@@ -194,10 +241,19 @@ fn duplicate_name(name: &str, create: bool) -> ApiError {
 
 /// Sends an in-app notification to every active user; failures are logged, not returned
 /// (the job write already succeeded).
-pub(crate) async fn broadcast(state: &AppState, title: &str, message: &str, kind: &str, job_id: Option<&str>) {
+pub(crate) async fn broadcast(
+    state: &AppState,
+    title: &str,
+    message: &str,
+    kind: &str,
+    job_id: Option<&str>,
+) {
     let result = async {
         let users = state.store.active_user_ids().await?;
-        state.store.notify(&users, title, message, kind, job_id, None).await
+        state
+            .store
+            .notify(&users, title, message, kind, job_id, None)
+            .await
     }
     .await;
     if let Err(e) = result {
@@ -206,40 +262,63 @@ pub(crate) async fn broadcast(state: &AppState, title: &str, message: &str, kind
 }
 
 async fn load(state: &AppState, id: &str) -> ApiResult<Job> {
-    state.store.get_job(id).await?.ok_or_else(|| ApiError::job_not_found(id))
+    state
+        .store
+        .get_job(id)
+        .await?
+        .ok_or_else(|| ApiError::job_not_found(id))
 }
 
 fn require_owner(user: &CurrentUser, job: &Job, verb: &str) -> ApiResult<()> {
     if user.is_admin() || job.created_by.as_deref() == Some(user.0.id.as_str()) {
         Ok(())
     } else {
-        Err(ApiError::forbidden("Insufficient permissions", format!("You can only {verb} your own jobs")))
+        Err(ApiError::forbidden(
+            "Insufficient permissions",
+            format!("You can only {verb} your own jobs"),
+        ))
     }
 }
 
 /// Step 1-2 of PUT/DELETE/execute: 404, then ownership 403.
-pub async fn load_owned(state: &AppState, user: &CurrentUser, id: &str, verb: &str) -> ApiResult<Job> {
+pub async fn load_owned(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+    verb: &str,
+) -> ApiResult<Job> {
     let job = load(state, id).await?;
     require_owner(user, &job, verb)?;
     Ok(job)
 }
 
 /// PUT /jobs/{id} after the 404/403 and JSON checks (api-contract §3.5): 200 `{"message","job"}`.
-pub async fn update(state: &AppState, user: &CurrentUser, previous: Job, body: Map<String, Value>) -> ApiResult<Value> {
+pub async fn update(
+    state: &AppState,
+    user: &CurrentUser,
+    previous: Job,
+    body: Map<String, Value>,
+) -> ApiResult<Value> {
     let today = today_in(state.config.timezone);
     let mut job = previous.clone();
     if body.contains_key("name") {
-        let name = body_str(&body, "name")?.ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
+        let name = body_str(&body, "name")?
+            .ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
         if name != previous.name && state.store.job_name_taken(&name).await? {
             return Err(duplicate_name(&name, false));
         }
         job.name = name;
     }
     if body.contains_key("cron_expression") {
-        job.cron = CronExpr::parse(&body_str(&body, "cron_expression")?.unwrap_or_default()).map_err(cron_error)?;
+        job.cron = CronExpr::parse(&body_str(&body, "cron_expression")?.unwrap_or_default())
+            .map_err(cron_error)?;
     }
     if body.contains_key("target_url") {
-        apply_target_url(body_str(&body, "target_url")?, &mut job, "target_url must include scheme (http:// or https://).")?;
+        apply_target_url(
+            body_str(&body, "target_url")?,
+            &mut job,
+            "target_url must include scheme (http:// or https://).",
+        )?;
     }
     for (key, slot) in [
         ("github_owner", &mut job.github_owner),
@@ -255,10 +334,19 @@ pub async fn update(state: &AppState, user: &CurrentUser, previous: Job, body: M
         job.metadata = parse_metadata(body.get("metadata"))?;
     }
     if body.contains_key("category") {
-        job.category = resolve_and_validate(state, TaxonKind::Category, body_str(&body, "category")?.as_deref()).await?;
+        job.category = resolve_and_validate(
+            state,
+            TaxonKind::Category,
+            body_str(&body, "category")?.as_deref(),
+        )
+        .await?;
     }
     if let Some(v) = body.get("end_date") {
-        job.end_date = Some(parse_end(v, today, ("Invalid end_date", "end_date is required (YYYY-MM-DD)."))?);
+        job.end_date = Some(parse_end(
+            v,
+            today,
+            ("Invalid end_date", "end_date is required (YYYY-MM-DD)."),
+        )?);
     }
     if body.contains_key("pic_team") || body.contains_key("pic_team_slug") {
         let raw = match body_str(&body, "pic_team")? {
@@ -322,7 +410,14 @@ pub async fn update(state: &AppState, user: &CurrentUser, previous: Job, body: M
         Some(false) => ("Job Disabled", "disabled", "warning"),
         None => ("Job Updated", "updated", "info"),
     };
-    broadcast(state, title, &format!("Job \"{}\" was {verb} by {}.", job.name, user.actor()), kind, Some(&job.id)).await;
+    broadcast(
+        state,
+        title,
+        &format!("Job \"{}\" was {verb} by {}.", job.name, user.actor()),
+        kind,
+        Some(&job.id),
+    )
+    .await;
     let mut out = json!({"message": "Job updated successfully", "job": job.to_json()});
     if !synced {
         out["schedule_sync"] = json!("pending");
@@ -334,10 +429,14 @@ pub async fn update(state: &AppState, user: &CurrentUser, previous: Job, body: M
 /// nothing deleted), then the job, its name claim and executions.
 pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult<Value> {
     let token = uuid::Uuid::new_v4().to_string();
-    state.store.mark_sync_pending(&job.id, &token).await.map_err(|e| match e {
-        StoreError::Conflict => ApiError::job_not_found(&job.id),
-        e => e.into(),
-    })?;
+    state
+        .store
+        .mark_sync_pending(&job.id, &token)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => ApiError::job_not_found(&job.id),
+            e => e.into(),
+        })?;
     if let Err(e) = state.schedules.remove(&job.id).await {
         tracing::error!(job_id = %job.id, error = %e, "schedule removal failed; job kept");
         return Err(ApiError::new(
@@ -347,15 +446,27 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
         ));
     }
     state.store.delete_job(&job).await?;
-    broadcast(state, "Job Deleted", &format!("Job \"{}\" was deleted by {}.", job.name, user.actor()), "warning", None).await;
-    Ok(json!({"message": "Job deleted successfully", "deleted_job": {"id": job.id, "name": job.name}}))
+    broadcast(
+        state,
+        "Job Deleted",
+        &format!("Job \"{}\" was deleted by {}.", job.name, user.actor()),
+        "warning",
+        None,
+    )
+    .await;
+    Ok(
+        json!({"message": "Job deleted successfully", "deleted_job": {"id": job.id, "name": job.name}}),
+    )
 }
 
 /// GET /jobs: every job, newest first, with `last_execution_at` and `next_execution_at`.
 pub async fn list(state: &AppState) -> ApiResult<Value> {
     let jobs = state.store.list_jobs().await?;
     let t = Utc::now();
-    let items: Vec<Value> = jobs.iter().map(|j| j.to_read_json(state.config.timezone, t)).collect();
+    let items: Vec<Value> = jobs
+        .iter()
+        .map(|j| j.to_read_json(state.config.timezone, t))
+        .collect();
     Ok(json!({"count": items.len(), "jobs": items}))
 }
 
@@ -387,13 +498,25 @@ pub fn cron_preview(state: &AppState, body: &Map<String, Value>) -> ApiResult<Va
     let count: i64 = match body.get("count") {
         None | Some(Value::Null) => 5,
         Some(Value::Number(n)) => n.as_f64().map(|f| f.trunc() as i64).ok_or_else(bad_count)?,
-        Some(Value::String(s)) => s.trim().parse::<f64>().map(|f| f.trunc() as i64).map_err(|_| bad_count())?,
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .map(|f| f.trunc() as i64)
+            .map_err(|_| bad_count())?,
         Some(_) => return Err(bad_count()),
     };
-    let count = if count == 0 { 5 } else { count.clamp(0, 20) as usize };
+    let count = if count == 0 {
+        5
+    } else {
+        count.clamp(0, 20) as usize
+    };
     let cron = CronExpr::parse(&expression_of(body)?).map_err(cron_error)?;
     let tz = state.config.timezone;
-    let runs: Vec<String> = cron.upcoming(Utc::now(), tz, count).iter().map(|t| t.to_rfc3339()).collect();
+    let runs: Vec<String> = cron
+        .upcoming(Utc::now(), tz, count)
+        .iter()
+        .map(|t| t.to_rfc3339())
+        .collect();
     Ok(json!({"timezone": tz.name(), "next_runs": runs, "count": runs.len()}))
 }
 
@@ -403,20 +526,33 @@ pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> Ap
     let metadata = match body.get("metadata") {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m.clone()),
-        Some(_) => return Err(ApiError::bad_request("Invalid payload", "\"metadata\" must be a JSON object.")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "Invalid payload",
+                "\"metadata\" must be a JSON object.",
+            ))
+        }
     };
     let invalid = |m: String| ApiError::bad_request("Invalid payload", m);
     let target = if let Some(stored_url) = &job.target_url {
         let url = body_str(&body, "target_url")?.unwrap_or_else(|| stored_url.clone());
-        match Dispatch::from_parts(job.github_owner.as_deref(), job.github_repo.as_deref(), job.github_workflow_name.as_deref()) {
+        match Dispatch::from_parts(
+            job.github_owner.as_deref(),
+            job.github_repo.as_deref(),
+            job.github_workflow_name.as_deref(),
+        ) {
             Some(d) => JobTarget::GitHub(d),
             None => JobTarget::Webhook(
-                parse_webhook_url(&url).ok_or_else(|| invalid("\"target_url\" must be an http(s) URL.".into()))?,
+                parse_webhook_url(&url)
+                    .ok_or_else(|| invalid("\"target_url\" must be an http(s) URL.".into()))?,
             ),
         }
     } else {
-        let (mut owner, mut repo, mut workflow) =
-            (job.github_owner.clone(), job.github_repo.clone(), job.github_workflow_name.clone());
+        let (mut owner, mut repo, mut workflow) = (
+            job.github_owner.clone(),
+            job.github_repo.clone(),
+            job.github_workflow_name.clone(),
+        );
         if let Some(url) = body_str(&body, "dispatch_url")? {
             let d = parse_dispatch_url(&url).map_err(invalid)?;
             (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
@@ -424,20 +560,29 @@ pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> Ap
         for (key, slot, stored) in [
             ("github_owner", &mut owner, &job.github_owner),
             ("github_repo", &mut repo, &job.github_repo),
-            ("github_workflow_name", &mut workflow, &job.github_workflow_name),
+            (
+                "github_workflow_name",
+                &mut workflow,
+                &job.github_workflow_name,
+            ),
         ] {
             if body.contains_key(key) {
                 *slot = body_str(&body, key)?.or_else(|| stored.clone());
             }
         }
-        let d = Dispatch::from_parts(owner.as_deref(), repo.as_deref(), workflow.as_deref()).ok_or_else(no_target)?;
+        let d = Dispatch::from_parts(owner.as_deref(), repo.as_deref(), workflow.as_deref())
+            .ok_or_else(no_target)?;
         JobTarget::GitHub(d)
     };
     let github_token = match (&target, body_str(&body, "github_token")?) {
         (JobTarget::GitHub(_), Some(t)) => Some(crate::config::Secret::new(t)),
         _ => None,
     };
-    let plan = RunPlan { target, metadata: metadata.unwrap_or_else(|| job.metadata.clone()), github_token };
+    let plan = RunPlan {
+        target,
+        metadata: metadata.unwrap_or_else(|| job.metadata.clone()),
+        github_token,
+    };
     let exec = state.engine.run_manual(&job, plan).await?;
     Ok(json!({
         "message": "Job triggered successfully",
@@ -448,7 +593,10 @@ pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> Ap
 }
 
 fn no_target() -> ApiError {
-    ApiError::bad_request("Missing target configuration", "Job has no valid target configuration to execute.")
+    ApiError::bad_request(
+        "Missing target configuration",
+        "Job has no valid target configuration to execute.",
+    )
 }
 
 /// The expired-job check of execute (step 3): pause, unschedule, 400.
@@ -463,7 +611,10 @@ pub async fn refuse_if_expired(state: &AppState, job: &Job) -> ApiResult<()> {
             tracing::warn!(job_id = %job.id, error = %e, "schedule removal after auto-pause failed");
         }
     }
-    Err(ApiError::bad_request("Job expired", "This job has passed its end_date and was auto-paused."))
+    Err(ApiError::bad_request(
+        "Job expired",
+        "This job has passed its end_date and was auto-paused.",
+    ))
 }
 
 /// Parses an executions `from`/`to` value (api-contract §3.7): a `YYYY-MM-DD` date is that
@@ -478,7 +629,12 @@ pub fn parse_range_bound(raw: &str, is_to: bool) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
             return Some(t.and_utc());
         }
@@ -487,42 +643,64 @@ pub fn parse_range_bound(raw: &str, is_to: bool) -> Option<DateTime<Utc>> {
 }
 
 /// GET /jobs/{id}/executions (api-contract §3.7).
-pub async fn executions(state: &AppState, id: &str, query: &HashMap<String, String>) -> ApiResult<Value> {
+pub async fn executions(
+    state: &AppState,
+    id: &str,
+    query: &HashMap<String, String>,
+) -> ApiResult<Value> {
     let job = load(state, id).await?;
     let limit = match query.get("limit").map(|s| s.trim()) {
         None | Some("") => 50,
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=200).contains(&n) => n,
-            _ => return Err(ApiError::bad_request("Invalid query parameter", "\"limit\" must be an integer from 1 to 200.")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Invalid query parameter",
+                    "\"limit\" must be an integer from 1 to 200.",
+                ))
+            }
         },
     };
     let bound = |key: &str, is_to: bool| -> ApiResult<Option<DateTime<Utc>>> {
         match query.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
             None => Ok(None),
-            Some(s) => parse_range_bound(s, is_to)
-                .map(Some)
-                .ok_or_else(|| ApiError::bad_request("Invalid date", format!("Invalid \"{key}\" date: {s}"))),
+            Some(s) => parse_range_bound(s, is_to).map(Some).ok_or_else(|| {
+                ApiError::bad_request("Invalid date", format!("Invalid \"{key}\" date: {s}"))
+            }),
         }
     };
     let (from, to) = (bound("from", false)?, bound("to", true)?);
     if let (Some(f), Some(t)) = (from, to) {
         if f >= t {
-            return Err(ApiError::bad_request("Invalid date range", "\"from\" must be earlier than \"to\"."));
+            return Err(ApiError::bad_request(
+                "Invalid date range",
+                "\"from\" must be earlier than \"to\".",
+            ));
         }
     }
     let filter = ExecutionFilter {
         limit,
         statuses: query
             .get("status")
-            .map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            })
             .unwrap_or_default(),
-        trigger_type: query.get("trigger_type").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        trigger_type: query
+            .get("trigger_type")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
         from,
         to,
     };
     let list = state.store.list_job_executions(&job.id, &filter).await?;
     let items: Vec<Value> = list.iter().map(|e| e.to_json()).collect();
-    Ok(json!({"job_id": job.id, "job_name": job.name, "total_executions": items.len(), "executions": items}))
+    Ok(
+        json!({"job_id": job.id, "job_name": job.name, "total_executions": items.len(), "executions": items}),
+    )
 }
 
 #[cfg(test)]
@@ -531,17 +709,37 @@ mod tests {
 
     #[test]
     fn range_bounds() {
-        assert_eq!(parse_range_bound("2025-01-01", false).unwrap().to_rfc3339(), "2025-01-01T00:00:00+00:00");
-        assert_eq!(parse_range_bound("2025-01-01", true).unwrap().to_rfc3339(), "2025-01-02T00:00:00+00:00");
-        assert_eq!(parse_range_bound("2025-01-01T03:04:05.678Z", false).unwrap().timestamp_millis() % 1000, 678);
-        assert_eq!(parse_range_bound("2025-01-01T09:00:00+09:00", false).unwrap().to_rfc3339(), "2025-01-01T00:00:00+00:00");
+        assert_eq!(
+            parse_range_bound("2025-01-01", false).unwrap().to_rfc3339(),
+            "2025-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_range_bound("2025-01-01", true).unwrap().to_rfc3339(),
+            "2025-01-02T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_range_bound("2025-01-01T03:04:05.678Z", false)
+                .unwrap()
+                .timestamp_millis()
+                % 1000,
+            678
+        );
+        assert_eq!(
+            parse_range_bound("2025-01-01T09:00:00+09:00", false)
+                .unwrap()
+                .to_rfc3339(),
+            "2025-01-01T00:00:00+00:00"
+        );
         assert!(parse_range_bound("garbage", false).is_none());
         assert!(parse_range_bound("2025-13-01", false).is_none());
     }
 
     #[test]
     fn emails_validated() {
-        assert_eq!(parse_emails(Some(&json!(["a@b.co", " ", "A@b.co"]))).unwrap(), vec!["a@b.co"]);
+        assert_eq!(
+            parse_emails(Some(&json!(["a@b.co", " ", "A@b.co"]))).unwrap(),
+            vec!["a@b.co"]
+        );
         assert!(parse_emails(Some(&json!("a@b.co"))).is_err());
         assert!(parse_emails(Some(&json!(["nope"]))).is_err());
         assert!(parse_emails(Some(&json!([1]))).is_err());

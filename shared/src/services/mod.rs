@@ -15,7 +15,11 @@ use crate::{
 /// that write. On a scheduler failure the marker stays, recording the job for repair
 /// ([`repair_pending_schedules`]); returns whether the schedule is in sync.
 pub async fn schedule_after_write(state: &AppState, job: &Job, sync_token: &str) -> bool {
-    match state.schedules.sync(job, today_in(state.config.timezone)).await {
+    match state
+        .schedules
+        .sync(job, today_in(state.config.timezone))
+        .await
+    {
         Ok(()) => {
             if let Err(e) = state.store.clear_sync_pending(&job.id, sync_token).await {
                 tracing::warn!(job_id = %job.id, error = %e, "could not clear SYNC_PENDING");

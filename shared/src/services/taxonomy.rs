@@ -29,14 +29,19 @@ pub fn resolve(list: &[Taxon], raw: &str) -> String {
         return slug;
     }
     let lower = raw.trim().to_lowercase();
-    list.iter().find(|t| t.name.to_lowercase() == lower).map(|t| t.slug.clone()).unwrap_or(slug)
+    list.iter()
+        .find(|t| t.name.to_lowercase() == lower)
+        .map(|t| t.slug.clone())
+        .unwrap_or(slug)
 }
 
 /// Validates a resolved slug against a list: `Ok(slug)` or the contract's message.
 pub fn validate(kind: TaxonKind, list: &[Taxon], raw: Option<&str>) -> Result<String, String> {
     match kind {
         TaxonKind::Category => {
-            let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else { return Ok("general".into()) };
+            let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+                return Ok("general".into());
+            };
             let slug = resolve(list, raw);
             if slug == "general" || list.iter().any(|t| t.slug == slug) {
                 Ok(slug)
@@ -51,9 +56,10 @@ pub fn validate(kind: TaxonKind, list: &[Taxon], raw: Option<&str>) -> Result<St
             let slug = resolve(list, raw);
             match list.iter().find(|t| t.slug == slug) {
                 None => Err("Unknown PIC team. Create it in Settings → PIC Teams first.".into()),
-                Some(t) if !t.is_active => {
-                    Err("PIC team is disabled. Enable it in Settings → PIC Teams or choose another.".into())
-                }
+                Some(t) if !t.is_active => Err(
+                    "PIC team is disabled. Enable it in Settings → PIC Teams or choose another."
+                        .into(),
+                ),
                 Some(_) => Ok(slug),
             }
         }
@@ -61,7 +67,11 @@ pub fn validate(kind: TaxonKind, list: &[Taxon], raw: Option<&str>) -> Result<St
 }
 
 /// Loads the list and validates; 400 `Invalid category` / `Invalid PIC team`.
-pub async fn resolve_and_validate(state: &AppState, kind: TaxonKind, raw: Option<&str>) -> ApiResult<String> {
+pub async fn resolve_and_validate(
+    state: &AppState,
+    kind: TaxonKind,
+    raw: Option<&str>,
+) -> ApiResult<String> {
     let list = state.store.list_taxa(kind).await?;
     validate(kind, &list, raw).map_err(|m| {
         let error = match kind {
@@ -74,13 +84,25 @@ pub async fn resolve_and_validate(state: &AppState, kind: TaxonKind, raw: Option
 
 /// GET /job-categories and /pic-teams: active ones, or all for an admin asking
 /// `include_inactive`; ordered by lower-cased name.
-pub async fn list(state: &AppState, kind: TaxonKind, include_inactive: bool) -> ApiResult<Vec<Value>> {
+pub async fn list(
+    state: &AppState,
+    kind: TaxonKind,
+    include_inactive: bool,
+) -> ApiResult<Vec<Value>> {
     let list = state.store.list_taxa(kind).await?;
-    Ok(list.iter().filter(|t| include_inactive || t.is_active).map(|t| t.to_json(kind)).collect())
+    Ok(list
+        .iter()
+        .filter(|t| include_inactive || t.is_active)
+        .map(|t| t.to_json(kind))
+        .collect())
 }
 
 /// POST /job-categories and /pic-teams (admin, after the JSON checks): 201.
-pub async fn create(state: &AppState, kind: TaxonKind, body: &Map<String, Value>) -> ApiResult<(StatusCode, Value)> {
+pub async fn create(
+    state: &AppState,
+    kind: TaxonKind,
+    body: &Map<String, Value>,
+) -> ApiResult<(StatusCode, Value)> {
     let name = body_str(body, "name")?
         .ok_or_else(|| ApiError::bad_request("Missing required fields", "\"name\" is required."))?;
     let slack_handle = if kind == TaxonKind::Team {
@@ -96,16 +118,30 @@ pub async fn create(state: &AppState, kind: TaxonKind, body: &Map<String, Value>
     };
     let slug = slugify(&slug_source);
     if slug.is_empty() {
-        return Err(ApiError::bad_request("Invalid slug", "Unable to generate a valid slug from name."));
+        return Err(ApiError::bad_request(
+            "Invalid slug",
+            "Unable to generate a valid slug from name.",
+        ));
     }
     let t = now();
-    let taxon = Taxon { id: uuid::Uuid::new_v4().to_string(), slug, name, slack_handle, is_active: true, created_at: t, updated_at: t };
+    let taxon = Taxon {
+        id: uuid::Uuid::new_v4().to_string(),
+        slug,
+        name,
+        slack_handle,
+        is_active: true,
+        created_at: t,
+        updated_at: t,
+    };
     let (label, key, message) = match kind {
         TaxonKind::Category => ("Category", "category", "Category created"),
         TaxonKind::Team => ("PIC team", "pic_team", "PIC team created"),
     };
     match state.store.create_taxon(kind, &taxon).await {
-        Ok(()) => Ok((StatusCode::CREATED, json!({"message": message, key: taxon.to_json(kind)}))),
+        Ok(()) => Ok((
+            StatusCode::CREATED,
+            json!({"message": message, key: taxon.to_json(kind)}),
+        )),
         Err(StoreError::Conflict) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "Duplicate slug",
@@ -124,7 +160,15 @@ pub async fn seed_categories(state: &AppState) -> Result<(), StoreError> {
             continue;
         }
         let t = now();
-        let taxon = Taxon { id: uuid::Uuid::new_v4().to_string(), slug: slug.into(), name: name.into(), slack_handle: None, is_active: true, created_at: t, updated_at: t };
+        let taxon = Taxon {
+            id: uuid::Uuid::new_v4().to_string(),
+            slug: slug.into(),
+            name: name.into(),
+            slack_handle: None,
+            is_active: true,
+            created_at: t,
+            updated_at: t,
+        };
         match state.store.create_taxon(TaxonKind::Category, &taxon).await {
             Ok(()) | Err(StoreError::Conflict) => {}
             Err(e) => return Err(e),
@@ -139,19 +183,49 @@ mod tests {
 
     fn taxon(slug: &str, name: &str, active: bool) -> Taxon {
         let t = now();
-        Taxon { id: slug.into(), slug: slug.into(), name: name.into(), slack_handle: None, is_active: active, created_at: t, updated_at: t }
+        Taxon {
+            id: slug.into(),
+            slug: slug.into(),
+            name: name.into(),
+            slack_handle: None,
+            is_active: active,
+            created_at: t,
+            updated_at: t,
+        }
     }
 
     #[test]
     fn resolution_by_slug_then_name() {
-        let teams = vec![taxon("qa-tech", "QA Tech", true), taxon("pam", "PAM", true), taxon("old", "Legacy Team", false)];
-        assert_eq!(validate(TaxonKind::Team, &teams, Some("QA Tech")), Ok("qa-tech".into()));
-        assert_eq!(validate(TaxonKind::Team, &teams, Some("pam")), Ok("pam".into()));
-        assert!(validate(TaxonKind::Team, &teams, Some("legacy team")).unwrap_err().contains("disabled"));
-        assert!(validate(TaxonKind::Team, &teams, Some("nobody")).unwrap_err().starts_with("Unknown PIC team"));
-        assert!(validate(TaxonKind::Team, &teams, None).unwrap_err().starts_with("PIC team is required"));
-        assert_eq!(validate(TaxonKind::Category, &[], None), Ok("general".into()));
-        assert_eq!(validate(TaxonKind::Category, &[], Some("General")), Ok("general".into()));
+        let teams = vec![
+            taxon("qa-tech", "QA Tech", true),
+            taxon("pam", "PAM", true),
+            taxon("old", "Legacy Team", false),
+        ];
+        assert_eq!(
+            validate(TaxonKind::Team, &teams, Some("QA Tech")),
+            Ok("qa-tech".into())
+        );
+        assert_eq!(
+            validate(TaxonKind::Team, &teams, Some("pam")),
+            Ok("pam".into())
+        );
+        assert!(validate(TaxonKind::Team, &teams, Some("legacy team"))
+            .unwrap_err()
+            .contains("disabled"));
+        assert!(validate(TaxonKind::Team, &teams, Some("nobody"))
+            .unwrap_err()
+            .starts_with("Unknown PIC team"));
+        assert!(validate(TaxonKind::Team, &teams, None)
+            .unwrap_err()
+            .starts_with("PIC team is required"));
+        assert_eq!(
+            validate(TaxonKind::Category, &[], None),
+            Ok("general".into())
+        );
+        assert_eq!(
+            validate(TaxonKind::Category, &[], Some("General")),
+            Ok("general".into())
+        );
         assert!(validate(TaxonKind::Category, &[], Some("x")).is_err());
     }
 }

@@ -90,15 +90,25 @@ impl Store {
 
     /// Records a `running` execution. With a claim, the claim and the row are written in one
     /// transaction that succeeds only for the first delivery: returns `false` for a duplicate.
-    pub async fn start_execution(&self, e: &Execution, claim: Option<&RunClaim>) -> StoreResult<bool> {
+    pub async fn start_execution(
+        &self,
+        e: &Execution,
+        claim: Option<&RunClaim>,
+    ) -> StoreResult<bool> {
         let mut items = vec![tx::create(&self.table, self.execution_item(e)?)?];
         if let Some(c) = claim {
             let expires = Utc::now().timestamp() + CLAIM_TTL_SECS;
             let claim_item = std::collections::HashMap::from([
-                ("PK".to_string(), s(format!("RUN#{}#{}", c.job_id, c.scheduled_time))),
+                (
+                    "PK".to_string(),
+                    s(format!("RUN#{}#{}", c.job_id, c.scheduled_time)),
+                ),
                 ("SK".to_string(), s("CLAIM")),
                 ("execution_id".to_string(), s(e.id.clone())),
-                ("expires_at".to_string(), AttributeValue::N(expires.to_string())),
+                (
+                    "expires_at".to_string(),
+                    AttributeValue::N(expires.to_string()),
+                ),
             ]);
             items.insert(0, tx::create(&self.table, claim_item)?);
         }
@@ -111,15 +121,30 @@ impl Store {
 
     /// Overwrites an execution row (completion).
     pub async fn put_execution(&self, e: &Execution) -> StoreResult<()> {
-        self.client.put_item().table_name(&self.table).set_item(Some(self.execution_item(e)?)).send().await?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.execution_item(e)?))
+            .send()
+            .await?;
         Ok(())
     }
 
     /// A job's executions newest first (Query `JOB#<id>`, SK range over `EXEC#<from>`…`EXEC#<to>`,
     /// descending, filters on status/trigger type), at most `filter.limit`.
-    pub async fn list_job_executions(&self, job_id: &str, filter: &ExecutionFilter) -> StoreResult<Vec<Execution>> {
-        let lo = format!("EXEC#{}", filter.from.as_ref().map(fmt_ts).unwrap_or_default());
-        let hi = format!("EXEC#{}", filter.to.as_ref().map(fmt_ts).unwrap_or_else(|| "~".into()));
+    pub async fn list_job_executions(
+        &self,
+        job_id: &str,
+        filter: &ExecutionFilter,
+    ) -> StoreResult<Vec<Execution>> {
+        let lo = format!(
+            "EXEC#{}",
+            filter.from.as_ref().map(fmt_ts).unwrap_or_default()
+        );
+        let hi = format!(
+            "EXEC#{}",
+            filter.to.as_ref().map(fmt_ts).unwrap_or_else(|| "~".into())
+        );
         let mut q = self
             .client
             .query()
@@ -132,7 +157,9 @@ impl Store {
             .consistent_read(true);
         let mut conditions = Vec::new();
         if !filter.statuses.is_empty() {
-            let names: Vec<String> = (0..filter.statuses.len()).map(|i| format!(":st{i}")).collect();
+            let names: Vec<String> = (0..filter.statuses.len())
+                .map(|i| format!(":st{i}"))
+                .collect();
             for (n, v) in names.iter().zip(&filter.statuses) {
                 q = q.expression_attribute_values(n, s(v.clone()));
             }
@@ -182,7 +209,9 @@ impl Store {
         let mut keys = Vec::new();
         for item in items {
             let item = item?;
-            if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get("PK"), item.get("SK")) {
+            if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                (item.get("PK"), item.get("SK"))
+            {
                 keys.push((pk.clone(), sk.clone()));
             }
         }

@@ -2,7 +2,10 @@
 //! EventBridge schedule may not match the table yet (set in the same write as the job,
 //! cleared once the schedule call succeeded; see `crate::schedules`).
 
-use super::{claim_item, from_item, item_with_keys, map_conditional, s, tx, Item, Store, StoreError, StoreResult};
+use super::{
+    claim_item, from_item, item_with_keys, map_conditional, s, tx, Item, Store, StoreError,
+    StoreResult,
+};
 use crate::domain::{fmt_ts, Job};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
@@ -43,7 +46,11 @@ impl Store {
     /// Every job, newest first (Query GSI1 `JOBS` descending, all pages) — the contract's
     /// unpaginated `GET /jobs`.
     pub async fn list_jobs(&self) -> StoreResult<Vec<Job>> {
-        self.query_gsi1("JOBS", false).await?.into_iter().map(from_item).collect()
+        self.query_gsi1("JOBS", false)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     /// Whether a job name (exact) is claimed.
@@ -52,7 +59,10 @@ impl Store {
     }
 
     /// Which of `names` are claimed (BatchGetItem on the name claims, 100 keys per call).
-    pub async fn taken_job_names(&self, names: &[String]) -> StoreResult<std::collections::HashSet<String>> {
+    pub async fn taken_job_names(
+        &self,
+        names: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let unique: std::collections::BTreeSet<&String> = names.iter().collect();
         let unique: Vec<&String> = unique.into_iter().collect();
@@ -65,17 +75,32 @@ impl Store {
                     ("SK".to_string(), s("UNIQUE")),
                 ]));
             }
-            let mut request = Some(keys.build().map_err(|e| StoreError::Dynamo(e.to_string()))?);
+            let mut request = Some(
+                keys.build()
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))?,
+            );
             while let Some(req) = request.take() {
-                let out = self.client.batch_get_item().request_items(&self.table, req).send().await?;
-                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
                     if let Some(AttributeValue::S(pk)) = item.get("PK") {
                         if let Some(n) = pk.strip_prefix("JOBNAME#") {
                             taken.insert(n.to_string());
                         }
                     }
                 }
-                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
             }
         }
         Ok(taken)
@@ -100,7 +125,10 @@ impl Store {
             let mut items: Vec<TransactWriteItem> = Vec::with_capacity(chunk.len() * 2);
             for job in chunk {
                 items.push(tx::create(&self.table, self.job_item(job, sync_token)?)?);
-                items.push(tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?);
+                items.push(tx::create(
+                    &self.table,
+                    claim_item(name_pk(&job.name), &job.id),
+                )?);
             }
             match self.transact(items).await {
                 Ok(()) => written.extend(std::iter::repeat(true).take(chunk.len())),
@@ -137,7 +165,10 @@ impl Store {
                 Some("owner_id = :id"),
                 &[(":id", s(job.id.clone()))],
             )?);
-            items.push(tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?);
+            items.push(tx::create(
+                &self.table,
+                claim_item(name_pk(&job.name), &job.id),
+            )?);
         }
         self.transact(items).await
     }
@@ -198,7 +229,9 @@ impl Store {
         let mut ids = Vec::new();
         for item in items {
             let item = item?;
-            if let (Some(AttributeValue::S(id)), Some(AttributeValue::S(t))) = (item.get("GSI2SK"), item.get("sync_token")) {
+            if let (Some(AttributeValue::S(id)), Some(AttributeValue::S(t))) =
+                (item.get("GSI2SK"), item.get("sync_token"))
+            {
                 ids.push((id.clone(), t.clone()));
             }
         }
@@ -251,7 +284,13 @@ impl Store {
     pub async fn delete_job(&self, job: &Job) -> StoreResult<()> {
         self.transact(vec![
             tx::delete(&self.table, pk(&job.id), "JOB", None, &[])?,
-            tx::delete(&self.table, name_pk(&job.name), "UNIQUE", Some("owner_id = :id"), &[(":id", s(job.id.clone()))])?,
+            tx::delete(
+                &self.table,
+                name_pk(&job.name),
+                "UNIQUE",
+                Some("owner_id = :id"),
+                &[(":id", s(job.id.clone()))],
+            )?,
         ])
         .await?;
         let keys = self.execution_keys(&job.id).await?;

@@ -71,7 +71,9 @@ where
     match r {
         Ok(v) => Ok(v),
         Err(e) => {
-            if e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException") {
+            if e.as_service_error().and_then(|se| se.code())
+                == Some("ConditionalCheckFailedException")
+            {
                 Err(StoreError::Conflict)
             } else {
                 Err(e.into())
@@ -95,7 +97,10 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
 }
 
 /// Serializes `value` and adds key attributes.
-pub(crate) fn item_with_keys<T: Serialize>(value: &T, keys: &[(&str, String)]) -> StoreResult<Item> {
+pub(crate) fn item_with_keys<T: Serialize>(
+    value: &T,
+    keys: &[(&str, String)],
+) -> StoreResult<Item> {
     let mut item: Item = serde_dynamo::to_item(value)?;
     for (k, v) in keys {
         item.insert((*k).to_string(), s(v.clone()));
@@ -109,13 +114,20 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
 
 /// A `UNIQUE` claim item: `PK`, `SK=UNIQUE` and the id it points to.
 pub(crate) fn claim_item(pk: String, owner_id: &str) -> Item {
-    HashMap::from([("PK".into(), s(pk)), ("SK".into(), s("UNIQUE")), ("owner_id".into(), s(owner_id))])
+    HashMap::from([
+        ("PK".into(), s(pk)),
+        ("SK".into(), s("UNIQUE")),
+        ("owner_id".into(), s(owner_id)),
+    ])
 }
 
 impl Store {
     /// A store over `table` using a client built once at init.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// The table name.
@@ -156,16 +168,30 @@ impl Store {
             .send()
             .collect::<Vec<_>>()
             .await;
-        items.into_iter().map(|r| r.map_err(StoreError::from)).collect()
+        items
+            .into_iter()
+            .map(|r| r.map_err(StoreError::from))
+            .collect()
     }
 
     /// Runs a transaction; a failed condition anywhere becomes [`StoreError::Conflict`].
     async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<()> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(t)) = e.as_service_error() {
-                    if t.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(t)) =
+                    e.as_service_error()
+                {
+                    if t.cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                    {
                         return Err(StoreError::Conflict);
                     }
                 }
@@ -195,14 +221,19 @@ impl Store {
                     .request_items(&self.table, requests.clone())
                     .send()
                     .await?;
-                requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
             }
             if !requests.is_empty() {
-                return Err(StoreError::Dynamo("batch write left unprocessed items".into()));
+                return Err(StoreError::Dynamo(
+                    "batch write left unprocessed items".into(),
+                ));
             }
         }
         Ok(())
@@ -230,7 +261,10 @@ impl Store {
                     .request_items(&self.table, requests.clone())
                     .send()
                     .await?;
-                requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
@@ -251,7 +285,12 @@ pub(crate) mod tx {
     }
 
     /// Put; `condition` optional with its attribute values.
-    pub fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> StoreResult<TransactWriteItem> {
+    pub fn put(
+        table: &str,
+        item: Item,
+        condition: Option<&str>,
+        values: &[(&str, AttributeValue)],
+    ) -> StoreResult<TransactWriteItem> {
         let mut b = Put::builder().table_name(table).set_item(Some(item));
         if let Some(c) = condition {
             b = b.condition_expression(c);
@@ -259,7 +298,9 @@ pub(crate) mod tx {
         for (k, v) in values {
             b = b.expression_attribute_values(*k, v.clone());
         }
-        Ok(TransactWriteItem::builder().put(b.build().map_err(err)?).build())
+        Ok(TransactWriteItem::builder()
+            .put(b.build().map_err(err)?)
+            .build())
     }
 
     /// Put that must create (no item with that key yet).
@@ -268,14 +309,25 @@ pub(crate) mod tx {
     }
 
     /// Delete by key with an optional condition.
-    pub fn delete(table: &str, pk: String, sk: &str, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> StoreResult<TransactWriteItem> {
-        let mut b = Delete::builder().table_name(table).key("PK", s(pk)).key("SK", s(sk));
+    pub fn delete(
+        table: &str,
+        pk: String,
+        sk: &str,
+        condition: Option<&str>,
+        values: &[(&str, AttributeValue)],
+    ) -> StoreResult<TransactWriteItem> {
+        let mut b = Delete::builder()
+            .table_name(table)
+            .key("PK", s(pk))
+            .key("SK", s(sk));
         if let Some(c) = condition {
             b = b.condition_expression(c);
         }
         for (k, v) in values {
             b = b.expression_attribute_values(*k, v.clone());
         }
-        Ok(TransactWriteItem::builder().delete(b.build().map_err(err)?).build())
+        Ok(TransactWriteItem::builder()
+            .delete(b.build().map_err(err)?)
+            .build())
     }
 }

@@ -72,7 +72,11 @@ impl Store {
     /// Every category or team ordered by lower-cased name (Query GSI1 `CATEGORIES`/`TEAMS`).
     /// These sets are small (tens of rows), so slug and name resolution filter this list.
     pub async fn list_taxa(&self, kind: TaxonKind) -> StoreResult<Vec<Taxon>> {
-        self.query_gsi1(kind.list_pk(), true).await?.into_iter().map(from_item).collect()
+        self.query_gsi1(kind.list_pk(), true)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     /// Creates a category or team with its slug claim; `Conflict` if the slug is taken.
@@ -88,7 +92,10 @@ impl Store {
         )?;
         self.transact(vec![
             tx::create(&self.table, item)?,
-            tx::create(&self.table, claim_item(format!("{}{}", kind.slug_prefix(), t.slug), &t.id))?,
+            tx::create(
+                &self.table,
+                claim_item(format!("{}{}", kind.slug_prefix(), t.slug), &t.id),
+            )?,
         ])
         .await
     }

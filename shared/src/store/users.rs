@@ -43,7 +43,10 @@ fn pk(id: &str) -> String {
 impl Store {
     /// GetItem `USER#<id>` / `PROFILE`.
     pub async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        self.get(pk(id), "PROFILE").await?.map(from_item).transpose()
+        self.get(pk(id), "PROFILE")
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     /// Login lookup (api-contract §3.2): exact username first, then exact e-mail, via the
@@ -62,7 +65,11 @@ impl Store {
     }
 
     /// Whether a username (exact) or e-mail (exact) is already claimed.
-    pub async fn login_taken(&self, username: Option<&str>, email: Option<&str>) -> StoreResult<(bool, bool)> {
+    pub async fn login_taken(
+        &self,
+        username: Option<&str>,
+        email: Option<&str>,
+    ) -> StoreResult<(bool, bool)> {
         let u = match username {
             Some(u) => self.get(format!("USERNAME#{u}"), "UNIQUE").await?.is_some(),
             None => false,
@@ -82,25 +89,44 @@ impl Store {
                 ("PK", pk(&user.id)),
                 ("SK", "PROFILE".into()),
                 ("GSI1PK", "USERS".into()),
-                ("GSI1SK", format!("{}#{}", fmt_ts(&user.created_at), user.id)),
+                (
+                    "GSI1SK",
+                    format!("{}#{}", fmt_ts(&user.created_at), user.id),
+                ),
             ],
         )?;
         self.transact(vec![
             tx::create(&self.table, item)?,
-            tx::create(&self.table, claim_item(format!("USERNAME#{}", user.username), &user.id))?,
-            tx::create(&self.table, claim_item(format!("EMAIL#{}", user.email), &user.id))?,
+            tx::create(
+                &self.table,
+                claim_item(format!("USERNAME#{}", user.username), &user.id),
+            )?,
+            tx::create(
+                &self.table,
+                claim_item(format!("EMAIL#{}", user.email), &user.id),
+            )?,
         ])
         .await
     }
 
     /// Every user, oldest first (Query GSI1 `USERS`, all pages).
     pub async fn list_users(&self) -> StoreResult<Vec<User>> {
-        self.query_gsi1("USERS", true).await?.into_iter().map(from_item).collect()
+        self.query_gsi1("USERS", true)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     /// Ids of active users (the recipients of broadcast notifications, policy §9).
     pub async fn active_user_ids(&self) -> StoreResult<Vec<String>> {
-        Ok(self.list_users().await?.into_iter().filter(|u| u.is_active).map(|u| u.id).collect())
+        Ok(self
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| u.is_active)
+            .map(|u| u.id)
+            .collect())
     }
 
     /// Ids of active admins.

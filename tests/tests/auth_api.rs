@@ -1,0 +1,329 @@
+//! Auth area over HTTP: login, refresh, me, register, token rules, RBAC, error bodies.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn login_success_and_failures() {
+    let app = spawn_app().await;
+    let (s, v) = read(
+        app.post_json(
+            "/auth/login",
+            None,
+            json!({"username": "admin", "password": "admin123"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["success"], true);
+    assert_eq!(v["token_type"], "bearer");
+    assert_eq!(v["user"]["username"], "admin");
+    assert_eq!(v["user"]["role"], "admin");
+    assert!(v["user"].get("password_hash").is_none());
+    assert!(v["user"]["created_at"].as_str().unwrap().ends_with('Z'));
+
+    // by e-mail
+    let (s, _) = read(
+        app.post_json(
+            "/auth/login",
+            None,
+            json!({"email": "admin@example.com", "password": "admin123"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    let r = app
+        .post_json(
+            "/auth/login",
+            None,
+            json!({"username": "admin", "password": "wrong-pass"}),
+        )
+        .await;
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let (s, v) = read(r).await;
+    assert_eq!(
+        (s, v["message"].as_str().unwrap()),
+        (401, "Invalid email/username or password")
+    );
+    let (s, _) = read(
+        app.post_json(
+            "/auth/login",
+            None,
+            json!({"username": "nobody", "password": "admin123"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 401);
+
+    // Validation problems are 400, never 422.
+    for body in [
+        json!({"username": "admin"}),
+        json!({"username": "admin", "password": "123"}),
+        json!({"password": "admin123"}),
+        json!({"username": "ad", "password": "admin123"}),
+        json!({"email": "not-an-email", "password": "admin123"}),
+        json!({"username": "admin", "password": "      "}),
+        json!([1]),
+    ] {
+        let (s, v) = read(app.post_json("/auth/login", None, body.clone()).await).await;
+        assert_eq!(s, 400, "{body}");
+        assert!(v["error"].is_string() && v["message"].is_string(), "{v}");
+    }
+    let r = app
+        .http
+        .post(app.url("/auth/login"))
+        .header("content-type", "application/json")
+        .body("{bad")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.0, 400);
+}
+
+#[tokio::test]
+async fn inactive_user_cannot_log_in() {
+    let app = spawn_app().await;
+    let r = app.post_json("/auth/register", Some(&app.admin_token),
+        json!({"username": "Dave", "email": "Dave@Example.com", "password": "dave-pass", "role": "user", "is_active": false})).await;
+    let (s, v) = read(r).await;
+    assert_eq!(s, 201);
+    assert_eq!(v["user"]["username"], "dave");
+    assert_eq!(v["user"]["email"], "dave@example.com");
+    assert_eq!(v["user"]["is_active"], false);
+    let (s, v) = read(
+        app.post_json(
+            "/auth/login",
+            None,
+            json!({"username": "dave", "password": "dave-pass"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str().unwrap()),
+        (401, "Account is inactive. Contact administrator.")
+    );
+}
+
+#[tokio::test]
+async fn refresh_and_token_types() {
+    let app = spawn_app().await;
+    let v: Value = app
+        .post_json(
+            "/auth/login",
+            None,
+            json!({"username": "admin", "password": "admin123"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh = v["refresh_token"].as_str().unwrap().to_string();
+    let access = v["access_token"].as_str().unwrap().to_string();
+
+    // The client sends a literal `null` body with the refresh token; reusable many times.
+    for _ in 0..2 {
+        let r = app
+            .http
+            .post(app.url("/auth/refresh"))
+            .bearer_auth(&refresh)
+            .header("content-type", "application/json")
+            .body("null")
+            .send()
+            .await
+            .unwrap();
+        let (s, v) = read(r).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["refresh_token"], Value::Null);
+        assert_eq!(v["expires_in"], 3600);
+        let new_access = v["access_token"].as_str().unwrap();
+        assert_eq!(read(app.get("/auth/me", new_access).await).await.0, 200);
+    }
+    // Kinds are not interchangeable.
+    let (s, v) = read(
+        app.http
+            .post(app.url("/auth/refresh"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str().unwrap()),
+        (401, "Invalid token type")
+    );
+    let (s, v) = read(app.get("/auth/me", &refresh).await).await;
+    assert_eq!(
+        (s, v["message"].as_str().unwrap()),
+        (401, "Invalid token type")
+    );
+}
+
+#[tokio::test]
+async fn me_and_missing_or_bad_tokens() {
+    let app = spawn_app().await;
+    let (s, v) = read(app.get("/auth/me", &app.admin_token).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["username"], "admin");
+
+    let r = app
+        .http
+        .get(app.url("/auth/me"))
+        .header("origin", "http://localhost:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "*",
+        "errors carry CORS headers"
+    );
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["message"], "Not authenticated");
+    assert!(v["error"].is_string());
+
+    let (s, v) = read(app.get("/auth/me", "not.a.jwt").await).await;
+    assert_eq!((s, v["message"].as_str().unwrap()), (401, "Invalid token"));
+
+    // A well-signed token for a user that does not exist.
+    let t = shared::auth::Tokens::new(&app.state.config.jwt_secret, 60, 60)
+        .issue(
+            shared::auth::TokenKind::Access,
+            "ghost",
+            shared::domain::Role::Admin,
+            "g@x.io",
+        )
+        .unwrap();
+    let (s, v) = read(app.get("/auth/me", &t).await).await;
+    assert_eq!((s, v["message"].as_str().unwrap()), (401, "User not found"));
+}
+
+#[tokio::test]
+async fn preflight_is_answered_with_cors() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/jobs"))
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert_eq!(r.headers()["access-control-max-age"], "600");
+}
+
+#[tokio::test]
+async fn register_rules_and_rbac() {
+    let app = spawn_app().await;
+    let (_, user_token) = app.user("alice", "user").await;
+    let (_, viewer_token) = app.user("victor", "viewer").await;
+    let body = json!({"username": "zed", "email": "zed@example.com", "password": "zed-pass"});
+    for t in [&user_token, &viewer_token] {
+        let (s, v) = read(app.post_json("/auth/register", Some(t), body.clone()).await).await;
+        assert_eq!(
+            (s, v["message"].as_str().unwrap()),
+            (403, "Admin access required")
+        );
+    }
+    // Gate before validation: a viewer with an invalid body still gets 403.
+    assert_eq!(
+        read(
+            app.post_json("/auth/register", Some(&viewer_token), json!({}))
+                .await
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        read(app.post_json("/auth/register", None, body.clone()).await)
+            .await
+            .0,
+        401
+    );
+
+    let (s, v) = read(
+        app.post_json("/auth/register", Some(&app.admin_token), body.clone())
+            .await,
+    )
+    .await;
+    assert_eq!(s, 201);
+    assert_eq!(v["message"], "User created successfully");
+    assert_eq!(v["user"]["role"], "viewer", "default role");
+    let (s, v) = read(
+        app.post_json(
+            "/auth/register",
+            Some(&app.admin_token),
+            json!({"username": "ZED", "email": "z2@example.com", "password": "zed-pass"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str().unwrap()),
+        (409, "Username already exists")
+    );
+    let (s, v) = read(
+        app.post_json(
+            "/auth/register",
+            Some(&app.admin_token),
+            json!({"username": "zed2", "email": "ZED@example.com", "password": "zed-pass"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str().unwrap()),
+        (409, "Email already exists")
+    );
+    for bad in [
+        json!({"username": "a b", "email": "q@example.com", "password": "secret1"}),
+        json!({"username": "qq", "email": "q@example.com", "password": "secret1"}),
+        json!({"username": "qqq", "email": "nope", "password": "secret1"}),
+        json!({"username": "qqq", "email": "q@example.com", "password": "123"}),
+        json!({"username": "qqq", "email": "q@example.com", "password": "secret1", "role": "root"}),
+        json!({"username": "qqq", "email": "q@example.com", "password": "secret1", "is_active": "maybe"}),
+    ] {
+        assert_eq!(
+            read(
+                app.post_json("/auth/register", Some(&app.admin_token), bad.clone())
+                    .await
+            )
+            .await
+            .0,
+            400,
+            "{bad}"
+        );
+    }
+    // The new user logs in with the hash we wrote.
+    app.login("zed", "zed-pass").await;
+}
+
+#[tokio::test]
+async fn unknown_route_and_method() {
+    let app = spawn_app().await;
+    let (s, v) = read(app.get("/nope", &app.admin_token).await).await;
+    assert_eq!((s, v["message"].as_str().unwrap()), (404, "Not Found"));
+    let (s, v) = read(app.delete("/auth/login", &app.admin_token).await).await;
+    assert_eq!(
+        (s, v["message"].as_str().unwrap()),
+        (405, "Method Not Allowed")
+    );
+    let (s, v) = read(app.http.get(app.url("/health")).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["status"], "healthy");
+}

@@ -1,0 +1,206 @@
+//! Black-box harness: each test gets its own table and schedule group in the shared
+//! emulators (DynamoDB Local, moto), the real application on a random loopback port, and a
+//! local HTTP fake standing in for GitHub's API.
+//!
+//! The emulators are found through the standard `AWS_ENDPOINT_URL` and
+//! `AWS_ENDPOINT_URL_DYNAMODB` variables (`make test` sets them).
+
+#![allow(dead_code)]
+
+use reqwest::{Client, Response};
+use serde_json::{json, Value};
+use shared::{config::Config, engine::Timeouts, web::AppState};
+use std::{path::PathBuf, time::Duration};
+use wiremock::MockServer;
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub http: Client,
+    pub github: MockServer,
+    pub admin_token: String,
+    pub scheduler: aws_sdk_scheduler::Client,
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Short limits so timeout tests take a second, not ten.
+pub const FAST: Timeouts = Timeouts {
+    per_call: Duration::from_millis(800),
+    total: Duration::from_secs(5),
+};
+
+pub async fn test_config(github: &MockServer) -> Config {
+    let mut config = Config::from_env();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    config.table_name = format!("t-{id}");
+    config.schedule_group = format!("g-{}", &id[..20]);
+    config.github_api_base = github.uri();
+    config.github_token = Some(shared::config::Secret::new("test-token"));
+    config.allow_private_targets = true;
+    config.default_github_owner = "Pay-Baymax".into();
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let github = MockServer::start().await;
+    let mut config = test_config(&github).await;
+    tweak(&mut config);
+    let sdk = aws_config::load_from_env().await;
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk);
+    let mut state = AppState::new(
+        config,
+        aws_sdk_dynamodb::Client::new(&sdk),
+        scheduler.clone(),
+    );
+    state.engine = state.engine.clone().with_timeouts(FAST, FAST);
+    infra::provision(&state, &repo_root().join("template.yaml"))
+        .await
+        .expect("provision");
+    shared::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
+        .await
+        .expect("admin");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v2", listener.local_addr().unwrap());
+    let app = infra::router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = Client::new();
+    let mut t = TestApp {
+        base,
+        state,
+        http,
+        github,
+        admin_token: String::new(),
+        scheduler,
+    };
+    t.admin_token = t.login("admin", "admin123").await;
+    t
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let r = self
+            .post_json(
+                "/auth/login",
+                None,
+                json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "login {username}");
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        let mut r = self.http.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn put_json(&self, path: &str, token: &str, body: Value) -> Response {
+        self.http
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a user with `role` (password `password1`) and returns `(id, access token)`.
+    pub async fn user(&self, username: &str, role: &str) -> (String, String) {
+        let r = self
+            .post_json(
+                "/auth/register",
+                Some(&self.admin_token),
+                json!({"username": username, "email": format!("{username}@example.com"), "password": "password1", "role": role}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let id = r.json::<Value>().await.unwrap()["user"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (id, self.login(username, "password1").await)
+    }
+
+    pub async fn team(&self, name: &str) {
+        let r = self
+            .post_json(
+                "/pic-teams",
+                Some(&self.admin_token),
+                json!({"name": name, "slack_handle": format!("@{name}")}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "team {name}");
+    }
+
+    /// Creates a job as `token` and returns its JSON.
+    pub async fn job(&self, token: &str, body: Value) -> Value {
+        let r = self.post_json("/jobs", Some(token), body).await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{v}");
+        v["job"].clone()
+    }
+
+    /// The stored schedule of a job, if any.
+    pub async fn schedule(&self, job_id: &str) -> Option<shared::schedules::StoredSchedule> {
+        self.state.schedules.get(job_id).await.unwrap()
+    }
+
+    pub async fn schedule_names(&self) -> Vec<String> {
+        self.state.schedules.list_names().await.unwrap()
+    }
+}
+
+/// A valid webhook job body aimed at `url`.
+pub fn webhook_job(name: &str, url: &str) -> Value {
+    json!({
+        "name": name,
+        "cron_expression": "0 9 * * 1",
+        "end_date": "2099-12-31",
+        "pic_team": "PAM",
+        "target_url": url,
+        "metadata": {"k": "v"},
+    })
+}
+
+/// Reads a response as `(status, json)`.
+pub async fn read(r: Response) -> (u16, Value) {
+    let s = r.status().as_u16();
+    let v = r.json().await.unwrap_or(Value::Null);
+    (s, v)
+}

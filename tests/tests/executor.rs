@@ -1,0 +1,311 @@
+//! The executor's handler as EventBridge Scheduler invokes it: success, failure, timeout,
+//! expiry, skips, and at-least-once delivery (duplicates, concurrent duplicates).
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+use wiremock::{
+    matchers::{method, path},
+    Mock, MockServer, ResponseTemplate,
+};
+
+async fn deliver(app: &TestApp, job_id: &str, at: &str) -> Value {
+    executor_fn::handle(
+        &app.state.engine,
+        json!({"job_id": job_id, "scheduled_time": at}),
+    )
+    .await
+    .unwrap()
+}
+
+async fn executions(app: &TestApp, id: &str) -> Vec<Value> {
+    let (_, v) = read(
+        app.get(&format!("/jobs/{id}/executions"), &app.admin_token)
+            .await,
+    )
+    .await;
+    v["executions"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn scheduled_success_failure_and_timeout() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/ok"))
+        .respond_with(ResponseTemplate::new(201).set_body_string("created"))
+        .mount(&hooks)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/bad"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .mount(&hooks)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&hooks)
+        .await;
+    let t = app.admin_token.clone();
+    for (name, p) in [("ok", "/ok"), ("bad", "/bad"), ("slow", "/slow")] {
+        let job = app
+            .job(&t, webhook_job(name, &format!("{}{p}", hooks.uri())))
+            .await;
+        let id = job["id"].as_str().unwrap();
+        let out = deliver(&app, id, "2026-11-22T00:00:00Z").await;
+        assert_eq!(out["outcome"], "ran");
+        let ex = executions(&app, id).await;
+        assert_eq!(ex.len(), 1);
+        let e = &ex[0];
+        assert_eq!(e["trigger_type"], "scheduled");
+        match name {
+            "ok" => {
+                assert_eq!(
+                    (
+                        e["status"].as_str(),
+                        e["response_status"].as_u64(),
+                        e["output"].as_str()
+                    ),
+                    (Some("success"), Some(201), Some("created"))
+                );
+            }
+            "bad" => {
+                assert_eq!(e["status"], "failed");
+                assert_eq!(e["error_message"], "Webhook returned status 503");
+            }
+            _ => {
+                assert_eq!(e["status"], "failed");
+                assert!(
+                    e["error_message"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("Webhook call failed: timed out"),
+                    "{e}"
+                );
+                assert_eq!(e["response_status"], Value::Null);
+            }
+        }
+        assert!(e["completed_at"].is_string());
+    }
+    // Run notifications went to active users.
+    let admin = app
+        .state
+        .store
+        .find_user_by_login("admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let notes = app.state.store.list_notifications(&admin.id).await.unwrap();
+    assert!(notes
+        .iter()
+        .any(|n| n.title == "Job Completed" && n.related_execution_id.is_some()));
+    assert!(notes.iter().any(|n| n.title == "Job Failed"
+        && n.message == "Job \"bad\" failed: Webhook returned status 503"));
+}
+
+#[tokio::test]
+async fn duplicate_delivery_runs_once_even_concurrently() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/once"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(200)))
+        .expect(2)
+        .mount(&hooks)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("once", &format!("{}/once", hooks.uri())),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let at = "2026-11-22T01:00:00Z";
+    let outcomes = futures::future::join_all((0..5).map(|_| deliver(&app, id, at))).await;
+    let ran = outcomes.iter().filter(|o| o["outcome"] == "ran").count();
+    let dup = outcomes
+        .iter()
+        .filter(|o| o["outcome"] == "duplicate")
+        .count();
+    assert_eq!((ran, dup), (1, 4));
+    // Sequential redelivery of the same fire time: still one.
+    assert_eq!(deliver(&app, id, at).await["outcome"], "duplicate");
+    // A different fire time is a new run.
+    assert_eq!(
+        deliver(&app, id, "2026-11-22T01:01:00Z").await["outcome"],
+        "ran"
+    );
+    assert_eq!(executions(&app, id).await.len(), 2);
+    hooks.verify().await;
+}
+
+#[tokio::test]
+async fn expired_job_is_auto_paused_and_unscheduled() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&hooks)
+        .await;
+    let (alice_id, alice) = app.user("alice", "user").await;
+    let job = app.job(&alice, webhook_job("expiring", &hooks.uri())).await;
+    let id = job["id"].as_str().unwrap();
+    assert!(app.schedule(id).await.is_some());
+    let mut stored = app.state.store.get_job(id).await.unwrap().unwrap();
+    let prev = stored.clone();
+    stored.end_date = Some(chrono::NaiveDate::from_ymd_opt(2021, 3, 4).unwrap());
+    stored.updated_at = shared::domain::now();
+    app.state
+        .store
+        .update_job(&prev, &stored, "t")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        deliver(&app, id, "2026-11-22T01:00:00Z").await["outcome"],
+        "auto_paused"
+    );
+    assert!(executions(&app, id).await.is_empty());
+    assert_eq!(
+        app.state
+            .store
+            .get_job(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active,
+        false
+    );
+    assert!(app.schedule(id).await.is_none());
+    let notes = app.state.store.list_notifications(&alice_id).await.unwrap();
+    assert!(notes
+        .iter()
+        .any(|n| n.title == "Job auto-paused (end date passed)"
+            && n.message
+                == "Job \"expiring\" passed its end_date (2021-03-04 JST) and was auto-paused."));
+    // Further deliveries are skipped: the job is inactive.
+    assert_eq!(
+        deliver(&app, id, "2026-11-22T01:01:00Z").await["outcome"],
+        "skipped"
+    );
+    hooks.verify().await;
+}
+
+#[tokio::test]
+async fn missing_inactive_and_malformed_inputs() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    assert_eq!(
+        deliver(&app, "no-such-job", "2026-11-22T01:00:00Z").await["outcome"],
+        "skipped"
+    );
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("off", "https://example.invalid/x"),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    app.put_json(
+        &format!("/jobs/{id}"),
+        &app.admin_token,
+        json!({"is_active": false}),
+    )
+    .await;
+    assert_eq!(
+        deliver(&app, id, "2026-11-22T01:00:00Z").await["outcome"],
+        "skipped"
+    );
+    for bad in [
+        json!({}),
+        json!({"job_id": id}),
+        json!({"job_id": id, "scheduled_time": "<aws.scheduler.scheduled-time>"}),
+        json!("x"),
+    ] {
+        let out = executor_fn::handle(&app.state.engine, bad).await.unwrap();
+        assert_eq!(out["outcome"], "ignored");
+    }
+    assert!(executions(&app, id).await.is_empty());
+}
+
+#[tokio::test]
+async fn github_scheduled_run_and_missing_token() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/repos/Pay-Baymax/api/actions/workflows/w.yml/dispatches",
+        ))
+        .respond_with(ResponseTemplate::new(422).set_body_string("{\"message\":\"No ref found\"}"))
+        .mount(&app.github)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            json!({"name": "gh", "cron_expression": "0 9 * * *", "end_date": "2099-01-01",
+        "pic_team": "PAM", "github_repo": "api", "github_workflow_name": "w.yml"}),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    deliver(&app, id, "2026-11-22T00:00:00Z").await;
+    let e = &executions(&app, id).await[0];
+    assert_eq!(e["status"], "failed");
+    assert_eq!(e["response_status"], 422);
+    assert_eq!(
+        e["error_message"],
+        "GitHub Actions dispatch failed. Status: 422, Response: {\"message\":\"No ref found\"}"
+    );
+    assert_eq!(e["target"], "Pay-Baymax/api/w.yml");
+
+    let no_token = spawn_app_with(|c| c.github_token = None).await;
+    no_token.team("PAM").await;
+    let job = no_token
+        .job(
+            &no_token.admin_token,
+            json!({"name": "gh", "cron_expression": "0 9 * * *", "end_date": "2099-01-01",
+        "pic_team": "PAM", "github_repo": "api", "github_workflow_name": "w.yml"}),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    deliver(&no_token, id, "2026-11-22T00:00:00Z").await;
+    let e = &executions(&no_token, id).await[0];
+    assert_eq!(
+        e["error_message"],
+        "GitHub token not configured. Cannot trigger workflow for job 'gh'"
+    );
+}
+
+#[tokio::test]
+async fn private_targets_are_refused_outside_local_mode() {
+    let app = spawn_app_with(|c| c.allow_private_targets = false).await;
+    app.team("PAM").await;
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&hooks)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("ssrf", &format!("{}/x", hooks.uri())),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    deliver(&app, id, "2026-11-22T00:00:00Z").await;
+    let e = &executions(&app, id).await[0];
+    assert_eq!(e["status"], "failed");
+    assert!(
+        e["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("not a public address"),
+        "{e}"
+    );
+    hooks.verify().await;
+}

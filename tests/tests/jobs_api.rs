@@ -1,0 +1,884 @@
+//! Jobs area over HTTP against the emulators: validation order, RBAC and ownership, schedule
+//! sync on every write, manual execution through local fakes.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use wiremock::{
+    matchers::{header, method, path},
+    Mock, MockServer, ResponseTemplate,
+};
+
+#[tokio::test]
+async fn create_validates_in_contract_order_and_writes_nothing_on_error() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let t = app.admin_token.clone();
+    let ok = webhook_job("j1", "https://example.com/hook");
+    let with = |k: &str, v: Value| {
+        let mut b = ok.clone();
+        b[k] = v;
+        b
+    };
+    let without = |k: &str| {
+        let mut b = ok.clone();
+        b.as_object_mut().unwrap().remove(k);
+        b
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!({"cron_expression": "* * * * *"}), "Missing required fields", "Missing required fields: name, end_date"),
+        (with("name", json!("  ")), "Job name cannot be empty", "Job name cannot be empty"),
+        (with("name", json!(null)), "Job name cannot be empty", "Job name cannot be empty"),
+        (with("cron_expression", json!("* * *")), "Invalid cron expression", "Cron expression must have exactly 5 fields (minute hour day month day-of-week)."),
+        (with("cron_expression", json!("0 9 1 * 1")), "Invalid cron expression", shared::domain::cron::MSG_BOTH_DAYS),
+        (with("target_url", json!("example.com/hook")), "Invalid target_url", "target_url must include scheme (http:// or https://). For GitHub dispatch, use github_owner/github_repo/github_workflow_name or provide owner/repo/workflow."),
+        (with("category", json!("nope")), "Invalid category", "Unknown category. Create it in Settings → Categories first, or choose General."),
+        (with("metadata", json!([1])), "Invalid metadata", "metadata must be a JSON object"),
+        (with("end_date", json!("2020-01-01")), "Invalid end_date", "end_date must be today or in the future (JST)."),
+        (with("end_date", json!("01/02/2030")), "Invalid end_date", "Invalid end_date. Use YYYY-MM-DD."),
+        (with("end_date", json!("")), "Missing required fields", "\"end_date\" is required (YYYY-MM-DD)."),
+        (without("pic_team"), "Invalid PIC team", "PIC team is required. Create one in Settings → PIC Teams."),
+        (with("pic_team", json!("Ghosts")), "Invalid PIC team", "Unknown PIC team. Create it in Settings → PIC Teams first."),
+        (without("target_url"), "Missing target configuration", "Please provide either \"target_url\" or GitHub Actions configuration (github_owner, github_repo, github_workflow_name)"),
+        (with("enable_email_notifications", json!("maybe")), "Invalid payload", "\"enable_email_notifications\" must be a boolean."),
+    ];
+    for (body, error, message) in cases {
+        let (s, v) = read(app.post_json("/jobs", Some(&t), body.clone()).await).await;
+        assert_eq!(s, 400, "{body}");
+        assert_eq!(v["error"], error, "{body}");
+        assert_eq!(v["message"], message, "{body}");
+    }
+    let r = app
+        .http
+        .post(app.url("/jobs"))
+        .bearer_auth(&t)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        read(r).await.1["error"],
+        "Content-Type must be application/json"
+    );
+    let r = app
+        .http
+        .post(app.url("/jobs"))
+        .bearer_auth(&t)
+        .header("content-type", "application/json")
+        .body("{x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.1["error"], "Invalid JSON");
+    let (s, v) = read(app.post_json("/jobs", Some(&t), json!([1, 2])).await).await;
+    assert_eq!((s, v["error"].as_str().unwrap()), (400, "Invalid payload"));
+
+    // Nothing was written by any of those.
+    assert_eq!(read(app.get("/jobs", &t).await).await.1["count"], 0);
+    assert!(app.schedule_names().await.is_empty());
+
+    // Then the valid one, and its duplicate.
+    let job = app.job(&t, ok.clone()).await;
+    assert_eq!(job["category"], "general");
+    assert_eq!(job["pic_team"], "pam");
+    assert_eq!(job["is_active"], true);
+    let (s, v) = read(app.post_json("/jobs", Some(&t), ok).await).await;
+    assert_eq!(
+        (s, v["error"].as_str().unwrap()),
+        (400, "Duplicate job name")
+    );
+    assert_eq!(
+        v["message"],
+        "A job with the name \"j1\" already exists. Please use a unique name."
+    );
+}
+
+#[tokio::test]
+async fn create_github_forms_and_defaults() {
+    let app = spawn_app().await;
+    app.team("QA Tech").await;
+    let t = app.admin_token.clone();
+    // Shorthand target_url becomes the GitHub trio; team resolved by name.
+    let j = app
+        .job(
+            &t,
+            json!({"name": "gh1", "cron_expression": "30 21 * * 0", "end_date": "20991231",
+        "pic_team": "QA Tech", "target_url": "acme/api/deploy.yml", "category": "Regression"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            j["github_owner"].as_str(),
+            j["github_repo"].as_str(),
+            j["github_workflow_name"].as_str()
+        ),
+        (Some("acme"), Some("api"), Some("deploy.yml"))
+    );
+    assert_eq!(j["target_url"], Value::Null);
+    assert_eq!(j["end_date"], "2099-12-31");
+    assert_eq!(j["category"], "regression");
+    assert_eq!(j["pic_team"], "qa-tech");
+    // Repo + workflow without owner → default owner.
+    let j = app.job(&t, json!({"name": "gh2", "cron_expression": "0 9 * * *", "end_date": "2099-01-01",
+        "pic_team": "qa-tech", "github_repo": "api", "github_workflow_name": "w.yml", "metadata": {"branchDetails": "dev"}})).await;
+    assert_eq!(j["github_owner"], "Pay-Baymax");
+    assert_eq!(j["metadata"]["branchDetails"], "dev");
+
+    let (s, v) = read(app.get("/jobs", &t).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["count"], 2);
+    assert_eq!(v["jobs"][0]["name"], "gh2", "newest first");
+    let next = v["jobs"][1]["next_execution_at"].as_str().unwrap();
+    assert!(next.ends_with("T21:30:00+09:00"), "{next}");
+    let sunday = chrono::DateTime::parse_from_rfc3339(next).unwrap();
+    assert_eq!(
+        chrono::Datelike::weekday(&sunday),
+        chrono::Weekday::Sun,
+        "0 = Sunday"
+    );
+    assert_eq!(v["jobs"][1]["last_execution_at"], Value::Null);
+
+    let id = j["id"].as_str().unwrap();
+    let (s, v) = read(app.get(&format!("/jobs/{id}"), &t).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["job"]["id"], id);
+    let (s, v) = read(app.get("/jobs/missing-id", &t).await).await;
+    assert_eq!(
+        (s, v["error"].as_str(), v["message"].as_str()),
+        (
+            404,
+            Some("Job not found"),
+            Some("No job found with ID: missing-id")
+        )
+    );
+}
+
+#[tokio::test]
+async fn schedules_follow_every_job_write() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let t = app.admin_token.clone();
+    let j = app
+        .job(
+            &t,
+            json!({"name": "s1", "cron_expression": "0 9 * * 1-5", "end_date": "2031-02-10",
+        "pic_team": "PAM", "target_url": "https://example.com/h"}),
+        )
+        .await;
+    let id = j["id"].as_str().unwrap().to_string();
+    let s = app.schedule(&id).await.expect("schedule after create");
+    assert_eq!(s.expression, "cron(0 9 ? * 2-6 *)");
+    assert_eq!(s.timezone, "Asia/Tokyo");
+    assert_eq!(
+        s.end_date.unwrap().to_rfc3339(),
+        "2031-02-10T15:00:00+00:00"
+    );
+    assert_eq!(s.target_arn, app.state.config.executor_arn);
+    let input: Value = serde_json::from_str(&s.input).unwrap();
+    assert_eq!(
+        input,
+        json!({"job_id": id, "scheduled_time": "<aws.scheduler.scheduled-time>"})
+    );
+
+    // Update the cron: schedule replaced.
+    let (st, v) = read(
+        app.put_json(
+            &format!("/jobs/{id}"),
+            &t,
+            json!({"cron_expression": "*/15 * * * *", "end_date": "2032-01-01"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["job"]["cron_expression"], "*/15 * * * *");
+    let s = app.schedule(&id).await.unwrap();
+    assert_eq!(s.expression, "cron(0/15 * * * ? *)");
+    assert_eq!(
+        s.end_date.unwrap().to_rfc3339(),
+        "2032-01-01T15:00:00+00:00"
+    );
+
+    // Disable: schedule gone. Enable: back.
+    let (st, v) = read(
+        app.put_json(&format!("/jobs/{id}"), &t, json!({"is_active": false}))
+            .await,
+    )
+    .await;
+    assert_eq!((st, v["job"]["is_active"].as_bool()), (200, Some(false)));
+    assert!(app.schedule(&id).await.is_none());
+    assert_eq!(
+        read(app.get(&format!("/jobs/{id}"), &t).await).await.1["job"]["next_execution_at"],
+        Value::Null
+    );
+    let (st, _) = read(
+        app.put_json(&format!("/jobs/{id}"), &t, json!({"is_active": true}))
+            .await,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(app.schedule(&id).await.is_some());
+
+    // Invalid update: 400 and nothing changed (no partial write).
+    let (st, v) = read(
+        app.put_json(
+            &format!("/jobs/{id}"),
+            &t,
+            json!({"name": "renamed", "cron_expression": "bad"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("Invalid cron expression"))
+    );
+    assert_eq!(
+        read(app.get(&format!("/jobs/{id}"), &t).await).await.1["job"]["name"],
+        "s1"
+    );
+
+    // Rename frees the old name.
+    assert_eq!(
+        read(
+            app.put_json(&format!("/jobs/{id}"), &t, json!({"name": "s2"}))
+                .await
+        )
+        .await
+        .0,
+        200
+    );
+    app.job(&t, json!({"name": "s1", "cron_expression": "0 9 * * *", "end_date": "2031-02-10", "pic_team": "PAM", "target_url": "https://example.com/h"})).await;
+    let (st, v) = read(
+        app.put_json(&format!("/jobs/{id}"), &t, json!({"name": "s1"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (st, v["message"].as_str()),
+        (400, Some("A job with the name \"s1\" already exists."))
+    );
+
+    // No SYNC_PENDING marker left behind after successful syncs.
+    assert!(app
+        .state
+        .store
+        .sync_pending_jobs()
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Delete: schedule and job gone.
+    let (st, v) = read(app.delete(&format!("/jobs/{id}"), &t).await).await;
+    assert_eq!(
+        (st, v["deleted_job"]["id"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    assert!(app.schedule(&id).await.is_none());
+    assert_eq!(read(app.get(&format!("/jobs/{id}"), &t).await).await.0, 404);
+    assert_eq!(
+        read(app.delete(&format!("/jobs/{id}"), &t).await).await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn rbac_and_ownership() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let (_, alice) = app.user("alice", "user").await;
+    let (_, bob) = app.user("bob", "user").await;
+    let (_, viewer) = app.user("victor", "viewer").await;
+    let body = webhook_job("alice-job", "https://example.com/h");
+    let (s, v) = read(app.post_json("/jobs", Some(&viewer), body.clone()).await).await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (403, Some("User or admin access required"))
+    );
+    let job = app.job(&alice, body).await;
+    let id = job["id"].as_str().unwrap();
+    // Viewers read.
+    assert_eq!(read(app.get("/jobs", &viewer).await).await.0, 200);
+    assert_eq!(
+        read(app.get(&format!("/jobs/{id}"), &viewer).await).await.0,
+        200
+    );
+    // Bob may not touch Alice's job.
+    let (s, v) = read(
+        app.put_json(&format!("/jobs/{id}"), &bob, json!({"is_active": false}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (403, Some("You can only update your own jobs"))
+    );
+    let (s, v) = read(app.delete(&format!("/jobs/{id}"), &bob).await).await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (403, Some("You can only delete your own jobs"))
+    );
+    let (s, v) = read(
+        app.post_json(&format!("/jobs/{id}/execute"), Some(&bob), json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (403, Some("You can only execute your own jobs"))
+    );
+    assert_eq!(
+        read(
+            app.put_json(&format!("/jobs/{id}"), &viewer, json!({}))
+                .await
+        )
+        .await
+        .0,
+        403
+    );
+    // Alice and the admin may.
+    assert_eq!(
+        read(
+            app.put_json(&format!("/jobs/{id}"), &alice, json!({"is_active": false}))
+                .await
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        read(
+            app.put_json(
+                &format!("/jobs/{id}"),
+                &app.admin_token,
+                json!({"is_active": true})
+            )
+            .await
+        )
+        .await
+        .0,
+        200
+    );
+    // Job events notify active users.
+    let alice_id = app
+        .state
+        .store
+        .find_user_by_login("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let titles: Vec<String> = app
+        .state
+        .store
+        .list_notifications(&alice_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.title)
+        .collect();
+    assert_eq!(titles, ["Job Enabled", "Job Disabled", "New Job Created"]);
+}
+
+#[tokio::test]
+async fn cron_tools() {
+    let app = spawn_app().await;
+    let (_, viewer) = app.user("victor", "viewer").await;
+    let (s, v) = read(
+        app.post_json(
+            "/jobs/validate-cron",
+            Some(&viewer),
+            json!({"expression": "0 9 * * MON-FRI"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            200,
+            json!({"valid": true, "message": "Valid cron expression"})
+        )
+    );
+    let (s, v) = read(
+        app.post_json(
+            "/jobs/validate-cron",
+            Some(&viewer),
+            json!({"cron_expression": "61 * * * *"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["error"], "Invalid cron expression");
+    assert_eq!(v["message"], "Error validating expression '61': the last value (61) is higher than the maximum value (59)");
+    let r = app
+        .http
+        .post(app.url("/jobs/validate-cron"))
+        .bearer_auth(&viewer)
+        .header("content-type", "application/json")
+        .body("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.0, 400);
+
+    let (s, v) = read(
+        app.post_json(
+            "/jobs/cron-preview",
+            Some(&viewer),
+            json!({"expression": "0 9 * * *", "count": 3}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["timezone"], "Asia/Tokyo");
+    assert_eq!(v["count"], 3);
+    for run in v["next_runs"].as_array().unwrap() {
+        assert!(run.as_str().unwrap().ends_with("T09:00:00+09:00"));
+    }
+    let (_, v) = read(
+        app.post_json(
+            "/jobs/cron-preview",
+            Some(&viewer),
+            json!({"expression": "* * * * *", "count": 50}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(v["count"], 20);
+    let (_, v) = read(
+        app.post_json(
+            "/jobs/cron-preview",
+            Some(&viewer),
+            json!({"expression": "0 9 31 2 *"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(v["next_runs"], json!([]));
+    let (s, v) = read(
+        app.post_json(
+            "/jobs/cron-preview",
+            Some(&viewer),
+            json!({"expression": "bad"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("Invalid cron expression"))
+    );
+    let (s, _) = read(
+        app.post_json(
+            "/jobs/cron-preview",
+            Some(&viewer),
+            json!({"expression": "* * * * *", "count": "x"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn manual_execute_webhook_success_failure_and_overrides() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/ok"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("fine"))
+        .mount(&hooks)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/ok"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("got"))
+        .mount(&hooks)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/fail"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+        .mount(&hooks)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(3)))
+        .mount(&hooks)
+        .await;
+    let t = app.admin_token.clone();
+    let job = app
+        .job(&t, webhook_job("hook", &format!("{}/ok", hooks.uri())))
+        .await;
+    let id = job["id"].as_str().unwrap();
+
+    let (s, v) = read(
+        app.http
+            .post(app.url(&format!("/jobs/{id}/execute")))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str(), v["status"].as_str()),
+        (200, Some("Job triggered successfully"), Some("success"))
+    );
+    // metadata {} override → GET
+    let (_, v) = read(
+        app.post_json(
+            &format!("/jobs/{id}/execute"),
+            Some(&t),
+            json!({"metadata": {}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(v["status"], "success");
+    // target_url override → failing endpoint; still 200 (result visible in executions).
+    let (s, v) = read(
+        app.post_json(
+            &format!("/jobs/{id}/execute"),
+            Some(&t),
+            json!({"target_url": format!("{}/fail", hooks.uri())}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("failed")));
+    let (_, v) = read(
+        app.post_json(
+            &format!("/jobs/{id}/execute"),
+            Some(&t),
+            json!({"target_url": format!("{}/slow", hooks.uri())}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(v["status"], "failed");
+    let (s, v) = read(
+        app.post_json(
+            &format!("/jobs/{id}/execute"),
+            Some(&t),
+            json!({"metadata": [1]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (400, Some("\"metadata\" must be a JSON object."))
+    );
+
+    let (s, v) = read(app.get(&format!("/jobs/{id}/executions"), &t).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["job_name"], "hook");
+    let ex = v["executions"].as_array().unwrap();
+    assert_eq!(ex.len(), 4);
+    // newest first
+    assert_eq!(
+        ex[0]["error_message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Request failed: timed out"),
+        true,
+        "{}",
+        ex[0]
+    );
+    assert_eq!(ex[1]["error_message"], "Webhook returned status 500");
+    assert_eq!(ex[1]["response_status"], 500);
+    assert_eq!(ex[1]["output"], "boom");
+    assert_eq!(ex[2]["output"], "got");
+    assert_eq!(ex[3]["output"], "fine");
+    for e in ex {
+        assert_eq!(e["trigger_type"], "manual");
+        assert_eq!(e["execution_type"], "webhook");
+        assert!(e["duration_seconds"].is_number());
+    }
+    // Filters.
+    let (_, v) = read(
+        app.get(&format!("/jobs/{id}/executions?status=failed&limit=1"), &t)
+            .await,
+    )
+    .await;
+    assert_eq!(v["total_executions"], 1);
+    assert_eq!(v["executions"][0]["status"], "failed");
+    let (_, v) = read(
+        app.get(
+            &format!("/jobs/{id}/executions?status=success,failed&trigger_type=scheduled"),
+            &t,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(v["total_executions"], 0);
+    let (_, v) = read(
+        app.get(
+            &format!("/jobs/{id}/executions?from=2000-01-01&to=2000-01-02"),
+            &t,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(v["total_executions"], 0);
+    for bad in [
+        "limit=0",
+        "limit=201",
+        "limit=x",
+        "from=garbage",
+        "from=2030-01-02&to=2030-01-01",
+    ] {
+        assert_eq!(
+            read(app.get(&format!("/jobs/{id}/executions?{bad}"), &t).await)
+                .await
+                .0,
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        read(app.get("/jobs/nope/executions", &t).await).await.0,
+        404
+    );
+    // last_execution_at is maintained on the job.
+    let (_, v) = read(app.get("/jobs", &t).await).await;
+    assert_eq!(v["jobs"][0]["last_execution_at"], ex[0]["started_at"]);
+}
+
+#[tokio::test]
+async fn manual_execute_github_dispatch_with_extension_retry_and_overrides() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let t = app.admin_token.clone();
+    let job = app.job(&t, json!({"name": "gh", "cron_expression": "0 9 * * *", "end_date": "2099-01-01", "pic_team": "PAM",
+        "github_owner": "acme", "github_repo": "api", "github_workflow_name": "deploy", "metadata": {"branchDetails": "dev", "x": "1"}})).await;
+    let id = job["id"].as_str().unwrap();
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/api/actions/workflows/deploy/dispatches"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&app.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/repos/acme/api/actions/workflows/deploy.yml/dispatches",
+        ))
+        .and(header("authorization", "Bearer test-token"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&app.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/other/web/actions/workflows/w.yml/dispatches"))
+        .and(header("authorization", "Bearer one-off"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&app.github)
+        .await;
+
+    let (s, v) = read(
+        app.post_json(&format!("/jobs/{id}/execute"), Some(&t), json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("success")));
+    let (_, v) = read(app.post_json(&format!("/jobs/{id}/execute"), Some(&t),
+        json!({"dispatch_url": "https://github.com/other/web/actions/workflows/w.yml", "github_owner": "", "github_token": "one-off"})).await).await;
+    // An empty github_owner falls back to the job's stored owner, not the dispatch URL's.
+    assert_eq!(v["status"], "failed");
+    let (_, v) = read(app.post_json(&format!("/jobs/{id}/execute"), Some(&t),
+        json!({"dispatch_url": "https://github.com/other/web/actions/workflows/w.yml", "github_token": "one-off"})).await).await;
+    assert_eq!(v["status"], "success");
+    let (s, v) = read(
+        app.post_json(
+            &format!("/jobs/{id}/execute"),
+            Some(&t),
+            json!({"dispatch_url": "https://github.com/x"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("Invalid payload")));
+
+    let (_, v) = read(
+        app.get(&format!("/jobs/{id}/executions?status=success"), &t)
+            .await,
+    )
+    .await;
+    let ex = &v["executions"];
+    assert_eq!(ex[1]["target"], "acme/api/deploy.yml");
+    assert_eq!(ex[1]["execution_type"], "github_actions");
+    assert_eq!(
+        ex[1]["output"],
+        "Workflow triggered successfully on branch dev"
+    );
+    assert_eq!(ex[0]["target"], "other/web/w.yml");
+    let sent: Vec<Value> = app
+        .github
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("deploy.yml/dispatches"))
+        .map(|r| r.body_json().unwrap())
+        .collect();
+    assert_eq!(
+        sent[0],
+        json!({"ref": "dev", "inputs": {"branchDetails": "dev", "x": "1"}})
+    );
+}
+
+#[tokio::test]
+async fn manual_execute_expired_job_is_paused_and_refused() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let t = app.admin_token.clone();
+    let job = app
+        .job(&t, webhook_job("old", "https://example.com/h"))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    // Age the job past its end date directly in the table (the API refuses past dates).
+    let mut stored = app.state.store.get_job(id).await.unwrap().unwrap();
+    let prev = stored.clone();
+    stored.end_date = Some(chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap());
+    stored.updated_at = shared::domain::now();
+    app.state
+        .store
+        .update_job(&prev, &stored, "t")
+        .await
+        .unwrap();
+    let (s, v) = read(
+        app.post_json(&format!("/jobs/{id}/execute"), Some(&t), json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str(), v["message"].as_str()),
+        (
+            400,
+            Some("Job expired"),
+            Some("This job has passed its end_date and was auto-paused.")
+        )
+    );
+    let (_, v) = read(app.get(&format!("/jobs/{id}"), &t).await).await;
+    assert_eq!(v["job"]["is_active"], false);
+    assert!(app.schedule(id).await.is_none());
+    // And it cannot be re-enabled without a new end date.
+    let (s, v) = read(
+        app.put_json(&format!("/jobs/{id}"), &t, json!({"is_active": true}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("Job expired")));
+}
+
+#[tokio::test]
+async fn taxonomy_endpoints() {
+    let app = spawn_app().await;
+    let (_, viewer) = app.user("victor", "viewer").await;
+    let (s, v) = read(app.get("/job-categories", &viewer).await).await;
+    assert_eq!(s, 200);
+    let slugs: Vec<&str> = v["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
+    assert!(slugs.contains(&"general"));
+    assert_eq!(slugs.len(), 7);
+    let (s, v) = read(
+        app.post_json("/job-categories", Some(&viewer), json!({"name": "X"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (403, Some("Admin access required"))
+    );
+    let (s, v) = read(
+        app.post_json(
+            "/job-categories",
+            Some(&app.admin_token),
+            json!({"name": "Nightly Runs"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["category"]["slug"].as_str()),
+        (201, Some("nightly-runs"))
+    );
+    let (s, v) = read(
+        app.post_json(
+            "/job-categories",
+            Some(&app.admin_token),
+            json!({"name": "nightly runs!"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (409, Some("Category slug \"nightly-runs\" already exists."))
+    );
+    let (s, v) = read(
+        app.post_json(
+            "/job-categories",
+            Some(&app.admin_token),
+            json!({"name": " "}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (400, Some("\"name\" is required."))
+    );
+    let (s, v) = read(
+        app.post_json(
+            "/job-categories",
+            Some(&app.admin_token),
+            json!({"name": "日本"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("Invalid slug")));
+    let (s, v) = read(
+        app.post_json(
+            "/pic-teams",
+            Some(&app.admin_token),
+            json!({"name": "QA Tech"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (400, Some("\"slack_handle\" is required."))
+    );
+    let (s, v) = read(
+        app.post_json(
+            "/pic-teams",
+            Some(&app.admin_token),
+            json!({"name": "QA Tech", "slack_handle": "@qa"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201);
+    assert_eq!(v["pic_team"]["slug"], "qa-tech");
+    assert_eq!(v["pic_team"]["slack_handle"], "@qa");
+    let (_, v) = read(app.get("/pic-teams?include_inactive=true", &viewer).await).await;
+    assert_eq!(v["pic_teams"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        read(app.get("/pic-teams?include_inactive=maybe", &viewer).await)
+            .await
+            .0,
+        400
+    );
+}
