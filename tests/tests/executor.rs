@@ -156,15 +156,8 @@ async fn expired_job_is_auto_paused_and_unscheduled() {
     let job = app.job(&alice, webhook_job("expiring", &hooks.uri())).await;
     let id = job["id"].as_str().unwrap();
     assert!(app.schedule(id).await.is_some());
-    let mut stored = app.state.store.get_job(id).await.unwrap().unwrap();
-    let prev = stored.clone();
-    stored.end_date = Some(chrono::NaiveDate::from_ymd_opt(2021, 3, 4).unwrap());
-    stored.updated_at = shared::domain::now();
-    app.state
-        .store
-        .update_job(&prev, &stored, "t")
-        .await
-        .unwrap();
+    app.expire_job(id, chrono::NaiveDate::from_ymd_opt(2021, 3, 4).unwrap())
+        .await;
 
     assert_eq!(
         deliver(&app, id, "2026-11-22T01:00:00Z").await["outcome"],

@@ -741,16 +741,8 @@ async fn manual_execute_expired_job_is_paused_and_refused() {
         .job(&t, webhook_job("old", "https://example.com/h"))
         .await;
     let id = job["id"].as_str().unwrap();
-    // Age the job past its end date directly in the table (the API refuses past dates).
-    let mut stored = app.state.store.get_job(id).await.unwrap().unwrap();
-    let prev = stored.clone();
-    stored.end_date = Some(chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap());
-    stored.updated_at = shared::domain::now();
-    app.state
-        .store
-        .update_job(&prev, &stored, "t")
-        .await
-        .unwrap();
+    app.expire_job(id, chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap())
+        .await;
     let (s, v) = read(
         app.post_json(&format!("/jobs/{id}/execute"), Some(&t), json!({}))
             .await,
@@ -881,4 +873,80 @@ async fn taxonomy_endpoints() {
             .0,
         400
     );
+}
+
+/// A scheduler failure leaves the job saved and marked for repair, never silently out of step;
+/// the repair then creates the schedule and clears the mark.
+#[tokio::test]
+async fn failed_schedule_call_is_recorded_and_repaired() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    // Same table, but a schedule group that does not exist: every schedule call fails.
+    let mut config = (*app.state.config).clone();
+    config.schedule_group = format!(
+        "missing-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let sdk = aws_config::load_from_env().await;
+    let broken = shared::web::AppState::new(
+        config.clone(),
+        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_scheduler::Client::new(&sdk),
+    );
+    let base = serve(broken.clone()).await;
+    let r = app
+        .http
+        .post(format!("{base}/jobs"))
+        .bearer_auth(&app.admin_token)
+        .json(&webhook_job("pending", "https://example.com/h"))
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = read(r).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["schedule_sync"], "pending");
+    let id = v["job"]["id"].as_str().unwrap().to_string();
+    let pending: Vec<String> = app
+        .state
+        .store
+        .sync_pending_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(j, _)| j)
+        .collect();
+    assert_eq!(pending, vec![id.clone()]);
+
+    // Deleting through the broken scheduler fails cleanly: 503, job kept.
+    let r = app
+        .http
+        .delete(format!("{base}/jobs/{id}"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.0, 503);
+    assert_eq!(
+        read(app.get(&format!("/jobs/{id}"), &app.admin_token).await)
+            .await
+            .0,
+        200
+    );
+
+    // Once the scheduler works again, the repair brings the schedule in line.
+    broken.schedules.ensure_group().await.unwrap();
+    assert_eq!(
+        shared::services::repair_pending_schedules(&broken)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(broken.schedules.get(&id).await.unwrap().is_some());
+    assert!(app
+        .state
+        .store
+        .sync_pending_jobs()
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -66,10 +66,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     shared::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
         .await
         .expect("admin");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/api/v2", listener.local_addr().unwrap());
-    let app = infra::router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = serve(state.clone()).await;
     let http = Client::new();
     let mut t = TestApp {
         base,
@@ -81,6 +78,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     };
     t.admin_token = t.login("admin", "admin123").await;
     t
+}
+
+/// Serves the merged router for `state` on a random loopback port; returns the `/api/v2` base.
+pub async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v2", listener.local_addr().unwrap());
+    let app = infra::router(state);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
 }
 
 impl TestApp {
@@ -179,6 +185,19 @@ impl TestApp {
     /// The stored schedule of a job, if any.
     pub async fn schedule(&self, job_id: &str) -> Option<shared::schedules::StoredSchedule> {
         self.state.schedules.get(job_id).await.unwrap()
+    }
+
+    /// Moves a job's end date into the past directly in the table (the API refuses that).
+    pub async fn expire_job(&self, job_id: &str, end: chrono::NaiveDate) {
+        let previous = self.state.store.get_job(job_id).await.unwrap().unwrap();
+        let mut aged = previous.clone();
+        aged.end_date = Some(end);
+        aged.updated_at = shared::domain::now();
+        self.state
+            .store
+            .update_job(&previous, &aged, "test")
+            .await
+            .unwrap();
     }
 
     pub async fn schedule_names(&self) -> Vec<String> {
