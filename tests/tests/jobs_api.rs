@@ -881,17 +881,15 @@ async fn taxonomy_endpoints() {
 async fn failed_schedule_call_is_recorded_and_repaired() {
     let app = spawn_app().await;
     app.team("PAM").await;
-    // Same table, but a schedule group that does not exist: every schedule call fails.
-    let mut config = (*app.state.config).clone();
-    config.schedule_group = format!(
-        "missing-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
+    // Same table, but a scheduler endpoint that refuses connections: every schedule call fails.
     let sdk = aws_config::load_from_env().await;
+    let dead = aws_sdk_scheduler::config::Builder::from(&sdk)
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
     let broken = shared::web::AppState::new(
-        config.clone(),
+        (*app.state.config).clone(),
         aws_sdk_dynamodb::Client::new(&sdk),
-        aws_sdk_scheduler::Client::new(&sdk),
+        aws_sdk_scheduler::Client::from_conf(dead),
     );
     let base = serve(broken.clone()).await;
     let r = app
@@ -933,15 +931,14 @@ async fn failed_schedule_call_is_recorded_and_repaired() {
         200
     );
 
-    // Once the scheduler works again, the repair brings the schedule in line.
-    broken.schedules.ensure_group().await.unwrap();
-    assert_eq!(
-        shared::services::repair_pending_schedules(&broken)
-            .await
-            .unwrap(),
-        1
-    );
-    assert!(broken.schedules.get(&id).await.unwrap().is_some());
+    assert!(app.schedule(&id).await.is_none());
+
+    // Once the scheduler answers again, the repair brings the schedule in line.
+    let repaired = shared::services::repair_pending_schedules(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(repaired, 1);
+    assert!(app.schedule(&id).await.is_some());
     assert!(app
         .state
         .store
