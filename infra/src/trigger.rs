@@ -115,41 +115,5 @@ pub async fn run(state: AppState) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn payload_resolves_the_placeholder() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 22, 1, 2, 0).unwrap();
-        let p = payload(&shared::schedules::schedule_input("j"), at).unwrap();
-        assert_eq!(p["scheduled_time"], "2026-11-22T01:02:00Z");
-        assert_eq!(p["job_id"], "j");
-    }
-
-    #[test]
-    fn due_window_is_half_open() {
-        let schedule = StoredSchedule {
-            name: "j".into(),
-            expression: "cron(* * * * ? *)".into(),
-            timezone: "Asia/Tokyo".into(),
-            input: "{}".into(),
-            enabled: true,
-            end_date: Some(Utc.with_ymd_and_hms(2026, 11, 22, 1, 3, 0).unwrap()),
-            target_arn: String::new(),
-        };
-        let entry = Entry {
-            cron: schedule.cron().unwrap(),
-            tz: chrono_tz::Asia::Tokyo,
-            schedule,
-        };
-        let t = |h, m, s| Utc.with_ymd_and_hms(2026, 11, 22, h, m, s).unwrap();
-        assert_eq!(due(&entry, t(1, 0, 59), t(1, 1, 0)), Some(t(1, 1, 0)));
-        assert_eq!(due(&entry, t(1, 1, 0), t(1, 1, 1)), None);
-        assert_eq!(
-            due(&entry, t(1, 2, 59), t(1, 3, 0)),
-            None,
-            "EndDate is exclusive"
-        );
-    }
-}
+#[path = "trigger_test.rs"]
+mod tests;

@@ -3,7 +3,7 @@
 //! plus optional extra keys (`missing_fields`, per-row CSV `errors`, `detail`).
 //!
 //! Status rules: input problems are 400, permission problems 403, and 401 only for a missing,
-//! invalid or expired token (with `WWW-Authenticate: Bearer`). Nothing maps to 422. Unexpected
+//! invalid or expired token (with `WWW-Authenticate: Bearer`). Nothing maps to Unprocessable Entity. Unexpected
 //! failures are logged with their cause chain and answered with a generic 500 body.
 
 use axum::{

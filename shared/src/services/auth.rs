@@ -1,5 +1,5 @@
 //! Login, refresh, register (api-contract §3.2) with the policy's fixes: validation failures
-//! are 400 (never 422), tokens always carry `exp` and a `type`.
+//! are 400 (never Unprocessable Entity), tokens always carry `exp` and a `type`.
 
 use crate::{
     auth::{hash_password, verify_password, TokenKind},

@@ -1,0 +1,114 @@
+use super::*;
+
+#[derive(Deserialize)]
+struct Vector {
+    password: String,
+    hash: String,
+    verifies: bool,
+}
+
+#[test]
+fn passlib_vectors_verify_exactly() {
+    let raw = include_str!("../../tests/fixtures/passlib-pbkdf2-sha256-vectors.json");
+    let v: serde_json::Value = serde_json::from_str(raw).unwrap();
+    let vectors: Vec<Vector> = serde_json::from_value(v["vectors"].clone()).unwrap();
+    assert_eq!(vectors.len(), 7);
+    for t in vectors {
+        assert_eq!(
+            verify_password(&t.password, &t.hash),
+            t.verifies,
+            "{:?}",
+            t.password
+        );
+    }
+}
+
+#[test]
+fn new_hashes_round_trip_and_malformed_fail() {
+    let h = hash_password("s3cret!");
+    assert!(h.starts_with("$pbkdf2-sha256$29000$"));
+    assert!(verify_password("s3cret!", &h));
+    assert!(!verify_password("s3cret?", &h));
+    for bad in [
+        "",
+        "$pbkdf2-sha256$x$a$b",
+        "$pbkdf2-sha256$0$aaaa$bbbb",
+        "$md5$1$a$b",
+        "$pbkdf2-sha256$29000$$",
+    ] {
+        assert!(!verify_password("x", bad), "{bad}");
+    }
+}
+
+#[test]
+fn token_kinds_are_not_interchangeable() {
+    let t = Tokens::new(&Secret::new("k"), 60, 120);
+    let access = t
+        .issue(TokenKind::Access, "u1", Role::User, "a@b.co")
+        .unwrap();
+    let refresh = t
+        .issue(TokenKind::Refresh, "u1", Role::User, "a@b.co")
+        .unwrap();
+    assert_eq!(t.verify(&access, TokenKind::Access).unwrap(), "u1");
+    assert_eq!(t.verify(&refresh, TokenKind::Refresh).unwrap(), "u1");
+    assert_eq!(
+        t.verify(&access, TokenKind::Refresh).unwrap_err().message,
+        "Invalid token type"
+    );
+    assert_eq!(
+        t.verify(&refresh, TokenKind::Access).unwrap_err().message,
+        "Invalid token type"
+    );
+    assert_eq!(
+        t.verify("garbage", TokenKind::Access).unwrap_err().message,
+        "Invalid token"
+    );
+}
+
+#[test]
+fn exp_is_required_and_enforced() {
+    let key = EncodingKey::from_secret(b"k");
+    let t = Tokens::new(&Secret::new("k"), 60, 120);
+    let now = chrono::Utc::now().timestamp();
+    let no_exp = jsonwebtoken::encode(
+        &Header::default(),
+        &serde_json::json!({"sub":"u","iat":now}),
+        &key,
+    )
+    .unwrap();
+    assert_eq!(
+        t.verify(&no_exp, TokenKind::Access).unwrap_err().message,
+        "Invalid token"
+    );
+    let expired = jsonwebtoken::encode(
+        &Header::default(),
+        &serde_json::json!({"sub":"u","exp":now - 5}),
+        &key,
+    )
+    .unwrap();
+    assert_eq!(
+        t.verify(&expired, TokenKind::Access).unwrap_err().message,
+        "Token has expired"
+    );
+    let no_sub = jsonwebtoken::encode(
+        &Header::default(),
+        &serde_json::json!({"exp":now + 60}),
+        &key,
+    )
+    .unwrap();
+    assert_eq!(
+        t.verify(&no_sub, TokenKind::Access).unwrap_err().message,
+        "Invalid token: missing subject"
+    );
+    let other = EncodingKey::from_secret(b"other");
+    let forged = jsonwebtoken::encode(
+        &Header::default(),
+        &serde_json::json!({"sub":"u","exp":now + 60}),
+        &other,
+    )
+    .unwrap();
+    assert_eq!(
+        t.verify(&forged, TokenKind::Access).unwrap_err().message,
+        "Invalid token"
+    );
+}

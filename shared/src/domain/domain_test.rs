@@ -1,0 +1,51 @@
+use super::*;
+
+#[test]
+fn slugify_matches_contract() {
+    assert_eq!(slugify("  QA Tech "), "qa-tech");
+    assert_eq!(slugify("Prod/Canary"), "prod-canary");
+    assert_eq!(slugify("--A__b--"), "a-b");
+    assert_eq!(slugify("日本"), "");
+    assert_eq!(slugify("PAM"), "pam");
+}
+
+#[test]
+fn end_dates() {
+    assert_eq!(
+        parse_end_date("2031-02-10"),
+        NaiveDate::from_ymd_opt(2031, 2, 10)
+    );
+    assert_eq!(
+        parse_end_date("20261125"),
+        NaiveDate::from_ymd_opt(2026, 11, 25)
+    );
+    for bad in [
+        "2026-13-01",
+        "2026-2-1",
+        "tomorrow",
+        "",
+        "2026-02-30",
+        "2026-11-22T00:00:00",
+    ] {
+        assert_eq!(parse_end_date(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn emails_and_roles() {
+    assert!(EmailAddress::parse("a@b.co").is_some());
+    for bad in ["a@b", "@b.co", "a b@c.d", "a@@b.co", "a@.b.co", "plain"] {
+        assert!(EmailAddress::parse(bad).is_none(), "{bad}");
+    }
+    assert_eq!(Role::parse("admin"), Some(Role::Admin));
+    assert_eq!(Role::parse("Admin"), None);
+    assert!(!Role::Viewer.can_write());
+}
+
+#[test]
+fn timestamps_are_fixed_width_z() {
+    let t = DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(fmt_ts(&t), "2026-11-22T00:00:00.000000Z");
+}
