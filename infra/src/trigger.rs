@@ -14,8 +14,8 @@ use std::time::Duration as StdDuration;
 
 /// How often the schedule list is re-read from the emulator.
 const REFRESH: StdDuration = StdDuration::from_secs(5);
-/// How often jobs marked `SYNC_PENDING` are repaired.
-const REPAIR: StdDuration = StdDuration::from_secs(30);
+/// How often the maintenance function's reconciliation runs (10 minutes on AWS).
+const RECONCILE: StdDuration = StdDuration::from_secs(60);
 
 /// A schedule ready to evaluate.
 struct Entry {
@@ -75,7 +75,7 @@ pub fn payload(input: &str, at: DateTime<Utc>) -> Option<serde_json::Value> {
 pub async fn run(state: AppState) {
     let mut entries = load(&state).await;
     let mut last_refresh = tokio::time::Instant::now();
-    let mut last_repair = tokio::time::Instant::now();
+    let mut last_reconcile = tokio::time::Instant::now();
     let mut prev = Utc::now();
     let mut tick = tokio::time::interval(StdDuration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -86,11 +86,11 @@ pub async fn run(state: AppState) {
             entries = load(&state).await;
             last_refresh = tokio::time::Instant::now();
         }
-        if last_repair.elapsed() >= REPAIR {
-            if let Err(e) = shared::services::repair_pending_schedules(&state).await {
-                tracing::warn!(error = %e, "trigger: schedule repair failed");
+        if last_reconcile.elapsed() >= RECONCILE {
+            if let Err(e) = maintenance_fn::handle(&state).await {
+                tracing::warn!(error = %e, "trigger: reconciliation failed");
             }
-            last_repair = tokio::time::Instant::now();
+            last_reconcile = tokio::time::Instant::now();
         }
         let now = Utc::now();
         for entry in &entries {

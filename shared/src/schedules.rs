@@ -199,6 +199,20 @@ impl Schedules {
         }
     }
 
+    /// Whether a stored schedule is exactly what [`Schedules::upsert`] would write for `job`.
+    pub fn matches(&self, job: &Job, stored: &StoredSchedule) -> bool {
+        let end = job
+            .end_date
+            .and_then(|d| schedule_end(d, self.tz))
+            .map(|t| t.timestamp());
+        stored.enabled
+            && stored.expression == job.cron.to_eventbridge()
+            && stored.timezone == self.tz.name()
+            && stored.end_date.map(|t| t.timestamp()) == end
+            && stored.input == schedule_input(&job.id)
+            && stored.target_arn == self.target_arn
+    }
+
     /// Deletes the job's schedule; a missing schedule is fine.
     pub async fn remove(&self, job_id: &str) -> Result<(), ScheduleError> {
         match self

@@ -934,10 +934,10 @@ async fn failed_schedule_call_is_recorded_and_repaired() {
     assert!(app.schedule(&id).await.is_none());
 
     // Once the scheduler answers again, the repair brings the schedule in line.
-    let repaired = shared::services::repair_pending_schedules(&app.state)
+    let report = shared::services::maintenance::reconcile(&app.state)
         .await
         .unwrap();
-    assert_eq!(repaired, 1);
+    assert_eq!((report.scheduled_added, report.repaired), (1, 1));
     assert!(app.schedule(&id).await.is_some());
     assert!(app
         .state

@@ -275,3 +275,18 @@ async fn executor_binary_handles_a_schedule_delivery() {
     );
     assert_eq!(hooks.received_requests().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn maintenance_binary_reconciles() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let job = app
+        .job(&app.admin_token, webhook_job("m", "https://example.com/h"))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    app.state.schedules.remove(id).await.unwrap();
+    let r = invoke(&app, "maintenance", vec![json!({})]).await;
+    assert_eq!(r[0].0, "response", "{:?}", r[0].1);
+    assert_eq!(r[0].1["report"]["scheduled_added"], 1);
+    assert!(app.schedule(id).await.is_some());
+}

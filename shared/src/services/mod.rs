@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bulk;
 pub mod jobs;
+pub mod maintenance;
 pub mod taxonomy;
 
 use crate::{
@@ -13,7 +14,7 @@ use crate::{
 
 /// After a job write: make its schedule agree and clear the `SYNC_PENDING` marker set with
 /// that write. On a scheduler failure the marker stays, recording the job for repair
-/// ([`repair_pending_schedules`]); returns whether the schedule is in sync.
+/// ([`maintenance::reconcile`]); returns whether the schedule is in sync.
 pub async fn schedule_after_write(state: &AppState, job: &Job, sync_token: &str) -> bool {
     match state
         .schedules
@@ -31,26 +32,4 @@ pub async fn schedule_after_write(state: &AppState, job: &Job, sync_token: &str)
             false
         }
     }
-}
-
-/// Re-syncs every job marked `SYNC_PENDING` (and removes schedules of deleted ones).
-/// Returns how many were repaired. Run by the local trigger and the maintenance schedule.
-pub async fn repair_pending_schedules(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    let mut repaired = 0;
-    for (id, token) in state.store.sync_pending_jobs().await? {
-        let today = today_in(state.config.timezone);
-        let result = match state.store.get_job(&id).await? {
-            Some(job) => state.schedules.sync(&job, today).await,
-            None => state.schedules.remove(&id).await,
-        };
-        match result {
-            // Conditional on the token read: a write that raced this repair keeps its marker.
-            Ok(()) => {
-                state.store.clear_sync_pending(&id, &token).await?;
-                repaired += 1;
-            }
-            Err(e) => tracing::warn!(job_id = %id, error = %e, "repair failed; will retry"),
-        }
-    }
-    Ok(repaired)
 }

@@ -1,0 +1,114 @@
+//! Reconciliation of the table (the source of truth) with EventBridge Scheduler, run by the
+//! maintenance function on its own schedule and by the local trigger (api-contract §7.1-§7.2,
+//! without a leader: every step is idempotent).
+
+use crate::{
+    domain::{now, today_in},
+    store::StoreError,
+    web::AppState,
+};
+use serde::Serialize;
+use std::collections::HashSet;
+
+/// What one reconciliation did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct ReconcileReport {
+    /// Jobs in the table.
+    pub db_jobs_total: usize,
+    /// Jobs that should have a schedule (active, not past `end_date`).
+    pub db_jobs_active: usize,
+    /// Active jobs past their end date, paused now.
+    pub expired_auto_paused: usize,
+    /// Schedules created for jobs that had none.
+    pub scheduled_added: usize,
+    /// Schedules rewritten because they differed from the job.
+    pub scheduled_updated: usize,
+    /// Schedules removed for inactive or expired jobs.
+    pub scheduled_removed: usize,
+    /// Schedules removed whose job no longer exists.
+    pub orphaned_removed: usize,
+    /// Scheduler calls that failed (retried on the next run).
+    pub failures: usize,
+    /// `SYNC_PENDING` markers cleared.
+    pub repaired: usize,
+}
+
+/// Makes every schedule agree with the table: creates missing ones, rewrites differing ones,
+/// removes those of inactive, expired or deleted jobs, pauses active jobs past their end date,
+/// and clears the `SYNC_PENDING` markers read before it started (conditionally, so a write that
+/// raced it keeps its own). Store failures abort (the next run retries); scheduler failures
+/// are counted and retried next run.
+pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> {
+    let pending = state.store.sync_pending_jobs().await?;
+    let jobs = state.store.list_jobs().await?;
+    let names: HashSet<String> = match state.schedules.list_names().await {
+        Ok(n) => n.into_iter().collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "reconcile: cannot list schedules");
+            return Ok(ReconcileReport {
+                db_jobs_total: jobs.len(),
+                failures: 1,
+                ..Default::default()
+            });
+        }
+    };
+    let today = today_in(state.config.timezone);
+    let mut report = ReconcileReport {
+        db_jobs_total: jobs.len(),
+        ..Default::default()
+    };
+    let mut failed: HashSet<String> = HashSet::new();
+    let mut fail = |id: &str, e: &dyn std::fmt::Display, report: &mut ReconcileReport| {
+        tracing::warn!(job_id = id, error = %e, "reconcile: scheduler call failed");
+        report.failures += 1;
+        failed.insert(id.to_string());
+    };
+    for job in &jobs {
+        if job.is_active && job.is_expired(today) {
+            state.store.deactivate_job(&job.id, now()).await?;
+            report.expired_auto_paused += 1;
+        }
+        let has = names.contains(&job.id);
+        let should = job.should_be_scheduled(today);
+        report.db_jobs_active += usize::from(should);
+        let in_sync = match (should, has) {
+            (false, has) => !has,
+            (true, false) => false,
+            (true, true) => match state.schedules.get(&job.id).await {
+                Ok(current) => current.is_some_and(|s| state.schedules.matches(job, &s)),
+                Err(e) => {
+                    fail(&job.id, &e, &mut report);
+                    continue;
+                }
+            },
+        };
+        if in_sync {
+            continue;
+        }
+        // Re-read before fixing, so a write that landed since the list is not undone.
+        let Some(fresh) = state.store.get_job(&job.id).await? else {
+            continue;
+        };
+        let should = fresh.should_be_scheduled(today);
+        match state.schedules.sync(&fresh, today).await {
+            Ok(()) if !should => report.scheduled_removed += 1,
+            Ok(()) if has => report.scheduled_updated += 1,
+            Ok(()) => report.scheduled_added += 1,
+            Err(e) => fail(&job.id, &e, &mut report),
+        }
+    }
+    let ids: HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    for name in names.iter().filter(|n| !ids.contains(n.as_str())) {
+        match state.schedules.remove(name).await {
+            Ok(()) => report.orphaned_removed += 1,
+            Err(e) => fail(name, &e, &mut report),
+        }
+    }
+    for (id, token) in pending {
+        if !failed.contains(&id) {
+            state.store.clear_sync_pending(&id, &token).await?;
+            report.repaired += 1;
+        }
+    }
+    Ok(report)
+}

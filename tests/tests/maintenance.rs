@@ -1,0 +1,107 @@
+//! Reconciliation: the table wins over whatever the schedules say.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn reconcile_repairs_missing_stale_orphaned_and_expired() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let t = app.admin_token.clone();
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        ids.push(
+            app.job(&t, webhook_job(name, "https://example.com/h"))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let off = app
+        .job(&t, webhook_job("off", "https://example.com/h"))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.put_json(&format!("/jobs/{off}"), &t, json!({"is_active": false}))
+        .await;
+
+    // Nothing to do when in step.
+    let clean = shared::services::maintenance::reconcile(&app.state)
+        .await
+        .unwrap();
+    assert_eq!((clean.db_jobs_total, clean.db_jobs_active), (5, 4));
+    assert_eq!(
+        (
+            clean.scheduled_added,
+            clean.scheduled_updated,
+            clean.scheduled_removed,
+            clean.orphaned_removed
+        ),
+        (0, 0, 0, 0)
+    );
+
+    // Break it four ways: a lost schedule, a stale one, one for an inactive job, an orphan.
+    app.state.schedules.remove(&ids[0]).await.unwrap();
+    let mut stale = app.state.store.get_job(&ids[1]).await.unwrap().unwrap();
+    stale.cron = shared::domain::CronExpr::parse("5 5 * * *").unwrap();
+    app.state.schedules.upsert(&stale).await.unwrap();
+    let inactive = app.state.store.get_job(&off).await.unwrap().unwrap();
+    let mut forced = inactive.clone();
+    forced.is_active = true;
+    app.state.schedules.upsert(&forced).await.unwrap();
+    let mut orphan = inactive.clone();
+    orphan.id = "no-such-job".into();
+    app.state.schedules.upsert(&orphan).await.unwrap();
+    // And an active job past its end date.
+    app.expire_job(
+        &ids[2],
+        chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
+    )
+    .await;
+
+    let r = shared::services::maintenance::reconcile(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(r.scheduled_added, 1);
+    assert_eq!(r.scheduled_updated, 1);
+    assert_eq!(r.scheduled_removed, 2, "inactive + expired");
+    assert_eq!(r.orphaned_removed, 1);
+    assert_eq!(r.expired_auto_paused, 1);
+    assert_eq!(r.failures, 0);
+
+    let mut names = app.schedule_names().await;
+    names.sort();
+    let mut want = vec![ids[0].clone(), ids[1].clone(), ids[3].clone()];
+    want.sort();
+    assert_eq!(names, want);
+    assert_eq!(
+        app.schedule(&ids[1]).await.unwrap().expression,
+        "cron(0 9 ? * 2 *)"
+    );
+    assert!(
+        !app.state
+            .store
+            .get_job(&ids[2])
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
+
+    // Idempotent.
+    let again = shared::services::maintenance::reconcile(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.scheduled_added,
+            again.scheduled_updated,
+            again.scheduled_removed,
+            again.orphaned_removed
+        ),
+        (0, 0, 0, 0)
+    );
+}
