@@ -327,3 +327,35 @@ async fn unknown_route_and_method() {
     assert_eq!(s, 200);
     assert_eq!(v["status"], "healthy");
 }
+
+#[tokio::test]
+async fn cors_origin_list_echoes_allowed_origins_with_credentials() {
+    let app = spawn_app_with(|c| {
+        c.cors = shared::config::CorsOrigins::List(vec!["https://app.example.com".into()]);
+    })
+    .await;
+    let r = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/jobs"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    let r = app
+        .http
+        .get(app.url("/jobs"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
