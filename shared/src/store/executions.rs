@@ -84,6 +84,8 @@ impl Store {
                 ("SK", e.sort_key()),
                 ("GSI1PK", format!("EXEC#{}", e.id)),
                 ("GSI1SK", "EXEC".into()),
+                ("GSI2PK", "EXECS".into()),
+                ("GSI2SK", e.sort_key()),
             ],
         )
     }

@@ -2,7 +2,7 @@
 //! The access patterns are listed, with their key conditions and costs, in
 //! `docs/dynamodb-access-patterns.md`; keep that table true when changing this module.
 //!
-//! Key design (table `PK`/`SK`, overloaded `GSI1PK`/`GSI1SK` and sparse `GSI2PK`/`GSI2SK`,
+//! Key design (table `PK`/`SK`, overloaded `GSI1PK`/`GSI1SK` and `GSI2PK`/`GSI2SK`,
 //! TTL attribute `expires_at`):
 //!
 //! | entity | PK | SK | GSI1PK / GSI1SK | GSI2PK / GSI2SK |
@@ -11,7 +11,7 @@
 //! | username / email claim | `USERNAME#<u>` / `EMAIL#<e>` | `UNIQUE` | | |
 //! | job | `JOB#<id>` | `JOB` | `JOBS` / `<created_at>#<id>` | `SYNC_PENDING` / `<id>` while its schedule may disagree |
 //! | job name claim | `JOBNAME#<name>` | `UNIQUE` | | |
-//! | execution | `JOB#<job_id>` | `EXEC#<started_at>#<id>` | `EXEC#<id>` / `EXEC` | |
+//! | execution | `JOB#<job_id>` | `EXEC#<started_at>#<id>` | `EXEC#<id>` / `EXEC` | `EXECS` / `EXEC#<started_at>#<id>` |
 //! | run claim (idempotency key) | `RUN#<job_id>#<scheduled_time>` | `CLAIM` | | |
 //! | category / PIC team | `CATEGORY#<id>` / `TEAM#<id>` | same word | `CATEGORIES` / `TEAMS` / `<lower name>#<id>` | |
 //! | category / team slug claim | `CATSLUG#<s>` / `TEAMSLUG#<s>` | `UNIQUE` | | |
