@@ -3,8 +3,8 @@
 //! cleared once the schedule call succeeded; see `crate::schedules`).
 
 use super::{
-    claim_item, from_item, item_with_keys, map_conditional, s, tx, Item, Store, StoreError,
-    StoreResult,
+    claim_item, from_item, ignore_conflict, item_with_keys, map_conditional, s, tx, Item, Store,
+    StoreError, StoreResult,
 };
 use crate::domain::{fmt_ts, Job};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
@@ -205,10 +205,7 @@ impl Store {
             .expression_attribute_values(":t", s(sync_token))
             .send()
             .await;
-        match map_conditional(r.map(|_| ())) {
-            Err(StoreError::Conflict) => Ok(()),
-            other => other,
-        }
+        ignore_conflict(map_conditional(r.map(|_| ())))
     }
 
     /// `(job id, sync token)` of jobs marked `SYNC_PENDING` (Query GSI2, sparse: only jobs
@@ -252,10 +249,7 @@ impl Store {
             .expression_attribute_values(":now", s(fmt_ts(&now)))
             .send()
             .await;
-        match map_conditional(r.map(|_| ())) {
-            Err(StoreError::Conflict) => Ok(()),
-            other => other,
-        }
+        ignore_conflict(map_conditional(r.map(|_| ())))
     }
 
     /// Records a run start on the job: `last_execution_at = max(current, at)`.
@@ -274,10 +268,7 @@ impl Store {
             .expression_attribute_values(":null", AttributeValue::Null(true))
             .send()
             .await;
-        match map_conditional(r.map(|_| ())) {
-            Err(StoreError::Conflict) => Ok(()),
-            other => other,
-        }
+        ignore_conflict(map_conditional(r.map(|_| ())))
     }
 
     /// Deletes a job, its name claim and (then) its executions.

@@ -82,6 +82,14 @@ where
     }
 }
 
+/// A failed condition means "nothing to do" here (the item is gone or already newer).
+pub(crate) fn ignore_conflict(r: StoreResult<()>) -> StoreResult<()> {
+    match r {
+        Err(StoreError::Conflict) => Ok(()),
+        other => other,
+    }
+}
+
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -203,72 +211,63 @@ impl Store {
     /// Writes items in batches of 25, retrying unprocessed ones.
     async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for chunk in items.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|i| {
-                    PutRequest::builder()
-                        .set_item(Some(i.clone()))
-                        .build()
-                        .map(|p| WriteRequest::builder().put_request(p).build())
-                        .map_err(|e| StoreError::Dynamo(e.to_string()))
-                })
-                .collect::<StoreResult<_>>()?;
-            for attempt in 0..8u32 {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests.clone())
-                    .send()
-                    .await?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-            }
-            if !requests.is_empty() {
-                return Err(StoreError::Dynamo(
-                    "batch write left unprocessed items".into(),
-                ));
-            }
-        }
-        Ok(())
+        let requests = items
+            .into_iter()
+            .map(|i| {
+                PutRequest::builder()
+                    .set_item(Some(i))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_write(requests).await
     }
 
     /// Deletes items by key in batches of 25.
     async fn batch_delete(&self, keys: Vec<(String, String)>) -> StoreResult<()> {
         use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
-        for chunk in keys.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|(pk, sk)| {
-                    DeleteRequest::builder()
-                        .key("PK", s(pk.clone()))
-                        .key("SK", s(sk.clone()))
-                        .build()
-                        .map(|d| WriteRequest::builder().delete_request(d).build())
-                        .map_err(|e| StoreError::Dynamo(e.to_string()))
-                })
-                .collect::<StoreResult<_>>()?;
+        let requests = keys
+            .into_iter()
+            .map(|(pk, sk)| {
+                DeleteRequest::builder()
+                    .key("PK", s(pk))
+                    .key("SK", s(sk))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// BatchWriteItem in chunks of 25, retrying unprocessed requests with backoff.
+    async fn batch_write(
+        &self,
+        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> StoreResult<()> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
             for attempt in 0..8u32 {
                 let out = self
                     .client
                     .batch_write_item()
-                    .request_items(&self.table, requests.clone())
+                    .request_items(&self.table, pending)
                     .send()
                     .await?;
-                requests = out
+                pending = out
                     .unprocessed_items
                     .and_then(|mut m| m.remove(&self.table))
                     .unwrap_or_default();
-                if requests.is_empty() {
+                if pending.is_empty() {
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Dynamo(
+                    "batch write left unprocessed items".into(),
+                ));
             }
         }
         Ok(())
