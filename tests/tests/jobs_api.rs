@@ -947,3 +947,110 @@ async fn failed_schedule_call_is_recorded_and_repaired() {
         .unwrap()
         .is_empty());
 }
+
+/// Nothing a client can send produces a 500: oversized values are 400s, oversized ids 404s.
+#[tokio::test]
+async fn oversized_inputs_are_client_errors() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let t = app.admin_token.clone();
+    let ok = webhook_job("big", "https://example.com/h");
+    let with = |k: &str, v: Value| {
+        let mut b = ok.clone();
+        b[k] = v;
+        b
+    };
+    let huge = "x".repeat(70 * 1024);
+    let cases = [
+        with("name", json!("n".repeat(300))),
+        with("metadata", json!({ "blob": huge })),
+        with(
+            "target_url",
+            json!(format!("https://example.com/{}", "p".repeat(3000))),
+        ),
+        with("github_repo", json!("r".repeat(300))),
+        with(
+            "cron_expression",
+            json!(format!("{} * * * *", vec!["1"; 150].join(","))),
+        ),
+        with("enable_email_notifications", json!(true))
+            .as_object()
+            .map(|m| {
+                let mut m = m.clone();
+                m.insert(
+                    "notification_emails".into(),
+                    json!((0..60)
+                        .map(|i| format!("u{i}@example.com"))
+                        .collect::<Vec<_>>()),
+                );
+                Value::Object(m)
+            })
+            .unwrap(),
+    ];
+    for body in cases {
+        let (s, v) = read(app.post_json("/jobs", Some(&t), body).await).await;
+        assert_eq!(s, 400, "{v}");
+    }
+    let long_id = "i".repeat(5000);
+    assert_eq!(
+        read(app.get(&format!("/jobs/{long_id}"), &t).await).await.0,
+        404
+    );
+    assert_eq!(
+        read(app.get(&format!("/jobs/{long_id}/executions"), &t).await)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        read(
+            app.put_json(&format!("/jobs/{long_id}"), &t, json!({}))
+                .await
+        )
+        .await
+        .0,
+        404
+    );
+    let (s, _) = read(
+        app.post_json(
+            "/pic-teams",
+            Some(&t),
+            json!({"name": "t".repeat(300), "slack_handle": "@x"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _) = read(
+        app.post_json(
+            "/auth/login",
+            None,
+            json!({"username": "u".repeat(5000), "password": "secret1"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+
+    let csv = format!(
+        "Job Name,Repo,Workflow Name,Cron,End Date,PIC Team\n{},api,wf,0 9 * * 1,2099-01-01,PAM\n",
+        "n".repeat(3000)
+    );
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("a.csv"),
+    );
+    let (s, v) = read(
+        app.http
+            .post(app.url("/jobs/bulk-upload"))
+            .bearer_auth(&t)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(v["errors"][0]["error"], "Invalid name");
+    assert_eq!(read(app.get("/jobs", &t).await).await.1["count"], 0);
+}

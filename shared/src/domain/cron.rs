@@ -29,6 +29,9 @@ pub const MSG_BOTH_DAYS: &str = "Cron expression restricts both day-of-month and
 Standard cron runs when either matches, which one schedule cannot express: restrict only one of them \
 and use * for the other.";
 
+/// Longest accepted expression, characters (the stored text stays small).
+pub const MAX_CHARS: usize = 200;
+
 /// How far ahead [`CronExpr::next_fire_from`] looks before deciding an expression never fires
 /// (covers `0 0 29 2 *`, which can wait eight years across a skipped leap year such as 2100).
 const SEARCH_DAYS: i64 = 366 * 9;
@@ -220,6 +223,11 @@ impl CronExpr {
         let source = text.trim();
         if source.is_empty() {
             return Err(CronError(MSG_REQUIRED.into()));
+        }
+        if source.len() > MAX_CHARS {
+            return Err(CronError(format!(
+                "Cron expression must be at most {MAX_CHARS} characters."
+            )));
         }
         let fields: Vec<&str> = source.split_whitespace().collect();
         if fields.len() != 5 {

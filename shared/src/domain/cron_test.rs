@@ -9,6 +9,15 @@ fn eb(s: &str) -> String {
 }
 
 #[test]
+fn overlong_expressions_are_rejected() {
+    let long = format!("{} * * * *", vec!["1"; 150].join(","));
+    assert_eq!(
+        CronExpr::parse(&long).unwrap_err().0,
+        "Cron expression must be at most 200 characters."
+    );
+}
+
+#[test]
 fn messages_for_empty_and_field_count() {
     assert_eq!(CronExpr::parse("  ").unwrap_err().0, MSG_REQUIRED);
     assert_eq!(CronExpr::parse("* * * *").unwrap_err().0, MSG_FIELD_COUNT);

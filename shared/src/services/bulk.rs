@@ -191,7 +191,9 @@ pub async fn upload(
     let names: Vec<String> = sheet
         .rows
         .iter()
-        .filter_map(|r| field(r, "name").map(str::to_string))
+        .filter_map(|r| field(r, "name"))
+        .filter(|n| n.chars().count() <= super::jobs::MAX_NAME_CHARS)
+        .map(str::to_string)
         .collect();
     let taken = state.store.taken_job_names(&names).await?;
 
@@ -279,6 +281,15 @@ pub async fn upload(
             errors.push(json!({"row": n, "error": "Missing required fields", "message": "name and cron_expression are required."}));
             continue;
         };
+        if name.chars().count() > super::jobs::MAX_NAME_CHARS {
+            errors.push(row_error(
+                n,
+                Some(name),
+                "Invalid name",
+                "Job name must be at most 255 characters.",
+            ));
+            continue;
+        }
         if !seen.insert(name.to_string()) {
             errors.push(row_error(
                 n,

@@ -33,18 +33,84 @@ fn invalid_metadata() -> ApiError {
     ApiError::bad_request("Invalid metadata", "metadata must be a JSON object")
 }
 
+/// Longest job name, GitHub field and URL accepted (the reference's column sizes; they also
+/// keep DynamoDB keys far below their limits).
+pub const MAX_NAME_CHARS: usize = 255;
+/// Longest `target_url`.
+pub const MAX_URL_CHARS: usize = 2048;
+/// Most `notification_emails` on one job.
+pub const MAX_EMAILS: usize = 50;
+/// Largest `metadata`, as compact JSON bytes (the item must stay under 400 KB).
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
 fn parse_metadata(v: Option<&Value>) -> ApiResult<Map<String, Value>> {
-    match v {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m.clone()),
-        Some(_) => Err(invalid_metadata()),
+    let m = match v {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(invalid_metadata()),
+    };
+    check_metadata_size(&m, "Invalid metadata")?;
+    Ok(m)
+}
+
+fn check_metadata_size(m: &Map<String, Value>, error: &str) -> ApiResult<()> {
+    if serde_json::to_vec(m).map(|b| b.len()).unwrap_or(usize::MAX) > MAX_METADATA_BYTES {
+        return Err(ApiError::bad_request(
+            error,
+            "metadata must be at most 64 KiB of JSON.",
+        ));
     }
+    Ok(())
+}
+
+/// The job name: required, trimmed, at most [`MAX_NAME_CHARS`].
+fn job_name(body: &Map<String, Value>) -> ApiResult<String> {
+    let name = body_str(body, "name")?
+        .ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::bad_request(
+            "Invalid name",
+            "Job name must be at most 255 characters.",
+        ));
+    }
+    Ok(name)
+}
+
+/// An optional URL override, at most [`MAX_URL_CHARS`].
+fn bounded_url(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
+    let v = body_str(body, key)?;
+    if v.as_ref()
+        .is_some_and(|v| v.chars().count() > MAX_URL_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "Invalid payload",
+            format!("\"{key}\" must be at most 2048 characters."),
+        ));
+    }
+    Ok(v)
+}
+
+/// An optional GitHub field, at most [`MAX_NAME_CHARS`].
+fn github_field(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
+    let v = body_str(body, key)?;
+    if v.as_ref()
+        .is_some_and(|v| v.chars().count() > MAX_NAME_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "Invalid payload",
+            format!("\"{key}\" must be at most 255 characters."),
+        ));
+    }
+    Ok(v)
 }
 
 fn parse_emails(v: Option<&Value>) -> ApiResult<Vec<String>> {
     let invalid = |m: String| ApiError::bad_request("Invalid notification_emails", m);
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) if items.len() > MAX_EMAILS => Err(invalid(format!(
+            "notification_emails may list at most {MAX_EMAILS} addresses"
+        ))),
         Some(Value::Array(items)) => {
             let mut out: Vec<String> = Vec::new();
             for item in items {
@@ -89,6 +155,12 @@ fn parse_end(v: &Value, today: NaiveDate, required_msg: (&str, &str)) -> ApiResu
 fn apply_target_url(raw: Option<String>, job: &mut Job, scheme_msg: &str) -> ApiResult<()> {
     match raw {
         None => job.target_url = None,
+        Some(t) if t.chars().count() > MAX_URL_CHARS => {
+            return Err(ApiError::bad_request(
+                "Invalid target_url",
+                "target_url must be at most 2048 characters.",
+            ));
+        }
         Some(t) if looks_like_shorthand(&t) => {
             let d = parse_dispatch_url(&t)
                 .map_err(|m| ApiError::bad_request("Invalid target_url", m))?;
@@ -123,8 +195,7 @@ pub async fn create(
         )
         .with("missing_fields", json!(missing)));
     }
-    let name = body_str(&body, "name")?
-        .ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
+    let name = job_name(&body)?;
     if state.store.job_name_taken(&name).await? {
         return Err(duplicate_name(&name, true));
     }
@@ -137,9 +208,9 @@ pub async fn create(
         name,
         cron,
         target_url: None,
-        github_owner: body_str(&body, "github_owner")?,
-        github_repo: body_str(&body, "github_repo")?,
-        github_workflow_name: body_str(&body, "github_workflow_name")?,
+        github_owner: github_field(&body, "github_owner")?,
+        github_repo: github_field(&body, "github_repo")?,
+        github_workflow_name: github_field(&body, "github_workflow_name")?,
         metadata: Map::new(),
         category: "general".into(),
         end_date: None,
@@ -302,8 +373,7 @@ pub async fn update(
     let today = today_in(state.config.timezone);
     let mut job = previous.clone();
     if body.contains_key("name") {
-        let name = body_str(&body, "name")?
-            .ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
+        let name = job_name(&body)?;
         if name != previous.name && state.store.job_name_taken(&name).await? {
             return Err(duplicate_name(&name, false));
         }
@@ -326,7 +396,7 @@ pub async fn update(
         ("github_workflow_name", &mut job.github_workflow_name),
     ] {
         if body.contains_key(key) {
-            *slot = body_str(&body, key)?;
+            *slot = github_field(&body, key)?;
         }
     }
     complete_github_owner(state, &mut job);
@@ -520,12 +590,15 @@ pub fn cron_preview(state: &AppState, body: &Map<String, Value>) -> ApiResult<Va
     Ok(json!({"timezone": tz.name(), "next_runs": runs, "count": runs.len()}))
 }
 
-/// POST /jobs/{id}/execute after 404/403 (api-contract §3.5 steps 3-9).
-/// `body` is `None` for an empty body.
+/// POST /jobs/{id}/execute after 404/403 and the expiry check (api-contract §3.5 steps 4-9);
+/// an empty body arrives as an empty map.
 pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> ApiResult<Value> {
     let metadata = match body.get("metadata") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => Some(m.clone()),
+        Some(Value::Object(m)) => {
+            check_metadata_size(m, "Invalid payload")?;
+            Some(m.clone())
+        }
         Some(_) => {
             return Err(ApiError::bad_request(
                 "Invalid payload",
@@ -535,7 +608,7 @@ pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> Ap
     };
     let invalid = |m: String| ApiError::bad_request("Invalid payload", m);
     let target = if let Some(stored_url) = &job.target_url {
-        let url = body_str(&body, "target_url")?.unwrap_or_else(|| stored_url.clone());
+        let url = bounded_url(&body, "target_url")?.unwrap_or_else(|| stored_url.clone());
         match Dispatch::from_parts(
             job.github_owner.as_deref(),
             job.github_repo.as_deref(),
@@ -553,7 +626,7 @@ pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> Ap
             job.github_repo.clone(),
             job.github_workflow_name.clone(),
         );
-        if let Some(url) = body_str(&body, "dispatch_url")? {
+        if let Some(url) = bounded_url(&body, "dispatch_url")? {
             let d = parse_dispatch_url(&url).map_err(invalid)?;
             (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
         }
@@ -567,7 +640,7 @@ pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> Ap
             ),
         ] {
             if body.contains_key(key) {
-                *slot = body_str(&body, key)?.or_else(|| stored.clone());
+                *slot = github_field(&body, key)?.or_else(|| stored.clone());
             }
         }
         let d = Dispatch::from_parts(owner.as_deref(), repo.as_deref(), workflow.as_deref())

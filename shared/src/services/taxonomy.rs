@@ -112,15 +112,23 @@ pub async fn create(
     } else {
         None
     };
-    let slug_source = match kind {
-        TaxonKind::Category => body_str(body, "slug")?.unwrap_or_else(|| name.clone()),
-        TaxonKind::Team => body_str(body, "slug")?.unwrap_or_else(|| name.clone()),
-    };
-    let slug = slugify(&slug_source);
+    if name.chars().count() > 255 {
+        return Err(ApiError::bad_request(
+            "Invalid name",
+            "Name must be at most 255 characters.",
+        ));
+    }
+    let slug = slugify(&body_str(body, "slug")?.unwrap_or_else(|| name.clone()));
     if slug.is_empty() {
         return Err(ApiError::bad_request(
             "Invalid slug",
             "Unable to generate a valid slug from name.",
+        ));
+    }
+    if slug.len() > 100 {
+        return Err(ApiError::bad_request(
+            "Invalid slug",
+            "Slug must be at most 100 characters.",
         ));
     }
     let t = now();

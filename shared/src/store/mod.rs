@@ -37,6 +37,11 @@ use aws_sdk_dynamodb::{
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::HashMap;
 
+/// DynamoDB's partition key limit, bytes.
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
+/// DynamoDB's sort key limit, bytes.
+const MAX_SORT_KEY_BYTES: usize = 1024;
+
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -149,6 +154,10 @@ impl Store {
     }
 
     async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+        // No item can have a key past DynamoDB's limits; asking would be a ValidationException.
+        if pk.len() > MAX_PARTITION_KEY_BYTES || sk.len() > MAX_SORT_KEY_BYTES {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()
