@@ -192,8 +192,8 @@ pub fn body_bool(v: &Value, field: &str) -> ApiResult<bool> {
         Value::Bool(b) => Some(*b),
         Value::Null => Some(false),
         Value::Number(n) => match n.as_f64() {
-            Some(x) if x == 0.0 => Some(false),
-            Some(x) if x == 1.0 => Some(true),
+            Some(0.0) => Some(false),
+            Some(1.0) => Some(true),
             _ => None,
         },
         Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {

@@ -131,7 +131,7 @@ impl Store {
                 )?);
             }
             match self.transact(items).await {
-                Ok(()) => written.extend(std::iter::repeat(true).take(chunk.len())),
+                Ok(()) => written.extend(std::iter::repeat_n(true, chunk.len())),
                 Err(StoreError::Conflict) => {
                     for job in chunk {
                         match self.create_job(job, sync_token).await {
