@@ -143,6 +143,11 @@ async fn create_github_forms_and_defaults() {
     let (s, v) = read(app.get(&format!("/jobs/{id}"), &t).await).await;
     assert_eq!(s, 200);
     assert_eq!(v["job"]["id"], id);
+    let (s, v) = read(app.get("/jobs/bulk-upload", &t).await).await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (404, Some("No job found with ID: bulk-upload"))
+    );
     let (s, v) = read(app.get("/jobs/missing-id", &t).await).await;
     assert_eq!(
         (s, v["error"].as_str(), v["message"].as_str()),

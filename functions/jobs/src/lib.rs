@@ -20,9 +20,20 @@ use shared::{
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v2/jobs", get(list).post(create))
-        .route("/api/v2/jobs/validate-cron", post(validate_cron))
-        .route("/api/v2/jobs/cron-preview", post(cron_preview))
-        .route("/api/v2/jobs/bulk-upload", post(bulk_upload))
+        // `GET` on the action paths reads them as job ids, as the reference's routing does
+        // (404 "Job not found"), instead of a 405.
+        .route(
+            "/api/v2/jobs/validate-cron",
+            post(validate_cron).get(read_action_path),
+        )
+        .route(
+            "/api/v2/jobs/cron-preview",
+            post(cron_preview).get(read_action_path),
+        )
+        .route(
+            "/api/v2/jobs/bulk-upload",
+            post(bulk_upload).get(read_action_path),
+        )
         .route("/api/v2/jobs/{id}", get(read).put(update).delete(delete))
         .route("/api/v2/jobs/{id}/execute", post(execute))
 }
@@ -44,6 +55,15 @@ async fn read(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(svc::get(&state, &id).await?))
+}
+
+async fn read_action_path(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    uri: axum::http::Uri,
+) -> ApiResult<Json<Value>> {
+    let id = uri.path().rsplit('/').next().unwrap_or_default();
+    Ok(Json(svc::get(&state, id).await?))
 }
 
 async fn create(
