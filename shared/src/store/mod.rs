@@ -192,29 +192,42 @@ impl Store {
     }
 
     /// Runs a transaction; a failed condition anywhere becomes [`StoreError::Conflict`].
+    /// A `TransactionConflict` (another transaction holds one of the items, e.g. a concurrent
+    /// duplicate delivery) is retried with backoff, so the loser then sees the failed condition.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<()> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(t)) =
-                    e.as_service_error()
-                {
-                    if t.cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    {
-                        return Err(StoreError::Conflict);
-                    }
+        const ATTEMPTS: u32 = 6;
+        for attempt in 0..ATTEMPTS {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let e = match sent {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let codes: Vec<String> = match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
+                    .cancellation_reasons()
+                    .iter()
+                    .filter_map(|r| r.code().map(str::to_string))
+                    .collect(),
+                Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
+                    vec!["TransactionConflict".into()]
                 }
-                Err(e.into())
+                _ => Vec::new(),
+            };
+            if codes.iter().any(|c| c == "ConditionalCheckFailed") {
+                return Err(StoreError::Conflict);
             }
+            if codes.iter().any(|c| c == "TransactionConflict") && attempt + 1 < ATTEMPTS {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                continue;
+            }
+            return Err(e.into());
         }
+        Err(StoreError::Dynamo("transaction kept conflicting".into()))
     }
 
     /// Writes items in batches of 25, retrying unprocessed ones.
