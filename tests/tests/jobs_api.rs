@@ -795,82 +795,74 @@ async fn taxonomy_endpoints() {
         (s, v["message"].as_str()),
         (403, Some("Admin access required"))
     );
-    let (s, v) = read(
-        app.post_json(
+
+    // (path, body, status, JSON pointer, expected string), in order.
+    let cases = [
+        (
             "/job-categories",
-            Some(&app.admin_token),
             json!({"name": "Nightly Runs"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(
-        (s, v["category"]["slug"].as_str()),
-        (201, Some("nightly-runs"))
-    );
-    let (s, v) = read(
-        app.post_json(
+            201,
+            "/category/slug",
+            "nightly-runs",
+        ),
+        (
             "/job-categories",
-            Some(&app.admin_token),
             json!({"name": "nightly runs!"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(
-        (s, v["message"].as_str()),
-        (409, Some("Category slug \"nightly-runs\" already exists."))
-    );
-    let (s, v) = read(
-        app.post_json(
+            409,
+            "/message",
+            "Category slug \"nightly-runs\" already exists.",
+        ),
+        (
             "/job-categories",
-            Some(&app.admin_token),
             json!({"name": " "}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(
-        (s, v["message"].as_str()),
-        (400, Some("\"name\" is required."))
-    );
-    let (s, v) = read(
-        app.post_json(
+            400,
+            "/message",
+            "\"name\" is required.",
+        ),
+        (
             "/job-categories",
-            Some(&app.admin_token),
             json!({"name": "日本"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!((s, v["error"].as_str()), (400, Some("Invalid slug")));
-    let (s, v) = read(
-        app.post_json(
+            400,
+            "/error",
+            "Invalid slug",
+        ),
+        (
             "/pic-teams",
-            Some(&app.admin_token),
             json!({"name": "QA Tech"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(
-        (s, v["message"].as_str()),
-        (400, Some("\"slack_handle\" is required."))
-    );
-    let (s, v) = read(
-        app.post_json(
+            400,
+            "/message",
+            "\"slack_handle\" is required.",
+        ),
+        (
             "/pic-teams",
-            Some(&app.admin_token),
             json!({"name": "QA Tech", "slack_handle": "@qa"}),
+            201,
+            "/pic_team/slug",
+            "qa-tech",
+        ),
+        (
+            "/pic-teams",
+            json!({"name": "qa  tech", "slack_handle": "@qa"}),
+            409,
+            "/message",
+            "PIC team slug \"qa-tech\" already exists.",
+        ),
+    ];
+    for (path, body, status, pointer, want) in cases {
+        let (s, v) = read(
+            app.post_json(path, Some(&app.admin_token), body.clone())
+                .await,
         )
-        .await,
-    )
-    .await;
-    assert_eq!(s, 201);
-    assert_eq!(v["pic_team"]["slug"], "qa-tech");
-    assert_eq!(v["pic_team"]["slack_handle"], "@qa");
+        .await;
+        assert_eq!(
+            (s, v.pointer(pointer).and_then(Value::as_str)),
+            (status, Some(want)),
+            "{path} {body}"
+        );
+    }
     let (_, v) = read(app.get("/pic-teams?include_inactive=true", &viewer).await).await;
     assert_eq!(v["pic_teams"].as_array().unwrap().len(), 1);
+    assert_eq!(v["pic_teams"][0]["slack_handle"], "@qa");
     assert_eq!(
         read(app.get("/pic-teams?include_inactive=maybe", &viewer).await)
             .await
