@@ -261,7 +261,10 @@ impl Engine {
         exec.response_status = result.status;
         exec.error_message = result.error.clone();
         exec.output = result.output;
-        self.store.put_execution(&exec).await?;
+        if !self.store.complete_execution(&exec).await? {
+            tracing::warn!(execution_id = %exec.id, "run finished after it was marked abandoned; result not recorded");
+            return Ok(Some(exec));
+        }
 
         let (title, message, kind) = if result.success {
             (

@@ -105,3 +105,77 @@ async fn reconcile_repairs_missing_stale_orphaned_and_expired() {
         (0, 0, 0, 0)
     );
 }
+
+#[tokio::test]
+async fn runs_left_running_are_failed_after_fifteen_minutes() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("stuck", "https://example.com/h"),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let running = |minutes_ago: i64, eid: &str| shared::store::Execution {
+        id: eid.into(),
+        job_id: id.into(),
+        status: "running".into(),
+        trigger_type: "scheduled".into(),
+        started_at: shared::domain::now() - chrono::Duration::minutes(minutes_ago),
+        completed_at: None,
+        duration_seconds: None,
+        execution_type: Some("webhook".into()),
+        target: Some("https://example.com/h".into()),
+        response_status: None,
+        error_message: None,
+        output: None,
+    };
+    app.state
+        .store
+        .start_execution(&running(40, "old"), None)
+        .await
+        .unwrap();
+    app.state
+        .store
+        .start_execution(&running(2, "fresh"), None)
+        .await
+        .unwrap();
+    let r = shared::services::maintenance::reconcile(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(r.abandoned_runs_failed, 1);
+    let (_, v) = read(
+        app.get(&format!("/jobs/{id}/executions"), &app.admin_token)
+            .await,
+    )
+    .await;
+    let by_id = |eid: &str| {
+        v["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == eid)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("fresh")["status"], "running");
+    let old = by_id("old");
+    assert_eq!(old["status"], "failed");
+    assert!(old["error_message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Run abandoned"));
+    assert!(old["duration_seconds"].as_f64().unwrap() >= 2400.0);
+    // Idempotent, and a late completion of an already-failed run is not recorded.
+    assert_eq!(
+        shared::services::maintenance::reconcile(&app.state)
+            .await
+            .unwrap()
+            .abandoned_runs_failed,
+        0
+    );
+    let mut late = running(40, "old");
+    late.status = "success".into();
+    assert!(!app.state.store.complete_execution(&late).await.unwrap());
+}

@@ -31,11 +31,40 @@ pub struct ReconcileReport {
     pub failures: usize,
     /// `SYNC_PENDING` markers cleared.
     pub repaired: usize,
+    /// Runs left `running` by an executor that stopped, now marked failed.
+    pub abandoned_runs_failed: usize,
+}
+
+/// A run still `running` this long after it started is abandoned: every run is bounded far
+/// below this (40 s of calls inside a 60 s executor, 20 s for manual runs).
+pub const ABANDONED_AFTER_MINUTES: i64 = 15;
+/// How far back the abandoned-run sweep looks.
+const SWEEP_WINDOW_HOURS: i64 = 24;
+
+/// Marks runs stuck in `running` as failed (conditionally: a late completion wins).
+pub async fn fail_abandoned_runs(state: &AppState) -> Result<usize, StoreError> {
+    let now_t = now();
+    let to = now_t - chrono::Duration::minutes(ABANDONED_AFTER_MINUTES);
+    let from = now_t - chrono::Duration::hours(SWEEP_WINDOW_HOURS);
+    let mut failed = 0;
+    for mut e in state.store.running_executions(from, to).await? {
+        e.status = "failed".into();
+        e.completed_at = Some(now_t);
+        e.duration_seconds =
+            Some((now_t - e.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
+        e.error_message = Some(format!(
+            "Run abandoned: no result was recorded within {ABANDONED_AFTER_MINUTES} minutes (the executor stopped)"
+        ));
+        if state.store.complete_execution(&e).await? {
+            failed += 1;
+        }
+    }
+    Ok(failed)
 }
 
 /// Makes every schedule agree with the table: creates missing ones, rewrites differing ones,
 /// removes those of inactive, expired or deleted jobs, pauses active jobs past their end date,
-/// and clears the `SYNC_PENDING` markers read before it started (conditionally, so a write that
+/// fails runs abandoned in `running` ([`fail_abandoned_runs`]), and clears the `SYNC_PENDING` markers read before it started (conditionally, so a write that
 /// raced it keeps its own). Store failures abort (the next run retries); scheduler failures
 /// are counted and retried next run.
 pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> {
@@ -104,6 +133,7 @@ pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> 
             Err(e) => fail(name, &e, &mut report),
         }
     }
+    report.abandoned_runs_failed = fail_abandoned_runs(state).await?;
     for (id, token) in pending {
         if !failed.contains(&id) {
             state.store.clear_sync_pending(&id, &token).await?;

@@ -1,7 +1,7 @@
 //! Executions (api-contract §2.3), kept in their job's partition newest-last by sort key,
 //! and run claims that make scheduled delivery idempotent.
 
-use super::{from_item, item_with_keys, s, tx, Store, StoreError, StoreResult};
+use super::{from_item, item_with_keys, map_conditional, s, tx, Store, StoreError, StoreResult};
 use crate::domain::{fmt_ts, ts};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -121,15 +121,51 @@ impl Store {
         }
     }
 
-    /// Overwrites an execution row (completion).
-    pub async fn put_execution(&self, e: &Execution) -> StoreResult<()> {
-        self.client
+    /// Writes the completed row if the stored one is still `running`; `false` when another
+    /// writer (the abandoned-run sweep) completed it first.
+    pub async fn complete_execution(&self, e: &Execution) -> StoreResult<bool> {
+        let r = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(self.execution_item(e)?))
+            .condition_expression("#status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s("running"))
             .send()
-            .await?;
-        Ok(())
+            .await;
+        match map_conditional(r) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Executions still `running` that started in `[from, to)`, across all jobs (Query GSI2
+    /// `EXECS`, SK range, filter on status).
+    pub async fn running_executions(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<Execution>> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :p AND GSI2SK BETWEEN :lo AND :hi")
+            .filter_expression("#status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":p", s("EXECS"))
+            .expression_attribute_values(":lo", s(format!("EXEC#{}", fmt_ts(&from))))
+            .expression_attribute_values(":hi", s(format!("EXEC#{}", fmt_ts(&to))))
+            .expression_attribute_values(":running", s("running"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items.into_iter().map(|i| from_item(i?)).collect()
     }
 
     /// A job's executions newest first (Query `JOB#<id>`, SK range over `EXEC#<from>`…`EXEC#<to>`,
