@@ -138,7 +138,7 @@ impl Engine {
             return Ok(ScheduledOutcome::Skipped);
         }
         if job.is_expired(today_in(self.tz)) {
-            self.auto_pause(&job).await?;
+            self.pause_expired(&job, true).await?;
             return Ok(ScheduledOutcome::AutoPaused);
         }
         let claim = RunClaim {
@@ -165,10 +165,16 @@ impl Engine {
         e.ok_or_else(|| StoreError::Dynamo("manual run unexpectedly deduplicated".into()))
     }
 
-    async fn auto_pause(&self, job: &Job) -> EngineResult<()> {
+    /// Pauses a job past its end date: `is_active = false` and its schedule removed (a failed
+    /// removal is left to the maintenance reconciliation). With `notify`, the creator and active
+    /// admins are told (scheduled runs, api-contract §6.6); manual runs are not (§3.5).
+    pub async fn pause_expired(&self, job: &Job, notify: bool) -> EngineResult<()> {
         self.store.deactivate_job(&job.id, now()).await?;
         if let Err(e) = self.schedules.remove(&job.id).await {
             tracing::warn!(job_id = %job.id, error = %e, "auto-pause: schedule removal failed");
+        }
+        if !notify {
+            return Ok(());
         }
         let mut recipients = self.store.active_admin_ids().await?;
         if let Some(owner) = &job.created_by {
@@ -232,24 +238,18 @@ impl Engine {
             Trigger::Manual => self.manual,
         };
         let result = match plan {
-            None => Outcome::failed(
-                None,
-                format!(
-                    "Job '{}' has invalid configuration (neither GitHub Actions nor webhook URL)",
-                    job.name
-                ),
-            ),
+            None => Outcome::failed(format!(
+                "Job '{}' has invalid configuration (neither GitHub Actions nor webhook URL)",
+                job.name
+            )),
             Some(plan) => {
                 let work = self.call(job, &plan, trigger, timeouts, &mut exec);
                 match tokio::time::timeout(timeouts.total, work).await {
                     Ok(o) => o,
-                    Err(_) => Outcome::failed(
-                        None,
-                        format!(
-                            "Run exceeded {} s and was abandoned",
-                            timeouts.total.as_secs()
-                        ),
-                    ),
+                    Err(_) => Outcome::failed(format!(
+                        "Run exceeded {} s and was abandoned",
+                        timeouts.total.as_secs()
+                    )),
                 }
             }
         };
@@ -280,16 +280,8 @@ impl Engine {
                 "error",
             )
         };
-        let recipients = self.store.active_user_ids().await?;
         self.store
-            .notify(
-                &recipients,
-                title,
-                &message,
-                kind,
-                Some(&job.id),
-                Some(&exec.id),
-            )
+            .notify_active_users(title, &message, kind, Some(&job.id), Some(&exec.id))
             .await?;
         Ok(Some(exec))
     }
@@ -307,13 +299,10 @@ impl Engine {
             JobTarget::GitHub(d) => {
                 let token = plan.github_token.as_ref().or(self.github_token.as_ref());
                 let Some(token) = token else {
-                    return Outcome::failed(
-                        None,
-                        format!(
-                            "GitHub token not configured. Cannot trigger workflow for job '{}'",
-                            job.name
-                        ),
-                    );
+                    return Outcome::failed(format!(
+                        "GitHub token not configured. Cannot trigger workflow for job '{}'",
+                        job.name
+                    ));
                 };
                 self.call_github(d, &plan.metadata, token, trigger, t, exec)
                     .await
@@ -460,10 +449,10 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn failed(status: Option<u16>, error: String) -> Self {
+    fn failed(error: String) -> Self {
         Self {
             success: false,
-            status,
+            status: None,
             error: Some(error),
             notify_error: None,
             output: None,

@@ -163,25 +163,11 @@ impl Schedules {
             .and_then(|d| schedule_end(d, self.tz))
             .map(|t| aws_smithy_types::DateTime::from_secs(t.timestamp()));
         let description: String = job.name.chars().take(500).collect();
-        let created = self
-            .client
-            .create_schedule()
-            .name(&job.id)
-            .group_name(&self.group)
-            .schedule_expression(job.cron.to_eventbridge())
-            .schedule_expression_timezone(self.tz.name())
-            .set_end_date(end)
-            .description(&description)
-            .state(ScheduleState::Enabled)
-            .flexible_time_window(window.clone())
-            .target(self.target(&job.id)?)
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConflictException") => {
-                self.client
-                    .update_schedule()
+        let target = self.target(&job.id)?;
+        // Create and Update take the same fields (Update replaces all of them): one list.
+        macro_rules! with_fields {
+            ($request:expr) => {
+                $request
                     .name(&job.id)
                     .group_name(&self.group)
                     .schedule_expression(job.cron.to_eventbridge())
@@ -189,10 +175,14 @@ impl Schedules {
                     .set_end_date(end)
                     .description(&description)
                     .state(ScheduleState::Enabled)
-                    .flexible_time_window(window)
-                    .target(self.target(&job.id)?)
-                    .send()
-                    .await?;
+                    .flexible_time_window(window.clone())
+                    .target(target.clone())
+            };
+        }
+        match with_fields!(self.client.create_schedule()).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConflictException") => {
+                with_fields!(self.client.update_schedule()).send().await?;
                 Ok(())
             }
             Err(e) => Err(e.into()),

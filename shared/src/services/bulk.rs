@@ -186,8 +186,6 @@ pub async fn upload(
         .unwrap_or_else(|| state.config.default_github_owner.clone());
     let sheet = parse_sheet(&bytes)?;
     let today = today_in(state.config.timezone);
-    let categories = state.store.list_taxa(TaxonKind::Category).await?;
-    let teams = state.store.list_taxa(TaxonKind::Team).await?;
     let names: Vec<String> = sheet
         .rows
         .iter()
@@ -195,7 +193,12 @@ pub async fn upload(
         .filter(|n| n.chars().count() <= super::jobs::MAX_NAME_CHARS)
         .map(str::to_string)
         .collect();
-    let taken = state.store.taken_job_names(&names).await?;
+    // Three independent reads, issued together.
+    let (categories, teams, taken) = tokio::try_join!(
+        state.store.list_taxa(TaxonKind::Category),
+        state.store.list_taxa(TaxonKind::Team),
+        state.store.taken_job_names(&names),
+    )?;
 
     let mut errors: Vec<Value> = Vec::new();
     let mut accepted: Vec<(Job, String)> = Vec::new();

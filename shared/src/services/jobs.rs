@@ -319,14 +319,10 @@ pub(crate) async fn broadcast(
     kind: &str,
     job_id: Option<&str>,
 ) {
-    let result = async {
-        let users = state.store.active_user_ids().await?;
-        state
-            .store
-            .notify(&users, title, message, kind, job_id, None)
-            .await
-    }
-    .await;
+    let result = state
+        .store
+        .notify_active_users(title, message, kind, job_id, None)
+        .await;
     if let Err(e) = result {
         tracing::error!(error = %e, title, "broadcast notification failed");
     }
@@ -679,10 +675,7 @@ pub async fn refuse_if_expired(state: &AppState, job: &Job) -> ApiResult<()> {
         return Ok(());
     }
     if job.is_active {
-        state.store.deactivate_job(&job.id, now()).await?;
-        if let Err(e) = state.schedules.remove(&job.id).await {
-            tracing::warn!(job_id = %job.id, error = %e, "schedule removal after auto-pause failed");
-        }
+        state.engine.pause_expired(job, false).await?;
     }
     Err(ApiError::bad_request(
         "Job expired",

@@ -64,6 +64,27 @@ impl Store {
         self.batch_put(items).await
     }
 
+    /// Writes one notification to every active user (policy §9 broadcast).
+    pub async fn notify_active_users(
+        &self,
+        title: &str,
+        message: &str,
+        kind: &str,
+        related_job_id: Option<&str>,
+        related_execution_id: Option<&str>,
+    ) -> StoreResult<()> {
+        let users = self.active_user_ids().await?;
+        self.notify(
+            &users,
+            title,
+            message,
+            kind,
+            related_job_id,
+            related_execution_id,
+        )
+        .await
+    }
+
     /// A user's notifications, newest first (Query `USER#<id>`, `begins_with(SK, NOTIF#)`).
     pub async fn list_notifications(&self, user_id: &str) -> StoreResult<Vec<Notification>> {
         let items = self
