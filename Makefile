@@ -9,7 +9,7 @@ TEST_MOTO_PORT ?= 5150
 AWS_ENV = AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=ap-northeast-1 \
 	AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: dev test setup lint unit
+.PHONY: dev test setup lint unit openapi
 
 setup:
 	@infra/scripts/setup.sh
@@ -35,3 +35,7 @@ test: setup
 
 unit:
 	cargo nextest run --workspace --lib --bins
+
+# Regenerates the OpenAPI document the system function serves (a test fails when it is stale).
+openapi:
+	cargo run -q -p infra --bin openapi > functions/system/openapi.json

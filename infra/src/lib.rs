@@ -11,16 +11,66 @@ pub mod table;
 pub mod trigger;
 
 use shared::web::{finish, AppState};
+use utoipa::openapi::{
+    security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    InfoBuilder, OpenApi,
+};
+use utoipa_axum::router::OpenApiRouter;
+
+/// The API areas, each as its Lambda serves it: `(function name in template.yaml, routes)`.
+pub fn areas() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
+    vec![
+        ("AuthFunction", auth_fn::routes()),
+        ("JobsFunction", jobs_fn::routes()),
+        ("ExecutionsFunction", executions_fn::routes()),
+        ("TaxonomyFunction", taxonomy_fn::routes()),
+        ("NotificationsFunction", notifications_fn::routes()),
+        ("SettingsFunction", settings_fn::routes()),
+        ("SystemFunction", system_fn::routes()),
+    ]
+}
+
+fn merged() -> OpenApiRouter<AppState> {
+    areas()
+        .into_iter()
+        .fold(OpenApiRouter::new(), |all, (_, r)| all.merge(r))
+}
 
 /// All API areas on one router (`/api/v2/...`), with the same fallbacks and CORS as each
 /// Lambda.
 pub fn router(state: AppState) -> axum::Router {
-    let routes = auth_fn::routes()
-        .merge(jobs_fn::routes())
-        .merge(executions_fn::routes())
-        .merge(taxonomy_fn::routes())
-        .merge(system_fn::routes());
-    finish(routes, state)
+    finish(merged().split_for_parts().0, state)
+}
+
+/// The OpenAPI 3.1 document of every area, built from the routers that serve the requests.
+pub fn openapi() -> OpenApi {
+    let mut doc = merged().split_for_parts().1;
+    doc.info = InfoBuilder::new()
+        .title("Cron Job Scheduler API")
+        .version("2.0.0")
+        .description(Some(
+            "Serverless cron-job platform (api-contract v2). Errors are always \
+             {\"error\", \"message\"}; input errors are 400, never 422.",
+        ))
+        .build();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    doc
+}
+
+/// [`openapi`] as the pretty JSON committed at `functions/system/openapi.json`.
+pub fn openapi_json() -> String {
+    let mut s = openapi().to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// Errors while provisioning.

@@ -226,7 +226,17 @@ impl Engine {
             response_status: None,
             error_message: None,
             output: None,
+            scheduled_time: None,
+            start_delay_ms: None,
         };
+        if let Some(planned) = claim.and_then(|c| {
+            chrono::DateTime::parse_from_rfc3339(c.scheduled_time.trim())
+                .ok()
+                .map(|t| t.with_timezone(&chrono::Utc))
+        }) {
+            exec.scheduled_time = Some(planned);
+            exec.start_delay_ms = Some((started_at - planned).num_milliseconds());
+        }
         if !self.store.start_execution(&exec, claim).await? {
             tracing::info!(job_id = %job.id, "duplicate delivery: already claimed");
             return Ok(None);
@@ -435,6 +445,150 @@ impl Engine {
             )),
             notify_error: None,
             output: Some(text),
+        }
+    }
+}
+
+/// The result of a test run (api-contract §3.6): nothing is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestRun {
+    pub ok: bool,
+    /// `webhook` | `github`.
+    pub kind: &'static str,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub message: String,
+}
+
+impl TestRun {
+    /// `{"ok","type","status_code"?,"error"?,"message"}`.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"ok": self.ok, "type": self.kind, "message": self.message});
+        if let Some(c) = self.status_code {
+            v["status_code"] = json!(c);
+        }
+        if let Some(e) = &self.error {
+            v["error"] = json!(e);
+        }
+        v
+    }
+}
+
+impl Engine {
+    /// One outbound call, nothing recorded (api-contract §3.6 test-run): a webhook gets a
+    /// `POST` of `metadata` through the safe client; GitHub gets a dispatch with
+    /// `ref = metadata.ref || metadata.branch || "main"`. `timeout` bounds the whole call.
+    pub async fn test_run(
+        &self,
+        target: &JobTarget,
+        metadata: &Map<String, Value>,
+        timeout: Duration,
+    ) -> TestRun {
+        match target {
+            JobTarget::Webhook(url) => {
+                let failed = |message: String| TestRun {
+                    ok: false,
+                    kind: "webhook",
+                    status_code: None,
+                    error: Some("Request failed".into()),
+                    message,
+                };
+                if let Err(reason) = safe_http::check_literal_host(url, self.allow_private) {
+                    return failed(reason);
+                }
+                let sent = self
+                    .webhook_http
+                    .post(url.clone())
+                    .json(metadata)
+                    .timeout(timeout)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) => {
+                        let code = resp.status().as_u16();
+                        let ok = (200..300).contains(&code);
+                        TestRun {
+                            ok,
+                            kind: "webhook",
+                            status_code: Some(code),
+                            error: None,
+                            message: if ok {
+                                "Webhook test run succeeded."
+                            } else {
+                                "Webhook test run failed."
+                            }
+                            .into(),
+                        }
+                    }
+                    Err(e) => failed(safe_http::describe(&e)),
+                }
+            }
+            JobTarget::GitHub(d) => {
+                let Some(token) = &self.github_token else {
+                    return TestRun {
+                        ok: false,
+                        kind: "github",
+                        status_code: None,
+                        error: Some("GitHub token not configured".into()),
+                        message: "Set GITHUB_TOKEN in backend .env to test-run GitHub workflows."
+                            .into(),
+                    };
+                };
+                let git_ref = ["ref", "branch"]
+                    .iter()
+                    .find_map(|k| {
+                        metadata
+                            .get(*k)
+                            .and_then(Value::as_str)
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                    })
+                    .unwrap_or("main")
+                    .to_string();
+                let mut body = json!({ "ref": git_ref });
+                if !metadata.is_empty() {
+                    body["inputs"] = Value::Object(metadata.clone());
+                }
+                let url = format!(
+                    "{}/repos/{}/{}/actions/workflows/{}/dispatches",
+                    self.github_base, d.owner, d.repo, d.workflow
+                );
+                let sent = self
+                    .github_http
+                    .post(&url)
+                    .bearer_auth(token.expose())
+                    .header("Accept", "application/vnd.github+json")
+                    .header("X-GitHub-Api-Version", "2022-11-28")
+                    .json(&body)
+                    .timeout(timeout)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) => {
+                        let code = resp.status().as_u16();
+                        let ok = code == 201 || code == 204;
+                        TestRun {
+                            ok,
+                            kind: "github",
+                            status_code: Some(code),
+                            error: None,
+                            message: if ok {
+                                "GitHub workflow dispatch triggered."
+                            } else {
+                                "GitHub workflow dispatch failed."
+                            }
+                            .into(),
+                        }
+                    }
+                    Err(e) => TestRun {
+                        ok: false,
+                        kind: "github",
+                        status_code: None,
+                        error: Some("Request failed".into()),
+                        message: safe_http::describe(&e),
+                    },
+                }
+            }
         }
     }
 }

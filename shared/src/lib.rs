@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod openapi;
 pub mod schedules;
 pub mod services;
 pub mod store;

@@ -97,7 +97,12 @@ async fn scheduled_success_failure_and_timeout() {
         .await
         .unwrap()
         .unwrap();
-    let notes = app.state.store.list_notifications(&admin.id).await.unwrap();
+    let notes = app
+        .state
+        .store
+        .recent_notifications(&admin.id, 100)
+        .await
+        .unwrap();
     assert!(notes
         .iter()
         .any(|n| n.title == "Job Completed" && n.related_execution_id.is_some()));
@@ -174,7 +179,12 @@ async fn expired_job_is_auto_paused_and_unscheduled() {
             .is_active
     );
     assert!(app.schedule(id).await.is_none());
-    let notes = app.state.store.list_notifications(&alice_id).await.unwrap();
+    let notes = app
+        .state
+        .store
+        .recent_notifications(&alice_id, 100)
+        .await
+        .unwrap();
     assert!(notes
         .iter()
         .any(|n| n.title == "Job auto-paused (end date passed)"

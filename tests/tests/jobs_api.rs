@@ -377,7 +377,7 @@ async fn rbac_and_ownership() {
     let titles: Vec<String> = app
         .state
         .store
-        .list_notifications(&alice_id)
+        .recent_notifications(&alice_id, 100)
         .await
         .unwrap()
         .into_iter()

@@ -130,6 +130,8 @@ async fn runs_left_running_are_failed_after_fifteen_minutes() {
         response_status: None,
         error_message: None,
         output: None,
+        scheduled_time: None,
+        start_delay_ms: None,
     };
     app.state
         .store

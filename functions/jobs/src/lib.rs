@@ -1,54 +1,55 @@
 //! Jobs area (api-contract §3.4-§3.6, §4): list, read, create, update, delete, execute,
-//! bulk upload, cron validation and preview. Routing and request mapping only; the rules are
-//! in `shared::services::jobs` and `shared::services::bulk`.
+//! bulk upload, cron validation and preview, test run. Routing and request mapping only; the
+//! rules are in `shared::services::jobs` and `shared::services::bulk`. Every route is
+//! registered with its OpenAPI description (`routes!`), so the two cannot drift apart.
 
 use axum::{
     body::Bytes,
     extract::{FromRequest, Multipart, Path, Request, State},
     http::{HeaderMap, StatusCode},
-    routing::{get, post},
     Json, Router,
 };
 use serde_json::{Map, Value};
 use shared::{
     error::{ApiError, ApiResult},
+    openapi as doc,
     services::{bulk, jobs as svc},
     web::{finish, json_object, AppState, CurrentUser},
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// The area's routes, without state.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v2/jobs", get(list).post(create))
+/// The area's routes and their OpenAPI description, without state.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
         // `GET` on the action paths reads them as job ids, as the reference's routing does
         // (404 "Job not found"), instead of a 405.
-        .route(
-            "/api/v2/jobs/validate-cron",
-            post(validate_cron).get(read_action_path),
-        )
-        .route(
-            "/api/v2/jobs/cron-preview",
-            post(cron_preview).get(read_action_path),
-        )
-        .route(
-            "/api/v2/jobs/bulk-upload",
-            post(bulk_upload).get(read_action_path),
-        )
-        .route("/api/v2/jobs/{id}", get(read).put(update).delete(delete))
-        .route("/api/v2/jobs/{id}/execute", post(execute))
+        .routes(routes!(validate_cron, read_validate_cron))
+        .routes(routes!(cron_preview, read_cron_preview))
+        .routes(routes!(bulk_upload, read_bulk_upload))
+        .routes(routes!(test_run, read_test_run))
+        .routes(routes!(read, update, delete))
+        .routes(routes!(execute))
 }
 
 /// The Lambda's whole application.
 pub fn app(state: AppState) -> Router {
-    finish(routes(), state)
+    finish(routes().split_for_parts().0, state)
 }
 
 type Reply = ApiResult<(StatusCode, Json<Value>)>;
 
+/// Every job, newest first, unpaginated.
+#[utoipa::path(get, path = "/api/v2/jobs", tag = "jobs", security(("bearer" = [])),
+    responses((status = 200, body = doc::JobList), doc::Errors))]
 async fn list(State(state): State<AppState>, _user: CurrentUser) -> ApiResult<Json<Value>> {
     Ok(Json(svc::list(&state).await?))
 }
 
+/// One job with `last_execution_at` and `next_execution_at`.
+#[utoipa::path(get, path = "/api/v2/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = doc::JobEnvelope), doc::Errors))]
 async fn read(
     State(state): State<AppState>,
     _user: CurrentUser,
@@ -57,15 +58,59 @@ async fn read(
     Ok(Json(svc::get(&state, &id).await?))
 }
 
-async fn read_action_path(
-    State(state): State<AppState>,
-    _user: CurrentUser,
-    uri: axum::http::Uri,
-) -> ApiResult<Json<Value>> {
+async fn read_action(state: AppState, uri: axum::http::Uri) -> ApiResult<Json<Value>> {
     let id = uri.path().rsplit('/').next().unwrap_or_default();
     Ok(Json(svc::get(&state, id).await?))
 }
 
+/// Not a job: the reference reads this path as a job id (404 `Job not found`).
+#[utoipa::path(get, path = "/api/v2/jobs/validate-cron", tag = "jobs", security(("bearer" = [])),
+    responses(doc::Errors))]
+async fn read_validate_cron(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    uri: axum::http::Uri,
+) -> ApiResult<Json<Value>> {
+    read_action(state, uri).await
+}
+
+/// Not a job: the reference reads this path as a job id (404 `Job not found`).
+#[utoipa::path(get, path = "/api/v2/jobs/cron-preview", tag = "jobs", security(("bearer" = [])),
+    responses(doc::Errors))]
+async fn read_cron_preview(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    uri: axum::http::Uri,
+) -> ApiResult<Json<Value>> {
+    read_action(state, uri).await
+}
+
+/// Not a job: the reference reads this path as a job id (404 `Job not found`).
+#[utoipa::path(get, path = "/api/v2/jobs/bulk-upload", tag = "jobs", security(("bearer" = [])),
+    responses(doc::Errors))]
+async fn read_bulk_upload(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    uri: axum::http::Uri,
+) -> ApiResult<Json<Value>> {
+    read_action(state, uri).await
+}
+
+/// Not a job: the reference reads this path as a job id (404 `Job not found`).
+#[utoipa::path(get, path = "/api/v2/jobs/test-run", tag = "jobs", security(("bearer" = [])),
+    responses(doc::Errors))]
+async fn read_test_run(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    uri: axum::http::Uri,
+) -> ApiResult<Json<Value>> {
+    read_action(state, uri).await
+}
+
+/// Creates a job (user or admin) and its schedule.
+#[utoipa::path(post, path = "/api/v2/jobs", tag = "jobs", security(("bearer" = [])),
+    request_body = doc::JobWrite,
+    responses((status = 201, body = doc::JobWritten), doc::Errors))]
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -78,6 +123,11 @@ async fn create(
     Ok((status, Json(out)))
 }
 
+/// Partial update (owner or admin); keeps the schedule in step.
+#[utoipa::path(put, path = "/api/v2/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    request_body = doc::JobWrite,
+    responses((status = 200, body = doc::JobWritten), doc::Errors))]
 async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -91,6 +141,10 @@ async fn update(
     Ok(Json(svc::update(&state, &user, job, body).await?))
 }
 
+/// Deletes a job (owner or admin): its schedule first, then the job and its history.
+#[utoipa::path(delete, path = "/api/v2/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = doc::JobDeleted), doc::Errors))]
 async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -101,6 +155,11 @@ async fn delete(
     Ok(Json(svc::delete(&state, &user, job).await?))
 }
 
+/// Runs a job now with optional overrides (owner or admin); answers when the run is recorded.
+#[utoipa::path(post, path = "/api/v2/jobs/{id}/execute", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    request_body(content = doc::ExecuteRequest, description = "Optional overrides; an empty body is allowed"),
+    responses((status = 200, body = doc::ExecuteResponse), doc::Errors))]
 async fn execute(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -119,6 +178,10 @@ async fn execute(
     Ok(Json(svc::execute(&state, job, body).await?))
 }
 
+/// Validates a cron expression (always 200).
+#[utoipa::path(post, path = "/api/v2/jobs/validate-cron", tag = "jobs", security(("bearer" = [])),
+    request_body = doc::CronRequest,
+    responses((status = 200, body = doc::CronValidation), doc::Errors))]
 async fn validate_cron(
     _user: CurrentUser,
     headers: HeaderMap,
@@ -127,6 +190,10 @@ async fn validate_cron(
     Ok(Json(svc::validate_cron(&json_object(&headers, &body)?)?))
 }
 
+/// The next fire times of a cron expression in the scheduler zone.
+#[utoipa::path(post, path = "/api/v2/jobs/cron-preview", tag = "jobs", security(("bearer" = [])),
+    request_body = doc::CronRequest,
+    responses((status = 200, body = doc::CronPreview), doc::Errors))]
 async fn cron_preview(
     State(state): State<AppState>,
     _user: CurrentUser,
@@ -137,6 +204,21 @@ async fn cron_preview(
         &state,
         &json_object(&headers, &body)?,
     )?))
+}
+
+/// One outbound call to a webhook or GitHub; nothing is stored (user or admin).
+#[utoipa::path(post, path = "/api/v2/jobs/test-run", tag = "jobs", security(("bearer" = [])),
+    request_body = doc::TestRunRequest,
+    responses((status = 200, body = doc::TestRunResponse), doc::Errors))]
+async fn test_run(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    user.require_writer()?;
+    let body = json_object(&headers, &body)?;
+    Ok(Json(svc::test_run(&state, &body).await?))
 }
 
 fn invalid_upload(e: impl std::fmt::Display) -> ApiError {
@@ -174,6 +256,10 @@ async fn read_upload(state: &AppState, req: Request) -> ApiResult<bulk::Upload> 
     Ok(upload)
 }
 
+/// Creates jobs from a CSV file (create-only; per-row errors; 400 when nothing was created).
+#[utoipa::path(post, path = "/api/v2/jobs/bulk-upload", tag = "jobs", security(("bearer" = [])),
+    request_body(content = doc::BulkUploadForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = doc::BulkUploadResponse), doc::Errors))]
 async fn bulk_upload(State(state): State<AppState>, user: CurrentUser, req: Request) -> Reply {
     user.require_writer()?;
     let upload = read_upload(&state, req).await?;

@@ -1,35 +1,67 @@
-//! System area: `GET /api/v2/health` and the welcome document at `/` (api-contract §1.1, §3.1).
+//! System area: health, the welcome document at `/`, the scheduler admin endpoints
+//! (api-contract §1.1, §3.1, §3.11), and the API's own description — the OpenAPI 3.1
+//! document at `/api/v2/openapi.json` and a Swagger UI at `/api/v2/docs` whose assets are
+//! compiled into this function only (no CDN at run time).
+//!
+//! The document is generated from every area's router (`cargo run -p infra --bin openapi`,
+//! `make openapi`) into `functions/system/openapi.json`; a test fails when that file and the
+//! routers disagree.
 
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+    Json, Router,
+};
 use serde_json::{json, Value};
 use shared::{
     domain::{fmt_ts, now},
-    web::{finish, AppState},
+    error::{ApiError, ApiResult},
+    openapi as doc,
+    services::scheduler,
+    web::{finish, AppState, CurrentUser},
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// The area's routes, without state.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(welcome))
-        .route("/api/v2/health", get(health))
+/// The generated OpenAPI document served at `/api/v2/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+const SWAGGER_JS_GZ: &[u8] = include_bytes!("../assets/swagger-ui-bundle.js.gz");
+const SWAGGER_CSS_GZ: &[u8] = include_bytes!("../assets/swagger-ui.css.gz");
+
+/// The area's routes and their OpenAPI description, without state.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(welcome))
+        .routes(routes!(health))
+        .routes(routes!(scheduler_status))
+        .routes(routes!(scheduler_resync))
+        .routes(routes!(openapi_json))
+        .routes(routes!(docs))
+        .routes(routes!(docs_asset))
 }
 
 /// The Lambda's whole application.
 pub fn app(state: AppState) -> Router {
-    finish(routes(), state)
+    finish(routes().split_for_parts().0, state)
 }
 
+/// Links to the health check and the documentation.
+#[utoipa::path(get, path = "/", tag = "system",
+    responses((status = 200, body = doc::Welcome)))]
 async fn welcome() -> Json<Value> {
     Json(json!({
         "message": "Welcome to Cron Job Scheduler API v2",
-        "docs": "/docs",
-        "redoc": "/redoc",
+        "docs": "/api/v2/docs",
+        "redoc": "/api/v2/docs",
         "health": "/api/v2/health",
     }))
 }
 
 /// Health. Schedules live in EventBridge Scheduler, which is always "running"; the count of
 /// schedules is not read here to keep this call free of AWS round trips.
+#[utoipa::path(get, path = "/api/v2/health", tag = "system",
+    responses((status = 200, body = doc::Health)))]
 async fn health(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
         "status": "healthy",
@@ -41,4 +73,93 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "scheduled_jobs_count": Value::Null,
         "docs_url": state.config.docs_url,
     }))
+}
+
+/// Schedules in the group, jobs awaiting repair, the last reconciliation (admin).
+#[utoipa::path(get, path = "/api/v2/scheduler/status", tag = "scheduler", security(("bearer" = [])),
+    responses((status = 200, body = doc::SchedulerStatus), doc::Errors))]
+async fn scheduler_status(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    Ok(Json(scheduler::status(&state).await?))
+}
+
+/// Reconciles the table with the schedules now (admin).
+#[utoipa::path(post, path = "/api/v2/scheduler/resync", tag = "scheduler", security(("bearer" = [])),
+    responses((status = 200, body = doc::ResyncResponse), doc::Errors))]
+async fn scheduler_resync(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    Ok(Json(scheduler::resync(&state).await?))
+}
+
+/// This document (OpenAPI 3.1).
+#[utoipa::path(get, path = "/api/v2/openapi.json", tag = "system",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi_json() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_JSON,
+    )
+        .into_response()
+}
+
+const DOCS_HTML: &str = r##"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Cron Job Scheduler API v2</title>
+<link rel="stylesheet" href="docs/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="docs/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({ url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true });
+</script>
+</body>
+</html>
+"##;
+
+/// Swagger UI for this document (assets served by this function, no CDN).
+#[utoipa::path(get, path = "/api/v2/docs", tag = "system",
+    responses((status = 200, description = "HTML page", content_type = "text/html")))]
+async fn docs() -> Html<&'static str> {
+    Html(DOCS_HTML)
+}
+
+/// Swagger UI assets (`swagger-ui-bundle.js`, `swagger-ui.css`), gzip-encoded.
+#[utoipa::path(get, path = "/api/v2/docs/{file}", tag = "system",
+    params(("file" = String, Path, description = "swagger-ui-bundle.js | swagger-ui.css")),
+    responses((status = 200, description = "Asset"), doc::Errors))]
+async fn docs_asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+    let (body, kind) = match file.as_str() {
+        "swagger-ui-bundle.js" => (SWAGGER_JS_GZ, "application/javascript"),
+        "swagger-ui.css" => (SWAGGER_CSS_GZ, "text/css"),
+        _ => {
+            return Err(
+                ApiError::new(StatusCode::NOT_FOUND, "Not Found", "Not Found")
+                    .with("detail", "Not Found"),
+            )
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
+            (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -88,6 +88,31 @@ pub async fn login(state: &AppState, body: Map<String, Value>) -> ApiResult<Valu
     }))
 }
 
+/// POST /auth/login/form (OAuth2 password form, `application/x-www-form-urlencoded`):
+/// `username` (or an e-mail) and `password` required, `grant_type` must be `password` when
+/// given; then exactly [`login`]. Form problems are 400 (the reference answered 422 or 500).
+pub async fn login_form(state: &AppState, body: &[u8]) -> ApiResult<Value> {
+    let mut fields: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        fields
+            .entry(k.into_owned())
+            .or_insert_with(|| v.into_owned());
+    }
+    if let Some(g) = fields.get("grant_type") {
+        if g != "password" {
+            return Err(invalid("\"grant_type\" must be \"password\"."));
+        }
+    }
+    let mut m = Map::new();
+    for key in ["username", "password"] {
+        let v = fields
+            .remove(key)
+            .ok_or_else(|| invalid(format!("\"{key}\" is required.")))?;
+        m.insert(key.into(), Value::String(v));
+    }
+    login(state, m).await
+}
+
 /// POST /auth/refresh for an authenticated refresh-token holder: a new access token.
 /// The refresh token stays valid and reusable (policy §8).
 pub fn refresh(state: &AppState, user: &User) -> ApiResult<Value> {

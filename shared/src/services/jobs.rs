@@ -11,13 +11,12 @@ use crate::{
     },
     engine::RunPlan,
     error::{ApiError, ApiResult},
-    store::{ExecutionFilter, StoreError, TaxonKind},
+    store::{StoreError, TaxonKind},
     web::{body_bool, body_str, AppState, CurrentUser},
 };
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 
 const MSG_SCHEME: &str =
     "target_url must include scheme (http:// or https://). For GitHub dispatch, use \
@@ -328,7 +327,8 @@ pub(crate) async fn broadcast(
     }
 }
 
-async fn load(state: &AppState, id: &str) -> ApiResult<Job> {
+/// The job or 404 `Job not found`.
+pub async fn load(state: &AppState, id: &str) -> ApiResult<Job> {
     state
         .store
         .get_job(id)
@@ -661,6 +661,84 @@ pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> Ap
     }))
 }
 
+/// POST /jobs/test-run (after the gate and JSON checks): one outbound call, nothing stored.
+/// `target_url` wins over GitHub fields; `timeout_seconds` (default 10) is clamped to 1..=20
+/// so the answer stays inside API Gateway's 30 s.
+pub async fn test_run(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value> {
+    let target_url = bounded_url(body, "target_url")?;
+    let owner = github_field(body, "github_owner")?;
+    let repo = github_field(body, "github_repo")?;
+    let workflow = github_field(body, "github_workflow_name")?;
+    let metadata = match body.get("metadata") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => {
+            check_metadata_size(m, "Invalid metadata")?;
+            m.clone()
+        }
+        Some(v) if is_falsy(v) => Map::new(),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "Invalid metadata",
+                "\"metadata\" must be an object.",
+            ))
+        }
+    };
+    let dispatch = Dispatch::from_parts(owner.as_deref(), repo.as_deref(), workflow.as_deref());
+    let missing = || {
+        ApiError::bad_request(
+            "Missing target configuration",
+            "Provide target_url or GitHub config (github_owner, github_repo, github_workflow_name).",
+        )
+    };
+    if target_url.is_none() && dispatch.is_none() {
+        return Err(missing());
+    }
+    let bad_timeout =
+        || ApiError::bad_request("Invalid payload", "\"timeout_seconds\" must be a number.");
+    let timeout = match body.get("timeout_seconds") {
+        None | Some(Value::Null) => 10.0,
+        Some(Value::Number(n)) => n.as_f64().ok_or_else(bad_timeout)?,
+        Some(Value::String(s)) if s.trim().is_empty() => 10.0,
+        Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| bad_timeout())?,
+        Some(_) => return Err(bad_timeout()),
+    };
+    let timeout = if timeout.is_finite() && timeout != 0.0 {
+        timeout.clamp(1.0, 20.0)
+    } else {
+        10.0
+    };
+    let target = match (target_url, dispatch) {
+        (Some(url), _) => JobTarget::Webhook(parse_webhook_url(&url).ok_or_else(|| {
+            ApiError::bad_request(
+                "Invalid target_url",
+                "Webhook URL must start with http:// or https://",
+            )
+        })?),
+        (None, Some(d)) => JobTarget::GitHub(d),
+        (None, None) => return Err(missing()),
+    };
+    let out = state
+        .engine
+        .test_run(
+            &target,
+            &metadata,
+            std::time::Duration::from_secs_f64(timeout),
+        )
+        .await;
+    Ok(out.to_json())
+}
+
+fn is_falsy(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::Object(m) => m.is_empty(),
+        Value::Bool(true) => false,
+    }
+}
+
 fn no_target() -> ApiError {
     ApiError::bad_request(
         "Missing target configuration",
@@ -681,92 +759,6 @@ pub async fn refuse_if_expired(state: &AppState, job: &Job) -> ApiResult<()> {
         "Job expired",
         "This job has passed its end_date and was auto-paused.",
     ))
-}
-
-/// Parses an executions `from`/`to` value (api-contract §3.7): a `YYYY-MM-DD` date is that
-/// UTC day (a `to` date covers the whole day), otherwise an ISO datetime (naive = UTC).
-pub fn parse_range_bound(raw: &str, is_to: bool) -> Option<DateTime<Utc>> {
-    let s = raw.trim();
-    if s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' {
-        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-        let d = if is_to { d.succ_opt()? } else { d };
-        return Some(d.and_hms_opt(0, 0, 0)?.and_utc());
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for f in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S%.f",
-    ] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
-            return Some(t.and_utc());
-        }
-    }
-    None
-}
-
-/// GET /jobs/{id}/executions (api-contract §3.7).
-pub async fn executions(
-    state: &AppState,
-    id: &str,
-    query: &HashMap<String, String>,
-) -> ApiResult<Value> {
-    let job = load(state, id).await?;
-    let limit = match query.get("limit").map(|s| s.trim()) {
-        None | Some("") => 50,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=200).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_request(
-                    "Invalid query parameter",
-                    "\"limit\" must be an integer from 1 to 200.",
-                ))
-            }
-        },
-    };
-    let bound = |key: &str, is_to: bool| -> ApiResult<Option<DateTime<Utc>>> {
-        match query.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            None => Ok(None),
-            Some(s) => parse_range_bound(s, is_to).map(Some).ok_or_else(|| {
-                ApiError::bad_request("Invalid date", format!("Invalid \"{key}\" date: {s}"))
-            }),
-        }
-    };
-    let (from, to) = (bound("from", false)?, bound("to", true)?);
-    if let (Some(f), Some(t)) = (from, to) {
-        if f >= t {
-            return Err(ApiError::bad_request(
-                "Invalid date range",
-                "\"from\" must be earlier than \"to\".",
-            ));
-        }
-    }
-    let filter = ExecutionFilter {
-        limit,
-        statuses: query
-            .get("status")
-            .map(|s| {
-                s.split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        trigger_type: query
-            .get("trigger_type")
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty()),
-        from,
-        to,
-    };
-    let list = state.store.list_job_executions(&job.id, &filter).await?;
-    let items: Vec<Value> = list.iter().map(|e| e.to_json()).collect();
-    Ok(
-        json!({"job_id": job.id, "job_name": job.name, "total_executions": items.len(), "executions": items}),
-    )
 }
 
 #[cfg(test)]

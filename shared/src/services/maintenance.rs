@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::collections::HashSet;
 
 /// What one reconciliation did.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ReconcileReport {
     /// Jobs in the table.
     pub db_jobs_total: usize,
@@ -140,5 +140,17 @@ pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> 
             report.repaired += 1;
         }
     }
+    record(state, &report).await;
     Ok(report)
+}
+
+/// Keeps the last report for `GET /scheduler/status` (best effort: a failure is logged).
+async fn record(state: &AppState, report: &ReconcileReport) {
+    let r = crate::store::ReconcileRecord {
+        ran_at: now(),
+        report: serde_json::to_string(report).unwrap_or_default(),
+    };
+    if let Err(e) = state.store.put_reconcile(&r).await {
+        tracing::warn!(error = %e, "could not record the reconciliation");
+    }
 }

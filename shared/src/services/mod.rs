@@ -3,9 +3,15 @@
 
 pub mod auth;
 pub mod bulk;
+pub mod executions;
 pub mod jobs;
 pub mod maintenance;
+pub mod notifications;
+pub mod query;
+pub mod scheduler;
+pub mod settings;
 pub mod taxonomy;
+pub mod users;
 
 use crate::{
     domain::{today_in, Job},

@@ -5,7 +5,7 @@ use crate::{
     domain::{now, slugify},
     error::{ApiError, ApiResult},
     store::{StoreError, Taxon, TaxonKind},
-    web::{body_str, AppState},
+    web::{body_bool, body_str, AppState},
 };
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
@@ -157,6 +157,191 @@ pub async fn create(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+fn labels(kind: TaxonKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        TaxonKind::Category => ("Category", "category", "category"),
+        TaxonKind::Team => ("PIC team", "pic_team", "PIC team"),
+    }
+}
+
+async fn load(state: &AppState, kind: TaxonKind, id: &str) -> ApiResult<Taxon> {
+    let found = if id.len() > 200 {
+        None
+    } else {
+        state.store.get_taxon(kind, id).await?
+    };
+    found.ok_or_else(|| {
+        ApiError::not_found(
+            "Not found",
+            format!("No {} found with ID: {id}", labels(kind).2),
+        )
+    })
+}
+
+fn duplicate_slug(kind: TaxonKind, slug: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "Duplicate slug",
+        format!("{} slug \"{slug}\" already exists.", labels(kind).0),
+    )
+}
+
+/// PUT /job-categories/{id} and /pic-teams/{id} (admin, after the JSON checks): rename
+/// (slug re-derived; every job on the old slug re-pointed in the same transaction, counted in
+/// `jobs_updated`), `is_active`, and for teams `slack_handle`. All checks run first; a 4xx
+/// writes nothing.
+pub async fn update(
+    state: &AppState,
+    kind: TaxonKind,
+    id: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Value> {
+    let previous = load(state, kind, id).await?;
+    let mut t = previous.clone();
+    if body.contains_key("name") {
+        let name = body_str(body, "name")?
+            .ok_or_else(|| ApiError::bad_request("Invalid name", "Name cannot be empty."))?;
+        if name.chars().count() > 255 {
+            return Err(ApiError::bad_request(
+                "Invalid name",
+                "Name must be at most 255 characters.",
+            ));
+        }
+        if kind == TaxonKind::Category && previous.slug == "general" && name != previous.name {
+            return Err(ApiError::bad_request(
+                "Invalid category",
+                "The \"General\" category cannot be renamed.",
+            ));
+        }
+        let slug = slugify(&name);
+        if slug.is_empty() {
+            return Err(ApiError::bad_request(
+                "Invalid slug",
+                "Unable to generate a valid slug from name.",
+            ));
+        }
+        if slug.len() > 100 {
+            return Err(ApiError::bad_request(
+                "Invalid slug",
+                "Slug must be at most 100 characters.",
+            ));
+        }
+        if slug != previous.slug
+            && state
+                .store
+                .list_taxa(kind)
+                .await?
+                .iter()
+                .any(|x| x.slug == slug)
+        {
+            return Err(duplicate_slug(kind, &slug));
+        }
+        t.name = name;
+        t.slug = slug;
+    }
+    if body.contains_key("slug") {
+        return Err(ApiError::bad_request(
+            "Invalid payload",
+            "Slug cannot be edited directly; it is derived from name.",
+        ));
+    }
+    if let Some(v) = body.get("is_active") {
+        t.is_active = body_bool(v, "is_active")?;
+    }
+    if kind == TaxonKind::Team && body.contains_key("slack_handle") {
+        let h = body_str(body, "slack_handle")?.ok_or_else(|| {
+            ApiError::bad_request("Invalid slack_handle", "slack_handle cannot be empty.")
+        })?;
+        if h.chars().count() > 255 {
+            return Err(ApiError::bad_request(
+                "Invalid slack_handle",
+                "slack_handle must be at most 255 characters.",
+            ));
+        }
+        t.slack_handle = Some(h);
+    }
+    t.updated_at = now().max(previous.updated_at + chrono::Duration::microseconds(1));
+    let job_ids: Vec<String> = if t.slug != previous.slug {
+        state
+            .store
+            .list_jobs()
+            .await?
+            .into_iter()
+            .filter(|j| match kind {
+                TaxonKind::Category => j.category == previous.slug,
+                TaxonKind::Team => j.pic_team.as_deref() == Some(previous.slug.as_str()),
+            })
+            .map(|j| j.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    match state.store.update_taxon(kind, &previous, &t, &job_ids).await {
+        Ok(()) => {}
+        Err(StoreError::TooManyItems(_)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "Too many jobs",
+                format!(
+                    "{} jobs use this {}; a rename re-points at most {} jobs at once. Move some jobs first.",
+                    job_ids.len(),
+                    labels(kind).2,
+                    crate::store::Store::MAX_REPOINTED_JOBS
+                ),
+            ))
+        }
+        Err(StoreError::Conflict) => {
+            if t.slug != previous.slug
+                && state
+                    .store
+                    .list_taxa(kind)
+                    .await?
+                    .iter()
+                    .any(|x| x.slug == t.slug && x.id != t.id)
+            {
+                return Err(duplicate_slug(kind, &t.slug));
+            }
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                "It was changed by another request (or one of its jobs was). Reload and try again.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let (_, key, _) = labels(kind);
+    let message = match kind {
+        TaxonKind::Category => "Category updated",
+        TaxonKind::Team => "PIC team updated",
+    };
+    Ok(json!({"message": message, key: t.to_json(kind), "jobs_updated": job_ids.len()}))
+}
+
+/// DELETE /job-categories/{id} and /pic-teams/{id} (admin): soft delete (`is_active=false`).
+pub async fn disable(state: &AppState, kind: TaxonKind, id: &str) -> ApiResult<Value> {
+    let previous = load(state, kind, id).await?;
+    let mut t = previous.clone();
+    t.is_active = false;
+    t.updated_at = now().max(previous.updated_at + chrono::Duration::microseconds(1));
+    match state.store.update_taxon(kind, &previous, &t, &[]).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                "It was changed by another request. Reload and try again.",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let (_, key, _) = labels(kind);
+    let message = match kind {
+        TaxonKind::Category => "Category disabled",
+        TaxonKind::Team => "PIC team disabled",
+    };
+    Ok(json!({"message": message, key: t.to_json(kind)}))
 }
 
 /// Creates the seeded categories that are missing (idempotent; start-up of the local stack

@@ -1,10 +1,13 @@
 //! Executions (api-contract §2.3), kept in their job's partition newest-last by sort key,
 //! and run claims that make scheduled delivery idempotent.
 
-use super::{from_item, item_with_keys, map_conditional, s, tx, Store, StoreError, StoreResult};
+use super::{
+    counters::{self, Delta, RangeCounts, Tally},
+    from_item, item_with_keys, s, tx, Store, StoreError, StoreResult,
+};
 use crate::domain::{fmt_ts, ts};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -32,6 +35,12 @@ pub struct Execution {
     pub response_status: Option<u16>,
     pub error_message: Option<String>,
     pub output: Option<String>,
+    /// The schedule's fire time this run answers; `None` for manual runs.
+    #[serde(default, with = "ts::option")]
+    pub scheduled_time: Option<DateTime<Utc>>,
+    /// `started_at - scheduled_time` in milliseconds; `None` for manual runs.
+    #[serde(default)]
+    pub start_delay_ms: Option<i64>,
 }
 
 impl Execution {
@@ -50,11 +59,107 @@ impl Execution {
             "response_status": self.response_status,
             "error_message": self.error_message,
             "output": self.output,
+            "scheduled_time": self.scheduled_time.as_ref().map(fmt_ts),
+            "start_delay_ms": self.start_delay_ms,
         })
+    }
+
+    /// The counter field of this run's state: status (`r`unning, `s`uccess, `f`ailed),
+    /// trigger (`S`cheduled, `M`anual), type (`g`ithub_actions, `w`ebhook, `n`one).
+    pub fn counter_field(&self) -> String {
+        counter_field(
+            &self.status,
+            &self.trigger_type,
+            self.execution_type.as_deref(),
+        )
+    }
+
+    fn duration_micros(&self) -> i64 {
+        self.duration_seconds
+            .map(|d| (d * 1e6).round() as i64)
+            .unwrap_or(0)
     }
 
     fn sort_key(&self) -> String {
         format!("EXEC#{}#{}", fmt_ts(&self.started_at), self.id)
+    }
+}
+
+/// Counter field code of a status/trigger/type combination (see [`Execution::counter_field`]).
+pub fn counter_field(status: &str, trigger: &str, execution_type: Option<&str>) -> String {
+    let st = match status {
+        "running" => 'r',
+        "success" => 's',
+        "failed" => 'f',
+        _ => '?',
+    };
+    let tr = match trigger {
+        "scheduled" => 'S',
+        "manual" => 'M',
+        _ => '?',
+    };
+    let ty = match execution_type {
+        Some("github_actions") => 'g',
+        Some("webhook") => 'w',
+        None => 'n',
+        Some(_) => '?',
+    };
+    format!("{st}{tr}{ty}")
+}
+
+/// Sum of successful durations in a tally, microseconds.
+pub const DURATION_SUCCESS_FIELD: &str = "ds";
+/// Sum of failed durations in a tally, microseconds.
+pub const DURATION_FAILED_FIELD: &str = "df";
+/// Shards of the all-jobs counters, so concurrent runs rarely contend for one counter item.
+pub const ALL_SHARDS: usize = 4;
+
+/// The counter scopes of all executions (every shard).
+pub fn all_scopes() -> Vec<String> {
+    (0..ALL_SHARDS).map(|i| format!("XSTAT#ALL#{i}")).collect()
+}
+
+/// The counter scope of one job's executions.
+pub fn job_scope(job_id: &str) -> String {
+    format!("XSTAT#JOB#{job_id}")
+}
+
+fn all_scope_of(execution_id: &str) -> String {
+    let h = execution_id
+        .bytes()
+        .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+    format!("XSTAT#ALL#{}", h % ALL_SHARDS)
+}
+
+/// Statistics over a tally (api-contract §3.7): counts by status and duration sums.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExecutionStats {
+    pub total: i64,
+    pub success: i64,
+    pub failed: i64,
+    pub running: i64,
+    /// Sum of successful runs' durations, seconds.
+    pub success_seconds: f64,
+    /// Sum of failed runs' durations, seconds.
+    pub failed_seconds: f64,
+}
+
+impl ExecutionStats {
+    /// Reads the counts of executions matching `filter`'s trigger and type (status is not
+    /// filtered: the statistics report every status).
+    pub fn from_tally(t: &Tally, filter: &ExecutionFilter) -> Self {
+        let by = |st: char| {
+            t.sum(|f| f.len() == 3 && f.starts_with(st) && filter.matches_ignoring_status(f))
+        };
+        let (success, failed, running) = (by('s'), by('f'), by('r'));
+        Self {
+            total: success + failed + running,
+            success,
+            failed,
+            running,
+            success_seconds: t.get(DURATION_SUCCESS_FIELD) as f64 / 1e6,
+            failed_seconds: t.get(DURATION_FAILED_FIELD) as f64 / 1e6,
+        }
     }
 }
 
@@ -65,14 +170,76 @@ pub struct RunClaim {
     pub scheduled_time: String,
 }
 
-/// Filters of `GET /jobs/{id}/executions` (api-contract §3.7).
+/// Filters of the execution lists (api-contract §3.7). Empty `statuses` means any.
 #[derive(Clone, Debug, Default)]
 pub struct ExecutionFilter {
     pub limit: usize,
     pub statuses: Vec<String>,
     pub trigger_type: Option<String>,
+    pub execution_type: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+}
+
+impl ExecutionFilter {
+    /// Whether a counter field (status/trigger/type code) is counted by this filter.
+    pub fn matches_field(&self, field: &str) -> bool {
+        if field.len() != 3 {
+            return false;
+        }
+        let st = field.as_bytes()[0] as char;
+        (self.statuses.is_empty()
+            || self
+                .statuses
+                .iter()
+                .any(|s| counter_field(s, "scheduled", None).starts_with(st) && st != '?'))
+            && self.matches_ignoring_status(field)
+    }
+
+    fn matches_ignoring_status(&self, field: &str) -> bool {
+        let b = field.as_bytes();
+        if b.len() != 3 {
+            return false;
+        }
+        let tr_ok = self.trigger_type.as_deref().is_none_or(|t| {
+            counter_field("running", t, None).as_bytes()[1] == b[1] && b[1] != b'?'
+        });
+        let ty_ok = self.execution_type.as_deref().is_none_or(|t| {
+            counter_field("running", "manual", Some(t)).as_bytes()[2] == b[2] && b[2] != b'?'
+        });
+        tr_ok && ty_ok
+    }
+
+    /// Number of matching executions counted in a tally.
+    pub fn count(&self, t: &Tally) -> i64 {
+        t.sum(|f| self.matches_field(f))
+    }
+}
+
+/// Which executions a list or statistics read covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExecutionScope {
+    /// Every job's executions (the time-ordered index).
+    All,
+    /// One job's executions (its partition).
+    Job(String),
+}
+
+impl ExecutionScope {
+    /// The counter scopes to sum.
+    pub fn counter_scopes(&self) -> Vec<String> {
+        match self {
+            ExecutionScope::All => all_scopes(),
+            ExecutionScope::Job(id) => vec![job_scope(id)],
+        }
+    }
+}
+
+/// One page of executions and the total matching the filter.
+#[derive(Clone, Debug, Default)]
+pub struct ExecutionPage {
+    pub items: Vec<Execution>,
+    pub total: i64,
 }
 
 impl Store {
@@ -98,6 +265,11 @@ impl Store {
         claim: Option<&RunClaim>,
     ) -> StoreResult<bool> {
         let mut items = vec![tx::create(&self.table, self.execution_item(e)?)?];
+        let delta = Delta {
+            at: e.started_at,
+            adds: vec![(e.counter_field(), 1)],
+        };
+        items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
         if let Some(c) = claim {
             let expires = Utc::now().timestamp() + CLAIM_TTL_SECS;
             let claim_item = std::collections::HashMap::from([
@@ -121,24 +293,245 @@ impl Store {
         }
     }
 
-    /// Writes the completed row if the stored one is still `running`; `false` when another
-    /// writer (the abandoned-run sweep) completed it first.
+    /// Writes the completed row if the stored one is still `running`, moving its counts from
+    /// `running` to its final status in the same transaction; `false` when another writer (the
+    /// abandoned-run sweep) completed it first.
     pub async fn complete_execution(&self, e: &Execution) -> StoreResult<bool> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.execution_item(e)?))
-            .condition_expression("#status = :running")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":running", s("running"))
-            .send()
-            .await;
-        match map_conditional(r) {
-            Ok(_) => Ok(true),
+        let running = counter_field("running", &e.trigger_type, e.execution_type.as_deref());
+        let mut adds = vec![(running, -1), (e.counter_field(), 1)];
+        let micros = e.duration_micros();
+        if micros != 0 {
+            let f = if e.status == "success" {
+                DURATION_SUCCESS_FIELD
+            } else {
+                DURATION_FAILED_FIELD
+            };
+            adds.push((f.to_string(), micros));
+        }
+        let delta = Delta {
+            at: e.started_at,
+            adds,
+        };
+        let mut items = vec![tx::put(
+            &self.table,
+            self.execution_item(e)?,
+            Some("#status = :running"),
+            &[(":running", s("running"))],
+            &[("#status", "status")],
+        )?];
+        items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    fn execution_counter_updates(
+        &self,
+        execution_id: &str,
+        job_id: &str,
+        delta: &Delta,
+    ) -> StoreResult<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
+        let mut items = counters::updates(&self.table, &all_scope_of(execution_id), delta)?;
+        items.extend(counters::updates(&self.table, &job_scope(job_id), delta)?);
+        Ok(items)
+    }
+
+    /// Counter sums of a scope over an optional range (all time when both bounds are absent).
+    /// Returns the per-bucket counts too when a range was given.
+    pub async fn execution_counts(
+        &self,
+        scope: &ExecutionScope,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<(Tally, Option<RangeCounts>)> {
+        let scopes = scope.counter_scopes();
+        if from.is_none() && to.is_none() {
+            return Ok((self.counter_totals(&scopes).await?, None));
+        }
+        let (from, to) = self.bounded_range(&scopes, from, to).await?;
+        let counts = self.counter_range(&scopes, from, to).await?;
+        Ok((counts.total(), Some(counts)))
+    }
+
+    /// Fills an open range end: `to` defaults to the next minute, `from` to the first day with
+    /// counts (found from the day items' keys, a keys-only Query).
+    async fn bounded_range(
+        &self,
+        scopes: &[String],
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<(DateTime<Utc>, DateTime<Utc>)> {
+        let to = to.unwrap_or_else(|| Utc::now() + Duration::minutes(1));
+        let from = match from {
+            Some(f) => f,
+            None => {
+                let mut earliest: Option<DateTime<Utc>> = None;
+                for scope in scopes {
+                    let first = self.first_counted_day(scope).await?;
+                    earliest = match (earliest, first) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                earliest.unwrap_or(to).min(to)
+            }
+        };
+        Ok((from, to))
+    }
+
+    /// One page of executions newest first: `total` from the counters, the page start found
+    /// from the counters ([`Store::locate_offset`]), then one Query from there reading about
+    /// one page (plus rows the filter drops). Range bounds apply at minute precision.
+    pub async fn execution_page(
+        &self,
+        scope: &ExecutionScope,
+        filter: &ExecutionFilter,
+        offset: usize,
+    ) -> StoreResult<ExecutionPage> {
+        let (tally, counts) = self.execution_counts(scope, filter.from, filter.to).await?;
+        let total = filter.count(&tally);
+        if offset as i64 >= total || filter.limit == 0 {
+            return Ok(ExecutionPage {
+                items: Vec::new(),
+                total,
+            });
+        }
+        let scopes = scope.counter_scopes();
+        let counts = match counts {
+            Some(c) => c,
+            None => {
+                let (from, to) = self.bounded_range(&scopes, None, None).await?;
+                self.counter_range(&scopes, from, to).await?
+            }
+        };
+        let lo = counts.segments.first().map(|s| s.start);
+        let (hi, skip) = if offset == 0 {
+            (counts.segments.last().map(|s| s.end), 0)
+        } else {
+            match self
+                .locate_offset(&counts, offset as i64, &|t| filter.count(t))
+                .await?
+            {
+                Some(p) => (Some(p.bucket_end), p.skip as usize),
+                None => {
+                    return Ok(ExecutionPage {
+                        items: Vec::new(),
+                        total,
+                    })
+                }
+            }
+        };
+        let items = self
+            .query_executions(scope, filter, lo, hi, skip, filter.limit)
+            .await?;
+        Ok(ExecutionPage { items, total })
+    }
+
+    /// Query newest first within `[lo, hi)`, skipping `skip` matching rows, returning at most
+    /// `limit`. Each request asks for `Limit = skip + limit` rows and pages on only while the
+    /// filter leaves the page short.
+    async fn query_executions(
+        &self,
+        scope: &ExecutionScope,
+        filter: &ExecutionFilter,
+        lo: Option<DateTime<Utc>>,
+        hi: Option<DateTime<Utc>>,
+        skip: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Execution>> {
+        let lo = format!("EXEC#{}", lo.as_ref().map(fmt_ts).unwrap_or_default());
+        let hi = match hi {
+            Some(h) => format!("EXEC#{}#~", fmt_ts(&(h - Duration::microseconds(1)))),
+            None => "EXEC#~".into(),
+        };
+        let (pk_name, pk_value, index) = match scope {
+            ExecutionScope::All => ("GSI2PK", "EXECS".to_string(), Some("GSI2")),
+            ExecutionScope::Job(id) => ("PK", format!("JOB#{id}"), None),
+        };
+        let sk_name = if index.is_some() { "GSI2SK" } else { "SK" };
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_string))
+            .key_condition_expression(format!("{pk_name} = :pk AND {sk_name} BETWEEN :lo AND :hi"))
+            .expression_attribute_values(":pk", s(pk_value))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+            .scan_index_forward(false)
+            .limit((skip + limit).clamp(1, 1000) as i32);
+        let (expr, names, values) = filter_expression(filter);
+        if let Some(expr) = expr {
+            q = q.filter_expression(expr);
+            for (k, v) in names {
+                q = q.expression_attribute_names(k, v);
+            }
+            for (k, v) in values {
+                q = q.expression_attribute_values(k, v);
+            }
+        }
+        let mut stream = q.into_paginator().items().send();
+        let mut out = Vec::with_capacity(limit);
+        let mut skipped = 0;
+        while out.len() < limit {
+            match stream.next().await {
+                Some(item) => {
+                    if skipped < skip {
+                        skipped += 1;
+                        continue;
+                    }
+                    out.push(from_item(item?)?);
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The most recent execution of a job (Query `Limit 1`).
+    pub async fn latest_execution(&self, job_id: &str) -> StoreResult<Option<Execution>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :e)")
+            .expression_attribute_values(":pk", s(format!("JOB#{job_id}")))
+            .expression_attribute_values(":e", s("EXEC#"))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(from_item)
+            .transpose()
+    }
+
+    /// An execution by id (Query GSI1 `EXEC#<id>`, `Limit 1`).
+    pub async fn get_execution(&self, id: &str) -> StoreResult<Option<Execution>> {
+        if id.len() > 200 {
+            return Ok(None);
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(format!("EXEC#{id}")))
+            .limit(1)
+            .send()
+            .await?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(from_item)
+            .transpose()
     }
 
     /// Executions still `running` that started in `[from, to)`, across all jobs (Query GSI2
@@ -192,24 +585,17 @@ impl Store {
             .expression_attribute_values(":lo", s(lo))
             .expression_attribute_values(":hi", s(hi))
             .scan_index_forward(false)
-            .consistent_read(true);
-        let mut conditions = Vec::new();
-        if !filter.statuses.is_empty() {
-            let names: Vec<String> = (0..filter.statuses.len())
-                .map(|i| format!(":st{i}"))
-                .collect();
-            for (n, v) in names.iter().zip(&filter.statuses) {
-                q = q.expression_attribute_values(n, s(v.clone()));
+            .consistent_read(true)
+            .limit(filter.limit.clamp(1, 1000) as i32);
+        let (expr, names, values) = filter_expression(filter);
+        if let Some(expr) = expr {
+            q = q.filter_expression(expr);
+            for (k, v) in names {
+                q = q.expression_attribute_names(k, v);
             }
-            conditions.push(format!("#status IN ({})", names.join(", ")));
-            q = q.expression_attribute_names("#status", "status");
-        }
-        if let Some(t) = &filter.trigger_type {
-            conditions.push("trigger_type = :tt".into());
-            q = q.expression_attribute_values(":tt", s(t.clone()));
-        }
-        if !conditions.is_empty() {
-            q = q.filter_expression(conditions.join(" AND "));
+            for (k, v) in values {
+                q = q.expression_attribute_values(k, v);
+            }
         }
         let mut stream = q.into_paginator().items().send();
         let mut out = Vec::new();
@@ -228,31 +614,38 @@ impl Store {
         }
         Ok(out)
     }
+}
 
-    /// Keys of all a job's executions (for cascade delete).
-    pub(crate) async fn execution_keys(&self, job_id: &str) -> StoreResult<Vec<(String, String)>> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :e)")
-            .expression_attribute_values(":pk", s(format!("JOB#{job_id}")))
-            .expression_attribute_values(":e", s("EXEC#"))
-            .projection_expression("PK, SK")
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        let mut keys = Vec::new();
-        for item in items {
-            let item = item?;
-            if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
-                (item.get("PK"), item.get("SK"))
-            {
-                keys.push((pk.clone(), sk.clone()));
-            }
+/// The FilterExpression of a filter's status list, trigger and type, with its names and values.
+#[allow(clippy::type_complexity)]
+fn filter_expression(
+    filter: &ExecutionFilter,
+) -> (
+    Option<String>,
+    Vec<(String, String)>,
+    Vec<(String, AttributeValue)>,
+) {
+    let mut conditions = Vec::new();
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    if !filter.statuses.is_empty() {
+        let placeholders: Vec<String> = (0..filter.statuses.len())
+            .map(|i| format!(":st{i}"))
+            .collect();
+        for (n, v) in placeholders.iter().zip(&filter.statuses) {
+            values.push((n.clone(), s(v.clone())));
         }
-        Ok(keys)
+        conditions.push(format!("#status IN ({})", placeholders.join(", ")));
+        names.push(("#status".to_string(), "status".to_string()));
     }
+    if let Some(t) = &filter.trigger_type {
+        conditions.push("trigger_type = :tt".into());
+        values.push((":tt".into(), s(t.clone())));
+    }
+    if let Some(t) = &filter.execution_type {
+        conditions.push("execution_type = :xt".into());
+        values.push((":xt".into(), s(t.clone())));
+    }
+    let expr = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+    (expr, names, values)
 }

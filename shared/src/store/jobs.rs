@@ -43,6 +43,16 @@ impl Store {
         self.get(pk(id), "JOB").await?.map(from_item).transpose()
     }
 
+    /// Several jobs by id (BatchGetItem); missing ones are absent from the result.
+    pub async fn get_jobs(&self, ids: &[String]) -> StoreResult<Vec<Job>> {
+        let keys: Vec<(String, String)> = ids.iter().map(|id| (pk(id), "JOB".into())).collect();
+        self.batch_get(&keys)
+            .await?
+            .into_values()
+            .map(from_item)
+            .collect()
+    }
+
     /// Every job, newest first (Query GSI1 `JOBS` descending, all pages) — the contract's
     /// unpaginated `GET /jobs`.
     pub async fn list_jobs(&self) -> StoreResult<Vec<Job>> {
@@ -156,6 +166,7 @@ impl Store {
             self.job_item(job, sync_token)?,
             Some("attribute_exists(PK) AND updated_at = :prev"),
             &[(":prev", s(fmt_ts(&previous.updated_at)))],
+            &[],
         )?];
         if previous.name != job.name {
             items.push(tx::delete(
@@ -271,7 +282,32 @@ impl Store {
         ignore_conflict(map_conditional(r.map(|_| ())))
     }
 
-    /// Deletes a job, its name claim and (then) its executions.
+    /// Sets `created_by = null` on the jobs a deleted user created (reads the job list: a rare
+    /// admin action).
+    pub(crate) async fn clear_job_creator(&self, user_id: &str) -> StoreResult<()> {
+        for job in self.list_jobs().await? {
+            if job.created_by.as_deref() != Some(user_id) {
+                continue;
+            }
+            let r = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("PK", s(pk(&job.id)))
+                .key("SK", s("JOB"))
+                .update_expression("SET created_by = :null")
+                .condition_expression("created_by = :u")
+                .expression_attribute_values(":null", AttributeValue::Null(true))
+                .expression_attribute_values(":u", s(user_id))
+                .send()
+                .await;
+            ignore_conflict(map_conditional(r.map(|_| ())))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a job, its name claim and (then) its executions, whose counts leave the
+    /// all-jobs counters with them.
     pub async fn delete_job(&self, job: &Job) -> StoreResult<()> {
         self.transact(vec![
             tx::delete(&self.table, pk(&job.id), "JOB", None, &[])?,
@@ -284,7 +320,12 @@ impl Store {
             )?,
         ])
         .await?;
-        let keys = self.execution_keys(&job.id).await?;
-        self.batch_delete(keys).await
+        let keys = self.keys_with_prefix(&pk(&job.id), "EXEC#").await?;
+        self.batch_delete(keys).await?;
+        self.subtract_scope(
+            &super::executions::job_scope(&job.id),
+            &super::executions::all_scopes()[0],
+        )
+        .await
     }
 }

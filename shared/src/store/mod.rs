@@ -17,16 +17,22 @@
 //! | category / team slug claim | `CATSLUG#<s>` / `TEAMSLUG#<s>` | `UNIQUE` | | |
 //! | notification | `USER#<user_id>` | `NOTIF#<created_at>#<id>` | `NOTIF#<id>` / `NOTIF` | |
 
+pub mod counters;
 mod executions;
 mod jobs;
 mod notifications;
+mod settings;
 mod taxonomy;
 mod users;
 
-pub use executions::{Execution, ExecutionFilter, RunClaim};
-pub use notifications::Notification;
+pub use executions::{
+    counter_field, Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats,
+    RunClaim,
+};
+pub use notifications::{Notification, NotificationPage};
+pub use settings::{ReconcileRecord, SlackSettings};
 pub use taxonomy::{Taxon, TaxonKind};
-pub use users::User;
+pub use users::{NotificationPrefs, UiPrefs, User};
 
 use aws_sdk_dynamodb::{
     error::{DisplayErrorContext, SdkError},
@@ -53,6 +59,8 @@ pub enum StoreError {
     Conflict,
     #[error("dynamodb: {0}")]
     Dynamo(String),
+    #[error("a transaction would exceed DynamoDB's 100 items ({0} needed)")]
+    TooManyItems(usize),
     #[error("item (de)serialization: {0}")]
     Serde(#[from] serde_dynamo::Error),
 }
@@ -230,22 +238,6 @@ impl Store {
         Err(StoreError::Dynamo("transaction kept conflicting".into()))
     }
 
-    /// Writes items in batches of 25, retrying unprocessed ones.
-    async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        let requests = items
-            .into_iter()
-            .map(|i| {
-                PutRequest::builder()
-                    .set_item(Some(i))
-                    .build()
-                    .map(|p| WriteRequest::builder().put_request(p).build())
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        self.batch_write(requests).await
-    }
-
     /// Deletes items by key in batches of 25.
     async fn batch_delete(&self, keys: Vec<(String, String)>) -> StoreResult<()> {
         use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
@@ -305,12 +297,13 @@ pub(crate) mod tx {
         StoreError::Dynamo(e.to_string())
     }
 
-    /// Put; `condition` optional with its attribute values.
+    /// Put; `condition` optional with its attribute values and names.
     pub fn put(
         table: &str,
         item: Item,
         condition: Option<&str>,
         values: &[(&str, AttributeValue)],
+        names: &[(&str, &str)],
     ) -> StoreResult<TransactWriteItem> {
         let mut b = Put::builder().table_name(table).set_item(Some(item));
         if let Some(c) = condition {
@@ -319,6 +312,9 @@ pub(crate) mod tx {
         for (k, v) in values {
             b = b.expression_attribute_values(*k, v.clone());
         }
+        for (k, v) in names {
+            b = b.expression_attribute_names(*k, *v);
+        }
         Ok(TransactWriteItem::builder()
             .put(b.build().map_err(err)?)
             .build())
@@ -326,7 +322,7 @@ pub(crate) mod tx {
 
     /// Put that must create (no item with that key yet).
     pub fn create(table: &str, item: Item) -> StoreResult<TransactWriteItem> {
-        put(table, item, Some("attribute_not_exists(PK)"), &[])
+        put(table, item, Some("attribute_not_exists(PK)"), &[], &[])
     }
 
     /// Delete by key with an optional condition.

@@ -1,10 +1,24 @@
-//! In-app notifications (api-contract §2.4), one item per recipient in the recipient's
-//! user partition, newest last by sort key.
+//! In-app notifications (api-contract §2.4), one item per recipient in the recipient's user
+//! partition (newest last by sort key), also filed by read state in GSI2 (`NUNREAD#<user>` /
+//! `NREAD#<user>`, ordered by creation) so unread lists, read-all and delete-read read only
+//! what they touch. Totals and `unread_count` come from the user's counters (`NSTAT#<user>`,
+//! fields `u` unread and `r` read), updated in the same transaction as every create, read and
+//! delete.
 
-use super::{item_with_keys, Store, StoreResult};
+use super::{
+    counters::{Delta, RangeCounts, Tally},
+    from_item, item_with_keys, s, tx, Item, Store, StoreError, StoreResult,
+};
 use crate::domain::{fmt_ts, now, ts};
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Unread counter field.
+const UNREAD: &str = "u";
+/// Read counter field.
+const READ: &str = "r";
 
 /// One notification for one user. `kind` is `success` | `error` | `warning` | `info`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -24,8 +38,80 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
+impl Notification {
+    /// The notification JSON (api-contract §2.4), timestamps RFC 3339 UTC `Z`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "user_id": self.user_id,
+            "title": self.title,
+            "message": self.message,
+            "type": self.kind,
+            "related_job_id": self.related_job_id,
+            "related_execution_id": self.related_execution_id,
+            "is_read": self.is_read,
+            "read_at": self.read_at.as_ref().map(fmt_ts),
+            "created_at": fmt_ts(&self.created_at),
+        })
+    }
+
+    fn field(&self) -> &'static str {
+        if self.is_read {
+            READ
+        } else {
+            UNREAD
+        }
+    }
+}
+
+/// A user's notification counter scope.
+fn scope(user_id: &str) -> String {
+    format!("NSTAT#{user_id}")
+}
+
+fn state_pk(user_id: &str, read: bool) -> String {
+    if read {
+        format!("NREAD#{user_id}")
+    } else {
+        format!("NUNREAD#{user_id}")
+    }
+}
+
+/// One page of a user's notifications and the total matching.
+#[derive(Clone, Debug, Default)]
+pub struct NotificationPage {
+    pub items: Vec<Notification>,
+    pub total: i64,
+}
+
 impl Store {
-    /// Writes the same notification to each recipient (BatchWriteItem, 25 per call).
+    fn notification_item(&self, n: &Notification) -> StoreResult<Item> {
+        let ts_key = format!("{}#{}", fmt_ts(&n.created_at), n.id);
+        item_with_keys(
+            n,
+            &[
+                ("PK", format!("USER#{}", n.user_id)),
+                ("SK", format!("NOTIF#{ts_key}")),
+                ("GSI1PK", format!("NOTIF#{}", n.id)),
+                ("GSI1SK", "NOTIF".into()),
+                ("GSI2PK", state_pk(&n.user_id, n.is_read)),
+                ("GSI2SK", ts_key),
+            ],
+        )
+    }
+
+    fn delta(n: &Notification, adds: Vec<(&str, i64)>) -> Vec<(String, Delta)> {
+        vec![(
+            scope(&n.user_id),
+            Delta {
+                at: n.created_at,
+                adds: adds.into_iter().map(|(f, v)| (f.to_string(), v)).collect(),
+            },
+        )]
+    }
+
+    /// Writes the same notification to each recipient (duplicates dropped), with their unread
+    /// counters, in transactions of whole notifications.
     pub async fn notify(
         &self,
         recipients: &[String],
@@ -37,7 +123,7 @@ impl Store {
     ) -> StoreResult<()> {
         let created_at = now();
         let mut seen = std::collections::HashSet::new();
-        let mut items = Vec::with_capacity(recipients.len());
+        let mut ops = Vec::with_capacity(recipients.len());
         for user_id in recipients.iter().filter(|u| seen.insert(u.as_str())) {
             let n = Notification {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -51,17 +137,12 @@ impl Store {
                 read_at: None,
                 created_at,
             };
-            items.push(item_with_keys(
-                &n,
-                &[
-                    ("PK", format!("USER#{user_id}")),
-                    ("SK", format!("NOTIF#{}#{}", fmt_ts(&created_at), n.id)),
-                    ("GSI1PK", format!("NOTIF#{}", n.id)),
-                    ("GSI1SK", "NOTIF".into()),
-                ],
-            )?);
+            ops.push((
+                tx::create(&self.table, self.notification_item(&n)?)?,
+                Self::delta(&n, vec![(UNREAD, 1)]),
+            ));
         }
-        self.batch_put(items).await
+        self.transact_counted(ops).await
     }
 
     /// Writes one notification to every active user (policy §9 broadcast).
@@ -85,21 +166,410 @@ impl Store {
         .await
     }
 
-    /// A user's notifications, newest first (Query `USER#<id>`, `begins_with(SK, NOTIF#)`).
-    pub async fn list_notifications(&self, user_id: &str) -> StoreResult<Vec<Notification>> {
+    /// A notification by id (Query GSI1 `NOTIF#<id>`, `Limit 1`).
+    pub async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>> {
+        if id.len() > 200 {
+            return Ok(None);
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(format!("NOTIF#{id}")))
+            .limit(1)
+            .send()
+            .await?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Counts of a user's notifications (`u`, `r`) over an optional range.
+    pub async fn notification_counts(
+        &self,
+        user_id: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<(Tally, Option<RangeCounts>)> {
+        let scopes = vec![scope(user_id)];
+        if from.is_none() && to.is_none() {
+            return Ok((self.counter_totals(&scopes).await?, None));
+        }
+        // Notifications are never older than their user; an open `from` starts at the user's
+        // first counted day.
+        let from = match from {
+            Some(f) => f,
+            None => self
+                .first_counted_day(&scopes[0])
+                .await?
+                .unwrap_or_else(Utc::now),
+        };
+        let to = to.unwrap_or_else(|| Utc::now() + Duration::minutes(1));
+        if from >= to {
+            return Ok((Tally::default(), None));
+        }
+        let counts = self.counter_range(&scopes, from, to).await?;
+        Ok((counts.total(), Some(counts)))
+    }
+
+    /// A user's newest notifications, at most `limit` (one Query with `Limit`).
+    pub async fn recent_notifications(
+        &self,
+        user_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Notification>> {
+        let items = self
+            .query_time_range(
+                None,
+                ("PK", format!("USER#{user_id}")),
+                ("SK", "NOTIF#"),
+                None,
+                None,
+                0,
+                limit,
+            )
+            .await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    /// A user's unread count over an optional range.
+    pub async fn unread_count(
+        &self,
+        user_id: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<i64> {
+        Ok(self
+            .notification_counts(user_id, from, to)
+            .await?
+            .0
+            .get(UNREAD))
+    }
+
+    /// One page of a user's notifications newest first (`unread_only` reads the unread index),
+    /// `total` from the counters, the page start found from them.
+    pub async fn notification_page(
+        &self,
+        user_id: &str,
+        unread_only: bool,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<NotificationPage> {
+        let matches = move |t: &Tally| {
+            if unread_only {
+                t.get(UNREAD)
+            } else {
+                t.get(UNREAD) + t.get(READ)
+            }
+        };
+        let (tally, counts) = self.notification_counts(user_id, from, to).await?;
+        let total = matches(&tally);
+        if offset as i64 >= total {
+            return Ok(NotificationPage {
+                items: Vec::new(),
+                total,
+            });
+        }
+        let counts = match counts {
+            Some(c) => c,
+            None => {
+                let from = self
+                    .first_counted_day(&scope(user_id))
+                    .await?
+                    .unwrap_or_else(Utc::now);
+                self.counter_range(&[scope(user_id)], from, Utc::now() + Duration::minutes(1))
+                    .await?
+            }
+        };
+        let lo = counts.segments.first().map(|s| s.start);
+        let (hi, skip) = if offset == 0 {
+            (counts.segments.last().map(|s| s.end), 0)
+        } else {
+            match self.locate_offset(&counts, offset as i64, &matches).await? {
+                Some(p) => (Some(p.bucket_end), p.skip as usize),
+                None => {
+                    return Ok(NotificationPage {
+                        items: Vec::new(),
+                        total,
+                    })
+                }
+            }
+        };
+        let (index, pk_name, pk, sk_name, prefix) = if unread_only {
+            (
+                Some("GSI2"),
+                "GSI2PK",
+                state_pk(user_id, false),
+                "GSI2SK",
+                "",
+            )
+        } else {
+            (None, "PK", format!("USER#{user_id}"), "SK", "NOTIF#")
+        };
+        let items = self
+            .query_time_range(index, (pk_name, pk), (sk_name, prefix), lo, hi, skip, limit)
+            .await?;
+        Ok(NotificationPage {
+            items: items
+                .into_iter()
+                .map(from_item)
+                .collect::<StoreResult<_>>()?,
+            total,
+        })
+    }
+
+    /// Items of one partition whose sort key is `<prefix><timestamp>#...` with the timestamp
+    /// in `[lo, hi)`, newest first, skipping `skip`, at most `limit` (`Limit = skip + limit`).
+    #[allow(clippy::too_many_arguments)]
+    async fn query_time_range(
+        &self,
+        index: Option<&str>,
+        (pk_name, pk): (&str, String),
+        (sk_name, prefix): (&str, &str),
+        lo: Option<DateTime<Utc>>,
+        hi: Option<DateTime<Utc>>,
+        skip: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Item>> {
+        let lo = format!(
+            "{prefix}{}",
+            lo.as_ref().map(fmt_ts).unwrap_or_else(|| "0".into())
+        );
+        let hi = match hi {
+            Some(h) => format!("{prefix}{}#~", fmt_ts(&(h - Duration::microseconds(1)))),
+            None => format!("{prefix}~"),
+        };
+        let mut stream = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_string))
+            .key_condition_expression(format!("{pk_name} = :pk AND {sk_name} BETWEEN :lo AND :hi"))
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+            .scan_index_forward(false)
+            .limit((skip + limit).clamp(1, 1000) as i32)
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::with_capacity(limit);
+        let mut skipped = 0;
+        while out.len() < limit {
+            match stream.next().await {
+                Some(item) if skipped < skip => {
+                    item?;
+                    skipped += 1;
+                }
+                Some(item) => out.push(item?),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first UTC day a scope has counts for (keys-only Query, `Limit 1`).
+    pub(crate) async fn first_counted_day(
+        &self,
+        scope: &str,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :d)")
+            .expression_attribute_values(":pk", s(scope))
+            .expression_attribute_values(":d", s("D#"))
+            .projection_expression("SK")
+            .limit(1)
+            .send()
+            .await?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|i| i.get("SK").and_then(|v| v.as_s().ok()).cloned())
+            .and_then(|sk| {
+                chrono::NaiveDate::parse_from_str(sk.trim_start_matches("D#"), "%Y-%m-%d").ok()
+            })
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc()))
+    }
+
+    fn read_op(
+        &self,
+        n: &Notification,
+        at: DateTime<Utc>,
+    ) -> StoreResult<(TransactWriteItem, Vec<(String, Delta)>)> {
+        let mut read = n.clone();
+        read.is_read = true;
+        read.read_at = Some(at);
+        Ok((
+            tx::put(
+                &self.table,
+                self.notification_item(&read)?,
+                Some("is_read = :f"),
+                &[(":f", aws_sdk_dynamodb::types::AttributeValue::Bool(false))],
+                &[],
+            )?,
+            Self::delta(n, vec![(UNREAD, -1), (READ, 1)]),
+        ))
+    }
+
+    /// Marks one notification read (idempotent: an already-read one keeps its `read_at`).
+    /// Returns the stored state.
+    pub async fn mark_notification_read(&self, n: &Notification) -> StoreResult<Notification> {
+        if n.is_read {
+            return Ok(n.clone());
+        }
+        let at = now();
+        match self.transact_counted(vec![self.read_op(n, at)?]).await {
+            Ok(()) => {
+                let mut read = n.clone();
+                read.is_read = true;
+                read.read_at = Some(at);
+                Ok(read)
+            }
+            Err(StoreError::Conflict) => Ok(self
+                .get_notification(&n.id)
+                .await?
+                .unwrap_or_else(|| n.clone())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The notifications of one read state in `[from, to)` (the state index; all pages).
+    async fn notifications_in_state(
+        &self,
+        user_id: &str,
+        read: bool,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<Notification>> {
+        // Key values may not be empty strings; "0" sorts before every timestamp.
+        let lo = from.as_ref().map(fmt_ts).unwrap_or_else(|| "0".into());
+        let hi = match to {
+            Some(t) => format!("{}#~", fmt_ts(&(t - Duration::microseconds(1)))),
+            None => "~".into(),
+        };
         let items = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :n)")
-            .expression_attribute_values(":pk", super::s(format!("USER#{user_id}")))
-            .expression_attribute_values(":n", super::s("NOTIF#"))
-            .scan_index_forward(false)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(state_pk(user_id, read)))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+            .limit(500)
             .into_paginator()
             .items()
             .send()
             .collect::<Vec<_>>()
             .await;
-        items.into_iter().map(|i| super::from_item(i?)).collect()
+        items.into_iter().map(|i| from_item(i?)).collect()
+    }
+
+    /// Marks every unread notification of a user read; returns how many. Reads only the
+    /// unread index.
+    pub async fn mark_all_notifications_read(&self, user_id: &str) -> StoreResult<usize> {
+        let unread = self
+            .notifications_in_state(user_id, false, None, None)
+            .await?;
+        let at = now();
+        let mut done = 0;
+        for chunk in unread.chunks(25) {
+            let ops = chunk
+                .iter()
+                .map(|n| self.read_op(n, at))
+                .collect::<StoreResult<Vec<_>>>()?;
+            match self.transact_counted(ops).await {
+                Ok(()) => done += chunk.len(),
+                // One was read meanwhile: fall back to one at a time for this chunk.
+                Err(StoreError::Conflict) => {
+                    for n in chunk {
+                        match self.transact_counted(vec![self.read_op(n, at)?]).await {
+                            Ok(()) => done += 1,
+                            Err(StoreError::Conflict) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    fn delete_op(
+        &self,
+        n: &Notification,
+    ) -> StoreResult<(TransactWriteItem, Vec<(String, Delta)>)> {
+        Ok((
+            tx::delete(
+                &self.table,
+                format!("USER#{}", n.user_id),
+                &format!("NOTIF#{}#{}", fmt_ts(&n.created_at), n.id),
+                Some("is_read = :r"),
+                &[(
+                    ":r",
+                    aws_sdk_dynamodb::types::AttributeValue::Bool(n.is_read),
+                )],
+            )?,
+            Self::delta(n, vec![(n.field(), -1)]),
+        ))
+    }
+
+    /// Deletes one notification (a concurrent read is retried with the fresh state).
+    pub async fn delete_notification(&self, n: &Notification) -> StoreResult<()> {
+        let mut current = n.clone();
+        for _ in 0..3 {
+            match self.transact_counted(vec![self.delete_op(&current)?]).await {
+                Err(StoreError::Conflict) => match self.get_notification(&n.id).await? {
+                    Some(fresh) => current = fresh,
+                    None => return Ok(()),
+                },
+                other => return other,
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// Deletes a user's read notifications created in `[from, to)`; returns how many.
+    pub async fn delete_read_notifications(
+        &self,
+        user_id: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<usize> {
+        let read = self.notifications_in_state(user_id, true, from, to).await?;
+        for chunk in read.chunks(25) {
+            let ops = chunk
+                .iter()
+                .map(|n| self.delete_op(n))
+                .collect::<StoreResult<Vec<_>>>()?;
+            match self.transact_counted(ops).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(read.len())
+    }
+
+    /// Deletes all of a user's notifications and their counters (user deletion, §2.9).
+    pub async fn delete_user_notifications(&self, user_id: &str) -> StoreResult<()> {
+        let keys = self
+            .keys_with_prefix(&format!("USER#{user_id}"), "NOTIF#")
+            .await?;
+        self.batch_delete(keys).await?;
+        self.drop_scope(&scope(user_id)).await
     }
 }

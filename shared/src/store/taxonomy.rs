@@ -1,6 +1,6 @@
 //! Job categories and PIC teams (api-contract §2.5): same shape, slug unique per kind.
 
-use super::{claim_item, from_item, item_with_keys, tx, Store, StoreResult};
+use super::{claim_item, from_item, item_with_keys, s, tx, Store, StoreError, StoreResult};
 use crate::domain::{fmt_ts, ts};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,13 @@ impl TaxonKind {
         match self {
             TaxonKind::Category => "CATEGORIES",
             TaxonKind::Team => "TEAMS",
+        }
+    }
+    /// The job attribute holding this kind's slug.
+    pub fn job_field(self) -> &'static str {
+        match self {
+            TaxonKind::Category => "category",
+            TaxonKind::Team => "pic_team",
         }
     }
     fn slug_prefix(self) -> &'static str {
@@ -77,6 +84,87 @@ impl Store {
             .into_iter()
             .map(from_item)
             .collect()
+    }
+
+    /// A category or team by id (GetItem).
+    pub async fn get_taxon(&self, kind: TaxonKind, id: &str) -> StoreResult<Option<Taxon>> {
+        self.get(format!("{}#{id}", kind.entity()), kind.entity())
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Most jobs one rename can re-point: the rename, both slug claims and the jobs share one
+    /// transaction (100 items), so no reader ever sees a half-renamed taxonomy.
+    pub const MAX_REPOINTED_JOBS: usize = 97;
+
+    /// Replaces a category or team if it still has `previous.updated_at`. When the slug
+    /// changed, moves the slug claim and re-points every job in `job_ids` (which must carry
+    /// the old slug) in the same transaction. `Conflict` when anything changed meanwhile or
+    /// the new slug is taken; `TooManyItems` above [`Self::MAX_REPOINTED_JOBS`].
+    pub async fn update_taxon(
+        &self,
+        kind: TaxonKind,
+        previous: &Taxon,
+        t: &Taxon,
+        job_ids: &[String],
+    ) -> StoreResult<()> {
+        if job_ids.len() > Self::MAX_REPOINTED_JOBS {
+            return Err(StoreError::TooManyItems(job_ids.len() + 3));
+        }
+        let mut items = vec![tx::put(
+            &self.table,
+            self.taxon_item(kind, t)?,
+            Some("attribute_exists(PK) AND updated_at = :prev"),
+            &[(":prev", s(crate::domain::fmt_ts(&previous.updated_at)))],
+            &[],
+        )?];
+        if previous.slug != t.slug {
+            items.push(tx::delete(
+                &self.table,
+                format!("{}{}", kind.slug_prefix(), previous.slug),
+                "UNIQUE",
+                Some("owner_id = :id"),
+                &[(":id", s(t.id.clone()))],
+            )?);
+            items.push(tx::create(
+                &self.table,
+                claim_item(format!("{}{}", kind.slug_prefix(), t.slug), &t.id),
+            )?);
+            let now = s(crate::domain::fmt_ts(&t.updated_at));
+            for id in job_ids {
+                let u = aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.table)
+                    .key("PK", s(format!("JOB#{id}")))
+                    .key("SK", s("JOB"))
+                    .update_expression("SET #f = :new, updated_at = :now")
+                    .condition_expression("#f = :old")
+                    .expression_attribute_names("#f", kind.job_field())
+                    .expression_attribute_values(":new", s(t.slug.clone()))
+                    .expression_attribute_values(":old", s(previous.slug.clone()))
+                    .expression_attribute_values(":now", now.clone())
+                    .build()
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+                items.push(
+                    aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                        .update(u)
+                        .build(),
+                );
+            }
+        }
+        self.transact(items).await
+    }
+
+    fn taxon_item(&self, kind: TaxonKind, t: &Taxon) -> StoreResult<super::Item> {
+        item_with_keys(
+            t,
+            &[
+                ("PK", format!("{}#{}", kind.entity(), t.id)),
+                ("SK", kind.entity().into()),
+                ("GSI1PK", kind.list_pk().into()),
+                ("GSI1SK", format!("{}#{}", t.name.to_lowercase(), t.id)),
+            ],
+        )
     }
 
     /// Creates a category or team with its slug claim; `Conflict` if the slug is taken.

@@ -1,6 +1,6 @@
 //! Users and their username/email uniqueness claims (api-contract §2.1).
 
-use super::{claim_item, from_item, item_with_keys, tx, Store, StoreResult};
+use super::{claim_item, from_item, item_with_keys, s, tx, Store, StoreResult};
 use crate::domain::{fmt_ts, ts, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,89 @@ impl User {
 
 fn pk(id: &str) -> String {
     format!("USER#{id}")
+}
+
+/// A user's notification preferences (api-contract §2.6), one per user (`USER#<id>`/`PREFS`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NotificationPrefs {
+    pub id: String,
+    pub user_id: String,
+    pub email_on_job_success: bool,
+    pub email_on_job_failure: bool,
+    pub email_on_job_disabled: bool,
+    pub browser_notifications: bool,
+    pub daily_digest: bool,
+    pub weekly_report: bool,
+    #[serde(with = "ts")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "ts")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl NotificationPrefs {
+    /// The six flags in the contract's order, by wire name.
+    pub const FLAGS: [&'static str; 6] = [
+        "email_on_job_success",
+        "email_on_job_failure",
+        "email_on_job_disabled",
+        "browser_notifications",
+        "daily_digest",
+        "weekly_report",
+    ];
+
+    /// A mutable flag by wire name.
+    pub fn flag_mut(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "email_on_job_success" => &mut self.email_on_job_success,
+            "email_on_job_failure" => &mut self.email_on_job_failure,
+            "email_on_job_disabled" => &mut self.email_on_job_disabled,
+            "browser_notifications" => &mut self.browser_notifications,
+            "daily_digest" => &mut self.daily_digest,
+            "weekly_report" => &mut self.weekly_report,
+            _ => return None,
+        })
+    }
+
+    /// `{"id","user_id",<six flags>,"created_at","updated_at"}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "user_id": self.user_id,
+            "email_on_job_success": self.email_on_job_success,
+            "email_on_job_failure": self.email_on_job_failure,
+            "email_on_job_disabled": self.email_on_job_disabled,
+            "browser_notifications": self.browser_notifications,
+            "daily_digest": self.daily_digest,
+            "weekly_report": self.weekly_report,
+            "created_at": fmt_ts(&self.created_at),
+            "updated_at": fmt_ts(&self.updated_at),
+        })
+    }
+}
+
+/// A user's UI preferences (api-contract §2.7): the jobs table's visible columns
+/// (`USER#<id>`/`UIPREFS`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UiPrefs {
+    pub id: String,
+    pub user_id: String,
+    /// Column → visible, exactly the five canonical columns.
+    pub jobs_table_columns: std::collections::BTreeMap<String, bool>,
+    #[serde(with = "ts")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "ts")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl UiPrefs {
+    /// The canonical columns and their defaults.
+    pub const DEFAULT_COLUMNS: [(&'static str, bool); 5] = [
+        ("pic_team", true),
+        ("end_date", true),
+        ("cron_expression", false),
+        ("target_url", false),
+        ("last_execution_at", false),
+    ];
 }
 
 impl Store {
@@ -107,6 +190,111 @@ impl Store {
             )?,
         ])
         .await
+    }
+
+    /// Replaces a user if it still has `previous.updated_at`, moving the e-mail claim when the
+    /// e-mail changed. `Conflict` when the user changed meanwhile or the e-mail is taken.
+    pub async fn update_user(&self, previous: &User, user: &User) -> StoreResult<()> {
+        let item = item_with_keys(
+            user,
+            &[
+                ("PK", pk(&user.id)),
+                ("SK", "PROFILE".into()),
+                ("GSI1PK", "USERS".into()),
+                (
+                    "GSI1SK",
+                    format!("{}#{}", fmt_ts(&user.created_at), user.id),
+                ),
+            ],
+        )?;
+        let mut items = vec![tx::put(
+            &self.table,
+            item,
+            Some("attribute_exists(PK) AND updated_at = :prev"),
+            &[(":prev", s(fmt_ts(&previous.updated_at)))],
+            &[],
+        )?];
+        if previous.email != user.email {
+            items.push(tx::delete(
+                &self.table,
+                format!("EMAIL#{}", previous.email),
+                "UNIQUE",
+                Some("owner_id = :id"),
+                &[(":id", s(user.id.clone()))],
+            )?);
+            items.push(tx::create(
+                &self.table,
+                claim_item(format!("EMAIL#{}", user.email), &user.id),
+            )?);
+        }
+        self.transact(items).await
+    }
+
+    /// Deletes a user, their claims, preferences, notifications and notification counters
+    /// (api-contract §2.9); jobs they created keep existing with `created_by = null`.
+    pub async fn delete_user(&self, user: &User) -> StoreResult<()> {
+        self.transact(vec![
+            tx::delete(&self.table, pk(&user.id), "PROFILE", None, &[])?,
+            tx::delete(
+                &self.table,
+                format!("USERNAME#{}", user.username),
+                "UNIQUE",
+                Some("owner_id = :id"),
+                &[(":id", s(user.id.clone()))],
+            )?,
+            tx::delete(
+                &self.table,
+                format!("EMAIL#{}", user.email),
+                "UNIQUE",
+                Some("owner_id = :id"),
+                &[(":id", s(user.id.clone()))],
+            )?,
+            tx::delete(&self.table, pk(&user.id), "PREFS", None, &[])?,
+            tx::delete(&self.table, pk(&user.id), "UIPREFS", None, &[])?,
+        ])
+        .await?;
+        self.delete_user_notifications(&user.id).await?;
+        self.clear_job_creator(&user.id).await
+    }
+
+    /// A user's notification preferences, if saved.
+    pub async fn get_prefs(&self, user_id: &str) -> StoreResult<Option<NotificationPrefs>> {
+        self.get(pk(user_id), "PREFS")
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Saves notification preferences.
+    pub async fn put_prefs(&self, p: &NotificationPrefs) -> StoreResult<()> {
+        let item = item_with_keys(p, &[("PK", pk(&p.user_id)), ("SK", "PREFS".into())])?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// A user's UI preferences, if saved.
+    pub async fn get_ui_prefs(&self, user_id: &str) -> StoreResult<Option<UiPrefs>> {
+        self.get(pk(user_id), "UIPREFS")
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Saves UI preferences.
+    pub async fn put_ui_prefs(&self, p: &UiPrefs) -> StoreResult<()> {
+        let item = item_with_keys(p, &[("PK", pk(&p.user_id)), ("SK", "UIPREFS".into())])?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
     }
 
     /// Every user, oldest first (Query GSI1 `USERS`, all pages).

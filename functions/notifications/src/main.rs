@@ -1,0 +1,8 @@
+//! Lambda entry point: build the state once at init, then serve the area's router.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let state = shared::web::AppState::from_env().await;
+    lambda_http::run(notifications_fn::app(state)).await
+}

@@ -1,0 +1,83 @@
+//! Slack settings (api-contract §3.10), an admin singleton created on first read. The webhook
+//! URL must be `https` (policy: the reference stored an `http` URL and then silently never
+//! used it).
+
+use crate::{
+    domain::now,
+    error::{ApiError, ApiResult},
+    store::SlackSettings,
+    web::{body_bool, AppState},
+};
+use serde_json::{json, Map, Value};
+
+async fn get_or_create(state: &AppState) -> ApiResult<SlackSettings> {
+    if let Some(s) = state.store.get_slack_settings().await? {
+        return Ok(s);
+    }
+    let t = now();
+    Ok(state
+        .store
+        .create_slack_settings(&SlackSettings {
+            id: uuid::Uuid::new_v4().to_string(),
+            is_enabled: false,
+            webhook_url: None,
+            channel: None,
+            created_at: t,
+            updated_at: t,
+        })
+        .await?)
+}
+
+/// GET /settings/slack (admin): `{"slack_settings"}`.
+pub async fn get(state: &AppState) -> ApiResult<Value> {
+    Ok(json!({"slack_settings": get_or_create(state).await?.to_json()}))
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::bad_request("Invalid settings", message)
+}
+
+fn text(body: &Map<String, Value>, key: &str, max: usize) -> ApiResult<Option<String>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            if s.chars().count() > max {
+                return Err(invalid(&format!(
+                    "\"{key}\" must be at most {max} characters."
+                )));
+            }
+            Ok(Some(s.to_string()).filter(|s| !s.is_empty()))
+        }
+        Some(_) => Err(invalid(&format!("\"{key}\" must be a string."))),
+    }
+}
+
+/// PUT /settings/slack (admin, after the JSON checks): `is_enabled`, `webhook_url` (an https
+/// URL), `channel`; enabled without a webhook is a 400. Nothing is saved on a 400.
+pub async fn put(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value> {
+    let mut s = get_or_create(state).await?;
+    if let Some(v) = body.get("is_enabled") {
+        s.is_enabled = body_bool(v, "is_enabled")?;
+    }
+    if body.contains_key("webhook_url") {
+        s.webhook_url = text(body, "webhook_url", 2048)?;
+        if let Some(u) = &s.webhook_url {
+            let ok = url::Url::parse(u)
+                .map(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()))
+                .unwrap_or(false);
+            if !ok {
+                return Err(invalid("webhook_url must be an https:// URL."));
+            }
+        }
+    }
+    if body.contains_key("channel") {
+        s.channel = text(body, "channel", 255)?;
+    }
+    if s.is_enabled && s.webhook_url.is_none() {
+        return Err(invalid("webhook_url is required when Slack is enabled."));
+    }
+    s.updated_at = now();
+    state.store.put_slack_settings(&s).await?;
+    Ok(json!({"message": "Slack settings updated", "slack_settings": s.to_json()}))
+}

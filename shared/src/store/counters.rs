@@ -1,0 +1,590 @@
+//! Time-bucketed counters: totals, `unread_count` and statistics are read from these, never
+//! by reading the items they count (docs/dynamodb-access-patterns.md, "Counters").
+//!
+//! A *scope* (one partition key, e.g. `XSTAT#JOB#<id>`) holds three kinds of counter items,
+//! all updated with `ADD` in the same transaction as the write they count:
+//!
+//! | SK | attributes | read by |
+//! |---|---|---|
+//! | `TOTAL` | `t_<field>` | unbounded totals |
+//! | `D#<yyyy-mm-dd>` (UTC day) | `h<HH>_<field>`: one slot per hour | ranges: one item per day |
+//! | `H#<yyyy-mm-dd>T<HH>` (UTC hour) | `m<MM>_<field>`: one slot per minute | the partial hour at each end of a range |
+//!
+//! A `<field>` is a short code chosen by the caller (an execution's status/trigger/type
+//! combination, a notification's read state, a duration sum). A range `[from, to)` is
+//! counted at minute precision (both bounds rounded down to the minute): whole days from day
+//! items, whole hours from the day item's hour slots, leftover minutes from the hour item, so
+//! a range costs one item per day it touches plus at most two hour items.
+
+use super::{s, Item, Store, StoreError, StoreResult};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Timelike, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// Sums of counter fields over some span: field code → value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally(pub BTreeMap<String, i64>);
+
+impl Tally {
+    /// The value of one field (0 when never counted).
+    pub fn get(&self, field: &str) -> i64 {
+        self.0.get(field).copied().unwrap_or(0)
+    }
+    /// Sum of the fields accepted by `pred`.
+    pub fn sum(&self, pred: impl Fn(&str) -> bool) -> i64 {
+        self.0
+            .iter()
+            .filter(|(k, _)| pred(k))
+            .map(|(_, v)| *v)
+            .sum()
+    }
+    fn add(&mut self, field: &str, v: i64) {
+        *self.0.entry(field.to_string()).or_insert(0) += v;
+    }
+    /// Adds another tally into this one.
+    pub fn merge(&mut self, other: &Tally) {
+        for (k, v) in &other.0 {
+            self.add(k, *v);
+        }
+    }
+}
+
+/// One change to count: `(field, amount)` pairs at the instant that places them in buckets.
+#[derive(Clone, Debug)]
+pub struct Delta {
+    pub at: DateTime<Utc>,
+    pub adds: Vec<(String, i64)>,
+}
+
+fn day_sk(d: NaiveDate) -> String {
+    format!("D#{}", d.format("%Y-%m-%d"))
+}
+
+fn hour_sk(t: DateTime<Utc>) -> String {
+    format!("H#{}", t.format("%Y-%m-%dT%H"))
+}
+
+fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::minutes(1)).unwrap_or(t)
+}
+
+/// Counter item key `(PK, SK)`.
+pub(crate) type CounterKey = (String, String);
+
+/// Pending counter changes, merged per item and attribute.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CounterChanges(pub BTreeMap<CounterKey, BTreeMap<String, i64>>);
+
+impl CounterChanges {
+    /// Adds one delta in `scope`: its TOTAL, day and hour items.
+    pub fn add(&mut self, scope: &str, delta: &Delta) {
+        let at = delta.at;
+        for (sk, slot) in [
+            ("TOTAL".to_string(), "t".to_string()),
+            (day_sk(at.date_naive()), format!("h{:02}", at.hour())),
+            (hour_sk(at), format!("m{:02}", at.minute())),
+        ] {
+            let attrs = self.0.entry((scope.to_string(), sk)).or_default();
+            for (field, v) in &delta.adds {
+                *attrs.entry(format!("{slot}_{field}")).or_insert(0) += v;
+            }
+        }
+    }
+
+    /// The items these changes touch.
+    pub fn keys(&self) -> impl Iterator<Item = &CounterKey> {
+        self.0.keys()
+    }
+
+    /// One `ADD` update per counter item (attributes that cancel out are left out).
+    pub fn into_updates(self, table: &str) -> StoreResult<Vec<TransactWriteItem>> {
+        let mut out = Vec::with_capacity(self.0.len());
+        for ((pk, sk), attrs) in self.0 {
+            let mut b = Update::builder()
+                .table_name(table)
+                .key("PK", s(pk))
+                .key("SK", s(sk));
+            let mut parts = Vec::new();
+            for (i, (name, v)) in attrs.into_iter().filter(|(_, v)| *v != 0).enumerate() {
+                parts.push(format!("#a{i} :v{i}"));
+                b = b
+                    .expression_attribute_names(format!("#a{i}"), name)
+                    .expression_attribute_values(
+                        format!(":v{i}"),
+                        AttributeValue::N(v.to_string()),
+                    );
+            }
+            if parts.is_empty() {
+                continue;
+            }
+            b = b.update_expression(format!("ADD {}", parts.join(", ")));
+            out.push(
+                TransactWriteItem::builder()
+                    .update(b.build().map_err(|e| StoreError::Dynamo(e.to_string()))?)
+                    .build(),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// The counter updates of one delta in `scope` (for a transaction).
+pub(crate) fn updates(
+    table: &str,
+    scope: &str,
+    delta: &Delta,
+) -> StoreResult<Vec<TransactWriteItem>> {
+    let mut c = CounterChanges::default();
+    c.add(scope, delta);
+    c.into_updates(table)
+}
+
+/// Most items DynamoDB takes in one transaction.
+const MAX_TX_ITEMS: usize = 100;
+
+impl Store {
+    /// Writes items with the counter changes they cause, as few transactions as possible:
+    /// each transaction carries whole writes and the merged counter updates of exactly those
+    /// writes, so counters never disagree with what was written.
+    pub(crate) async fn transact_counted(
+        &self,
+        ops: Vec<(TransactWriteItem, Vec<(String, Delta)>)>,
+    ) -> StoreResult<()> {
+        let mut writes = Vec::new();
+        let mut changes = CounterChanges::default();
+        for (write, deltas) in ops {
+            let mut next = changes.clone();
+            for (scope, d) in &deltas {
+                next.add(scope, d);
+            }
+            if !writes.is_empty() && writes.len() + 1 + next.keys().count() > MAX_TX_ITEMS {
+                let mut items = std::mem::take(&mut writes);
+                items.extend(std::mem::take(&mut changes).into_updates(&self.table)?);
+                self.transact(items).await?;
+                next = CounterChanges::default();
+                for (scope, d) in &deltas {
+                    next.add(scope, d);
+                }
+            }
+            writes.push(write);
+            changes = next;
+        }
+        if !writes.is_empty() {
+            writes.extend(changes.into_updates(&self.table)?);
+            self.transact(writes).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a scope's counters from another scope (every item of `from` subtracted from
+    /// the same item of `into`), then deletes `from`'s items. Used when a job's history goes.
+    pub(crate) async fn subtract_scope(&self, from: &str, into: &str) -> StoreResult<()> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(from))
+            .limit(100)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        let mut keys = Vec::new();
+        for item in items {
+            let item = item?;
+            let Some(AttributeValue::S(sk)) = item.get("SK") else {
+                continue;
+            };
+            let attrs: Vec<(String, i64)> = item
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    AttributeValue::N(n) => Some((k.clone(), -n.parse::<i64>().unwrap_or(0))),
+                    _ => None,
+                })
+                .filter(|(_, v)| *v != 0)
+                .collect();
+            for chunk in attrs.chunks(90) {
+                let mut c = CounterChanges::default();
+                c.0.insert(
+                    (into.to_string(), sk.clone()),
+                    chunk.iter().cloned().collect(),
+                );
+                for u in c.into_updates(&self.table)? {
+                    if let Some(u) = u.update {
+                        self.client
+                            .update_item()
+                            .table_name(&self.table)
+                            .set_key(Some(u.key))
+                            .update_expression(u.update_expression)
+                            .set_expression_attribute_names(u.expression_attribute_names)
+                            .set_expression_attribute_values(u.expression_attribute_values)
+                            .send()
+                            .await?;
+                    }
+                }
+            }
+            keys.push((from.to_string(), sk.clone()));
+        }
+        self.batch_delete(keys).await
+    }
+
+    /// Deletes every counter item of a scope (all three kinds share these SK prefixes).
+    pub(crate) async fn drop_scope(&self, scope: &str) -> StoreResult<()> {
+        let mut keys = Vec::new();
+        for prefix in ["TOTAL", "D#", "H#"] {
+            keys.extend(self.keys_with_prefix(scope, prefix).await?);
+        }
+        self.batch_delete(keys).await
+    }
+
+    /// `(PK, SK)` of the items of partition `pk` whose SK starts with `prefix` (keys only).
+    pub(crate) async fn keys_with_prefix(
+        &self,
+        pk: &str,
+        prefix: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":p", s(prefix))
+            .projection_expression("PK, SK")
+            .limit(1000)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        let mut keys = Vec::new();
+        for item in items {
+            let item = item?;
+            if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                (item.get("PK"), item.get("SK"))
+            {
+                keys.push((pk.clone(), sk.clone()));
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// Sums the attributes of `item` named `<slot>_<field>` for slots accepted by `slot_ok`.
+fn tally_of(item: Option<&Item>, prefix: char, slot_ok: impl Fn(u32) -> bool) -> Tally {
+    let mut t = Tally::default();
+    let Some(item) = item else { return t };
+    for (name, v) in item {
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some((slot, field)) = rest.split_once('_') else {
+            continue;
+        };
+        // `TOTAL` attributes have no slot number (`t_<field>`).
+        let slot = if slot.is_empty() {
+            Ok(0)
+        } else {
+            slot.parse::<u32>()
+        };
+        let (Ok(slot), AttributeValue::N(n)) = (slot, v) else {
+            continue;
+        };
+        if slot_ok(slot) {
+            t.add(field, n.parse().unwrap_or(0));
+        }
+    }
+    t
+}
+
+/// A span of time whose count is known, at day, hour or minute resolution.
+#[derive(Clone, Debug)]
+pub struct Segment {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub tally: Tally,
+}
+
+/// Counts of a range, bucket by bucket (ascending time), with the items they came from so
+/// a bucket can be refined without reading again.
+#[derive(Clone, Debug, Default)]
+pub struct RangeCounts {
+    pub segments: Vec<Segment>,
+    /// Items read, keyed `<scope>|<sk>` (absent items are absent).
+    items: HashMap<String, Item>,
+    scopes: Vec<String>,
+}
+
+impl RangeCounts {
+    /// The sum over the whole range.
+    pub fn total(&self) -> Tally {
+        let mut t = Tally::default();
+        for s in &self.segments {
+            t.merge(&s.tally);
+        }
+        t
+    }
+}
+
+impl Store {
+    /// Sum of the `TOTAL` items of `scopes` (one GetItem each, batched).
+    pub async fn counter_totals(&self, scopes: &[String]) -> StoreResult<Tally> {
+        let keys: Vec<(String, String)> = scopes
+            .iter()
+            .map(|p| (p.clone(), "TOTAL".to_string()))
+            .collect();
+        let items = self.batch_get(&keys).await?;
+        let mut t = Tally::default();
+        for item in items.values() {
+            t.merge(&tally_of(Some(item), 't', |_| true));
+        }
+        Ok(t)
+    }
+
+    /// Counts of `[from, to)` (rounded down to the minute) summed over `scopes`: one day item
+    /// per day touched and at most two hour items per scope.
+    pub async fn counter_range(
+        &self,
+        scopes: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<RangeCounts> {
+        let (from, to) = (floor_minute(from), floor_minute(to));
+        // Plan the decomposition: (start, end, sk, slot prefix, slot range).
+        enum Piece {
+            Day(NaiveDate),
+            Hour(DateTime<Utc>),
+            Minute(DateTime<Utc>),
+        }
+        let mut pieces = Vec::new();
+        let mut cur = from;
+        while cur < to {
+            let day_start = cur.date_naive().and_hms_opt(0, 0, 0).map(|d| d.and_utc());
+            if day_start == Some(cur) && cur + Duration::days(1) <= to {
+                pieces.push(Piece::Day(cur.date_naive()));
+                cur += Duration::days(1);
+            } else if cur.minute() == 0 && cur + Duration::hours(1) <= to {
+                pieces.push(Piece::Hour(cur));
+                cur += Duration::hours(1);
+            } else {
+                pieces.push(Piece::Minute(cur));
+                cur += Duration::minutes(1);
+            }
+        }
+        let mut keys = Vec::new();
+        for p in &pieces {
+            let sk = match p {
+                Piece::Day(d) => day_sk(*d),
+                Piece::Hour(t) => day_sk(t.date_naive()),
+                Piece::Minute(t) => hour_sk(*t),
+            };
+            for scope in scopes {
+                let k = (scope.clone(), sk.clone());
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        let items = self.batch_get(&keys).await?;
+        let mut out = RangeCounts {
+            segments: Vec::with_capacity(pieces.len()),
+            items,
+            scopes: scopes.to_vec(),
+        };
+        for p in pieces {
+            let seg = match p {
+                Piece::Day(d) => {
+                    let start = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(from);
+                    out.segment(start, start + Duration::days(1), &day_sk(d), 'h', |_| true)
+                }
+                Piece::Hour(t) => {
+                    let h = t.hour();
+                    out.segment(
+                        t,
+                        t + Duration::hours(1),
+                        &day_sk(t.date_naive()),
+                        'h',
+                        move |s| s == h,
+                    )
+                }
+                Piece::Minute(t) => {
+                    let m = t.minute();
+                    out.segment(t, t + Duration::minutes(1), &hour_sk(t), 'm', move |s| {
+                        s == m
+                    })
+                }
+            };
+            out.segments.push(seg);
+        }
+        Ok(out)
+    }
+
+    /// Splits a segment into its hours (from the day item already read) or minutes (one
+    /// more read per scope: the hour item), for finding where an offset lands.
+    pub async fn refine_segment(
+        &self,
+        counts: &RangeCounts,
+        seg: &Segment,
+    ) -> StoreResult<Vec<Segment>> {
+        let span = seg.end - seg.start;
+        if span > Duration::hours(1) {
+            let sk = day_sk(seg.start.date_naive());
+            let mut out = Vec::new();
+            let mut t = seg.start;
+            while t < seg.end {
+                let h = t.hour();
+                out.push(counts.segment(t, t + Duration::hours(1), &sk, 'h', move |s| s == h));
+                t += Duration::hours(1);
+            }
+            return Ok(out);
+        }
+        if span > Duration::minutes(1) {
+            let sk = hour_sk(seg.start);
+            let keys: Vec<(String, String)> = counts
+                .scopes
+                .iter()
+                .map(|p| (p.clone(), sk.clone()))
+                .collect();
+            let mut items = counts.items.clone();
+            let missing: Vec<(String, String)> = keys
+                .iter()
+                .filter(|(p, k)| !items.contains_key(&format!("{p}|{k}")))
+                .cloned()
+                .collect();
+            items.extend(self.batch_get(&missing).await?);
+            let with = RangeCounts {
+                segments: Vec::new(),
+                items,
+                scopes: counts.scopes.clone(),
+            };
+            let mut out = Vec::new();
+            let mut t = seg.start;
+            while t < seg.end {
+                let m = t.minute();
+                out.push(with.segment(t, t + Duration::minutes(1), &sk, 'm', move |s| s == m));
+                t += Duration::minutes(1);
+            }
+            return Ok(out);
+        }
+        Ok(vec![seg.clone()])
+    }
+
+    /// GetItem for many keys (BatchGetItem, 100 per call, unprocessed keys retried); the
+    /// result is keyed `<PK>|<SK>`.
+    pub(crate) async fn batch_get(
+        &self,
+        keys: &[(String, String)],
+    ) -> StoreResult<HashMap<String, Item>> {
+        let mut out = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let mut ka = KeysAndAttributes::builder();
+            for (pk, sk) in chunk {
+                ka = ka.keys(HashMap::from([
+                    ("PK".to_string(), s(pk.clone())),
+                    ("SK".to_string(), s(sk.clone())),
+                ]));
+            }
+            let mut request = Some(ka.build().map_err(|e| StoreError::Dynamo(e.to_string()))?);
+            let mut attempt = 0u32;
+            while let Some(req) = request.take() {
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await?;
+                for item in resp
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                        (item.get("PK"), item.get("SK"))
+                    {
+                        out.insert(format!("{pk}|{sk}"), item.clone());
+                    }
+                }
+                request = resp
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+                if request.is_some() {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6)))
+                        .await;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl RangeCounts {
+    fn segment(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        sk: &str,
+        prefix: char,
+        slot_ok: impl Fn(u32) -> bool + Copy,
+    ) -> Segment {
+        let mut tally = Tally::default();
+        for scope in &self.scopes {
+            tally.merge(&tally_of(
+                self.items.get(&format!("{scope}|{sk}")),
+                prefix,
+                slot_ok,
+            ));
+        }
+        Segment { start, end, tally }
+    }
+}
+
+/// Where offset `offset` (newest first) lands in a range: the bucket (at minute precision
+/// when needed) and how many matching items of that bucket come before it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PagePosition {
+    /// Exclusive upper bound of the bucket holding the first item of the page.
+    pub bucket_end: DateTime<Utc>,
+    /// Matching items inside that bucket, newest first, to skip.
+    pub skip: i64,
+}
+
+impl Store {
+    /// Finds where page offset `offset` starts, newest first, refining day → hour → minute:
+    /// reads nothing but the hour items of the bucket it lands in.
+    pub async fn locate_offset(
+        &self,
+        counts: &RangeCounts,
+        offset: i64,
+        matches: &(dyn Fn(&Tally) -> i64 + Sync),
+    ) -> StoreResult<Option<PagePosition>> {
+        let mut remaining = offset;
+        let mut level: Vec<Segment> = counts.segments.clone();
+        loop {
+            let mut found = None;
+            for seg in level.iter().rev() {
+                let n = matches(&seg.tally);
+                if n > remaining {
+                    found = Some(seg.clone());
+                    break;
+                }
+                remaining -= n;
+            }
+            let Some(seg) = found else { return Ok(None) };
+            if seg.end - seg.start <= Duration::minutes(1) {
+                return Ok(Some(PagePosition {
+                    bucket_end: seg.end,
+                    skip: remaining,
+                }));
+            }
+            level = self.refine_segment(counts, &seg).await?;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "counters_test.rs"]
+mod tests;

@@ -1,0 +1,62 @@
+use super::*;
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+#[test]
+fn tally_reads_only_the_selected_slots() {
+    let item: Item = HashMap::from([
+        ("PK".to_string(), s("XSTAT#JOB#1")),
+        ("h00_sSg".to_string(), n(2)),
+        ("h01_sSg".to_string(), n(3)),
+        ("h01_fMw".to_string(), n(1)),
+        ("h01_ds".to_string(), n(1_500_000)),
+        ("m01_sSg".to_string(), n(100)),
+        ("t_sSg".to_string(), n(7)),
+    ]);
+    assert_eq!(tally_of(Some(&item), 't', |_| true).get("sSg"), 7);
+    let all = tally_of(Some(&item), 'h', |_| true);
+    assert_eq!(all.get("sSg"), 5);
+    assert_eq!(all.get("fMw"), 1);
+    assert_eq!(all.get("ds"), 1_500_000);
+    let one = tally_of(Some(&item), 'h', |h| h == 1);
+    assert_eq!(one.get("sSg"), 3);
+    assert_eq!(one.sum(|f| f.len() == 3), 4);
+    assert_eq!(tally_of(None, 'h', |_| true), Tally::default());
+}
+
+#[test]
+fn one_delta_updates_total_day_and_hour_items() {
+    let at = DateTime::parse_from_rfc3339("2026-11-23T05:07:09Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let d = Delta {
+        at,
+        adds: vec![("rSg".into(), 1)],
+    };
+    let items = updates("t", "XSTAT#ALL#0", &d).unwrap();
+    let mut keys: Vec<(String, String)> = items
+        .iter()
+        .map(|i| {
+            let u = i.update().unwrap();
+            let sk = u.key().get("SK").unwrap().as_s().unwrap().clone();
+            let name = u
+                .expression_attribute_names()
+                .unwrap()
+                .get("#a0")
+                .unwrap()
+                .clone();
+            (sk, name)
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![
+            ("D#2026-11-23".to_string(), "h05_rSg".to_string()),
+            ("H#2026-11-23T05".to_string(), "m07_rSg".to_string()),
+            ("TOTAL".to_string(), "t_rSg".to_string()),
+        ]
+    );
+}

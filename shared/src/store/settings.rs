@@ -1,0 +1,109 @@
+//! Singletons in the `SETTINGS` partition: the Slack settings (api-contract §2.8) and the
+//! record of the last reconciliation (scheduler admin, §3.11).
+
+use super::{from_item, item_with_keys, Store, StoreResult};
+use crate::domain::{fmt_ts, ts};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The Slack settings singleton; absent until first read.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SlackSettings {
+    pub id: String,
+    pub is_enabled: bool,
+    pub webhook_url: Option<String>,
+    pub channel: Option<String>,
+    #[serde(with = "ts")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "ts")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SlackSettings {
+    /// `{"id","is_enabled","webhook_url","channel","created_at","updated_at"}` (URL in clear).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "is_enabled": self.is_enabled,
+            "webhook_url": self.webhook_url,
+            "channel": self.channel,
+            "created_at": fmt_ts(&self.created_at),
+            "updated_at": fmt_ts(&self.updated_at),
+        })
+    }
+}
+
+/// When the last reconciliation ran and what it found (the report as JSON).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ReconcileRecord {
+    #[serde(with = "ts")]
+    pub ran_at: DateTime<Utc>,
+    /// The report's counters as JSON text.
+    pub report: String,
+}
+
+const PK: &str = "SETTINGS";
+
+impl Store {
+    /// The Slack settings, if ever saved (GetItem `SETTINGS`/`SLACK`).
+    pub async fn get_slack_settings(&self) -> StoreResult<Option<SlackSettings>> {
+        self.get(PK.into(), "SLACK")
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Creates the Slack settings only if none exist (first GET); returns the stored ones.
+    pub async fn create_slack_settings(&self, s: &SlackSettings) -> StoreResult<SlackSettings> {
+        let item = item_with_keys(s, &[("PK", PK.into()), ("SK", "SLACK".into())])?;
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match super::map_conditional(r) {
+            Ok(_) => Ok(s.clone()),
+            Err(super::StoreError::Conflict) => Ok(self
+                .get_slack_settings()
+                .await?
+                .unwrap_or_else(|| s.clone())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the Slack settings (PutItem; last writer wins, as for any settings form).
+    pub async fn put_slack_settings(&self, s: &SlackSettings) -> StoreResult<()> {
+        let item = item_with_keys(s, &[("PK", PK.into()), ("SK", "SLACK".into())])?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The last reconciliation record.
+    pub async fn last_reconcile(&self) -> StoreResult<Option<ReconcileRecord>> {
+        self.get(PK.into(), "RECONCILE")
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Records a reconciliation.
+    pub async fn put_reconcile(&self, r: &ReconcileRecord) -> StoreResult<()> {
+        let item = item_with_keys(r, &[("PK", PK.into()), ("SK", "RECONCILE".into())])?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+}

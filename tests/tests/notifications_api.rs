@@ -1,0 +1,251 @@
+//! Notifications over HTTP (api-contract §3.9): own notifications only, pages newest first
+//! without overlap, counters that agree with the items (including under concurrent writes),
+//! read / read-all / delete / delete-read, date ranges.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+async fn ids(app: &TestApp, token: &str, q: &str) -> (Vec<String>, Value) {
+    let (s, v) = read(app.get(&format!("/notifications{q}"), token).await).await;
+    assert_eq!(s, 200, "{v}");
+    let ids = v["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_string())
+        .collect();
+    (ids, v)
+}
+
+async fn unread(app: &TestApp, token: &str, q: &str) -> i64 {
+    let (s, v) = read(
+        app.get(&format!("/notifications/unread-count{q}"), token)
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v["unread_count"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn pages_counts_read_and_delete() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let (_, at) = app.user("alice", "viewer").await;
+    // Five jobs → five "New Job Created" notifications for every active user.
+    for i in 0..5 {
+        app.job(
+            &app.admin_token,
+            webhook_job(&format!("job{i}"), "https://example.com/h"),
+        )
+        .await;
+    }
+    let (all, v) = ids(&app, &at, "?page=1&per_page=20&unread_only=false").await;
+    assert_eq!((all.len(), v["total"].as_i64()), (5, Some(5)));
+    assert_eq!(
+        (
+            v["page"].as_i64(),
+            v["per_page"].as_i64(),
+            v["total_pages"].as_i64()
+        ),
+        (Some(1), Some(20), Some(1))
+    );
+    assert_eq!(v["range"], json!({"from": null, "to": null}));
+    let n0 = &v["notifications"][0];
+    assert_eq!(n0["title"], "New Job Created");
+    assert_eq!(
+        n0["message"],
+        "Job \"job4\" was created by admin@example.com."
+    );
+    assert!(n0["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(unread(&app, &at, "").await, 5);
+
+    // Pages of two: newest first, no overlap, same order as the full list.
+    let mut paged = Vec::new();
+    for page in 1..=3 {
+        let (p, v) = ids(&app, &at, &format!("?page={page}&per_page=2")).await;
+        assert_eq!(
+            (v["total"].as_i64(), v["total_pages"].as_i64()),
+            (Some(5), Some(3))
+        );
+        paged.extend(p);
+    }
+    assert_eq!(paged, all);
+    assert!(ids(&app, &at, "?page=4&per_page=2").await.0.is_empty());
+    assert_eq!(ids(&app, &at, "?per_page=500").await.1["per_page"], 100);
+
+    // Own only.
+    let mine = &all[1];
+    let (s, v) = read(
+        app.put_json(
+            &format!("/notifications/{mine}/read"),
+            &app.admin_token,
+            json!(null),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            403,
+            Some("Forbidden: Cannot access other users notifications")
+        )
+    );
+    let (s, v) = read(
+        app.delete(&format!("/notifications/{mine}"), &app.admin_token)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            403,
+            Some("Forbidden: Cannot delete other users notifications")
+        )
+    );
+    let (s, v) = read(
+        app.put_json("/notifications/nope/read", &at, json!(null))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (404, Some("Notification not found"))
+    );
+
+    // Read one: idempotent, keeps the first read_at.
+    let r = app
+        .http
+        .put(app.url(&format!("/notifications/{mine}/read")))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = read(r).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["notification"]["is_read"], true);
+    let first = v["notification"]["read_at"].clone();
+    assert!(first.is_string());
+    let r = app
+        .http
+        .put(app.url(&format!("/notifications/{mine}/read")))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.1["notification"]["read_at"], first);
+    assert_eq!(unread(&app, &at, "").await, 4);
+    let (u, v) = ids(&app, &at, "?unread_only=true&per_page=3").await;
+    assert_eq!((u.len(), v["total"].as_i64()), (3, Some(4)));
+    assert!(!u.contains(mine));
+    let (u2, _) = ids(&app, &at, "?unread_only=true&per_page=3&page=2").await;
+    assert_eq!(u2.len(), 1);
+    assert!(!u.contains(&u2[0]));
+
+    // Delete one unread; read-all; delete-read.
+    let (s, _) = read(app.delete(&format!("/notifications/{}", all[0]), &at).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(unread(&app, &at, "").await, 3);
+    let r = app
+        .http
+        .put(app.url("/notifications/read-all"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = read(r).await;
+    assert_eq!((s, v["updated_count"].as_i64()), (200, Some(3)));
+    assert_eq!(unread(&app, &at, "").await, 0);
+    let (s, v) = read(app.delete("/notifications/delete-read", &at).await).await;
+    assert_eq!((s, v["deleted_count"].as_i64()), (200, Some(4)));
+    let (left, v) = ids(&app, &at, "").await;
+    assert_eq!((left.len(), v["total"].as_i64()), (0, Some(0)));
+    // The admin's own are untouched.
+    assert_eq!(unread(&app, &app.admin_token, "").await, 5);
+}
+
+#[tokio::test]
+async fn date_ranges_and_bad_queries() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    app.job(
+        &app.admin_token,
+        webhook_job("one", "https://example.com/h"),
+    )
+    .await;
+    let t = &app.admin_token;
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    assert_eq!(
+        unread(&app, t, &format!("?from={today}&to={today}")).await,
+        1
+    );
+    assert_eq!(unread(&app, t, &format!("?from={tomorrow}")).await, 0);
+    let (_, v) = ids(
+        &app,
+        t,
+        &format!("?from={today}&to={today}&unread_only=false"),
+    )
+    .await;
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["range"]["to"], format!("{tomorrow}T00:00:00.000000Z"));
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    assert_eq!(unread(&app, t, &format!("?from={hour_ago}")).await, 1);
+    for (q, error) in [
+        (format!("?from={tomorrow}&to={today}"), "Invalid date range"),
+        ("?from=garbage".to_string(), "Invalid date"),
+        ("?from=2025-13-01".to_string(), "Invalid date"),
+        ("?unread_only=maybe".to_string(), "Invalid query parameter"),
+        ("?page=0".to_string(), "Invalid query parameter"),
+    ] {
+        let (s, v) = read(app.get(&format!("/notifications{q}"), t).await).await;
+        assert_eq!((s, v["error"].as_str()), (400, Some(error)), "{q}");
+    }
+}
+
+#[tokio::test]
+async fn counters_stay_right_under_concurrent_writes() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let (_, at) = app.user("alice", "viewer").await;
+    // Ten jobs created at once: ten broadcasts to the same users' counters.
+    let creates = (0..10).map(|i| {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/jobs",
+                Some(&app.admin_token),
+                webhook_job(&format!("c{i}"), "https://example.com/h"),
+            )
+            .await
+            .status()
+        }
+    });
+    for s in futures::future::join_all(creates).await {
+        assert_eq!(s, 201);
+    }
+    assert_eq!(unread(&app, &at, "").await, 10);
+    let (all, v) = ids(&app, &at, "?per_page=100").await;
+    assert_eq!((all.len(), v["total"].as_i64()), (10, Some(10)));
+    // Concurrent reads of different notifications all count.
+    let reads = all.iter().take(6).map(|id| {
+        let (app, at) = (&app, &at);
+        async move {
+            app.http
+                .put(app.url(&format!("/notifications/{id}/read")))
+                .bearer_auth(at)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    for s in futures::future::join_all(reads).await {
+        assert_eq!(s, 200);
+    }
+    assert_eq!(unread(&app, &at, "").await, 4);
+    assert_eq!(ids(&app, &at, "?unread_only=true").await.1["total"], 4);
+}

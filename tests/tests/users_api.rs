@@ -1,0 +1,446 @@
+//! Users and preferences over HTTP (api-contract §3.3): admin listing, self-or-admin rules,
+//! admin-only fields, e-mail uniqueness, no partial writes, deletion side effects, OAuth2
+//! form login.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+async fn user_json(app: &TestApp, id: &str) -> Value {
+    let (s, v) = read(
+        app.get(&format!("/auth/users/{id}"), &app.admin_token)
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v["user"].clone()
+}
+
+#[tokio::test]
+async fn list_read_update_with_self_and_admin_rules() {
+    let app = spawn_app().await;
+    let (alice, at) = app.user("alice", "user").await;
+    let (bob, bt) = app.user("bob", "viewer").await;
+
+    let (s, v) = read(app.get("/auth/users", &app.admin_token).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["count"], 3);
+    assert_eq!(v["users"].as_array().unwrap().len(), 3);
+    assert_eq!(read(app.get("/auth/users", &at).await).await.0, 403);
+
+    let (s, v) = read(app.get(&format!("/auth/users/{bob}"), &at).await).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (403, Some("Forbidden. You can only view your own profile."))
+    );
+    let (s, v) = read(app.get(&format!("/auth/users/{alice}"), &at).await).await;
+    assert_eq!((s, v["user"]["username"].as_str()), (200, Some("alice")));
+    assert_eq!(
+        read(app.get("/auth/users/nope", &app.admin_token).await)
+            .await
+            .0,
+        404
+    );
+
+    // Self: e-mail (lower-cased) and password.
+    let (s, v) = read(
+        app.put_json(
+            &format!("/auth/users/{alice}"),
+            &at,
+            json!({"email": " Alice2@Example.com "}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["updated_fields"], json!(["email"]));
+    assert_eq!(v["user"]["email"], "alice2@example.com");
+    assert!(v["user"]["updated_at"].as_str().unwrap().ends_with('Z'));
+    let (s, _) = read(
+        app.put_json(
+            &format!("/auth/users/{alice}"),
+            &at,
+            json!({"password": "newpass1"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    app.login("alice2@example.com", "newpass1").await;
+
+    // Admin-only fields: 403 and nothing written, even the e-mail sent with them.
+    let before = user_json(&app, &alice).await;
+    for body in [
+        json!({"role": "admin"}),
+        json!({"email": "other@example.com", "role": "admin"}),
+        json!({"email": "other@example.com", "is_active": false}),
+    ] {
+        let (s, _) = read(
+            app.put_json(&format!("/auth/users/{alice}"), &at, body)
+                .await,
+        )
+        .await;
+        assert_eq!(s, 403);
+    }
+    assert_eq!(user_json(&app, &alice).await, before);
+
+    // Other errors, in the contract's order.
+    let cases = [
+        (
+            json!({"email": "bob@example.com"}),
+            409,
+            "Email already exists",
+        ),
+        (
+            json!({"password": "12345"}),
+            400,
+            "Password must be at least 6 characters long",
+        ),
+        (
+            json!({"username": "renamed"}),
+            400,
+            "No valid fields to update",
+        ),
+        (json!({"email": "not-an-email"}), 400, "Invalid email"),
+        (
+            json!({"role": "root"}),
+            403,
+            "Only admins can change user roles",
+        ),
+    ];
+    for (body, status, error) in cases {
+        let (s, v) = read(
+            app.put_json(&format!("/auth/users/{alice}"), &at, body.clone())
+                .await,
+        )
+        .await;
+        assert_eq!((s, v["error"].as_str()), (status, Some(error)), "{body}");
+    }
+    let (s, v) = read(
+        app.put_json(
+            &format!("/auth/users/{bob}"),
+            &at,
+            json!({"email": "x@example.com"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            403,
+            Some("Forbidden. You can only update your own profile.")
+        )
+    );
+    let r = app
+        .http
+        .put(app.url(&format!("/auth/users/{alice}")))
+        .bearer_auth(&at)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        read(r).await.1["error"],
+        "Content-Type must be application/json"
+    );
+    // An unchanged e-mail is not a conflict with oneself.
+    let (s, _) = read(
+        app.put_json(
+            &format!("/auth/users/{alice}"),
+            &at,
+            json!({"email": "alice2@example.com"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(user_json(&app, &alice).await["email"], before["email"]);
+
+    // Admin: role and active status; a deactivated user's token stops working.
+    let (s, v) = read(
+        app.put_json(
+            &format!("/auth/users/{bob}"),
+            &app.admin_token,
+            json!({"role": "user", "is_active": false}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["updated_fields"], json!(["role", "is_active"]));
+    assert_eq!(
+        (v["user"]["role"].as_str(), v["user"]["is_active"].as_bool()),
+        (Some("user"), Some(false))
+    );
+    let (s, v) = read(app.get("/auth/me", &bt).await).await;
+    assert_eq!(
+        (s, v["detail"].as_str()),
+        (401, Some("User account is deactivated"))
+    );
+    let (s, _) = read(
+        app.put_json(
+            &format!("/auth/users/{bob}"),
+            &app.admin_token,
+            json!({"role": "root"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn delete_user_removes_their_notifications_and_preferences() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let (carol, ct) = app.user("carol", "user").await;
+    let job = app
+        .job(&ct, webhook_job("carols", "https://example.com/h"))
+        .await;
+    assert_eq!(
+        read(
+            app.get(&format!("/auth/users/{carol}/preferences"), &ct)
+                .await
+        )
+        .await
+        .0,
+        200
+    );
+    let (_, v) = read(app.get("/notifications/unread-count", &ct).await).await;
+    assert_eq!(v["unread_count"], 1);
+
+    let admin = app
+        .state
+        .store
+        .find_user_by_login("admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let (s, v) = read(
+        app.delete(&format!("/auth/users/{}", admin.id), &app.admin_token)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("Cannot delete your own account"))
+    );
+    assert_eq!(
+        read(app.delete(&format!("/auth/users/{carol}"), &ct).await)
+            .await
+            .0,
+        403
+    );
+    let (s, v) = read(
+        app.delete(&format!("/auth/users/{carol}"), &app.admin_token)
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["deleted_user"], json!({"id": carol, "username": "carol"}));
+    assert_eq!(
+        read(
+            app.delete(&format!("/auth/users/{carol}"), &app.admin_token)
+                .await
+        )
+        .await
+        .0,
+        404
+    );
+    assert!(app
+        .state
+        .store
+        .recent_notifications(&carol, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(app.state.store.get_prefs(&carol).await.unwrap().is_none());
+    assert_eq!(
+        app.state
+            .store
+            .unread_count(&carol, None, None)
+            .await
+            .unwrap(),
+        0
+    );
+    // The job stays, without a creator; the name and e-mail are free again.
+    let (_, v) = read(
+        app.get(
+            &format!("/jobs/{}", job["id"].as_str().unwrap()),
+            &app.admin_token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(v["job"]["created_by"], Value::Null);
+    app.user("carol", "viewer").await;
+}
+
+#[tokio::test]
+async fn notification_and_ui_preferences() {
+    let app = spawn_app().await;
+    let (alice, at) = app.user("alice", "viewer").await;
+    let (bob, _) = app.user("bob", "viewer").await;
+    let url = format!("/auth/users/{alice}/preferences");
+    let (s, v) = read(app.get(&url, &at).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["message"],
+        "Notification preferences retrieved successfully"
+    );
+    let p = &v["preferences"];
+    assert_eq!(
+        [
+            p["email_on_job_success"].clone(),
+            p["email_on_job_failure"].clone(),
+            p["email_on_job_disabled"].clone(),
+            p["browser_notifications"].clone(),
+            p["daily_digest"].clone(),
+            p["weekly_report"].clone()
+        ],
+        [
+            json!(true),
+            json!(true),
+            json!(false),
+            json!(false),
+            json!(false),
+            json!(false)
+        ]
+    );
+    let (s, v) = read(
+        app.put_json(
+            &url,
+            &at,
+            json!({"weekly_report": true, "email_on_job_success": "false", "unknown": 1}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["preferences"]["weekly_report"], true);
+    assert_eq!(v["preferences"]["email_on_job_success"], false);
+    assert_eq!(
+        read(
+            app.put_json(&url, &at, json!({"daily_digest": "maybe"}))
+                .await
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        read(app.get(&url, &at).await).await.1["preferences"]["weekly_report"],
+        true
+    );
+    let other = format!("/auth/users/{bob}/preferences");
+    let (s, v) = read(app.get(&other, &at).await).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            403,
+            Some("Forbidden: Cannot access other users preferences")
+        )
+    );
+    let (s, v) = read(app.put_json(&other, &at, json!({})).await).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            403,
+            Some("Forbidden: Cannot update other users preferences")
+        )
+    );
+    assert_eq!(read(app.get(&other, &app.admin_token).await).await.0, 200);
+
+    let ui = format!("/auth/users/{alice}/ui-preferences");
+    let (s, v) = read(app.get(&ui, &at).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["preferences"]["jobs_table_columns"],
+        json!({"pic_team": true, "end_date": true, "cron_expression": false, "target_url": false, "last_execution_at": false})
+    );
+    let (s, v) = read(
+        app.put_json(
+            &ui,
+            &at,
+            json!({"jobs_table_columns": {"target_url": true, "pic_team": false, "bogus": true}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["preferences"]["jobs_table_columns"],
+        json!({"pic_team": false, "end_date": true, "cron_expression": false, "target_url": true, "last_execution_at": false})
+    );
+    let (s, v) = read(app.put_json(&ui, &at, json!({})).await).await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (400, Some("\"jobs_table_columns\" is required."))
+    );
+    let (s, v) = read(
+        app.put_json(&ui, &at, json!({"jobs_table_columns": []}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (400, Some("\"jobs_table_columns\" must be an object."))
+    );
+    assert_eq!(
+        read(app.get(&ui, &at).await).await.1["preferences"]["jobs_table_columns"]["target_url"],
+        true
+    );
+    assert_eq!(
+        read(
+            app.get("/auth/users/nope/ui-preferences", &app.admin_token)
+                .await
+        )
+        .await
+        .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn oauth2_form_login() {
+    let app = spawn_app().await;
+    let form = |body: &'static str| {
+        app.http
+            .post(app.url("/auth/login/form"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let (s, v) = read(
+        form("username=admin&password=admin123&grant_type=password")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["token_type"], "bearer");
+    assert!(v["access_token"].is_string());
+    let (s, v) = read(
+        form("username=admin%40example.com&password=admin123")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, v["user"]["username"].as_str()), (200, Some("admin")));
+    assert_eq!(
+        read(form("username=admin&password=wrong-pass").await.unwrap())
+            .await
+            .0,
+        401
+    );
+    for bad in [
+        "username=admin",
+        "password=admin123",
+        "username=admin&password=admin123&grant_type=client_credentials",
+        "username=admin&password=abc",
+    ] {
+        let (s, v) = read(form(bad).await.unwrap()).await;
+        assert_eq!(s, 400, "{bad}: {v}");
+    }
+}
