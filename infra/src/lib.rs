@@ -54,6 +54,14 @@ pub fn openapi() -> OpenApi {
         ))
         .build();
     let components = doc.components.get_or_insert_with(Default::default);
+    // Referenced by name from every operation's error responses (`openapi::Errors`).
+    {
+        use utoipa::{PartialSchema, ToSchema};
+        components.schemas.insert(
+            shared::openapi::ErrorBody::name().into_owned(),
+            shared::openapi::ErrorBody::schema(),
+        );
+    }
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(

@@ -81,6 +81,14 @@ fn committed_openapi_document_is_current() {
     );
     let doc: serde_json::Value = serde_json::from_str(&committed).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
+    let mut ids = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_string()), "operationId {id} is not unique");
+        }
+    }
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
 }
 
 #[test]

@@ -21,9 +21,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(job_executions))
         .routes(routes!(job_stats))
         .routes(routes!(job_execution))
-        .routes(routes!(list))
-        .routes(routes!(statistics))
-        .routes(routes!(get))
+        .routes(routes!(list_executions))
+        .routes(routes!(execution_statistics))
+        .routes(routes!(get_execution))
 }
 
 /// The Lambda's whole application.
@@ -90,7 +90,7 @@ async fn job_execution(
         ("from" = Option<String>, Query, description = "YYYY-MM-DD (UTC day) or ISO date-time"),
         ("to" = Option<String>, Query, description = "Exclusive; a date covers its whole UTC day")),
     responses((status = 200, body = doc::ExecutionList), doc::Errors))]
-async fn list(
+async fn list_executions(
     State(state): State<AppState>,
     _user: CurrentUser,
     Query(q): Query<Q>,
@@ -105,7 +105,7 @@ async fn list(
         ("from" = Option<String>, Query, description = "YYYY-MM-DD (UTC day) or ISO date-time"),
         ("to" = Option<String>, Query, description = "Exclusive; a date covers its whole UTC day")),
     responses((status = 200, body = doc::ExecutionStatistics), doc::Errors))]
-async fn statistics(
+async fn execution_statistics(
     State(state): State<AppState>,
     _user: CurrentUser,
     Query(q): Query<Q>,
@@ -118,7 +118,7 @@ async fn statistics(
     security(("bearer" = [])),
     params(("execution_id" = String, Path, description = "Execution id")),
     responses((status = 200, body = doc::ExecutionEnvelope), doc::Errors))]
-async fn get(
+async fn get_execution(
     State(state): State<AppState>,
     _user: CurrentUser,
     Path(execution_id): Path<String>,

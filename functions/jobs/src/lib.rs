@@ -21,15 +21,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 /// The area's routes and their OpenAPI description, without state.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, create))
+        .routes(routes!(list_jobs, create_job))
         // `GET` on the action paths reads them as job ids, as the reference's routing does
         // (404 "Job not found"), instead of a 405.
         .routes(routes!(validate_cron, read_validate_cron))
         .routes(routes!(cron_preview, read_cron_preview))
         .routes(routes!(bulk_upload, read_bulk_upload))
         .routes(routes!(test_run, read_test_run))
-        .routes(routes!(read, update, delete))
-        .routes(routes!(execute))
+        .routes(routes!(get_job, update_job, delete_job))
+        .routes(routes!(execute_job))
 }
 
 /// The Lambda's whole application.
@@ -42,7 +42,7 @@ type Reply = ApiResult<(StatusCode, Json<Value>)>;
 /// Every job, newest first, unpaginated.
 #[utoipa::path(get, path = "/api/v2/jobs", tag = "jobs", security(("bearer" = [])),
     responses((status = 200, body = doc::JobList), doc::Errors))]
-async fn list(State(state): State<AppState>, _user: CurrentUser) -> ApiResult<Json<Value>> {
+async fn list_jobs(State(state): State<AppState>, _user: CurrentUser) -> ApiResult<Json<Value>> {
     Ok(Json(svc::list(&state).await?))
 }
 
@@ -50,7 +50,7 @@ async fn list(State(state): State<AppState>, _user: CurrentUser) -> ApiResult<Js
 #[utoipa::path(get, path = "/api/v2/jobs/{id}", tag = "jobs", security(("bearer" = [])),
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = doc::JobEnvelope), doc::Errors))]
-async fn read(
+async fn get_job(
     State(state): State<AppState>,
     _user: CurrentUser,
     Path(id): Path<String>,
@@ -111,7 +111,7 @@ async fn read_test_run(
 #[utoipa::path(post, path = "/api/v2/jobs", tag = "jobs", security(("bearer" = [])),
     request_body = doc::JobWrite,
     responses((status = 201, body = doc::JobWritten), doc::Errors))]
-async fn create(
+async fn create_job(
     State(state): State<AppState>,
     user: CurrentUser,
     headers: HeaderMap,
@@ -128,7 +128,7 @@ async fn create(
     params(("id" = String, Path, description = "Job id")),
     request_body = doc::JobWrite,
     responses((status = 200, body = doc::JobWritten), doc::Errors))]
-async fn update(
+async fn update_job(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -145,7 +145,7 @@ async fn update(
 #[utoipa::path(delete, path = "/api/v2/jobs/{id}", tag = "jobs", security(("bearer" = [])),
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = doc::JobDeleted), doc::Errors))]
-async fn delete(
+async fn delete_job(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -160,7 +160,7 @@ async fn delete(
     params(("id" = String, Path, description = "Job id")),
     request_body(content = doc::ExecuteRequest, description = "Optional overrides; an empty body is allowed"),
     responses((status = 200, body = doc::ExecuteResponse), doc::Errors))]
-async fn execute(
+async fn execute_job(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,

@@ -19,12 +19,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 /// (`unread-count`, `read-all`, `delete-read`) win over `{id}`.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list))
+        .routes(routes!(list_notifications))
         .routes(routes!(unread_count))
         .routes(routes!(read_all))
         .routes(routes!(delete_read))
         .routes(routes!(mark_read))
-        .routes(routes!(delete))
+        .routes(routes!(delete_notification))
 }
 
 /// The Lambda's whole application.
@@ -42,7 +42,7 @@ const RANGE: &str = "YYYY-MM-DD (UTC day) or ISO date-time";
         ("from" = Option<String>, Query, description = RANGE),
         ("to" = Option<String>, Query, description = "Exclusive; a date covers its whole UTC day")),
     responses((status = 200, body = doc::NotificationList), doc::Errors))]
-async fn list(
+async fn list_notifications(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(q): Query<Q>,
@@ -88,7 +88,7 @@ async fn read_all(State(state): State<AppState>, user: CurrentUser) -> ApiResult
 #[utoipa::path(delete, path = "/api/v2/notifications/{id}", tag = "notifications",
     security(("bearer" = [])), params(("id" = String, Path, description = "Notification id")),
     responses((status = 200, body = doc::MessageResponse), doc::Errors))]
-async fn delete(
+async fn delete_notification(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
