@@ -132,6 +132,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::domain::draft::FieldError> for ApiError {
+    fn from(e: crate::domain::draft::FieldError) -> Self {
+        ApiError::bad_request(e.error, e.message)
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::internal(e)

@@ -239,3 +239,53 @@ async fn request_errors_and_row_errors() {
     let (s, _) = upload(&app, &viewer, csv.as_bytes().to_vec(), &[]).await;
     assert_eq!(s, 403);
 }
+
+#[tokio::test]
+async fn oversized_cells_are_row_errors_with_the_same_bounds_as_post_jobs() {
+    let app = spawn_app().await;
+    teams(&app).await;
+    let big_body = format!("\"{{\"\"k\"\":\"\"{}\"\"}}\"", "v".repeat(450_000));
+    let long_url = format!("https://example.com/{}", "a".repeat(100_000));
+    let long_repo = "r".repeat(10_000);
+    let csv = format!(
+        "Job Name,Repo,Workflow Name,Cron schedule (JST),End Date,PIC Team,Request Body,Target URL\n\
+         ok,api,w.yml,0 9 * * 1,2099-01-01,PAM,,\n\
+         big-body,api,w.yml,0 9 * * 1,2099-01-01,PAM,{big_body},\n\
+         long-url,,,0 9 * * 1,2099-01-01,PAM,,{long_url}\n\
+         long-repo,{long_repo},w.yml,0 9 * * 1,2099-01-01,PAM,,\n"
+    );
+    let (s, v) = upload(&app, &app.admin_token, csv.into_bytes(), &[]).await;
+    assert_eq!(s, 200, "{}", &v.to_string()[..500.min(v.to_string().len())]);
+    assert_eq!(v["created_count"], 1);
+    let errors: Vec<(i64, &str)> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_i64().unwrap(), e["error"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            (3, "Invalid Request Body"),
+            (4, "Invalid target_url"),
+            (5, "Invalid payload")
+        ]
+    );
+    let (_, jobs) = read(app.get("/jobs", &app.admin_token).await).await;
+    assert_eq!(jobs["count"], 1);
+
+    // A 1 MB default owner is a request error, and nothing is written.
+    let owner = "o".repeat(1_000_000);
+    let (s, v) = upload(
+        &app,
+        &app.admin_token,
+        b"Job Name,Repo,Workflow Name,Cron schedule (JST),End Date,PIC Team\nx,api,w.yml,0 9 * * 1,2099-01-01,PAM\n".to_vec(),
+        &[("default_github_owner", owner.as_str())],
+    )
+    .await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("Invalid payload")));
+    assert_eq!(
+        read(app.get("/jobs", &app.admin_token).await).await.1["count"],
+        1
+    );
+}

@@ -2,6 +2,7 @@
 //! targets, timestamps. Each `parse` returns a value that cannot be invalid afterwards.
 
 pub mod cron;
+pub mod draft;
 pub mod job;
 pub mod target;
 

@@ -5,10 +5,7 @@
 use super::{schedule_after_write, taxonomy};
 use crate::{
     domain::{
-        cron::CronExpr,
-        now, parse_dispatch_url, parse_end_date,
-        target::{looks_like_shorthand, parse_webhook_url},
-        today_in, Job,
+        cron::CronExpr, draft, now, parse_dispatch_url, target::looks_like_shorthand, today_in, Job,
     },
     error::{ApiError, ApiResult},
     store::TaxonKind,
@@ -179,18 +176,16 @@ pub async fn upload(
     {
         return Err(ApiError::bad_request("Missing file", "No file selected."));
     }
-    let default_owner = req
-        .default_github_owner
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| state.config.default_github_owner.clone());
+    let default_owner =
+        draft::github_part("default_github_owner", req.default_github_owner.as_deref())?
+            .unwrap_or_else(|| state.config.default_github_owner.clone());
     let sheet = parse_sheet(&bytes)?;
     let today = today_in(state.config.timezone);
     let names: Vec<String> = sheet
         .rows
         .iter()
         .filter_map(|r| field(r, "name"))
-        .filter(|n| n.chars().count() <= super::jobs::MAX_NAME_CHARS)
+        .filter(|n| draft::job_name(Some(n)).is_ok())
         .map(str::to_string)
         .collect();
     // Three independent reads, issued together.
@@ -208,10 +203,22 @@ pub async fn upload(
         let n = index + 2;
         let name = field(row, "name");
         let mut target_url = field(row, "target_url").map(str::to_string);
-        let mut owner = field(row, "github_owner").map(str::to_string);
-        let mut repo = field(row, "github_repo").map(str::to_string);
-        let mut workflow = field(row, "workflow").map(str::to_string);
-        if let Some(url) = field(row, "dispatch_url") {
+        let parts = (|| {
+            Ok::<_, draft::FieldError>((
+                draft::github_part("github_owner", field(row, "github_owner"))?,
+                draft::github_part("github_repo", field(row, "github_repo"))?,
+                draft::github_part("github_workflow_name", field(row, "workflow"))?,
+                draft::bounded_url("dispatch_url", field(row, "dispatch_url"))?,
+            ))
+        })();
+        let (mut owner, mut repo, mut workflow, dispatch) = match parts {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(row_error(n, name, e.error, &e.message));
+                continue;
+            }
+        };
+        if let Some(url) = dispatch.as_deref() {
             match parse_dispatch_url(url) {
                 Ok(d) => {
                     (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
@@ -237,35 +244,16 @@ pub async fn upload(
                 }
             };
         let end_raw = field(row, "end_date");
-        let end_date = match end_raw.map(parse_end_date) {
-            None => {
-                errors.push(row_error(
-                    n,
-                    name,
+        let end_date = match draft::end_date(end_raw, today) {
+            Ok(d) => d,
+            Err(e) => {
+                let e = e.field_error((
                     "Missing required fields",
                     "end_date (YYYY-MM-DD) is required.",
                 ));
+                errors.push(row_error(n, name, e.error, &e.message));
                 continue;
             }
-            Some(None) => {
-                errors.push(row_error(
-                    n,
-                    name,
-                    "Invalid end_date",
-                    "Invalid end_date. Use YYYY-MM-DD.",
-                ));
-                continue;
-            }
-            Some(Some(d)) if d < today => {
-                errors.push(row_error(
-                    n,
-                    name,
-                    "Invalid end_date",
-                    "end_date must be today or in the future (JST).",
-                ));
-                continue;
-            }
-            Some(Some(d)) => d,
         };
         let team_raw = field(row, "pic_team");
         let team = match taxonomy::validate(TaxonKind::Team, &teams, team_raw) {
@@ -284,13 +272,8 @@ pub async fn upload(
             errors.push(json!({"row": n, "error": "Missing required fields", "message": "name and cron_expression are required."}));
             continue;
         };
-        if name.chars().count() > super::jobs::MAX_NAME_CHARS {
-            errors.push(row_error(
-                n,
-                Some(name),
-                "Invalid name",
-                "Job name must be at most 255 characters.",
-            ));
+        if let Err(e) = draft::job_name(Some(name)) {
+            errors.push(row_error(n, Some(name), e.error, &e.message));
             continue;
         }
         if !seen.insert(name.to_string()) {
@@ -318,34 +301,22 @@ pub async fn upload(
                 continue;
             }
         };
-        let mut metadata = Map::new();
-        if let Some(text) = field(row, "request_body") {
-            match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(m)) => metadata = m,
-                Ok(_) => {
-                    errors.push(row_error(
-                        n,
-                        Some(name),
-                        "Invalid Request Body",
-                        "Request Body must be a JSON object.",
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    errors.push(row_error(
-                        n,
-                        Some(name),
-                        "Invalid JSON in Request Body",
-                        &e.to_string(),
-                    ));
-                    continue;
-                }
+        let mut metadata = match field(row, "request_body").map(draft::metadata_text) {
+            None => Map::new(),
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                errors.push(row_error(n, Some(name), e.error, &e.message));
+                continue;
             }
-        }
+        };
         if let Some(branch) = field(row, "branch") {
             metadata
                 .entry("branchDetails")
                 .or_insert_with(|| json!(branch));
+            if let Err(e) = draft::metadata_size(&metadata, "Invalid Request Body") {
+                errors.push(row_error(n, Some(name), e.error, &e.message));
+                continue;
+            }
         }
         if let Some(r) = repo.clone() {
             let parts: Vec<&str> = r.split('/').filter(|p| !p.trim().is_empty()).collect();
@@ -355,15 +326,20 @@ pub async fn upload(
             }
         }
         if let Some(t) = &target_url {
-            match parse_webhook_url(t) {
-                Some(u) => target_url = Some(u.to_string()),
-                None => {
+            match draft::target_url(t, "target_url must include scheme (http:// or https://).") {
+                Ok(draft::TargetField::Webhook(u)) => target_url = Some(u.to_string()),
+                Ok(draft::TargetField::GitHub(_)) => {
+                    // A shorthand that parsed was taken above; this one did not.
                     errors.push(row_error(
                         n,
                         Some(name),
                         "Invalid target_url",
                         "target_url must include scheme (http:// or https://).",
                     ));
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(row_error(n, Some(name), e.error, &e.message));
                     continue;
                 }
             }

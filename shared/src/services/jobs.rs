@@ -5,8 +5,9 @@ use super::{schedule_after_write, taxonomy::resolve_and_validate};
 use crate::{
     domain::{
         cron::CronExpr,
-        now, parse_dispatch_url, parse_end_date,
-        target::{looks_like_shorthand, parse_webhook_url},
+        draft::{self, TargetField},
+        now, parse_dispatch_url,
+        target::parse_webhook_url,
         today_in, Dispatch, EmailAddress, Job, JobTarget,
     },
     engine::RunPlan,
@@ -21,94 +22,33 @@ use serde_json::{json, Map, Value};
 const MSG_SCHEME: &str =
     "target_url must include scheme (http:// or https://). For GitHub dispatch, use \
 github_owner/github_repo/github_workflow_name or provide owner/repo/workflow.";
-const MSG_END_PAST: &str = "end_date must be today or in the future (JST).";
-const MSG_END_FORMAT: &str = "Invalid end_date. Use YYYY-MM-DD.";
 
 fn cron_error(e: crate::domain::CronError) -> ApiError {
     ApiError::bad_request("Invalid cron expression", e.0)
 }
 
-fn invalid_metadata() -> ApiError {
-    ApiError::bad_request("Invalid metadata", "metadata must be a JSON object")
-}
-
-/// Longest job name, GitHub field and URL accepted (the reference's column sizes; they also
-/// keep DynamoDB keys far below their limits).
-pub const MAX_NAME_CHARS: usize = 255;
-/// Longest `target_url`.
-pub const MAX_URL_CHARS: usize = 2048;
-/// Most `notification_emails` on one job.
-pub const MAX_EMAILS: usize = 50;
-/// Largest `metadata`, as compact JSON bytes (the item must stay under 400 KB).
-pub const MAX_METADATA_BYTES: usize = 64 * 1024;
-
-fn parse_metadata(v: Option<&Value>) -> ApiResult<Map<String, Value>> {
-    let m = match v {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(invalid_metadata()),
-    };
-    check_metadata_size(&m, "Invalid metadata")?;
-    Ok(m)
-}
-
-fn check_metadata_size(m: &Map<String, Value>, error: &str) -> ApiResult<()> {
-    if serde_json::to_vec(m).map(|b| b.len()).unwrap_or(usize::MAX) > MAX_METADATA_BYTES {
-        return Err(ApiError::bad_request(
-            error,
-            "metadata must be at most 64 KiB of JSON.",
-        ));
-    }
-    Ok(())
-}
-
-/// The job name: required, trimmed, at most [`MAX_NAME_CHARS`].
+/// The job name: required, trimmed, at most [`draft::MAX_NAME_CHARS`].
 fn job_name(body: &Map<String, Value>) -> ApiResult<String> {
-    let name = body_str(body, "name")?
-        .ok_or_else(|| ApiError::bad_request_plain("Job name cannot be empty"))?;
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::bad_request(
-            "Invalid name",
-            "Job name must be at most 255 characters.",
-        ));
-    }
-    Ok(name)
+    Ok(draft::job_name(body_str(body, "name")?.as_deref())?)
 }
 
-/// An optional URL override, at most [`MAX_URL_CHARS`].
+/// An optional URL override, bounded.
 fn bounded_url(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
-    let v = body_str(body, key)?;
-    if v.as_ref()
-        .is_some_and(|v| v.chars().count() > MAX_URL_CHARS)
-    {
-        return Err(ApiError::bad_request(
-            "Invalid payload",
-            format!("\"{key}\" must be at most 2048 characters."),
-        ));
-    }
-    Ok(v)
+    Ok(draft::bounded_url(key, body_str(body, key)?.as_deref())?)
 }
 
-/// An optional GitHub field, at most [`MAX_NAME_CHARS`].
+/// An optional GitHub field, bounded.
 fn github_field(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
-    let v = body_str(body, key)?;
-    if v.as_ref()
-        .is_some_and(|v| v.chars().count() > MAX_NAME_CHARS)
-    {
-        return Err(ApiError::bad_request(
-            "Invalid payload",
-            format!("\"{key}\" must be at most 255 characters."),
-        ));
-    }
-    Ok(v)
+    Ok(draft::github_part(key, body_str(body, key)?.as_deref())?)
 }
 
 fn parse_emails(v: Option<&Value>) -> ApiResult<Vec<String>> {
     let invalid = |m: String| ApiError::bad_request("Invalid notification_emails", m);
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) if items.len() > MAX_EMAILS => Err(invalid(format!(
-            "notification_emails may list at most {MAX_EMAILS} addresses"
+        Some(Value::Array(items)) if items.len() > draft::MAX_EMAILS => Err(invalid(format!(
+            "notification_emails may list at most {} addresses",
+            draft::MAX_EMAILS
         ))),
         Some(Value::Array(items)) => {
             let mut out: Vec<String> = Vec::new();
@@ -132,47 +72,31 @@ fn parse_emails(v: Option<&Value>) -> ApiResult<Vec<String>> {
 }
 
 /// End date checks shared by create and update: format, required, not in the past.
-fn parse_end(v: &Value, today: NaiveDate, required_msg: (&str, &str)) -> ApiResult<NaiveDate> {
+fn parse_end(v: &Value, today: NaiveDate, required: (&'static str, &str)) -> ApiResult<NaiveDate> {
     let text = match v {
         Value::Null => String::new(),
-        Value::String(s) => s.trim().to_string(),
+        Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
-        _ => return Err(ApiError::bad_request("Invalid end_date", MSG_END_FORMAT)),
+        _ => return Err(draft::EndDateError::Format.field_error(required).into()),
     };
-    if text.is_empty() {
-        return Err(ApiError::bad_request(required_msg.0, required_msg.1));
-    }
-    let d = parse_end_date(&text)
-        .ok_or_else(|| ApiError::bad_request("Invalid end_date", MSG_END_FORMAT))?;
-    if d < today {
-        return Err(ApiError::bad_request("Invalid end_date", MSG_END_PAST));
-    }
-    Ok(d)
+    draft::end_date(Some(&text), today).map_err(|e| e.field_error(required).into())
 }
 
 /// Applies the `target_url` rules (shorthand → GitHub fields; otherwise an http(s) URL).
 fn apply_target_url(raw: Option<String>, job: &mut Job, scheme_msg: &str) -> ApiResult<()> {
-    match raw {
-        None => job.target_url = None,
-        Some(t) if t.chars().count() > MAX_URL_CHARS => {
-            return Err(ApiError::bad_request(
-                "Invalid target_url",
-                "target_url must be at most 2048 characters.",
-            ));
-        }
-        Some(t) if looks_like_shorthand(&t) => {
-            let d = parse_dispatch_url(&t)
-                .map_err(|m| ApiError::bad_request("Invalid target_url", m))?;
+    job.target_url = None;
+    match raw
+        .as_deref()
+        .map(|t| draft::target_url(t, scheme_msg))
+        .transpose()?
+    {
+        None => {}
+        Some(TargetField::GitHub(d)) => {
             job.github_owner = Some(d.owner);
             job.github_repo = Some(d.repo);
             job.github_workflow_name = Some(d.workflow);
-            job.target_url = None;
         }
-        Some(t) => {
-            let url = parse_webhook_url(&t)
-                .ok_or_else(|| ApiError::bad_request("Invalid target_url", scheme_msg))?;
-            job.target_url = Some(url.to_string());
-        }
+        Some(TargetField::Webhook(url)) => job.target_url = Some(url.to_string()),
     }
     Ok(())
 }
@@ -230,7 +154,7 @@ pub async fn create(
         body_str(&body, "category")?.as_deref(),
     )
     .await?;
-    job.metadata = parse_metadata(body.get("metadata"))?;
+    job.metadata = draft::metadata(body.get("metadata"))?;
     job.enable_email_notifications = body_bool(
         body.get("enable_email_notifications")
             .unwrap_or(&Value::Null),
@@ -397,7 +321,7 @@ pub async fn update(
     }
     complete_github_owner(state, &mut job);
     if body.contains_key("metadata") {
-        job.metadata = parse_metadata(body.get("metadata"))?;
+        job.metadata = draft::metadata(body.get("metadata"))?;
     }
     if body.contains_key("category") {
         job.category = resolve_and_validate(
@@ -592,7 +516,7 @@ pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> Ap
     let metadata = match body.get("metadata") {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => {
-            check_metadata_size(m, "Invalid payload")?;
+            draft::metadata_size(m, "Invalid payload")?;
             Some(m.clone())
         }
         Some(_) => {
@@ -672,7 +596,7 @@ pub async fn test_run(state: &AppState, body: &Map<String, Value>) -> ApiResult<
     let metadata = match body.get("metadata") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => {
-            check_metadata_size(m, "Invalid metadata")?;
+            draft::metadata_size(m, "Invalid metadata")?;
             m.clone()
         }
         Some(v) if is_falsy(v) => Map::new(),
