@@ -94,9 +94,11 @@ pub type EngineResult<T> = Result<T, StoreError>;
 pub struct Engine {
     store: Store,
     schedules: Schedules,
-    webhook_http: reqwest::Client,
-    github_http: reqwest::Client,
-    github_base: String,
+    /// `None` when the safe client could not be built: webhook calls then fail closed.
+    webhook_http: Option<reqwest::Client>,
+    github_http: Option<reqwest::Client>,
+    /// `None` when `GITHUB_API_BASE_URL` is not a URL: GitHub runs then fail, logged.
+    github_base: Option<url::Url>,
     github_token: Option<Secret>,
     allow_private: bool,
     tz: Tz,
@@ -112,7 +114,9 @@ impl Engine {
             schedules,
             webhook_http: safe_http::client(config.allow_private_targets),
             github_http: safe_http::trusted_client(),
-            github_base: config.github_api_base.clone(),
+            github_base: url::Url::parse(&config.github_api_base)
+                .inspect_err(|e| tracing::error!(error = %e, "GITHUB_API_BASE_URL is not a URL"))
+                .ok(),
             github_token: config.github_token.clone(),
             allow_private: config.allow_private_targets,
             tz: config.timezone,
@@ -334,10 +338,13 @@ impl Engine {
         if let Err(reason) = safe_http::check_literal_host(url, self.allow_private) {
             return Outcome::transport(transport_prefix, reason);
         }
+        let Some(http) = &self.webhook_http else {
+            return Outcome::transport(transport_prefix, "outbound client unavailable".into());
+        };
         let req = if metadata.is_empty() {
-            self.webhook_http.get(url.clone())
+            http.get(url.clone())
         } else {
-            self.webhook_http.post(url.clone()).json(metadata)
+            http.post(url.clone()).json(metadata)
         };
         match req.timeout(t.per_call).send().await {
             Ok(resp) => {
@@ -393,13 +400,20 @@ impl Engine {
         };
         let mut last: Option<(u16, String)> = None;
         for workflow in candidates {
-            let url = format!(
-                "{}/repos/{}/{}/actions/workflows/{}/dispatches",
-                self.github_base, d.owner, d.repo, workflow
-            );
-            let sent = self
-                .github_http
-                .post(&url)
+            let Some(url) = self
+                .github_base
+                .as_ref()
+                .and_then(|b| d.dispatch_url(b, &workflow))
+            else {
+                return Outcome::failed(format!(
+                    "Invalid GitHub workflow \"{workflow}\": not a single path segment"
+                ));
+            };
+            let Some(http) = &self.github_http else {
+                return Outcome::failed("GitHub client unavailable".into());
+            };
+            let sent = http
+                .post(url)
                 .bearer_auth(token.expose())
                 .header("Accept", accept)
                 .header("X-GitHub-Api-Version", "2022-11-28")
@@ -496,8 +510,10 @@ impl Engine {
                 if let Err(reason) = safe_http::check_literal_host(url, self.allow_private) {
                     return failed(reason);
                 }
-                let sent = self
-                    .webhook_http
+                let Some(http) = &self.webhook_http else {
+                    return failed("outbound client unavailable".into());
+                };
+                let sent = http
                     .post(url.clone())
                     .json(metadata)
                     .timeout(timeout)
@@ -549,13 +565,30 @@ impl Engine {
                 if !metadata.is_empty() {
                     body["inputs"] = Value::Object(metadata.clone());
                 }
-                let url = format!(
-                    "{}/repos/{}/{}/actions/workflows/{}/dispatches",
-                    self.github_base, d.owner, d.repo, d.workflow
-                );
-                let sent = self
-                    .github_http
-                    .post(&url)
+                let Some(url) = self
+                    .github_base
+                    .as_ref()
+                    .and_then(|b| d.dispatch_url(b, &d.workflow))
+                else {
+                    return TestRun {
+                        ok: false,
+                        kind: "github",
+                        status_code: None,
+                        error: Some("Invalid GitHub configuration".into()),
+                        message: "The workflow is not a single path segment.".into(),
+                    };
+                };
+                let Some(http) = &self.github_http else {
+                    return TestRun {
+                        ok: false,
+                        kind: "github",
+                        status_code: None,
+                        error: Some("Request failed".into()),
+                        message: "GitHub client unavailable".into(),
+                    };
+                };
+                let sent = http
+                    .post(url)
                     .bearer_auth(token.expose())
                     .header("Accept", "application/vnd.github+json")
                     .header("X-GitHub-Api-Version", "2022-11-28")
@@ -647,36 +680,45 @@ pub mod safe_http {
 
     const USER_AGENT: &str = concat!("cron-job-platform/", env!("CARGO_PKG_VERSION"));
 
-    /// Whether an address is publicly routable (not loopback, private, link-local, CGNAT,
-    /// documentation, multicast, unspecified or reserved; IPv4-mapped IPv6 folded).
+    /// Whether an address is publicly routable, per the IANA special-purpose registries.
+    ///
+    /// IPv4: not in 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24,
+    /// 192.0.2/24, 192.88.99/24, 192.168/16, 198.18/15, 198.51.100/24, 203.0.113/24,
+    /// 224/4, 240/4. IPv6: IPv4-mapped addresses (`::ffff:a.b.c.d`) are judged as their IPv4
+    /// address; otherwise only global unicast `2000::/3` may pass, minus `2001::/23` (IETF
+    /// protocol assignments: Teredo, benchmarking, ORCHID…), `2001:db8::/32` and `3fff::/20`
+    /// (documentation) and `2002::/16` (6to4, which embeds an IPv4 address). Everything else —
+    /// `::/96` (IPv4-compatible), `64:ff9b::/96` and `64:ff9b:1::/48` (NAT64, embedding IPv4),
+    /// `100::/64`, ULA, link- and site-local, multicast — is refused.
     pub fn is_public(ip: IpAddr) -> bool {
         match ip {
             IpAddr::V4(v4) => {
                 let o = v4.octets();
-                !(v4.is_private()
-                    || v4.is_loopback()
-                    || v4.is_link_local()
-                    || v4.is_broadcast()
-                    || v4.is_documentation()
-                    || v4.is_unspecified()
-                    || v4.is_multicast()
-                    || o[0] == 0
+                !(o[0] == 0
+                    || o[0] == 10
                     || (o[0] == 100 && (64..128).contains(&o[1]))
-                    || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                    || o[0] == 127
+                    || (o[0] == 169 && o[1] == 254)
+                    || (o[0] == 172 && (16..32).contains(&o[1]))
+                    || (o[0] == 192 && o[1] == 0 && (o[2] == 0 || o[2] == 2))
+                    || (o[0] == 192 && o[1] == 88 && o[2] == 99)
+                    || (o[0] == 192 && o[1] == 168)
                     || (o[0] == 198 && (18..20).contains(&o[1]))
-                    || o[0] >= 240)
+                    || (o[0] == 198 && o[1] == 51 && o[2] == 100)
+                    || (o[0] == 203 && o[1] == 0 && o[2] == 113)
+                    || o[0] >= 224)
             }
             IpAddr::V6(v6) => {
                 if let Some(v4) = v6.to_ipv4_mapped() {
                     return is_public(IpAddr::V4(v4));
                 }
                 let s = v6.segments();
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (s[0] & 0xfe00) == 0xfc00
-                    || (s[0] & 0xffc0) == 0xfe80
-                    || (s[0] == 0x2001 && s[1] == 0x0db8))
+                let global_unicast = (s[0] & 0xe000) == 0x2000;
+                global_unicast
+                    && !((s[0] == 0x2001 && s[1] < 0x0200)
+                        || (s[0] == 0x2001 && s[1] == 0x0db8)
+                        || s[0] == 0x2002
+                        || (s[0] & 0xfff0) == 0x3ff0)
             }
         }
     }
@@ -701,27 +743,34 @@ pub mod safe_http {
         }
     }
 
-    /// The client for webhooks: no redirects, connect timeout 5 s, and unless
-    /// `allow_private` (local mode) only public destinations.
-    pub fn client(allow_private: bool) -> reqwest::Client {
+    /// The client for webhooks: no redirects, no proxy (a proxy would resolve names itself,
+    /// past the filter), connect timeout 5 s, and unless `allow_private` (local mode) only
+    /// public destinations. `None` when it cannot be built: callers then refuse to call out
+    /// rather than fall back to an unfiltered client.
+    pub fn client(allow_private: bool) -> Option<reqwest::Client> {
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .user_agent(USER_AGENT);
         if !allow_private {
             b = b.dns_resolver(Arc::new(PublicOnly));
         }
-        b.build().unwrap_or_else(|_| reqwest::Client::new())
+        b.build()
+            .inspect_err(|e| tracing::error!(error = %e, "cannot build the webhook client"))
+            .ok()
     }
 
-    /// The client for configured, trusted endpoints (GitHub API).
-    pub fn trusted_client() -> reqwest::Client {
+    /// The client for configured, trusted endpoints (GitHub API); no proxy, no redirects.
+    pub fn trusted_client() -> Option<reqwest::Client> {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .user_agent(USER_AGENT)
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new())
+            .inspect_err(|e| tracing::error!(error = %e, "cannot build the GitHub client"))
+            .ok()
     }
 
     /// Rejects URLs whose host is a literal non-public IP (the resolver is not consulted for

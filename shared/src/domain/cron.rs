@@ -238,6 +238,17 @@ impl CronExpr {
         let days = parse_field(fields[2], Field::Day)? as u32;
         let months = parse_field(fields[3], Field::Month)? as u16;
         let weekdays = parse_field(fields[4], Field::Weekday)? as u8;
+        // Standard cron treats a day field as restricted unless its text starts with `*`
+        // (`1-31` is restricted): both so restricted means "either matches" — every day when
+        // one set is full — which differs from the other field alone unless both are full.
+        let full_days = u64::from(days) == full(Field::Day);
+        let full_weekdays = u64::from(weekdays) == full(Field::Weekday);
+        if !fields[2].starts_with('*')
+            && !fields[4].starts_with('*')
+            && (full_days != full_weekdays)
+        {
+            return Err(CronError(MSG_BOTH_DAYS.into()));
+        }
         Self::from_sets(fields.join(" "), minutes, hours, days, months, weekdays)
     }
 

@@ -70,6 +70,15 @@ fn rejects_bad_values() {
 fn both_day_fields_restricted_is_rejected() {
     assert_eq!(CronExpr::parse("0 9 1 * mon").unwrap_err().0, MSG_BOTH_DAYS);
     assert_eq!(CronExpr::parse("0 9 */2 * 1").unwrap_err().0, MSG_BOTH_DAYS);
+    // Restricted by text even when the set is full: standard cron would run every day.
+    assert_eq!(
+        CronExpr::parse("0 9 1-31 * 1").unwrap_err().0,
+        MSG_BOTH_DAYS
+    );
+    assert_eq!(CronExpr::parse("0 9 1 * 0-6").unwrap_err().0, MSG_BOTH_DAYS);
+    // A `*` field leaves the other one in charge, as in standard cron.
+    assert!(CronExpr::parse("0 9 1-31 * *").is_ok());
+    assert!(CronExpr::parse("0 9 * * 0-6").is_ok());
     // Full-range forms are not restrictions.
     assert!(CronExpr::parse("0 9 1-31 * 0-7").is_ok());
     assert!(CronExpr::parse("0 9 */1 * 1").is_ok());

@@ -6,7 +6,7 @@
 
 use super::{
     parse_dispatch_url,
-    target::{looks_like_shorthand, parse_webhook_url},
+    target::{is_github_segment, looks_like_shorthand, parse_webhook_url},
     Dispatch,
 };
 use chrono::NaiveDate;
@@ -57,13 +57,20 @@ pub fn job_name(raw: Option<&str>) -> Result<String, FieldError> {
 }
 
 /// An optional GitHub owner, repository or workflow: trimmed, blank is `None`, at most
-/// [`MAX_NAME_CHARS`].
+/// [`MAX_NAME_CHARS`], and one safe path segment ([`is_github_segment`]: letters, digits,
+/// `.`, `_`, `-`; never `.` or `..`).
 pub fn github_part(key: &str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
     let v = raw.map(str::trim).filter(|v| !v.is_empty());
     if v.is_some_and(|v| v.chars().count() > MAX_NAME_CHARS) {
         return Err(FieldError::new(
             "Invalid payload",
             format!("\"{key}\" must be at most {MAX_NAME_CHARS} characters."),
+        ));
+    }
+    if v.is_some_and(|v| !is_github_segment(v)) {
+        return Err(FieldError::new(
+            "Invalid GitHub configuration",
+            format!("\"{key}\" may contain only letters, digits, '.', '_' and '-' (and is not '.' or '..')."),
         ));
     }
     Ok(v.map(str::to_string))

@@ -11,8 +11,21 @@ pub struct Dispatch {
     pub workflow: String,
 }
 
+/// Whether `s` can be one GitHub path segment (owner, repository or workflow file name or
+/// id): 1-255 characters from `[A-Za-z0-9._-]`, and not `.` or `..`. Nothing else reaches a
+/// dispatch URL, so no value can add, remove or escape a path segment.
+pub fn is_github_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 impl Dispatch {
-    /// Builds from three optional parts; `None` unless all are non-empty after trimming.
+    /// Builds from three optional parts; `None` unless all are non-empty after trimming and
+    /// each passes [`is_github_segment`].
     pub fn from_parts(
         owner: Option<&str>,
         repo: Option<&str>,
@@ -23,11 +36,34 @@ impl Dispatch {
                 .filter(|v| !v.is_empty())
                 .map(str::to_string)
         };
-        Some(Self {
+        let d = Self {
             owner: t(owner)?,
             repo: t(repo)?,
             workflow: t(workflow)?,
-        })
+        };
+        [&d.owner, &d.repo, &d.workflow]
+            .iter()
+            .all(|p| is_github_segment(p))
+            .then_some(d)
+    }
+
+    /// The `workflow_dispatch` endpoint under `base` (the GitHub API root), built segment by
+    /// segment: `{base}/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches`.
+    pub fn dispatch_url(&self, base: &Url, workflow: &str) -> Option<Url> {
+        if !is_github_segment(workflow) {
+            return None;
+        }
+        let mut url = base.clone();
+        url.path_segments_mut().ok()?.pop_if_empty().extend([
+            "repos",
+            &self.owner,
+            &self.repo,
+            "actions",
+            "workflows",
+            workflow,
+            "dispatches",
+        ]);
+        Some(url)
     }
     /// `owner/repo/workflow`, the execution `target` (client-needs §5.2).
     pub fn display(&self) -> String {

@@ -49,3 +49,56 @@ fn shorthand_and_webhooks() {
     assert!(parse_webhook_url("ftp://example.com/x").is_none());
     assert!(parse_webhook_url("example.com/x").is_none());
 }
+
+#[test]
+fn github_segments_cannot_escape_the_dispatch_path() {
+    for ok in [
+        "o",
+        "Pay-Baymax",
+        "qa-automate-apiqa",
+        "w.yml",
+        "Parallelism_Testing_Launcher",
+        "12345",
+    ] {
+        assert!(is_github_segment(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        ".",
+        "..",
+        "../x",
+        "a/b",
+        "user/keys?",
+        "w#x",
+        "%2e%2e",
+        "a b",
+        "é",
+        "w?x",
+    ] {
+        assert!(!is_github_segment(bad), "{bad}");
+    }
+    assert_eq!(
+        Dispatch::from_parts(Some("o"), Some("r"), Some("../../user/keys?")),
+        None
+    );
+    assert_eq!(
+        parse_dispatch_url("o/r/%2e%2e"),
+        Err(MSG_DISPATCH_FORMAT.to_string())
+    );
+    assert!(parse_dispatch_url("https://github.com/o/r/actions/workflows/..%2F..%2Fx/").is_err());
+    let base = Url::parse("https://ghe.example.com/api/v3").unwrap();
+    let url = d("o", "r", "w.yml").dispatch_url(&base, "w.yml").unwrap();
+    assert_eq!(
+        url.as_str(),
+        "https://ghe.example.com/api/v3/repos/o/r/actions/workflows/w.yml/dispatches"
+    );
+    let root = Url::parse("http://127.0.0.1:9/").unwrap();
+    assert_eq!(
+        d("o", "r", "w")
+            .dispatch_url(&root, "w.yaml")
+            .unwrap()
+            .path(),
+        "/repos/o/r/actions/workflows/w.yaml/dispatches"
+    );
+    assert_eq!(d("o", "r", "w").dispatch_url(&root, ".."), None);
+}

@@ -206,7 +206,8 @@ pub async fn upload(
         let parts = (|| {
             Ok::<_, draft::FieldError>((
                 draft::github_part("github_owner", field(row, "github_owner"))?,
-                draft::github_part("github_repo", field(row, "github_repo"))?,
+                // `owner/repo` is split below (§4.4 step 10), then checked as segments.
+                draft::bounded_url("github_repo", field(row, "github_repo"))?,
                 draft::github_part("github_workflow_name", field(row, "workflow"))?,
                 draft::bounded_url("dispatch_url", field(row, "dispatch_url"))?,
             ))
@@ -323,6 +324,15 @@ pub async fn upload(
             if r.contains('/') && parts.len() == 2 {
                 owner = Some(parts[0].trim().to_string());
                 repo = Some(parts[1].trim().to_string());
+            }
+        }
+        let checked = draft::github_part("github_owner", owner.as_deref())
+            .and_then(|o| Ok((o, draft::github_part("github_repo", repo.as_deref())?)));
+        match checked {
+            Ok((o, r)) => (owner, repo) = (o, r),
+            Err(e) => {
+                errors.push(row_error(n, Some(name), e.error, &e.message));
+                continue;
             }
         }
         if let Some(t) = &target_url {

@@ -66,6 +66,18 @@ pub fn validate(kind: TaxonKind, list: &[Taxon], raw: Option<&str>) -> Result<St
     }
 }
 
+/// A team's `slack_handle`: required (`missing` when blank), at most 255 characters.
+fn slack_handle(body: &Map<String, Value>, missing: impl Fn() -> ApiError) -> ApiResult<String> {
+    let h = body_str(body, "slack_handle")?.ok_or_else(missing)?;
+    if h.chars().count() > 255 {
+        return Err(ApiError::bad_request(
+            "Invalid slack_handle",
+            "slack_handle must be at most 255 characters.",
+        ));
+    }
+    Ok(h)
+}
+
 /// Loads the list and validates; 400 `Invalid category` / `Invalid PIC team`.
 pub async fn resolve_and_validate(
     state: &AppState,
@@ -106,7 +118,7 @@ pub async fn create(
     let name = body_str(body, "name")?
         .ok_or_else(|| ApiError::bad_request("Missing required fields", "\"name\" is required."))?;
     let slack_handle = if kind == TaxonKind::Team {
-        Some(body_str(body, "slack_handle")?.ok_or_else(|| {
+        Some(slack_handle(body, || {
             ApiError::bad_request("Missing required fields", "\"slack_handle\" is required.")
         })?)
     } else {
@@ -251,16 +263,9 @@ pub async fn update(
         t.is_active = body_bool(v, "is_active")?;
     }
     if kind == TaxonKind::Team && body.contains_key("slack_handle") {
-        let h = body_str(body, "slack_handle")?.ok_or_else(|| {
+        t.slack_handle = Some(slack_handle(body, || {
             ApiError::bad_request("Invalid slack_handle", "slack_handle cannot be empty.")
-        })?;
-        if h.chars().count() > 255 {
-            return Err(ApiError::bad_request(
-                "Invalid slack_handle",
-                "slack_handle must be at most 255 characters.",
-            ));
-        }
-        t.slack_handle = Some(h);
+        })?);
     }
     t.updated_at = now().max(previous.updated_at + chrono::Duration::microseconds(1));
     let job_ids: Vec<String> = if t.slug != previous.slug {

@@ -1,0 +1,164 @@
+//! Holes found when the service was attacked (issue 7), each closed at its root: GitHub
+//! coordinates that could leave the dispatch path, oversized or malformed input answering 500.
+
+mod common;
+use common::*;
+use serde_json::json;
+use wiremock::{matchers::any, Mock, ResponseTemplate};
+
+#[tokio::test]
+async fn github_coordinates_cannot_leave_the_dispatch_path() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    // Whatever reaches the fake GitHub is recorded; nothing may.
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(204))
+        .expect(0)
+        .mount(&app.github)
+        .await;
+    let (_, ut) = app.user("mallory", "user").await;
+    let job = app
+        .job(&ut, json!({"name": "gh", "cron_expression": "0 9 * * 1", "end_date": "2099-12-31", "pic_team": "PAM",
+            "github_owner": "o", "github_repo": "r", "github_workflow_name": "w.yml"}))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    for bad in ["../../../../../user/keys?", "..", "w#frag", "%2e%2e", "a/b"] {
+        for body in [
+            json!({"github_workflow_name": bad}),
+            json!({"github_owner": bad}),
+            json!({"github_repo": bad}),
+        ] {
+            let (s, v) = read(
+                app.post_json(&format!("/jobs/{id}/execute"), Some(&ut), body.clone())
+                    .await,
+            )
+            .await;
+            assert_eq!(s, 400, "{body}: {v}");
+        }
+        let mut create = json!({"name": format!("x{bad}"), "cron_expression": "0 9 * * 1", "end_date": "2099-12-31",
+            "pic_team": "PAM", "github_owner": "o", "github_repo": "r", "github_workflow_name": bad});
+        let (s, v) = read(app.post_json("/jobs", Some(&ut), create.clone()).await).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (400, Some("Invalid GitHub configuration")),
+            "{bad}"
+        );
+        create["github_workflow_name"] = json!("w.yml");
+        create["github_repo"] = json!(bad);
+        assert_eq!(
+            read(
+                app.put_json(&format!("/jobs/{id}"), &ut, json!({"github_repo": bad}))
+                    .await
+            )
+            .await
+            .0,
+            400
+        );
+        let (s, _) = read(
+            app.post_json(
+                "/jobs/test-run",
+                Some(&ut),
+                json!({"github_owner": "o", "github_repo": "r", "github_workflow_name": bad}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, 400, "{bad}");
+    }
+    // A dispatch URL is read as a URL: traversal resolves out of the workflow path, encoded
+    // dots stay encoded; neither names a workflow.
+    for url in [
+        "https://github.com/o/r/actions/workflows/../../../../../user/keys?",
+        "https://github.com/o/r/actions/workflows/%2e%2e",
+        "o/r/%2e%2e",
+        "o/r/..",
+    ] {
+        let (s, v) = read(
+            app.post_json(
+                &format!("/jobs/{id}/execute"),
+                Some(&ut),
+                json!({"dispatch_url": url}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, 400, "{url}: {v}");
+    }
+    // The stored job is unchanged and no request reached GitHub (checked when the mock drops).
+    let (_, v) = read(app.get(&format!("/jobs/{id}"), &ut).await).await;
+    assert_eq!(v["job"]["github_workflow_name"], "w.yml");
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_queries_are_400_not_500() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let job = app
+        .job(&app.admin_token, webhook_job("j", "https://example.com/h"))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let statuses = vec!["success"; 101].join(",");
+    for q in [
+        format!("/jobs/{id}/executions?status={statuses}"),
+        format!("/executions?status={statuses}"),
+        format!("/jobs/{id}/executions?from=+10000-01-01T00:00:00Z"),
+        "/executions?to=99999-01-01".to_string(),
+        "/notifications?from=0000-00-00".to_string(),
+    ] {
+        let (s, v) = read(app.get(&q, &app.admin_token).await).await;
+        assert_eq!(s, 400, "{q}: {v}");
+        assert!(
+            v["error"].is_string() && v["message"].is_string(),
+            "{q}: {v}"
+        );
+    }
+    let (s, v) = read(
+        app.post_json(
+            "/pic-teams",
+            Some(&app.admin_token),
+            json!({"name": "Big", "slack_handle": "h".repeat(1_000_000)}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("Invalid slack_handle"))
+    );
+}
+
+#[tokio::test]
+async fn framework_rejections_carry_the_json_error_body_and_cors() {
+    let app = spawn_app().await;
+    let big = vec![b'a'; 3 * 1024 * 1024];
+    let cases = [
+        app.http
+            .get(app.url("/jobs/%ff"))
+            .bearer_auth(&app.admin_token)
+            .header("origin", "http://localhost:5173"),
+        app.http
+            .post(app.url("/jobs"))
+            .bearer_auth(&app.admin_token)
+            .header("content-type", "application/json")
+            .header("origin", "http://localhost:5173")
+            .body(big),
+    ];
+    for (i, req) in cases.into_iter().enumerate() {
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        assert!((400..500).contains(&status), "case {i}: {status}");
+        assert_eq!(r.headers()["access-control-allow-origin"], "*", "case {i}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "case {i}"
+        );
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            v["error"].is_string() && v["message"].is_string(),
+            "case {i}: {v}"
+        );
+    }
+}
