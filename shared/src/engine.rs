@@ -715,8 +715,7 @@ pub mod safe_http {
                 let s = v6.segments();
                 let global_unicast = (s[0] & 0xe000) == 0x2000;
                 global_unicast
-                    && !((s[0] == 0x2001 && s[1] < 0x0200)
-                        || (s[0] == 0x2001 && s[1] == 0x0db8)
+                    && !((s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8))
                         || s[0] == 0x2002
                         || (s[0] & 0xfff0) == 0x3ff0)
             }
