@@ -30,10 +30,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         state.schedules.group()
     );
     tokio::spawn(infra::trigger::run(state.clone()));
-    axum::serve(listener, infra::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        infra::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

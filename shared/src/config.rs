@@ -16,6 +16,8 @@
 //! | `ALLOW_PRIVATE_TARGETS` | `false` | let webhooks reach loopback/private addresses (local mode only) |
 //! | `APP_VERSION` | `2.0.0` | health `version` |
 //! | `DOCS_URL` | `http://localhost:3000/docs` | health `docs_url` |
+//! | `LOGIN_THROTTLE_WINDOW_SECS` | `900` | login throttling window, seconds |
+//! | `LOGIN_MAX_ACCOUNT_FAILURES` / `LOGIN_MAX_SOURCE_FAILURES` | `10` / `50` | failed logins per window before 429, per account / per source address |
 
 use chrono_tz::Tz;
 use std::{fmt, str::FromStr};
@@ -68,6 +70,15 @@ pub struct Config {
     pub allow_private_targets: bool,
     pub app_version: String,
     pub docs_url: String,
+    pub login_throttle: LoginThrottle,
+}
+
+/// Login throttling limits (failed logins per window, per account and per source address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginThrottle {
+    pub window_secs: i64,
+    pub max_account_failures: i64,
+    pub max_source_failures: i64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -137,6 +148,11 @@ impl Config {
             ),
             app_version: var("APP_VERSION").unwrap_or_else(|| "2.0.0".into()),
             docs_url: var("DOCS_URL").unwrap_or_else(|| "http://localhost:3000/docs".into()),
+            login_throttle: LoginThrottle {
+                window_secs: int_var("LOGIN_THROTTLE_WINDOW_SECS", 900),
+                max_account_failures: int_var("LOGIN_MAX_ACCOUNT_FAILURES", 10),
+                max_source_failures: int_var("LOGIN_MAX_SOURCE_FAILURES", 50),
+            },
         }
     }
 }

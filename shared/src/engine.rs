@@ -145,9 +145,9 @@ impl Engine {
             self.pause_expired(&job, true).await?;
             return Ok(ScheduledOutcome::AutoPaused);
         }
-        let claim = RunClaim {
-            job_id: job.id.clone(),
-            scheduled_time: input.scheduled_time.clone(),
+        let Some(claim) = RunClaim::parse(&job.id, &input.scheduled_time) else {
+            tracing::error!(scheduled_time = %input.scheduled_time, "delivery without an RFC 3339 fire time: skipped");
+            return Ok(ScheduledOutcome::Skipped);
         };
         let plan = job.target().map(|target| RunPlan {
             target,
@@ -233,11 +233,7 @@ impl Engine {
             scheduled_time: None,
             start_delay_ms: None,
         };
-        if let Some(planned) = claim.and_then(|c| {
-            chrono::DateTime::parse_from_rfc3339(c.scheduled_time.trim())
-                .ok()
-                .map(|t| t.with_timezone(&chrono::Utc))
-        }) {
+        if let Some(planned) = claim.map(|c| c.scheduled_time) {
             exec.scheduled_time = Some(planned);
             exec.start_delay_ms = Some((started_at - planned).num_milliseconds());
         }
@@ -245,7 +241,6 @@ impl Engine {
             tracing::info!(job_id = %job.id, "duplicate delivery: already claimed");
             return Ok(None);
         }
-        self.store.touch_last_execution(&job.id, started_at).await?;
 
         let timeouts = match trigger {
             Trigger::Scheduled => self.scheduled,
@@ -294,9 +289,15 @@ impl Engine {
                 "error",
             )
         };
-        self.store
+        // The run happened and is recorded: a failed notification must not turn it into an
+        // error (a retried delivery would find the claim; a retried manual run would run twice).
+        if let Err(e) = self
+            .store
             .notify_active_users(title, &message, kind, Some(&job.id), Some(&exec.id))
-            .await?;
+            .await
+        {
+            tracing::error!(execution_id = %exec.id, error = %e, "run notification failed");
+        }
         Ok(Some(exec))
     }
 

@@ -69,6 +69,11 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, error, message)
     }
 
+    /// 429 with `Retry-After: secs` (and `retry_after_seconds` in the body).
+    pub fn too_many(error: impl Into<String>, message: impl Into<String>, secs: u64) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, error, message).with("retry_after_seconds", secs)
+    }
+
     /// 404 with a short reason and a sentence.
     pub fn not_found(error: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, error, message)
@@ -127,6 +132,14 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self
+            .extra
+            .get("retry_after_seconds")
+            .and_then(Value::as_u64)
+        {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

@@ -244,7 +244,8 @@ fn cors_layer(cors: &CorsOrigins) -> CorsLayer {
         CorsOrigins::Any => base
             .allow_origin(AllowOrigin::any())
             .allow_methods(AllowMethods::any())
-            .allow_headers(AllowHeaders::any()),
+            // Echo the requested headers: `*` does not cover `Authorization` (Fetch standard).
+            .allow_headers(AllowHeaders::mirror_request()),
         CorsOrigins::List(list) => {
             let origins: Vec<HeaderValue> = list
                 .iter()

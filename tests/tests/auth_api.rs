@@ -224,6 +224,15 @@ async fn preflight_is_answered_with_cors() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
     assert_eq!(r.headers()["access-control-max-age"], "600");
+    // `*` would not cover Authorization: the requested headers are echoed.
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
 }
 
 #[tokio::test]

@@ -311,3 +311,40 @@ async fn private_targets_are_refused_outside_local_mode() {
     );
     hooks.verify().await;
 }
+
+#[tokio::test]
+async fn every_spelling_of_one_fire_time_runs_once() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/once"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&hooks)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("once", &format!("{}/once", hooks.uri())),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let outcomes: Vec<Value> = futures::future::join_all(
+        [
+            "2026-11-22T00:00:00Z",
+            "2026-11-22T00:00:00.000Z",
+            "2026-11-22T09:00:00+09:00",
+            "2026-11-22T00:00:00.123456+00:00",
+        ]
+        .map(|at| deliver(&app, id, at)),
+    )
+    .await;
+    let ran = outcomes.iter().filter(|o| o["outcome"] == "ran").count();
+    let dup = outcomes
+        .iter()
+        .filter(|o| o["outcome"] == "duplicate")
+        .count();
+    assert_eq!((ran, dup), (1, 3), "{outcomes:?}");
+    assert_eq!(deliver(&app, id, "not a time").await["outcome"], "ignored");
+}

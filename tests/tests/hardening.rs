@@ -162,3 +162,123 @@ async fn framework_rejections_carry_the_json_error_body_and_cors() {
         );
     }
 }
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_account_and_per_source_then_released() {
+    let app = spawn_app_with(|c| {
+        // Long enough for ten password checks in a debug build.
+        c.login_throttle.window_secs = 15;
+    })
+    .await;
+    app.user("alice", "viewer").await;
+    let attempt = |u: &str, p: &str| {
+        let body = json!({"username": u, "password": p});
+        let app = &app;
+        async move { app.post_json("/auth/login", None, body).await }
+    };
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..20 {
+        let r = attempt("alice", "wrong-password").await;
+        if r.status() == 429 {
+            retry_after = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        10,
+        "{statuses:?}"
+    );
+    let wait = retry_after.unwrap();
+    assert!((1..=15).contains(&wait), "{wait}");
+    // Even the right password waits for the window; then it works again.
+    let r = attempt("alice", "password1").await;
+    let (s, v) = read(r).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (429, Some("Too many login attempts"))
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 1200)).await;
+    assert_eq!(attempt("alice", "password1").await.status(), 200);
+    // Another account was never affected.
+    assert_eq!(attempt("admin", "admin123").await.status(), 200);
+}
+
+#[tokio::test]
+async fn failed_logins_from_one_source_across_accounts_are_throttled() {
+    let app = spawn_app_with(|c| {
+        c.login_throttle.max_source_failures = 5;
+    })
+    .await;
+    for i in 0..5 {
+        let r = app
+            .post_json(
+                "/auth/login",
+                None,
+                json!({"username": format!("ghost{i}"), "password": "whatever1"}),
+            )
+            .await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = app
+        .post_json(
+            "/auth/login",
+            None,
+            json!({"username": "admin", "password": "admin123"}),
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn a_job_update_never_undoes_a_concurrent_run_start() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = wiremock::MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hooks)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("raced", &format!("{}/h", hooks.uri())),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    // A PUT read the job before the run started...
+    let stale = app.state.store.get_job(id).await.unwrap().unwrap();
+    assert!(stale.last_execution_at.is_none());
+    let (s, _) = read(
+        app.post_json(
+            &format!("/jobs/{id}/execute"),
+            Some(&app.admin_token),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    // ...and writes after it: the run's start stays recorded.
+    let mut edited = stale.clone();
+    edited.name = "raced-renamed".into();
+    edited.updated_at = shared::domain::now();
+    app.state
+        .store
+        .update_job(&stale, &edited, "t")
+        .await
+        .unwrap();
+    let (_, v) = read(app.get(&format!("/jobs/{id}"), &app.admin_token).await).await;
+    assert_eq!(v["job"]["name"], "raced-renamed");
+    assert!(v["job"]["last_execution_at"].is_string(), "{v}");
+}

@@ -6,7 +6,7 @@
 use axum::{
     body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::{Extensions, HeaderMap, StatusCode},
     Json, Router,
 };
 use serde_json::{json, Value};
@@ -43,18 +43,41 @@ pub fn app(state: AppState) -> Router {
 /// Logs in with `username` or `email` and `password`.
 #[utoipa::path(post, path = "/api/v2/auth/login", tag = "auth",
     request_body = doc::LoginRequest,
-    responses((status = 200, body = doc::LoginResponse), doc::Errors))]
-async fn login(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = doc::LoginResponse), (status = 429, description = "Too many failed logins; see Retry-After", body = doc::ErrorBody), doc::Errors))]
+async fn login(
+    State(state): State<AppState>,
+    ext: Extensions,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let body = expect_object(parse_json(&body)?)?;
-    Ok(Json(svc::login(&state, body).await?))
+    Ok(Json(
+        svc::login(&state, body, source_ip(&ext).as_deref()).await?,
+    ))
+}
+
+/// The caller's address: API Gateway's `sourceIp` in Lambda, the peer address locally.
+fn source_ip(ext: &Extensions) -> Option<String> {
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+        ext.get::<lambda_http::request::RequestContext>()
+    {
+        return ctx.http.source_ip.clone();
+    }
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
 
 /// Logs in with an OAuth2 password form.
 #[utoipa::path(post, path = "/api/v2/auth/login/form", tag = "auth",
     request_body(content = doc::LoginForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = doc::LoginResponse), doc::Errors))]
-async fn login_form(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
-    Ok(Json(svc::login_form(&state, &body).await?))
+    responses((status = 200, body = doc::LoginResponse), (status = 429, description = "Too many failed logins; see Retry-After", body = doc::ErrorBody), doc::Errors))]
+async fn login_form(
+    State(state): State<AppState>,
+    ext: Extensions,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        svc::login_form(&state, &body, source_ip(&ext).as_deref()).await?,
+    ))
 }
 
 /// A new access token for a refresh token (sent as the bearer token; body ignored).

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use shared::{
     engine::{Engine, ScheduledOutcome},
     schedules::{ScheduledInput, SCHEDULED_TIME_PLACEHOLDER},
-    store::StoreError,
+    store::{RunClaim, StoreError},
 };
 
 /// Handles one delivery. Returns a summary (`{"outcome": "ran"|"skipped"|"auto_paused"|
@@ -21,12 +21,12 @@ pub async fn handle(engine: &Engine, payload: Value) -> Result<Value, StoreError
         }
     };
     if input.job_id.trim().is_empty()
-        || input.scheduled_time.trim().is_empty()
         || input.scheduled_time == SCHEDULED_TIME_PLACEHOLDER
+        || RunClaim::parse(&input.job_id, &input.scheduled_time).is_none()
     {
         tracing::error!(%payload, "executor input lacks a job id or a resolved scheduled time: ignored");
         return Ok(
-            json!({"outcome": "ignored", "reason": "job_id and scheduled_time are required"}),
+            json!({"outcome": "ignored", "reason": "job_id and an RFC 3339 scheduled_time are required"}),
         );
     }
     let outcome = engine.run_scheduled(&input).await?;

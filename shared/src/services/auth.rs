@@ -39,8 +39,61 @@ fn required_password(body: &Map<String, Value>, allow_blank: bool) -> ApiResult<
 const DUMMY_HASH: &str =
     "$pbkdf2-sha256$29000$lHIupTTm/D.nFEJIyTnHGA$ZZl4UjH6CU7BaJ1H40sPzovxrbEuXZUHMdXvODU2JNc";
 
-/// POST /auth/login: 200 with tokens and the user; 401 `Invalid email/username or password`.
-pub async fn login(state: &AppState, body: Map<String, Value>) -> ApiResult<Value> {
+/// Throttling keys of one login attempt: the account (as typed, lower-cased) and the source.
+fn throttle_keys(identifier: &str, source: Option<&str>) -> Vec<String> {
+    let mut keys = vec![format!("ACCOUNT#{}", identifier.to_lowercase())];
+    if let Some(ip) = source.filter(|s| !s.is_empty()) {
+        keys.push(format!("SOURCE#{ip}"));
+    }
+    keys
+}
+
+/// 429 when the account or the source address has used up its failed logins for the window.
+async fn refuse_if_throttled(state: &AppState, keys: &[String]) -> ApiResult<()> {
+    let limits = state.config.login_throttle;
+    let now = chrono::Utc::now().timestamp();
+    let failures = state.store.login_failures(keys).await?;
+    let wait = keys
+        .iter()
+        .zip(failures)
+        .filter(|(k, f)| {
+            let max = if k.starts_with("ACCOUNT#") {
+                limits.max_account_failures
+            } else {
+                limits.max_source_failures
+            };
+            f.count >= max && f.window_start + limits.window_secs > now
+        })
+        .map(|(_, f)| f.window_start + limits.window_secs - now)
+        .max();
+    match wait {
+        Some(secs) => Err(ApiError::too_many(
+            "Too many login attempts",
+            format!("Too many failed logins. Try again in {secs} seconds."),
+            secs.max(1) as u64,
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn count_failure(state: &AppState, keys: &[String]) {
+    let now = chrono::Utc::now().timestamp();
+    let window = state.config.login_throttle.window_secs;
+    for k in keys {
+        if let Err(e) = state.store.record_login_failure(k, now, window).await {
+            tracing::warn!(error = %e, "could not record a failed login");
+        }
+    }
+}
+
+/// POST /auth/login: 200 with tokens and the user; 401 `Invalid email/username or password`;
+/// 429 with `Retry-After` after too many failures for the account or the source address
+/// within the window (never a permanent lockout: the window ends).
+pub async fn login(
+    state: &AppState,
+    body: Map<String, Value>,
+    source: Option<&str>,
+) -> ApiResult<Value> {
     let password = required_password(&body, false)?;
     let username = opt_string(&body, "username")?;
     if let Some(u) = &username {
@@ -59,18 +112,26 @@ pub async fn login(state: &AppState, body: Map<String, Value>) -> ApiResult<Valu
         .or(email)
         .ok_or_else(|| invalid("Either username or email must be provided"))?;
     let identifier = identifier.trim();
+    let keys = throttle_keys(identifier, source);
+    refuse_if_throttled(state, &keys).await?;
     let user = state.store.find_user_by_login(identifier).await?;
     let Some(user) = user else {
         let _ = verify_password(&password, DUMMY_HASH);
+        count_failure(state, &keys).await;
         return Err(ApiError::unauthorized("Invalid email/username or password"));
     };
     if !user.is_active {
+        count_failure(state, &keys).await;
         return Err(ApiError::unauthorized(
             "Account is inactive. Contact administrator.",
         ));
     }
     if !verify_password(&password, &user.password_hash) {
+        count_failure(state, &keys).await;
         return Err(ApiError::unauthorized("Invalid email/username or password"));
+    }
+    if let Err(e) = state.store.clear_login_failures(&keys[0]).await {
+        tracing::warn!(error = %e, "could not clear failed logins");
     }
     let access = state
         .tokens
@@ -91,7 +152,7 @@ pub async fn login(state: &AppState, body: Map<String, Value>) -> ApiResult<Valu
 /// POST /auth/login/form (OAuth2 password form, `application/x-www-form-urlencoded`):
 /// `username` (or an e-mail) and `password` required, `grant_type` must be `password` when
 /// given; then exactly [`login`]. Form problems are 400 (the reference answered 422 or 500).
-pub async fn login_form(state: &AppState, body: &[u8]) -> ApiResult<Value> {
+pub async fn login_form(state: &AppState, body: &[u8], source: Option<&str>) -> ApiResult<Value> {
     let mut fields: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for (k, v) in url::form_urlencoded::parse(body) {
         fields
@@ -110,7 +171,7 @@ pub async fn login_form(state: &AppState, body: &[u8]) -> ApiResult<Value> {
             .ok_or_else(|| invalid(format!("\"{key}\" is required.")))?;
         m.insert(key.into(), Value::String(v));
     }
-    login(state, m).await
+    login(state, m, source).await
 }
 
 /// POST /auth/refresh for an authenticated refresh-token holder: a new access token.

@@ -163,11 +163,35 @@ impl ExecutionStats {
     }
 }
 
-/// The idempotency key of one scheduled delivery: job id plus the schedule's fire time.
+/// The idempotency key of one scheduled delivery: job id plus the schedule's fire time,
+/// normalised to whole UTC seconds, so every spelling of one instant is one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunClaim {
     pub job_id: String,
-    pub scheduled_time: String,
+    pub scheduled_time: DateTime<Utc>,
+}
+
+impl RunClaim {
+    /// Parses the delivery's RFC 3339 fire time (any offset, any fraction); `None` when it is
+    /// not one.
+    pub fn parse(job_id: &str, scheduled_time: &str) -> Option<Self> {
+        let t = DateTime::parse_from_rfc3339(scheduled_time.trim()).ok()?;
+        let t = t.with_timezone(&Utc);
+        let secs = DateTime::from_timestamp(t.timestamp(), 0)?;
+        Some(Self {
+            job_id: job_id.to_string(),
+            scheduled_time: secs,
+        })
+    }
+
+    /// `RUN#<job id>#<YYYY-MM-DDTHH:MM:SSZ>`.
+    fn key(&self) -> String {
+        format!(
+            "RUN#{}#{}",
+            self.job_id,
+            self.scheduled_time.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    }
 }
 
 /// Filters of the execution lists (api-contract §3.7). Empty `statuses` means any.
@@ -270,13 +294,13 @@ impl Store {
             adds: vec![(e.counter_field(), 1)],
         };
         items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
+        // The job's `last_execution_at` moves in the same transaction as the claim: once the
+        // run is claimed, nothing else must succeed before the run can happen.
+        items.push(self.touch_last_execution_item(&e.job_id, e.started_at)?);
         if let Some(c) = claim {
             let expires = Utc::now().timestamp() + CLAIM_TTL_SECS;
             let claim_item = std::collections::HashMap::from([
-                (
-                    "PK".to_string(),
-                    s(format!("RUN#{}#{}", c.job_id, c.scheduled_time)),
-                ),
+                ("PK".to_string(), s(c.key())),
                 ("SK".to_string(), s("CLAIM")),
                 ("execution_id".to_string(), s(e.id.clone())),
                 (

@@ -161,13 +161,31 @@ impl Store {
     /// claim when the name changed, and marks it `SYNC_PENDING`. `Conflict` when the job changed
     /// meanwhile or the new name is taken.
     pub async fn update_job(&self, previous: &Job, job: &Job, sync_token: &str) -> StoreResult<()> {
-        let mut items = vec![tx::put(
-            &self.table,
-            self.job_item(job, sync_token)?,
-            Some("attribute_exists(PK) AND updated_at = :prev"),
-            &[(":prev", s(fmt_ts(&previous.updated_at)))],
-            &[],
-        )?];
+        // An UpdateItem of every attribute but `last_execution_at`, which runs move meanwhile.
+        let item = self.job_item(job, sync_token)?;
+        let mut b = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(pk(&job.id)))
+            .key("SK", s("JOB"))
+            .condition_expression("attribute_exists(PK) AND #prev = :prev")
+            .expression_attribute_names("#prev", "updated_at")
+            .expression_attribute_values(":prev", s(fmt_ts(&previous.updated_at)));
+        let mut sets = Vec::new();
+        for (i, (name, value)) in item
+            .into_iter()
+            .filter(|(n, _)| !matches!(n.as_str(), "PK" | "SK" | "last_execution_at"))
+            .enumerate()
+        {
+            sets.push(format!("#n{i} = :v{i}"));
+            b = b
+                .expression_attribute_names(format!("#n{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        let update = b
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
         if previous.name != job.name {
             items.push(tx::delete(
                 &self.table,
@@ -263,23 +281,23 @@ impl Store {
         ignore_conflict(map_conditional(r.map(|_| ())))
     }
 
-    /// Records a run start on the job: `last_execution_at = max(current, at)`.
-    pub async fn touch_last_execution(&self, job_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        let r = self
-            .client
-            .update_item()
+    /// The transaction item recording a run start on its job (`SET last_execution_at`), if
+    /// the job still exists.
+    pub(crate) fn touch_last_execution_item(
+        &self,
+        job_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<TransactWriteItem> {
+        let u = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("PK", s(pk(job_id)))
             .key("SK", s("JOB"))
             .update_expression("SET last_execution_at = :t")
-            .condition_expression(
-                "attribute_exists(PK) AND (attribute_not_exists(last_execution_at) OR last_execution_at = :null OR last_execution_at < :t)",
-            )
+            .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":t", s(fmt_ts(&at)))
-            .expression_attribute_values(":null", AttributeValue::Null(true))
-            .send()
-            .await;
-        ignore_conflict(map_conditional(r.map(|_| ())))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(u).build())
     }
 
     /// Sets `created_by = null` on the jobs a deleted user created (reads the job list: a rare

@@ -23,6 +23,7 @@ mod jobs;
 mod notifications;
 mod settings;
 mod taxonomy;
+mod throttle;
 mod users;
 
 pub use executions::{
@@ -32,6 +33,7 @@ pub use executions::{
 pub use notifications::{Notification, NotificationPage};
 pub use settings::{ReconcileRecord, SlackSettings};
 pub use taxonomy::{Taxon, TaxonKind};
+pub use throttle::Failures;
 pub use users::{NotificationPrefs, UiPrefs, User};
 
 use aws_sdk_dynamodb::{
