@@ -7,7 +7,7 @@ TEST_MOTO_PORT ?= 5150
 
 # Fake credentials and a region for the emulators; the SDK reads the standard variables.
 AWS_ENV = AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=ap-northeast-1 \
-	AWS_EC2_METADATA_DISABLED=true
+	AWS_EC2_METADATA_DISABLED=true LOCAL_MODE=true
 
 .PHONY: dev test setup lint unit openapi
 

@@ -66,9 +66,17 @@ pub enum TokenKind {
     Refresh,
 }
 
-/// JWT claims (api-contract §1.4).
+/// `iss` of every token this service issues, and the only one it accepts.
+pub const ISSUER: &str = "cron-job-platform";
+/// `aud` of every token this service issues, and the only one it accepts.
+pub const AUDIENCE: &str = "cron-job-platform-api";
+
+/// JWT claims (api-contract §1.4, plus `iss`, `aud` and a `jti` for revocation).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub jti: String,
     pub sub: String,
     pub role: String,
     pub email: Option<String>,
@@ -78,6 +86,15 @@ pub struct Claims {
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fresh: Option<bool>,
+}
+
+/// What a verified token says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub sub: String,
+    pub jti: Option<String>,
+    /// Expiry, epoch seconds.
+    pub exp: i64,
 }
 
 /// Signs and checks HS256 tokens with the configured key and lifetimes.
@@ -96,7 +113,9 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
         Self {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
@@ -120,6 +139,9 @@ impl Tokens {
             TokenKind::Refresh => (self.refresh_ttl, "refresh", None),
         };
         let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            jti: uuid::Uuid::new_v4().to_string(),
             sub: user_id.to_string(),
             role: role.as_str().to_string(),
             email: Some(email.to_string()),
@@ -135,6 +157,17 @@ impl Tokens {
     /// Checks signature, `exp` (required, no leeway), `nbf` and the `type` claim, returning
     /// the subject. Errors are 401s with the contract's `detail` texts.
     pub fn verify(&self, token: &str, want: TokenKind) -> Result<String, ApiError> {
+        self.verify_claims(token, want).map(|v| v.sub)
+    }
+
+    /// [`Tokens::verify`], returning the subject, `jti` and `exp`. The header must say
+    /// `typ: JWT`; `iss` and `aud` must be this service's.
+    pub fn verify_claims(&self, token: &str, want: TokenKind) -> Result<Verified, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::unauthorized("Invalid token"))?;
+        if header.typ.as_deref() != Some("JWT") {
+            return Err(ApiError::unauthorized("Invalid token"));
+        }
         let data =
             jsonwebtoken::decode::<serde_json::Value>(token, &self.decoding, &self.validation)
                 .map_err(|e| match e.kind() {
@@ -158,7 +191,14 @@ impl Tokens {
         if kind != want {
             return Err(ApiError::unauthorized("Invalid token type"));
         }
-        Ok(sub)
+        Ok(Verified {
+            sub,
+            jti: claims
+                .get("jti")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            exp: claims.get("exp").and_then(|v| v.as_i64()).unwrap_or(0),
+        })
     }
 }
 

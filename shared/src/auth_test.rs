@@ -72,7 +72,7 @@ fn exp_is_required_and_enforced() {
     let now = chrono::Utc::now().timestamp();
     let no_exp = jsonwebtoken::encode(
         &Header::default(),
-        &serde_json::json!({"sub":"u","iat":now}),
+        &serde_json::json!({"sub":"u","iat":now,"iss":ISSUER,"aud":AUDIENCE}),
         &key,
     )
     .unwrap();
@@ -82,7 +82,7 @@ fn exp_is_required_and_enforced() {
     );
     let expired = jsonwebtoken::encode(
         &Header::default(),
-        &serde_json::json!({"sub":"u","exp":now - 5}),
+        &serde_json::json!({"sub":"u","exp":now - 5,"iss":ISSUER,"aud":AUDIENCE}),
         &key,
     )
     .unwrap();
@@ -92,7 +92,7 @@ fn exp_is_required_and_enforced() {
     );
     let no_sub = jsonwebtoken::encode(
         &Header::default(),
-        &serde_json::json!({"exp":now + 60}),
+        &serde_json::json!({"exp":now + 60,"iss":ISSUER,"aud":AUDIENCE}),
         &key,
     )
     .unwrap();
@@ -103,7 +103,7 @@ fn exp_is_required_and_enforced() {
     let other = EncodingKey::from_secret(b"other");
     let forged = jsonwebtoken::encode(
         &Header::default(),
-        &serde_json::json!({"sub":"u","exp":now + 60}),
+        &serde_json::json!({"sub":"u","exp":now + 60,"iss":ISSUER,"aud":AUDIENCE}),
         &other,
     )
     .unwrap();
@@ -111,4 +111,55 @@ fn exp_is_required_and_enforced() {
         t.verify(&forged, TokenKind::Access).unwrap_err().message,
         "Invalid token"
     );
+}
+
+#[test]
+fn issuer_audience_and_header_type_are_checked() {
+    let key = EncodingKey::from_secret(b"k");
+    let t = Tokens::new(&Secret::new("k"), 60, 120);
+    let now = chrono::Utc::now().timestamp();
+    let good = serde_json::json!({"sub":"u","exp":now + 60,"iss":ISSUER,"aud":AUDIENCE});
+    let ok = jsonwebtoken::encode(&Header::default(), &good, &key).unwrap();
+    assert_eq!(t.verify(&ok, TokenKind::Access).unwrap(), "u");
+    for claims in [
+        serde_json::json!({"sub":"u","exp":now + 60,"aud":AUDIENCE}),
+        serde_json::json!({"sub":"u","exp":now + 60,"iss":"someone-else","aud":AUDIENCE}),
+        serde_json::json!({"sub":"u","exp":now + 60,"iss":ISSUER,"aud":"other-api"}),
+        serde_json::json!({"sub":"u","exp":now + 60,"iss":ISSUER}),
+    ] {
+        let tok = jsonwebtoken::encode(&Header::default(), &claims, &key).unwrap();
+        assert_eq!(
+            t.verify(&tok, TokenKind::Access).unwrap_err().message,
+            "Invalid token",
+            "{claims}"
+        );
+    }
+    let mut h = Header::default();
+    h.typ = Some("at+jwt".into());
+    let tok = jsonwebtoken::encode(&h, &good, &key).unwrap();
+    assert_eq!(
+        t.verify(&tok, TokenKind::Access).unwrap_err().message,
+        "Invalid token"
+    );
+    let issued = t
+        .issue(TokenKind::Refresh, "u", crate::domain::Role::User, "u@x.io")
+        .unwrap();
+    let v = t.verify_claims(&issued, TokenKind::Refresh).unwrap();
+    assert!(v.jti.is_some() && v.exp > now);
+}
+
+#[test]
+fn outside_local_mode_a_real_key_is_required() {
+    let mut c = crate::config::Config::from_env();
+    c.local_mode = false;
+    c.jwt_secret_configured = false;
+    assert!(c.check_http_secrets().is_err());
+    c.jwt_secret_configured = true;
+    c.jwt_secret = Secret::new("short");
+    assert!(c.check_http_secrets().is_err());
+    c.jwt_secret = Secret::new("k".repeat(32));
+    assert!(c.check_http_secrets().is_ok());
+    c.local_mode = true;
+    c.jwt_secret_configured = false;
+    assert!(c.check_http_secrets().is_ok());
 }

@@ -7,7 +7,8 @@
 //! | `EXECUTOR_FUNCTION_ARN` | local placeholder | schedule target (the executor Lambda) |
 //! | `SCHEDULER_ROLE_ARN` | local placeholder | role EventBridge Scheduler assumes to invoke the target |
 //! | `SCHEDULER_TIMEZONE` | `Asia/Tokyo` | cron zone and "today"; an unknown name falls back to UTC |
-//! | `JWT_SECRET_KEY`, else `SECRET_KEY` | dev key | HS256 signing key |
+//! | `JWT_SECRET_KEY`, else `SECRET_KEY` | dev key in local mode only | HS256 signing key; outside local mode the HTTP functions refuse to start without one of at least 32 bytes |
+//! | `LOCAL_MODE` | `false` | the local stack and tests: allows the dev JWT key and `ALLOW_PRIVATE_TARGETS` |
 //! | `JWT_ACCESS_TOKEN_EXPIRES` / `JWT_REFRESH_TOKEN_EXPIRES` | 3600 / 2592000 | token lifetimes, seconds |
 //! | `DEFAULT_GITHUB_OWNER` | `Pay-Baymax` | owner when only repo and workflow are given |
 //! | `GITHUB_TOKEN` | none | token for `workflow_dispatch` |
@@ -61,6 +62,10 @@ pub struct Config {
     pub scheduler_role_arn: String,
     pub timezone: Tz,
     pub jwt_secret: Secret,
+    /// Whether `jwt_secret` came from the environment (not the local dev key).
+    pub jwt_secret_configured: bool,
+    /// `LOCAL_MODE=true`: the local stack and tests.
+    pub local_mode: bool,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
     pub default_github_owner: String,
@@ -95,6 +100,16 @@ fn int_var(name: &str, default: i64) -> i64 {
         .unwrap_or(default)
 }
 
+fn flag(name: &str) -> bool {
+    matches!(
+        var(name).map(|v| v.to_ascii_lowercase()).as_deref(),
+        Some("true" | "1" | "yes")
+    )
+}
+
+/// Smallest JWT key accepted outside local mode, bytes.
+pub const MIN_JWT_KEY_BYTES: usize = 32;
+
 /// Parses an IANA zone name; unknown names fall back to UTC (api-contract §5.3).
 pub fn parse_timezone(name: &str) -> Tz {
     Tz::from_str(name.trim()).unwrap_or_else(|_| {
@@ -104,11 +119,31 @@ pub fn parse_timezone(name: &str) -> Tz {
 }
 
 impl Config {
+    /// What an HTTP function needs before it may serve: outside local mode, a configured JWT
+    /// key of at least [`MIN_JWT_KEY_BYTES`]. Called once at cold start; an error stops the
+    /// function from starting rather than signing with a public development key.
+    pub fn check_http_secrets(&self) -> Result<(), String> {
+        if self.local_mode {
+            return Ok(());
+        }
+        if !self.jwt_secret_configured {
+            return Err("JWT_SECRET_KEY is not set (LOCAL_MODE is off)".into());
+        }
+        if self.jwt_secret.expose().len() < MIN_JWT_KEY_BYTES {
+            return Err(format!(
+                "JWT_SECRET_KEY must be at least {MIN_JWT_KEY_BYTES} bytes"
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads the environment (table in the module docs). Never fails: every value has a default.
     pub fn from_env() -> Self {
-        let jwt = var("JWT_SECRET_KEY")
-            .or_else(|| var("SECRET_KEY"))
-            .unwrap_or_else(|| "dev-secret-key-please-change-in-production".into());
+        let configured_jwt = var("JWT_SECRET_KEY").or_else(|| var("SECRET_KEY"));
+        let jwt_secret_configured = configured_jwt.is_some();
+        let jwt =
+            configured_jwt.unwrap_or_else(|| "dev-secret-key-please-change-in-production".into());
+        let local_mode = flag("LOCAL_MODE");
         let cors = match var("CORS_ORIGINS").as_deref() {
             None | Some("*") => CorsOrigins::Any,
             Some(list) => CorsOrigins::List(
@@ -130,6 +165,8 @@ impl Config {
                 &var("SCHEDULER_TIMEZONE").unwrap_or_else(|| "Asia/Tokyo".into()),
             ),
             jwt_secret: Secret::new(jwt),
+            jwt_secret_configured,
+            local_mode,
             access_ttl_secs: int_var("JWT_ACCESS_TOKEN_EXPIRES", 3600),
             refresh_ttl_secs: int_var("JWT_REFRESH_TOKEN_EXPIRES", 2_592_000),
             default_github_owner: var("DEFAULT_GITHUB_OWNER")
@@ -140,12 +177,8 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             cors,
-            allow_private_targets: matches!(
-                var("ALLOW_PRIVATE_TARGETS")
-                    .map(|v| v.to_ascii_lowercase())
-                    .as_deref(),
-                Some("true" | "1" | "yes")
-            ),
+            // Private targets are a local-stack convenience, never honoured in a deployment.
+            allow_private_targets: local_mode && flag("ALLOW_PRIVATE_TARGETS"),
             app_version: var("APP_VERSION").unwrap_or_else(|| "2.0.0".into()),
             docs_url: var("DOCS_URL").unwrap_or_else(|| "http://localhost:3000/docs".into()),
             login_throttle: LoginThrottle {

@@ -126,6 +126,13 @@ pub struct MessageResponse {
     pub message: String,
 }
 
+/// `POST /auth/logout` body (optional).
+#[derive(ToSchema)]
+pub struct LogoutRequest {
+    /// Revoked until it expires.
+    pub refresh_token: Option<String>,
+}
+
 /// `POST /auth/logout`.
 #[derive(ToSchema)]
 pub struct LogoutResponse {

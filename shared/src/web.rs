@@ -54,6 +54,14 @@ impl AppState {
         }
     }
 
+    /// [`AppState::from_env`] for a function that serves HTTP: refuses to start (an error
+    /// from `main`) without the secrets it needs ([`Config::check_http_secrets`]).
+    pub async fn from_env_http() -> Result<Self, String> {
+        let state = Self::from_env().await;
+        state.config.check_http_secrets()?;
+        Ok(state)
+    }
+
     /// Reads the environment and the standard AWS settings (`AWS_ENDPOINT_URL`,
     /// `AWS_ENDPOINT_URL_DYNAMODB`, region, credentials) once.
     pub async fn from_env() -> Self {
@@ -122,7 +130,23 @@ pub async fn authenticate(
     kind: TokenKind,
 ) -> ApiResult<User> {
     let token = bearer_token(headers)?;
-    let sub = state.tokens.verify(token, kind)?;
+    let verified = state.tokens.verify_claims(token, kind)?;
+    // Refresh tokens can be revoked by logout; access tokens live an hour and are not looked up.
+    if kind == TokenKind::Refresh {
+        let revoked = match &verified.jti {
+            Some(jti) => {
+                state
+                    .store
+                    .is_revoked(jti, chrono::Utc::now().timestamp())
+                    .await?
+            }
+            None => false,
+        };
+        if revoked {
+            return Err(ApiError::unauthorized("Token has been revoked"));
+        }
+    }
+    let sub = verified.sub;
     let user = state
         .store
         .get_user(&sub)

@@ -368,3 +368,55 @@ async fn cors_origin_list_echoes_allowed_origins_with_credentials() {
     assert_eq!(r.status(), 401);
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn logout_revokes_the_refresh_token_it_is_given() {
+    let app = spawn_app().await;
+    let r = app
+        .post_json(
+            "/auth/login",
+            None,
+            json!({"username": "admin", "password": "admin123"}),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    let (access, refresh) = (
+        v["access_token"].as_str().unwrap().to_string(),
+        v["refresh_token"].as_str().unwrap().to_string(),
+    );
+    let refresh_call = || {
+        app.http
+            .post(app.url("/auth/refresh"))
+            .bearer_auth(&refresh)
+            .header("content-type", "application/json")
+            .body("null")
+            .send()
+    };
+    assert_eq!(refresh_call().await.unwrap().status(), 200);
+    // Logout without a body (as the web client sends it) revokes nothing.
+    let r = app
+        .http
+        .post(app.url("/auth/logout"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(refresh_call().await.unwrap().status(), 200);
+    let r = app
+        .post_json(
+            "/auth/logout",
+            Some(&access),
+            json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (s, v) = read(refresh_call().await.unwrap()).await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (401, Some("Token has been revoked"))
+    );
+    // The access token still works until it expires; a new login gets a new refresh token.
+    assert_eq!(app.get("/auth/me", &access).await.status(), 200);
+    app.login("admin", "admin123").await;
+}

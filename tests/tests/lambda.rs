@@ -107,6 +107,7 @@ async fn invoke(app: &TestApp, binary: &str, events: Vec<Value>) -> Vec<(String,
         .env("JWT_SECRET_KEY", c.jwt_secret.expose())
         .env("GITHUB_API_BASE_URL", &c.github_api_base)
         .env("ALLOW_PRIVATE_TARGETS", "true")
+        .env("LOCAL_MODE", "true")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -289,4 +290,32 @@ async fn maintenance_binary_reconciles() {
     assert_eq!(r[0].0, "response", "{:?}", r[0].1);
     assert_eq!(r[0].1["report"]["scheduled_added"], 1);
     assert!(app.schedule(id).await.is_some());
+}
+
+#[tokio::test]
+async fn http_functions_refuse_to_start_without_a_jwt_key_outside_local_mode() {
+    let target_dir = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
+    for (binary, key) in [("auth", None), ("jobs", Some("too-short"))] {
+        let mut cmd = tokio::process::Command::new(target_dir.join("debug").join(binary));
+        cmd.env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+            .env_remove("LOCAL_MODE")
+            .env_remove("JWT_SECRET_KEY")
+            .env_remove("SECRET_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(k) = key {
+            cmd.env("JWT_SECRET_KEY", k);
+        }
+        let status = tokio::time::timeout(Duration::from_secs(20), cmd.status())
+            .await
+            .expect("exits at init")
+            .unwrap();
+        assert!(
+            !status.success(),
+            "{binary} started without a usable JWT key"
+        );
+    }
 }

@@ -108,15 +108,16 @@ async fn verify(user: CurrentUser) -> Json<Value> {
     }))
 }
 
-/// Logs out (tokens are discarded by the client).
+/// Logs out; a `refresh_token` in the body is revoked until it expires.
 #[utoipa::path(post, path = "/api/v2/auth/logout", tag = "auth", security(("bearer" = [])),
+    request_body(content = Option<doc::LogoutRequest>, description = "Optional"),
     responses((status = 200, body = doc::LogoutResponse), doc::Errors))]
-async fn logout(_user: CurrentUser) -> Json<Value> {
-    Json(json!({
-        "success": true,
-        "message": "Logout successful",
-        "detail": "Please discard your tokens on the client side",
-    }))
+async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(svc::logout(&state, &user.0, &body).await?))
 }
 
 /// Creates a user (admin).

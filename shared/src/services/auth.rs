@@ -174,6 +174,28 @@ pub async fn login_form(state: &AppState, body: &[u8], source: Option<&str>) -> 
     login(state, m, source).await
 }
 
+/// POST /auth/logout: revokes the refresh token given in the body (`{"refresh_token": ...}`,
+/// optional) until it expires; any other body is ignored, as the client sends none.
+pub async fn logout(state: &AppState, caller: &User, body: &[u8]) -> ApiResult<Value> {
+    let token = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        v.get("refresh_token")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    if let Some(t) = token {
+        if let Ok(v) = state.tokens.verify_claims(&t, TokenKind::Refresh) {
+            if let (true, Some(jti)) = (v.sub == caller.id, v.jti.as_deref()) {
+                state.store.revoke_token(jti, v.exp).await?;
+            }
+        }
+    }
+    Ok(json!({
+        "success": true,
+        "message": "Logout successful",
+        "detail": "Please discard your tokens on the client side",
+    }))
+}
+
 /// POST /auth/refresh for an authenticated refresh-token holder: a new access token.
 /// The refresh token stays valid and reusable (policy §8).
 pub fn refresh(state: &AppState, user: &User) -> ApiResult<Value> {

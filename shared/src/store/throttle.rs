@@ -1,5 +1,6 @@
 //! Login throttling counters (`THROTTLE#<key>` / `LOGIN`): failures in a fixed window that
 //! starts at the first failure, expiring with DynamoDB TTL (`expires_at`) after the window.
+//! Also the refresh-token denylist (`REVOKED#<jti>` / `TOKEN`), kept until the token expires.
 
 use super::{map_conditional, s, Store, StoreError, StoreResult};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -86,5 +87,28 @@ impl Store {
             .send()
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Denies a token id until `exp` (epoch seconds), when the token would expire anyway.
+    pub async fn revoke_token(&self, jti: &str, exp: i64) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(format!("REVOKED#{jti}")))
+            .item("SK", s("TOKEN"))
+            .item("expires_at", AttributeValue::N(exp.to_string()))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a token id was revoked (and has not expired since: TTL deletion lags).
+    pub async fn is_revoked(&self, jti: &str, now: i64) -> StoreResult<bool> {
+        Ok(self
+            .get(format!("REVOKED#{jti}"), "TOKEN")
+            .await?
+            .is_some_and(|i| num(&i, "expires_at") > now))
     }
 }
