@@ -134,8 +134,10 @@ fn issuer_audience_and_header_type_are_checked() {
             "{claims}"
         );
     }
-    let mut h = Header::default();
-    h.typ = Some("at+jwt".into());
+    let h = Header {
+        typ: Some("at+jwt".into()),
+        ..Default::default()
+    };
     let tok = jsonwebtoken::encode(&h, &good, &key).unwrap();
     assert_eq!(
         t.verify(&tok, TokenKind::Access).unwrap_err().message,
