@@ -6,6 +6,7 @@
 //! | `SCHEDULE_GROUP_NAME` | `cron-jobs` | EventBridge Scheduler group holding one schedule per active job |
 //! | `EXECUTOR_FUNCTION_ARN` | local placeholder | schedule target (the executor Lambda) |
 //! | `SCHEDULER_ROLE_ARN` | local placeholder | role EventBridge Scheduler assumes to invoke the target |
+//! | `SCHEDULE_DLQ_ARN` | none | dead-letter queue of every schedule's target |
 //! | `SCHEDULER_TIMEZONE` | `Asia/Tokyo` | cron zone and "today"; an unknown name falls back to UTC |
 //! | `JWT_SECRET_KEY`, else `SECRET_KEY` | dev key in local mode only | HS256 signing key; outside local mode the HTTP functions refuse to start without one of at least 32 bytes |
 //! | `LOCAL_MODE` | `false` | the local stack and tests: allows the dev JWT key and `ALLOW_PRIVATE_TARGETS` |
@@ -60,6 +61,8 @@ pub struct Config {
     pub schedule_group: String,
     pub executor_arn: String,
     pub scheduler_role_arn: String,
+    /// SQS queue for schedule deliveries that fail after their retries (`SCHEDULE_DLQ_ARN`).
+    pub schedule_dlq_arn: Option<String>,
     pub timezone: Tz,
     pub jwt_secret: Secret,
     /// Whether `jwt_secret` came from the environment (not the local dev key).
@@ -161,6 +164,7 @@ impl Config {
             }),
             scheduler_role_arn: var("SCHEDULER_ROLE_ARN")
                 .unwrap_or_else(|| "arn:aws:iam::000000000000:role/cron-scheduler-invoke".into()),
+            schedule_dlq_arn: var("SCHEDULE_DLQ_ARN"),
             timezone: parse_timezone(
                 &var("SCHEDULER_TIMEZONE").unwrap_or_else(|| "Asia/Tokyo".into()),
             ),

@@ -71,7 +71,13 @@ pub struct RunPlan {
     pub metadata: Map<String, Value>,
     /// Token for GitHub; `None` means "use the configured one".
     pub github_token: Option<Secret>,
+    /// When the run must be recorded by (a manual run answers inside API Gateway's 30 s):
+    /// the outbound calls get what is left of it minus [`STORE_MARGIN`].
+    pub deadline: Option<std::time::Instant>,
 }
+
+/// Time kept back from a run's deadline for recording its result (store writes and retries).
+pub const STORE_MARGIN: Duration = Duration::from_secs(4);
 
 /// The result of a scheduled delivery.
 #[derive(Clone, Debug, PartialEq)]
@@ -153,6 +159,7 @@ impl Engine {
             target,
             metadata: job.metadata.clone(),
             github_token: None,
+            deadline: None,
         });
         match self
             .execute(&job, plan, Trigger::Scheduled, Some(&claim))
@@ -173,7 +180,14 @@ impl Engine {
     /// removal is left to the maintenance reconciliation). With `notify`, the creator and active
     /// admins are told (scheduled runs, api-contract §6.6); manual runs are not (§3.5).
     pub async fn pause_expired(&self, job: &Job, notify: bool) -> EngineResult<()> {
-        self.store.deactivate_job(&job.id, now()).await?;
+        if !self
+            .store
+            .pause_if_expired(&job.id, today_in(self.tz), now())
+            .await?
+        {
+            // Extended or paused meanwhile: nothing to do, and nobody to tell.
+            return Ok(());
+        }
         if let Err(e) = self.schedules.remove(&job.id).await {
             tracing::warn!(job_id = %job.id, error = %e, "auto-pause: schedule removal failed");
         }
@@ -252,6 +266,14 @@ impl Engine {
                 job.name
             )),
             Some(plan) => {
+                let mut timeouts = timeouts;
+                if let Some(deadline) = plan.deadline {
+                    let left = deadline
+                        .saturating_duration_since(std::time::Instant::now())
+                        .saturating_sub(STORE_MARGIN);
+                    timeouts.total = timeouts.total.min(left);
+                    timeouts.per_call = timeouts.per_call.min(timeouts.total);
+                }
                 let work = self.call(job, &plan, trigger, timeouts, &mut exec);
                 match tokio::time::timeout(timeouts.total, work).await {
                     Ok(o) => o,

@@ -83,6 +83,7 @@ pub struct Schedules {
     group: String,
     target_arn: String,
     role_arn: String,
+    dlq_arn: Option<String>,
     tz: Tz,
 }
 
@@ -94,6 +95,7 @@ impl Schedules {
             group: config.schedule_group.clone(),
             target_arn: config.executor_arn.clone(),
             role_arn: config.scheduler_role_arn.clone(),
+            dlq_arn: config.schedule_dlq_arn.clone(),
             tz: config.timezone,
         }
     }
@@ -148,6 +150,13 @@ impl Schedules {
                     .maximum_event_age_in_seconds(300)
                     .build(),
             )
+            // Deliveries that still fail (throttled or unreachable executor) are kept in the
+            // dead-letter queue instead of being dropped silently.
+            .set_dead_letter_config(self.dlq_arn.as_ref().map(|arn| {
+                aws_sdk_scheduler::types::DeadLetterConfig::builder()
+                    .arn(arn)
+                    .build()
+            }))
             .build()
             .map_err(|e| ScheduleError(e.to_string()))
     }

@@ -282,3 +282,118 @@ async fn a_job_update_never_undoes_a_concurrent_run_start() {
     assert_eq!(v["job"]["name"], "raced-renamed");
     assert!(v["job"]["last_execution_at"].is_string(), "{v}");
 }
+
+#[tokio::test]
+async fn a_manual_run_ends_before_its_deadline_leaving_time_to_record_it() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = wiremock::MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(4)))
+        .mount(&hooks)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("slow", &format!("{}/h", hooks.uri())),
+        )
+        .await;
+    let job = app
+        .state
+        .store
+        .get_job(job["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let plan = shared::engine::RunPlan {
+        target: job.target().unwrap(),
+        metadata: job.metadata.clone(),
+        github_token: None,
+        // 5 s left: the store margin keeps 4, so the call gets about 1.
+        deadline: Some(started + std::time::Duration::from_secs(5)),
+    };
+    let e = app.state.engine.run_manual(&job, plan).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(e.status, "failed");
+    assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+    let msg = e.error_message.unwrap();
+    assert!(
+        msg.contains("timed out") || msg.contains("exceeded"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn auto_pause_never_undoes_a_concurrent_end_date_extension() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("ext", "https://example.com/h"),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    app.expire_job(id, chrono::NaiveDate::from_ymd_opt(2021, 3, 4).unwrap())
+        .await;
+    // The engine read the expired job...
+    let stale = app.state.store.get_job(id).await.unwrap().unwrap();
+    // ...while its owner extended the end date.
+    let mut extended = stale.clone();
+    extended.end_date = chrono::NaiveDate::from_ymd_opt(2099, 1, 1);
+    extended.updated_at = shared::domain::now();
+    app.state
+        .store
+        .update_job(&stale, &extended, "t")
+        .await
+        .unwrap();
+    app.state.engine.pause_expired(&stale, true).await.unwrap();
+    let now_job = app.state.store.get_job(id).await.unwrap().unwrap();
+    assert!(now_job.is_active, "the extension won");
+    let admin = app
+        .state
+        .store
+        .find_user_by_login("admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let notes = app
+        .state
+        .store
+        .recent_notifications(&admin.id, 20)
+        .await
+        .unwrap();
+    assert!(!notes.iter().any(|n| n.title.starts_with("Job auto-paused")));
+}
+
+#[tokio::test]
+async fn schedules_carry_an_explicit_retry_policy_and_dead_letter_queue() {
+    let dlq = "arn:aws:sqs:ap-northeast-1:000000000000:cron-dlq";
+    let app = spawn_app_with(|c| c.schedule_dlq_arn = Some(dlq.into())).await;
+    app.team("PAM").await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("dlq", "https://example.com/h"),
+        )
+        .await;
+    let out = app
+        .scheduler
+        .get_schedule()
+        .name(job["id"].as_str().unwrap())
+        .group_name(app.state.schedules.group())
+        .send()
+        .await
+        .unwrap();
+    let target = out.target().unwrap();
+    assert_eq!(target.dead_letter_config().and_then(|d| d.arn()), Some(dlq));
+    let retry = target.retry_policy().unwrap();
+    assert_eq!(
+        (
+            retry.maximum_retry_attempts(),
+            retry.maximum_event_age_in_seconds()
+        ),
+        (Some(2), Some(300))
+    );
+}

@@ -167,6 +167,7 @@ async fn execute_job(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    let received = std::time::Instant::now();
     user.require_writer()?;
     let job = svc::load_owned(&state, &user, &id, "execute").await?;
     svc::refuse_if_expired(&state, &job).await?;
@@ -175,7 +176,7 @@ async fn execute_job(
     } else {
         json_object(&headers, &body)?
     };
-    Ok(Json(svc::execute(&state, job, body).await?))
+    Ok(Json(svc::execute(&state, job, body, received).await?))
 }
 
 /// Validates a cron expression (always 200).

@@ -510,9 +510,19 @@ pub fn cron_preview(state: &AppState, body: &Map<String, Value>) -> ApiResult<Va
     Ok(json!({"timezone": tz.name(), "next_runs": runs, "count": runs.len()}))
 }
 
+/// How long after a request arrives a manual run must be recorded: API Gateway gives up at
+/// 30 s, so the run's calls end early enough for the store writes and the answer.
+pub const MANUAL_RUN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(25);
+
 /// POST /jobs/{id}/execute after 404/403 and the expiry check (api-contract §3.5 steps 4-9);
-/// an empty body arrives as an empty map.
-pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> ApiResult<Value> {
+/// an empty body arrives as an empty map. `received` is when the request arrived: the run is
+/// bounded by what is left of [`MANUAL_RUN_DEADLINE`].
+pub async fn execute(
+    state: &AppState,
+    job: Job,
+    body: Map<String, Value>,
+    received: std::time::Instant,
+) -> ApiResult<Value> {
     let metadata = match body.get("metadata") {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => {
@@ -575,6 +585,7 @@ pub async fn execute(state: &AppState, job: Job, body: Map<String, Value>) -> Ap
         target,
         metadata: metadata.unwrap_or_else(|| job.metadata.clone()),
         github_token,
+        deadline: Some(received + MANUAL_RUN_DEADLINE),
     };
     let exec = state.engine.run_manual(&job, plan).await?;
     Ok(json!({

@@ -69,18 +69,19 @@ pub async fn fail_abandoned_runs(state: &AppState) -> Result<usize, StoreError> 
 /// are counted and retried next run.
 pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> {
     let pending = state.store.sync_pending_jobs().await?;
-    let jobs = state.store.list_jobs().await?;
+    // Schedules first, then jobs: a job created in between has its schedule missing from the
+    // first list (and is then fixed or left alone), never an orphan whose job was not listed.
     let names: HashSet<String> = match state.schedules.list_names().await {
         Ok(n) => n.into_iter().collect(),
         Err(e) => {
             tracing::error!(error = %e, "reconcile: cannot list schedules");
             return Ok(ReconcileReport {
-                db_jobs_total: jobs.len(),
                 failures: 1,
                 ..Default::default()
             });
         }
     };
+    let jobs = state.store.list_jobs().await?;
     let today = today_in(state.config.timezone);
     let mut report = ReconcileReport {
         db_jobs_total: jobs.len(),
@@ -93,8 +94,10 @@ pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> 
         failed.insert(id.to_string());
     };
     for job in &jobs {
-        if job.is_active && job.is_expired(today) {
-            state.store.deactivate_job(&job.id, now()).await?;
+        if job.is_active
+            && job.is_expired(today)
+            && state.store.pause_if_expired(&job.id, today, now()).await?
+        {
             report.expired_auto_paused += 1;
         }
         let has = names.contains(&job.id);

@@ -264,8 +264,15 @@ impl Store {
         Ok(ids)
     }
 
-    /// Sets `is_active = false` (auto-pause), bumping `updated_at`.
-    pub async fn deactivate_job(&self, job_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    /// Auto-pause: sets `is_active = false` (bumping `updated_at`) only if the job is still
+    /// active and its stored end date is still before `today` — a concurrent write that
+    /// extended the end date or paused it wins. Returns whether this call paused it.
+    pub async fn pause_if_expired(
+        &self,
+        job_id: &str,
+        today: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let r = self
             .client
             .update_item()
@@ -273,12 +280,18 @@ impl Store {
             .key("PK", s(pk(job_id)))
             .key("SK", s("JOB"))
             .update_expression("SET is_active = :f, updated_at = :now")
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression("is_active = :t AND end_date < :today")
             .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":today", s(today.format("%Y-%m-%d").to_string()))
             .expression_attribute_values(":now", s(fmt_ts(&now)))
             .send()
             .await;
-        ignore_conflict(map_conditional(r.map(|_| ())))
+        match map_conditional(r) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The transaction item recording a run start on its job (`SET last_execution_at`), if
