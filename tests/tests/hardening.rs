@@ -397,3 +397,31 @@ async fn schedules_carry_an_explicit_retry_policy_and_dead_letter_queue() {
         (Some(2), Some(300))
     );
 }
+
+#[tokio::test]
+async fn a_late_schedule_call_never_leaves_an_older_configuration_scheduled() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("order", "https://example.com/h"),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let v1 = app.state.store.get_job(id).await.unwrap().unwrap();
+    // Writer B stores v2 (and would schedule it)...
+    let mut v2 = v1.clone();
+    v2.cron = shared::domain::CronExpr::parse("30 18 * * 5").unwrap();
+    v2.updated_at = shared::domain::now();
+    app.state.store.update_job(&v1, &v2, "b").await.unwrap();
+    app.state
+        .schedules
+        .sync(&v2, chrono::Utc::now().date_naive())
+        .await
+        .unwrap();
+    // ...then writer A's call for v1 lands last: it must end with v2 scheduled.
+    assert!(shared::services::schedule_after_write(&app.state, &v1, "a").await);
+    let stored = app.schedule(id).await.unwrap();
+    assert_eq!(stored.expression, v2.cron.to_eventbridge());
+}
