@@ -537,25 +537,7 @@ impl Store {
 
     /// An execution by id (Query GSI1 `EXEC#<id>`, `Limit 1`).
     pub async fn get_execution(&self, id: &str) -> StoreResult<Option<Execution>> {
-        if id.len() > 200 {
-            return Ok(None);
-        }
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s(format!("EXEC#{id}")))
-            .limit(1)
-            .send()
-            .await?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .map(from_item)
-            .transpose()
+        self.get_by_gsi1(format!("EXEC#{id}")).await
     }
 
     /// Executions still `running` that started in `[from, to)`, across all jobs (Query GSI2

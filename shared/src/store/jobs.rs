@@ -40,7 +40,7 @@ impl Store {
 
     /// GetItem `JOB#<id>` / `JOB` (strongly consistent).
     pub async fn get_job(&self, id: &str) -> StoreResult<Option<Job>> {
-        self.get(pk(id), "JOB").await?.map(from_item).transpose()
+        self.get_as(pk(id), "JOB").await
     }
 
     /// Several jobs by id (BatchGetItem); missing ones are absent from the result.

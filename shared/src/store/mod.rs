@@ -180,6 +180,48 @@ impl Store {
         Ok(out.item)
     }
 
+    /// GetItem deserialized into `T` (strongly consistent); `None` when absent.
+    async fn get_as<T: DeserializeOwned>(&self, pk: String, sk: &str) -> StoreResult<Option<T>> {
+        self.get(pk, sk).await?.map(from_item).transpose()
+    }
+
+    /// PutItem of `value` under `(pk, sk)`, unconditional (settings and preferences: the last
+    /// writer wins, as for any form).
+    async fn put_as<T: Serialize>(&self, value: &T, pk: String, sk: &str) -> StoreResult<()> {
+        let item = item_with_keys(value, &[("PK", pk), ("SK", sk.to_string())])?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The one item of a GSI1 id partition (`EXEC#<id>`, `NOTIF#<id>`): Query, `Limit 1`.
+    /// Over-long ids cannot exist and are `None` without a call.
+    async fn get_by_gsi1<T: DeserializeOwned>(&self, pk: String) -> StoreResult<Option<T>> {
+        if pk.len() > 256 {
+            return Ok(None);
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .limit(1)
+            .send()
+            .await?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(from_item)
+            .transpose()
+    }
+
     /// All items of one GSI1 partition, following every page, in `GSI1SK` order.
     async fn query_gsi1(&self, pk: &str, forward: bool) -> StoreResult<Vec<Item>> {
         let items = self

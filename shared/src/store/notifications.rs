@@ -168,25 +168,7 @@ impl Store {
 
     /// A notification by id (Query GSI1 `NOTIF#<id>`, `Limit 1`).
     pub async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>> {
-        if id.len() > 200 {
-            return Ok(None);
-        }
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s(format!("NOTIF#{id}")))
-            .limit(1)
-            .send()
-            .await?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .map(from_item)
-            .transpose()
+        self.get_by_gsi1(format!("NOTIF#{id}")).await
     }
 
     /// Counts of a user's notifications (`u`, `r`) over an optional range.

@@ -77,33 +77,16 @@ impl Store {
 
     /// Writes the Slack settings (PutItem; last writer wins, as for any settings form).
     pub async fn put_slack_settings(&self, s: &SlackSettings) -> StoreResult<()> {
-        let item = item_with_keys(s, &[("PK", PK.into()), ("SK", "SLACK".into())])?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await?;
-        Ok(())
+        self.put_as(s, PK.into(), "SLACK").await
     }
 
     /// The last reconciliation record.
     pub async fn last_reconcile(&self) -> StoreResult<Option<ReconcileRecord>> {
-        self.get(PK.into(), "RECONCILE")
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(PK.into(), "RECONCILE").await
     }
 
     /// Records a reconciliation.
     pub async fn put_reconcile(&self, r: &ReconcileRecord) -> StoreResult<()> {
-        let item = item_with_keys(r, &[("PK", PK.into()), ("SK", "RECONCILE".into())])?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await?;
-        Ok(())
+        self.put_as(r, PK.into(), "RECONCILE").await
     }
 }

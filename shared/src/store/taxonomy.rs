@@ -88,10 +88,8 @@ impl Store {
 
     /// A category or team by id (GetItem).
     pub async fn get_taxon(&self, kind: TaxonKind, id: &str) -> StoreResult<Option<Taxon>> {
-        self.get(format!("{}#{id}", kind.entity()), kind.entity())
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(format!("{}#{id}", kind.entity()), kind.entity())
+            .await
     }
 
     /// Most jobs one rename can re-point: the rename, both slug claims and the jobs share one
@@ -169,15 +167,7 @@ impl Store {
 
     /// Creates a category or team with its slug claim; `Conflict` if the slug is taken.
     pub async fn create_taxon(&self, kind: TaxonKind, t: &Taxon) -> StoreResult<()> {
-        let item = item_with_keys(
-            t,
-            &[
-                ("PK", format!("{}#{}", kind.entity(), t.id)),
-                ("SK", kind.entity().into()),
-                ("GSI1PK", kind.list_pk().into()),
-                ("GSI1SK", format!("{}#{}", t.name.to_lowercase(), t.id)),
-            ],
-        )?;
+        let item = self.taxon_item(kind, t)?;
         self.transact(vec![
             tx::create(&self.table, item)?,
             tx::create(

@@ -126,10 +126,7 @@ impl UiPrefs {
 impl Store {
     /// GetItem `USER#<id>` / `PROFILE`.
     pub async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        self.get(pk(id), "PROFILE")
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(pk(id), "PROFILE").await
     }
 
     /// Login lookup (api-contract §3.2): exact username first, then exact e-mail, via the
@@ -259,42 +256,22 @@ impl Store {
 
     /// A user's notification preferences, if saved.
     pub async fn get_prefs(&self, user_id: &str) -> StoreResult<Option<NotificationPrefs>> {
-        self.get(pk(user_id), "PREFS")
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(pk(user_id), "PREFS").await
     }
 
     /// Saves notification preferences.
     pub async fn put_prefs(&self, p: &NotificationPrefs) -> StoreResult<()> {
-        let item = item_with_keys(p, &[("PK", pk(&p.user_id)), ("SK", "PREFS".into())])?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await?;
-        Ok(())
+        self.put_as(p, pk(&p.user_id), "PREFS").await
     }
 
     /// A user's UI preferences, if saved.
     pub async fn get_ui_prefs(&self, user_id: &str) -> StoreResult<Option<UiPrefs>> {
-        self.get(pk(user_id), "UIPREFS")
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(pk(user_id), "UIPREFS").await
     }
 
     /// Saves UI preferences.
     pub async fn put_ui_prefs(&self, p: &UiPrefs) -> StoreResult<()> {
-        let item = item_with_keys(p, &[("PK", pk(&p.user_id)), ("SK", "UIPREFS".into())])?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await?;
-        Ok(())
+        self.put_as(p, pk(&p.user_id), "UIPREFS").await
     }
 
     /// Every user, oldest first (Query GSI1 `USERS`, all pages).
