@@ -65,6 +65,16 @@ async fn error(State(rt): State<Runtime>, body: axum::body::Bytes) -> &'static s
 
 /// Starts `binary` against a fake runtime API and feeds it `events`, returning each result.
 async fn invoke(app: &TestApp, binary: &str, events: Vec<Value>) -> Vec<(String, Value)> {
+    invoke_with_env(app, binary, events, &[]).await
+}
+
+/// [`invoke`] with extra environment variables for the function.
+async fn invoke_with_env(
+    app: &TestApp,
+    binary: &str,
+    events: Vec<Value>,
+    extra_env: &[(&str, &str)],
+) -> Vec<(String, Value)> {
     let (etx, erx) = mpsc::channel(16);
     let (rtx, mut rrx) = mpsc::channel(16);
     let rt = Runtime {
@@ -108,6 +118,7 @@ async fn invoke(app: &TestApp, binary: &str, events: Vec<Value>) -> Vec<(String,
         .env("GITHUB_API_BASE_URL", &c.github_api_base)
         .env("ALLOW_PRIVATE_TARGETS", "true")
         .env("LOCAL_MODE", "true")
+        .envs(extra_env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -318,4 +329,56 @@ async fn http_functions_refuse_to_start_without_a_jwt_key_outside_local_mode() {
             "{binary} started without a usable JWT key"
         );
     }
+}
+
+#[tokio::test]
+async fn the_executor_ignores_proxy_settings_for_webhooks() {
+    // A proxy would resolve names itself, past the address filter: it must never be used.
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    // The webhook listens on 127.0.0.2, so `NO_PROXY=127.0.0.1` keeps the emulators and the
+    // runtime API direct (the AWS SDK honours proxies) while a proxy-honouring webhook client
+    // would go through the proxy.
+    let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    let hooks = wiremock::MockServer::builder()
+        .listener(listener)
+        .start()
+        .await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&hooks)
+        .await;
+    let proxy = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&proxy)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("proxied", &format!("{}/x", hooks.uri())),
+        )
+        .await;
+    let input = shared::schedules::schedule_input(job["id"].as_str().unwrap()).replace(
+        shared::schedules::SCHEDULED_TIME_PLACEHOLDER,
+        "2026-11-22T00:00:00Z",
+    );
+    let event: Value = serde_json::from_str(&input).unwrap();
+    let p = proxy.uri();
+    let r = invoke_with_env(
+        &app,
+        "executor",
+        vec![event],
+        &[
+            ("HTTP_PROXY", &p),
+            ("http_proxy", &p),
+            ("ALL_PROXY", &p),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("no_proxy", "127.0.0.1,localhost"),
+        ],
+    )
+    .await;
+    assert_eq!(r[0].1["outcome"], "ran", "{:?}", r[0].1);
+    assert_eq!(hooks.received_requests().await.unwrap().len(), 1);
+    assert!(proxy.received_requests().await.unwrap().is_empty());
 }
