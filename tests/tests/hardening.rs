@@ -425,3 +425,67 @@ async fn a_late_schedule_call_never_leaves_an_older_configuration_scheduled() {
     let stored = app.schedule(id).await.unwrap();
     assert_eq!(stored.expression, v2.cron.to_eventbridge());
 }
+
+#[tokio::test]
+async fn a_run_whose_notification_fails_is_still_a_recorded_success() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = wiremock::MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&hooks)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("quiet", &format!("{}/h", hooks.uri())),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    // Fault: an unreadable user in the recipients' list makes every broadcast fail.
+    app.state
+        .store
+        .client()
+        .put_item()
+        .table_name(app.state.store.table())
+        .item(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("USER#broken".into()),
+        )
+        .item(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
+        )
+        .item(
+            "GSI1PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("USERS".into()),
+        )
+        .item(
+            "GSI1SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("0#broken".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = read(
+        app.post_json(
+            &format!("/jobs/{id}/execute"),
+            Some(&app.admin_token),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("success")), "{v}");
+    let e = read(
+        app.get(
+            &format!("/executions/{}", v["execution_id"].as_str().unwrap()),
+            &app.admin_token,
+        )
+        .await,
+    )
+    .await
+    .1;
+    assert_eq!(e["execution"]["status"], "success");
+}
