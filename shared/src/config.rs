@@ -110,6 +110,33 @@ fn flag(name: &str) -> bool {
     )
 }
 
+/// The AWS SDK configuration every function and tool uses: the standard environment
+/// (`AWS_ENDPOINT_URL*`, region, credentials, `AWS_MAX_ATTEMPTS`) plus timeouts, so a stalled
+/// dependency ends a request with our 503 long before API Gateway's 30 s: each attempt
+/// [`SDK_ATTEMPT_TIMEOUT`], each operation (retries included) [`SDK_OPERATION_TIMEOUT`],
+/// connecting [`SDK_CONNECT_TIMEOUT`], with the SDK's standard retry mode.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_loader().load().await
+}
+
+/// The loader behind [`sdk_config`], for callers that override more (tests).
+pub fn sdk_loader() -> aws_config::ConfigLoader {
+    aws_config::from_env().timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(SDK_CONNECT_TIMEOUT)
+            .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+            .operation_timeout(SDK_OPERATION_TIMEOUT)
+            .build(),
+    )
+}
+
+/// Longest single attempt of an AWS call.
+pub const SDK_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Longest AWS call, retries included.
+pub const SDK_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
+/// Longest TCP/TLS connect to an AWS endpoint.
+pub const SDK_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Smallest JWT key accepted outside local mode, bytes.
 pub const MIN_JWT_KEY_BYTES: usize = 32;
 

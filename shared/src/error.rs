@@ -151,9 +151,28 @@ impl From<crate::domain::draft::FieldError> for ApiError {
     }
 }
 
+/// Seconds a client is told to wait after a 503 from an unavailable AWS dependency.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+impl ApiError {
+    /// 503 with `Retry-After` for an AWS dependency that did not answer in time.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "dependency unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable",
+            "A storage dependency did not answer in time. Try again shortly.",
+        )
+        .with("retry_after_seconds", RETRY_AFTER_SECS)
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
+        match e {
+            crate::store::StoreError::Unavailable(_) => ApiError::unavailable(e),
+            e => ApiError::internal(e),
+        }
     }
 }
 

@@ -66,7 +66,7 @@ impl AppState {
     /// `AWS_ENDPOINT_URL_DYNAMODB`, region, credentials) once.
     pub async fn from_env() -> Self {
         let config = Config::from_env();
-        let sdk = aws_config::load_from_env().await;
+        let sdk = crate::config::sdk_config().await;
         Self::new(
             config,
             aws_sdk_dynamodb::Client::new(&sdk),

@@ -489,3 +489,43 @@ async fn a_run_whose_notification_fails_is_still_a_recorded_success() {
     .1;
     assert_eq!(e["execution"]["status"], "success");
 }
+
+#[tokio::test]
+async fn a_stalled_store_answers_503_with_retry_after_well_inside_30_s() {
+    // A "DynamoDB" that accepts connections and never answers.
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = blackhole.local_addr().unwrap();
+    let sdk = shared::config::sdk_loader().load().await;
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(format!("http://{addr}"))
+            .build(),
+    );
+    let github = wiremock::MockServer::start().await;
+    let config = test_config(&github).await;
+    let state = shared::web::AppState::new(config, dynamo, aws_sdk_scheduler::Client::new(&sdk));
+    let token = state
+        .tokens
+        .issue(
+            shared::auth::TokenKind::Access,
+            "u1",
+            shared::domain::Role::Admin,
+            "a@x.io",
+        )
+        .unwrap();
+    let base = serve(state).await;
+    let started = std::time::Instant::now();
+    let r = reqwest::Client::new()
+        .get(format!("{base}/jobs"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "Service unavailable");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    drop(blackhole);
+}

@@ -61,6 +61,10 @@ pub enum StoreError {
     Conflict,
     #[error("dynamodb: {0}")]
     Dynamo(String),
+    /// DynamoDB did not answer in time, could not be reached, or throttled us past the
+    /// retries: the request may be tried again shortly.
+    #[error("dynamodb unavailable: {0}")]
+    Unavailable(String),
     #[error("a transaction would exceed DynamoDB's 100 items ({0} needed)")]
     TooManyItems(usize),
     #[error("item (de)serialization: {0}")]
@@ -73,7 +77,26 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     fn from(e: SdkError<E, R>) -> Self {
-        StoreError::Dynamo(DisplayErrorContext(&e).to_string())
+        let text = DisplayErrorContext(&e).to_string();
+        let transient = match &e {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+            SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(_) => [
+                "Throttl",
+                "ThroughputExceeded",
+                "RequestLimitExceeded",
+                "InternalServerError",
+                "ServiceUnavailable",
+            ]
+            .iter()
+            .any(|code| text.contains(code)),
+            _ => false,
+        };
+        if transient {
+            StoreError::Unavailable(text)
+        } else {
+            StoreError::Dynamo(text)
+        }
     }
 }
 

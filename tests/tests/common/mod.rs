@@ -52,7 +52,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let github = MockServer::start().await;
     let mut config = test_config(&github).await;
     tweak(&mut config);
-    let sdk = aws_config::load_from_env().await;
+    let sdk = shared::config::sdk_config().await;
     let scheduler = aws_sdk_scheduler::Client::new(&sdk);
     let mut state = AppState::new(
         config,
