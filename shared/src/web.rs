@@ -262,6 +262,133 @@ pub fn query_bool(v: Option<&String>, field: &str, default: bool) -> ApiResult<b
     }
 }
 
+/// Longest `Idempotency-Key` accepted, characters.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// Runs a creating or running request at most once per `Idempotency-Key` (IETF draft "The
+/// Idempotency-Key HTTP Header Field"), per caller: the first answer (2xx or 4xx) is stored
+/// for 24 h and replayed to a retry with the same key and the same request (header
+/// `Idempotent-Replayed: true`). The same key with a different request is 400 (the draft's 422;
+/// this API never answers 422); a retry while the first is still running is 409. A 5xx is not
+/// stored, so a retry runs again. Without the header, `run` simply runs. `request` is what
+/// identifies the request (method, path, body), hashed.
+pub async fn idempotent<F, Fut>(
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+    request: &[&[u8]],
+    run: F,
+) -> Response
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<(StatusCode, Value)>>,
+{
+    let Some(raw) = headers.get("idempotency-key") else {
+        return into_reply(run().await);
+    };
+    let key = match raw.to_str().map(str::trim) {
+        Ok(k) if !k.is_empty() && k.chars().count() <= MAX_IDEMPOTENCY_KEY_CHARS => k.to_string(),
+        _ => {
+            return ApiError::bad_request(
+                "Invalid Idempotency-Key",
+                "Idempotency-Key must be 1-255 visible characters.",
+            )
+            .into_response()
+        }
+    };
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for part in request {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    let hash = format!("{:x}", hasher.finalize());
+    let now = chrono::Utc::now().timestamp();
+    match state
+        .store
+        .claim_idempotency_key(&user.id, &key, &hash, now)
+        .await
+    {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(Some(record)) => {
+            let (stored_hash, done) = match &record {
+                crate::store::IdempotencyRecord::InProgress { request_hash } => {
+                    (request_hash, None)
+                }
+                crate::store::IdempotencyRecord::Done {
+                    request_hash,
+                    status,
+                    body,
+                } => (request_hash, Some((*status, body))),
+            };
+            if *stored_hash != hash {
+                return ApiError::bad_request(
+                    "Idempotency-Key reused",
+                    "This Idempotency-Key was already used for a different request.",
+                )
+                .into_response();
+            }
+            match done {
+                None => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "Request in progress",
+                    "A request with this Idempotency-Key is still being processed.",
+                )
+                .into_response(),
+                Some((status, body)) => {
+                    let mut resp = (
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                        [(header::CONTENT_TYPE, "application/json")],
+                        body.clone(),
+                    )
+                        .into_response();
+                    resp.headers_mut()
+                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    resp
+                }
+            }
+        }
+        Ok(None) => {
+            let result = run().await;
+            let (status, body) = match &result {
+                Ok((s, v)) => (*s, v.clone()),
+                Err(e) => (e.status, e.body()),
+            };
+            let stored = if status.is_server_error() {
+                Err(crate::store::StoreError::Dynamo(
+                    "not stored: server error".into(),
+                ))
+            } else {
+                state
+                    .store
+                    .complete_idempotency_key(
+                        &user.id,
+                        &key,
+                        &hash,
+                        status.as_u16(),
+                        &body.to_string(),
+                        now,
+                    )
+                    .await
+            };
+            // Not stored (a 5xx, or too large to keep): free the key so a retry runs again.
+            if stored.is_err() {
+                if let Err(e) = state.store.release_idempotency_key(&user.id, &key).await {
+                    tracing::warn!(error = %e, "could not release an Idempotency-Key");
+                }
+            }
+            into_reply(result)
+        }
+    }
+}
+
+fn into_reply(r: ApiResult<(StatusCode, Value)>) -> Response {
+    match r {
+        Ok((status, body)) => (status, axum::Json(body)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 fn cors_layer(cors: &CorsOrigins) -> CorsLayer {
     let base = CorsLayer::new().max_age(std::time::Duration::from_secs(600));
     match cors {

@@ -529,3 +529,59 @@ async fn a_stalled_store_answers_503_with_retry_after_well_inside_30_s() {
     assert!(took < std::time::Duration::from_secs(10), "{took:?}");
     drop(blackhole);
 }
+
+#[tokio::test]
+async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_body() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let post = |key: &'static str, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.http
+                .post(app.url("/jobs"))
+                .bearer_auth(&app.admin_token)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let body = webhook_job("once-only", "https://example.com/h");
+    let first = post("k-1", body.clone()).await;
+    assert_eq!(first.status(), 201);
+    let first: serde_json::Value = first.json().await.unwrap();
+    // A retry (the client timed out) gets the same job, not "Duplicate job name".
+    let again = post("k-1", body.clone()).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["job"]["id"], first["job"]["id"]);
+    assert_eq!(
+        read(app.get("/jobs", &app.admin_token).await).await.1["count"],
+        1
+    );
+    // The same key with another request: 400 (the draft's 422, never used by this API).
+    let mut other = body.clone();
+    other["name"] = json!("another");
+    let (s, v) = read(post("k-1", other.clone()).await).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("Idempotency-Key reused"))
+    );
+    // Without the header nothing changes: a second create is a duplicate name.
+    let (s, v) = read(app.post_json("/jobs", Some(&app.admin_token), body).await).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("Duplicate job name")));
+    // Keys are per caller.
+    let (_, ut) = app.user("ursula", "user").await;
+    let r = app
+        .http
+        .post(app.url("/jobs"))
+        .bearer_auth(&ut)
+        .header("idempotency-key", "k-1")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}

@@ -3,6 +3,7 @@
 //! rules are in `shared::services::jobs` and `shared::services::bulk`. Every route is
 //! registered with its OpenAPI description (`routes!`), so the two cannot drift apart.
 
+use axum::response::{IntoResponse, Response};
 use axum::{
     body::Bytes,
     extract::{FromRequest, Multipart, Path, Request, State},
@@ -14,7 +15,7 @@ use shared::{
     error::{ApiError, ApiResult},
     openapi as doc,
     services::{bulk, jobs as svc},
-    web::{finish, json_object, AppState, CurrentUser},
+    web::{finish, idempotent, json_object, AppState, CurrentUser},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -36,8 +37,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub fn app(state: AppState) -> Router {
     finish(routes().split_for_parts().0, state)
 }
-
-type Reply = ApiResult<(StatusCode, Json<Value>)>;
 
 /// Every job, newest first, unpaginated.
 #[utoipa::path(get, path = "/api/v2/jobs", tag = "jobs", security(("bearer" = [])),
@@ -109,6 +108,7 @@ async fn read_test_run(
 
 /// Creates a job (user or admin) and its schedule.
 #[utoipa::path(post, path = "/api/v2/jobs", tag = "jobs", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key and request (24 h)")),
     request_body = doc::JobWrite,
     responses((status = 201, body = doc::JobWritten), doc::Errors))]
 async fn create_job(
@@ -116,16 +116,24 @@ async fn create_job(
     user: CurrentUser,
     headers: HeaderMap,
     body: Bytes,
-) -> Reply {
-    user.require_writer()?;
-    let body = json_object(&headers, &body)?;
-    let (status, out) = svc::create(&state, &user, body).await?;
-    Ok((status, Json(out)))
+) -> Response {
+    idempotent(
+        &state,
+        &user.0,
+        &headers,
+        &[b"POST /jobs", &body],
+        || async {
+            user.require_writer()?;
+            let body = json_object(&headers, &body)?;
+            svc::create(&state, &user, body).await
+        },
+    )
+    .await
 }
 
 /// Partial update (owner or admin); keeps the schedule in step.
 #[utoipa::path(put, path = "/api/v2/jobs/{id}", tag = "jobs", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = String, Path, description = "Job id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key and request (24 h)")),
     request_body = doc::JobWrite,
     responses((status = 200, body = doc::JobWritten), doc::Errors))]
 async fn update_job(
@@ -134,11 +142,21 @@ async fn update_job(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
-    user.require_writer()?;
-    let job = svc::load_owned(&state, &user, &id, "update").await?;
-    let body = json_object(&headers, &body)?;
-    Ok(Json(svc::update(&state, &user, job, body).await?))
+) -> Response {
+    let path = format!("PUT /jobs/{id}");
+    idempotent(
+        &state,
+        &user.0,
+        &headers,
+        &[path.as_bytes(), &body],
+        || async {
+            user.require_writer()?;
+            let job = svc::load_owned(&state, &user, &id, "update").await?;
+            let body = json_object(&headers, &body)?;
+            Ok((StatusCode::OK, svc::update(&state, &user, job, body).await?))
+        },
+    )
+    .await
 }
 
 /// Deletes a job (owner or admin): its schedule first, then the job and its history.
@@ -157,7 +175,7 @@ async fn delete_job(
 
 /// Runs a job now with optional overrides (owner or admin); answers when the run is recorded.
 #[utoipa::path(post, path = "/api/v2/jobs/{id}/execute", tag = "jobs", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = String, Path, description = "Job id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key and request (24 h)")),
     request_body(content = doc::ExecuteRequest, description = "Optional overrides; an empty body is allowed"),
     responses((status = 200, body = doc::ExecuteResponse), doc::Errors))]
 async fn execute_job(
@@ -166,17 +184,30 @@ async fn execute_job(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> Response {
     let received = std::time::Instant::now();
-    user.require_writer()?;
-    let job = svc::load_owned(&state, &user, &id, "execute").await?;
-    svc::refuse_if_expired(&state, &job).await?;
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        Map::new()
-    } else {
-        json_object(&headers, &body)?
-    };
-    Ok(Json(svc::execute(&state, job, body, received).await?))
+    let path = format!("POST /jobs/{id}/execute");
+    idempotent(
+        &state,
+        &user.0,
+        &headers,
+        &[path.as_bytes(), &body],
+        || async {
+            user.require_writer()?;
+            let job = svc::load_owned(&state, &user, &id, "execute").await?;
+            svc::refuse_if_expired(&state, &job).await?;
+            let body = if body.iter().all(u8::is_ascii_whitespace) {
+                Map::new()
+            } else {
+                json_object(&headers, &body)?
+            };
+            Ok((
+                StatusCode::OK,
+                svc::execute(&state, job, body, received).await?,
+            ))
+        },
+    )
+    .await
 }
 
 /// Validates a cron expression (always 200).
@@ -209,6 +240,7 @@ async fn cron_preview(
 
 /// One outbound call to a webhook or GitHub; nothing is stored (user or admin).
 #[utoipa::path(post, path = "/api/v2/jobs/test-run", tag = "jobs", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key and request (24 h)")),
     request_body = doc::TestRunRequest,
     responses((status = 200, body = doc::TestRunResponse), doc::Errors))]
 async fn test_run(
@@ -216,10 +248,19 @@ async fn test_run(
     user: CurrentUser,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
-    user.require_writer()?;
-    let body = json_object(&headers, &body)?;
-    Ok(Json(svc::test_run(&state, &body).await?))
+) -> Response {
+    idempotent(
+        &state,
+        &user.0,
+        &headers,
+        &[b"POST /jobs/test-run", &body],
+        || async {
+            user.require_writer()?;
+            let body = json_object(&headers, &body)?;
+            Ok((StatusCode::OK, svc::test_run(&state, &body).await?))
+        },
+    )
+    .await
 }
 
 fn invalid_upload(e: impl std::fmt::Display) -> ApiError {
@@ -259,11 +300,31 @@ async fn read_upload(state: &AppState, req: Request) -> ApiResult<bulk::Upload> 
 
 /// Creates jobs from a CSV file (create-only; per-row errors; 400 when nothing was created).
 #[utoipa::path(post, path = "/api/v2/jobs/bulk-upload", tag = "jobs", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key and request (24 h)")),
     request_body(content = doc::BulkUploadForm, content_type = "multipart/form-data"),
     responses((status = 200, body = doc::BulkUploadResponse), doc::Errors))]
-async fn bulk_upload(State(state): State<AppState>, user: CurrentUser, req: Request) -> Reply {
-    user.require_writer()?;
-    let upload = read_upload(&state, req).await?;
-    let (status, out) = bulk::upload(&state, &user, upload).await?;
-    Ok((status, Json(out)))
+async fn bulk_upload(State(state): State<AppState>, user: CurrentUser, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    // The whole body is read once: it is hashed for Idempotency-Key and then parsed.
+    let bytes = match axum::body::to_bytes(body, MAX_UPLOAD_BYTES).await {
+        Ok(b) => b,
+        Err(e) => return invalid_upload(e).into_response(),
+    };
+    let headers = parts.headers.clone();
+    idempotent(
+        &state,
+        &user.0,
+        &headers,
+        &[b"POST /jobs/bulk-upload", &bytes],
+        || async {
+            user.require_writer()?;
+            let req = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
+            let upload = read_upload(&state, req).await?;
+            bulk::upload(&state, &user, upload).await
+        },
+    )
+    .await
 }
+
+/// Largest bulk upload body (Lambda's synchronous payload limit is 6 MB).
+const MAX_UPLOAD_BYTES: usize = 6 * 1024 * 1024;

@@ -19,6 +19,7 @@
 
 pub mod counters;
 mod executions;
+mod idempotency;
 mod jobs;
 mod notifications;
 mod settings;
@@ -30,6 +31,7 @@ pub use executions::{
     counter_field, Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats,
     RunClaim,
 };
+pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS};
 pub use notifications::{Notification, NotificationPage};
 pub use settings::{ReconcileRecord, SlackSettings};
 pub use taxonomy::{Taxon, TaxonKind};
