@@ -585,3 +585,59 @@ async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_body()
         .unwrap();
     assert_eq!(r.status(), 201);
 }
+
+#[tokio::test]
+async fn a_range_of_centuries_reads_only_the_days_that_have_history() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = wiremock::MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hooks)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("old", &format!("{}/h", hooks.uri())),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(
+        read(
+            app.post_json(
+                &format!("/jobs/{id}/execute"),
+                Some(&app.admin_token),
+                json!({})
+            )
+            .await
+        )
+        .await
+        .0,
+        200
+    );
+    let started = std::time::Instant::now();
+    for q in [
+        "/executions/statistics?from=1970-01-01&to=9999-12-30",
+        "/executions?from=0001-01-01",
+        "/notifications?from=1970-01-01&to=9999-12-30",
+        "/notifications/unread-count?from=1970-01-01",
+    ] {
+        let (s, v) = read(app.get(q, &app.admin_token).await).await;
+        assert_eq!(s, 200, "{q}: {v}");
+    }
+    let (_, st) = read(
+        app.get(
+            "/executions/statistics?from=1970-01-01&to=9999-12-30",
+            &app.admin_token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(st["total_executions"], 1);
+    assert_eq!(st["range"]["from"], "1970-01-01T00:00:00.000000Z");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

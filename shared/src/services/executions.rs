@@ -154,7 +154,7 @@ pub async fn statistics(state: &AppState, q: &Query) -> ApiResult<Value> {
         Some(id) => ExecutionScope::Job(id),
         None => ExecutionScope::All,
     };
-    let (tally, counts) = state
+    let (tally, _) = state
         .store
         .execution_counts(&scope, range.from, range.to)
         .await?;
@@ -170,20 +170,10 @@ pub async fn statistics(state: &AppState, q: &Query) -> ApiResult<Value> {
     } else {
         0.0
     };
-    let effective = counts.as_ref().map(|c| {
-        (
-            c.segments.first().map(|s| s.start),
-            c.segments.last().map(|s| s.end),
-        )
-    });
     let range_json = if range.from.is_none() && range.to.is_none() {
         Value::Null
     } else {
-        let (f, t) = effective.unwrap_or((None, None));
-        json!({
-            "from": range.from.and(f.or(range.from)).as_ref().map(fmt_ts),
-            "to": range.to.and(t.or(range.to)).as_ref().map(fmt_ts),
-        })
+        json!({"from": range.from.as_ref().map(fmt_ts), "to": range.to.as_ref().map(fmt_ts)})
     };
     Ok(json!({
         "total_executions": st.total,

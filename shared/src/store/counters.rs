@@ -343,6 +343,30 @@ impl Store {
         Ok(t)
     }
 
+    /// The part of `[from, to)` where `scopes` can have counts: from the first counted day to
+    /// the next minute, so a range asked for from 1970 or up to 9999 reads one item per day
+    /// of actual history, never per day of the request. `None` when nothing can match.
+    pub(crate) async fn clamp_range(
+        &self,
+        scopes: &[String],
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+        let mut earliest: Option<DateTime<Utc>> = None;
+        for scope in scopes {
+            if let Some(first) = self.first_counted_day(scope).await? {
+                earliest = Some(earliest.map_or(first, |e| e.min(first)));
+            }
+        }
+        let Some(earliest) = earliest else {
+            return Ok(None);
+        };
+        let latest = Utc::now() + Duration::minutes(1);
+        let from = from.map_or(earliest, |f| f.max(earliest));
+        let to = to.map_or(latest, |t| t.min(latest));
+        Ok((from < to).then_some((from, to)))
+    }
+
     /// Counts of `[from, to)` (rounded down to the minute) summed over `scopes`: one day item
     /// per day touched and at most two hour items per scope.
     pub async fn counter_range(

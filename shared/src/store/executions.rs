@@ -374,35 +374,13 @@ impl Store {
         if from.is_none() && to.is_none() {
             return Ok((self.counter_totals(&scopes).await?, None));
         }
-        let (from, to) = self.bounded_range(&scopes, from, to).await?;
-        let counts = self.counter_range(&scopes, from, to).await?;
-        Ok((counts.total(), Some(counts)))
-    }
-
-    /// Fills an open range end: `to` defaults to the next minute, `from` to the first day with
-    /// counts (found from the day items' keys, a keys-only Query).
-    async fn bounded_range(
-        &self,
-        scopes: &[String],
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> StoreResult<(DateTime<Utc>, DateTime<Utc>)> {
-        let to = to.unwrap_or_else(|| Utc::now() + Duration::minutes(1));
-        let from = match from {
-            Some(f) => f,
-            None => {
-                let mut earliest: Option<DateTime<Utc>> = None;
-                for scope in scopes {
-                    let first = self.first_counted_day(scope).await?;
-                    earliest = match (earliest, first) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                }
-                earliest.unwrap_or(to).min(to)
+        match self.clamp_range(&scopes, from, to).await? {
+            Some((from, to)) => {
+                let counts = self.counter_range(&scopes, from, to).await?;
+                Ok((counts.total(), Some(counts)))
             }
-        };
-        Ok((from, to))
+            None => Ok((Tally::default(), None)),
+        }
     }
 
     /// One page of executions newest first: `total` from the counters, the page start found
@@ -425,10 +403,15 @@ impl Store {
         let scopes = scope.counter_scopes();
         let counts = match counts {
             Some(c) => c,
-            None => {
-                let (from, to) = self.bounded_range(&scopes, None, None).await?;
-                self.counter_range(&scopes, from, to).await?
-            }
+            None => match self.clamp_range(&scopes, None, None).await? {
+                Some((from, to)) => self.counter_range(&scopes, from, to).await?,
+                None => {
+                    return Ok(ExecutionPage {
+                        items: Vec::new(),
+                        total,
+                    })
+                }
+            },
         };
         let lo = counts.segments.first().map(|s| s.start);
         let (hi, skip) = if offset == 0 {

@@ -182,21 +182,13 @@ impl Store {
         if from.is_none() && to.is_none() {
             return Ok((self.counter_totals(&scopes).await?, None));
         }
-        // Notifications are never older than their user; an open `from` starts at the user's
-        // first counted day.
-        let from = match from {
-            Some(f) => f,
-            None => self
-                .first_counted_day(&scopes[0])
-                .await?
-                .unwrap_or_else(Utc::now),
-        };
-        let to = to.unwrap_or_else(|| Utc::now() + Duration::minutes(1));
-        if from >= to {
-            return Ok((Tally::default(), None));
+        match self.clamp_range(&scopes, from, to).await? {
+            Some((from, to)) => {
+                let counts = self.counter_range(&scopes, from, to).await?;
+                Ok((counts.total(), Some(counts)))
+            }
+            None => Ok((Tally::default(), None)),
         }
-        let counts = self.counter_range(&scopes, from, to).await?;
-        Ok((counts.total(), Some(counts)))
     }
 
     /// A user's newest notifications, at most `limit` (one Query with `Limit`).
@@ -262,12 +254,16 @@ impl Store {
         let counts = match counts {
             Some(c) => c,
             None => {
-                let from = self
-                    .first_counted_day(&scope(user_id))
-                    .await?
-                    .unwrap_or_else(Utc::now);
-                self.counter_range(&[scope(user_id)], from, Utc::now() + Duration::minutes(1))
-                    .await?
+                let scopes = [scope(user_id)];
+                match self.clamp_range(&scopes, None, None).await? {
+                    Some((from, to)) => self.counter_range(&scopes, from, to).await?,
+                    None => {
+                        return Ok(NotificationPage {
+                            items: Vec::new(),
+                            total,
+                        })
+                    }
+                }
             }
         };
         let lo = counts.segments.first().map(|s| s.start);
