@@ -64,7 +64,8 @@ fn hour_sk(t: DateTime<Utc>) -> String {
     format!("H#{}", t.format("%Y-%m-%dT%H"))
 }
 
-fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+/// `t` rounded down to the minute (the precision of counted ranges).
+pub(crate) fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::minutes(1)).unwrap_or(t)
 }
 
@@ -471,12 +472,16 @@ impl Store {
                 .iter()
                 .map(|p| (p.clone(), sk.clone()))
                 .collect();
-            let mut items = counts.items.clone();
-            let missing: Vec<(String, String)> = keys
-                .iter()
-                .filter(|(p, k)| !items.contains_key(&format!("{p}|{k}")))
-                .cloned()
-                .collect();
+            let mut items: HashMap<String, Item> = HashMap::new();
+            let mut missing = Vec::new();
+            for (p, k) in keys {
+                match counts.items.get(&format!("{p}|{k}")) {
+                    Some(i) => {
+                        items.insert(format!("{p}|{k}"), i.clone());
+                    }
+                    None => missing.push((p, k)),
+                }
+            }
             items.extend(self.batch_get(&missing).await?);
             let with = RangeCounts {
                 segments: Vec::new(),

@@ -2,7 +2,7 @@
 //! and run claims that make scheduled delivery idempotent.
 
 use super::{
-    counters::{self, Delta, RangeCounts, Tally},
+    counters::{self, floor_minute, Delta, RangeCounts, Tally},
     from_item, item_with_keys, s, tx, Store, StoreError, StoreResult,
 };
 use crate::domain::{fmt_ts, ts};
@@ -400,36 +400,40 @@ impl Store {
                 total,
             });
         }
+        // The first page needs no positioning: it starts at the newest item of the range.
+        if offset == 0 {
+            let items = self
+                .query_executions(
+                    scope,
+                    filter,
+                    filter.from.map(floor_minute),
+                    filter.to.map(floor_minute),
+                    0,
+                    filter.limit,
+                )
+                .await?;
+            return Ok(ExecutionPage { items, total });
+        }
         let scopes = scope.counter_scopes();
+        let empty = || ExecutionPage {
+            items: Vec::new(),
+            total,
+        };
         let counts = match counts {
             Some(c) => c,
             None => match self.clamp_range(&scopes, None, None).await? {
                 Some((from, to)) => self.counter_range(&scopes, from, to).await?,
-                None => {
-                    return Ok(ExecutionPage {
-                        items: Vec::new(),
-                        total,
-                    })
-                }
+                None => return Ok(empty()),
             },
         };
         let lo = counts.segments.first().map(|s| s.start);
-        let (hi, skip) = if offset == 0 {
-            (counts.segments.last().map(|s| s.end), 0)
-        } else {
-            match self
-                .locate_offset(&counts, offset as i64, &|t| filter.count(t))
-                .await?
-            {
-                Some(p) => (Some(p.bucket_end), p.skip as usize),
-                None => {
-                    return Ok(ExecutionPage {
-                        items: Vec::new(),
-                        total,
-                    })
-                }
-            }
+        let Some(p) = self
+            .locate_offset(&counts, offset as i64, &|t| filter.count(t))
+            .await?
+        else {
+            return Ok(empty());
         };
+        let (hi, skip) = (Some(p.bucket_end), p.skip as usize);
         let items = self
             .query_executions(scope, filter, lo, hi, skip, filter.limit)
             .await?;

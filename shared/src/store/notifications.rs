@@ -6,7 +6,7 @@
 //! delete.
 
 use super::{
-    counters::{Delta, RangeCounts, Tally},
+    counters::{floor_minute, Delta, RangeCounts, Tally},
     from_item, item_with_keys, s, tx, Item, Store, StoreError, StoreResult,
 };
 use crate::domain::{fmt_ts, now, ts};
@@ -251,34 +251,30 @@ impl Store {
                 total,
             });
         }
-        let counts = match counts {
-            Some(c) => c,
-            None => {
-                let scopes = [scope(user_id)];
-                match self.clamp_range(&scopes, None, None).await? {
-                    Some((from, to)) => self.counter_range(&scopes, from, to).await?,
-                    None => {
-                        return Ok(NotificationPage {
-                            items: Vec::new(),
-                            total,
-                        })
-                    }
-                }
-            }
+        let empty = || NotificationPage {
+            items: Vec::new(),
+            total,
         };
-        let lo = counts.segments.first().map(|s| s.start);
-        let (hi, skip) = if offset == 0 {
-            (counts.segments.last().map(|s| s.end), 0)
+        // The first page needs no positioning: it starts at the newest item of the range.
+        let (lo, hi, skip) = if offset == 0 {
+            (from.map(floor_minute), to.map(floor_minute), 0)
         } else {
-            match self.locate_offset(&counts, offset as i64, &matches).await? {
-                Some(p) => (Some(p.bucket_end), p.skip as usize),
-                None => {
-                    return Ok(NotificationPage {
-                        items: Vec::new(),
-                        total,
-                    })
-                }
-            }
+            let scopes = [scope(user_id)];
+            let counts = match counts {
+                Some(c) => c,
+                None => match self.clamp_range(&scopes, None, None).await? {
+                    Some((from, to)) => self.counter_range(&scopes, from, to).await?,
+                    None => return Ok(empty()),
+                },
+            };
+            let Some(p) = self.locate_offset(&counts, offset as i64, &matches).await? else {
+                return Ok(empty());
+            };
+            (
+                counts.segments.first().map(|s| s.start),
+                Some(p.bucket_end),
+                p.skip as usize,
+            )
         };
         let (index, pk_name, pk, sk_name, prefix) = if unread_only {
             (
