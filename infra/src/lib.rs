@@ -7,6 +7,7 @@
 //! - [`router`]: every API area's router merged on one port, wrapped exactly like each Lambda.
 //! - [`trigger`]: stands in for EventBridge Scheduler, which the emulator stores but never fires.
 
+pub mod mailbox;
 pub mod table;
 pub mod trigger;
 
@@ -37,9 +38,21 @@ fn merged() -> OpenApiRouter<AppState> {
 }
 
 /// All API areas on one router (`/api/v2/...`), with the same fallbacks and CORS as each
-/// Lambda.
+/// Lambda. Each request runs in its own task, so a client that disconnects does not cancel
+/// the work after a write (as in Lambda, where the invocation runs to its end).
 pub fn router(state: AppState) -> axum::Router {
-    finish(merged().split_for_parts().0, state)
+    finish(merged().split_for_parts().0, state).layer(axum::middleware::from_fn(detach))
+}
+
+async fn detach(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(r) => r,
+        // Unreachable in practice: `finish` already turns a handler panic into a JSON 500.
+        Err(e) => axum::response::IntoResponse::into_response(shared::error::ApiError::internal(e)),
+    }
 }
 
 /// The OpenAPI 3.1 document of every area, built from the routers that serve the requests.
@@ -90,15 +103,23 @@ pub enum ProvisionError {
     Schedules(#[from] shared::schedules::ScheduleError),
     #[error("seed: {0}")]
     Store(#[from] shared::store::StoreError),
+    #[error("e-mail sender identity: {0}")]
+    Mail(String),
 }
 
-/// Creates (if missing) the table from `template`, the schedule group, and the seeded
-/// categories. Idempotent.
+/// Creates (if missing) the table from `template`, the schedule group, the seeded
+/// categories and the SES sender identity (`MAIL_FROM`). Idempotent.
 pub async fn provision(state: &AppState, template: &std::path::Path) -> Result<(), ProvisionError> {
     let def = table::TableDefinition::from_template(template)?;
     def.create_if_missing(state.store.client(), state.store.table())
         .await?;
     state.schedules.ensure_group().await?;
     shared::services::taxonomy::seed_categories(state).await?;
+    if let Some(mailer) = state.alerts.mailer() {
+        mailer
+            .ensure_identity()
+            .await
+            .map_err(ProvisionError::Mail)?;
+    }
     Ok(())
 }

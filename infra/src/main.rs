@@ -30,6 +30,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         state.schedules.group()
     );
     tokio::spawn(infra::trigger::run(state.clone()));
+    let mailbox_addr =
+        std::env::var("LOCAL_SLACK_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
+    let mailbox = tokio::net::TcpListener::bind(&mailbox_addr).await?;
+    tracing::info!(
+        "local Slack receiver on http://{mailbox_addr}/slack (POST to receive, GET to list); \
+         e-mail sent through SES is kept by the emulator: GET <AWS_ENDPOINT_URL>/moto-api/data.json, key \"ses\""
+    );
+    tokio::spawn(async move {
+        let app = infra::mailbox::router(infra::mailbox::Mailbox::default());
+        if let Err(e) = axum::serve(mailbox, app).await {
+            tracing::error!(error = %e, "local Slack receiver stopped");
+        }
+    });
     axum::serve(
         listener,
         infra::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),

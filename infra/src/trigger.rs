@@ -10,12 +10,18 @@ use shared::{
     schedules::{StoredSchedule, SCHEDULED_TIME_PLACEHOLDER},
     web::AppState,
 };
+use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
 /// How often the schedule list is re-read from the emulator.
 const REFRESH: StdDuration = StdDuration::from_secs(5);
 /// How often the maintenance function's reconciliation runs (10 minutes on AWS).
 const RECONCILE: StdDuration = StdDuration::from_secs(60);
+/// How often the maintenance sweep runs (2 minutes on AWS, where the table's stream also
+/// delivers each outbox task as it is written; locally the sweep stands in for the stream).
+const SWEEP: StdDuration = StdDuration::from_secs(2);
+/// The weekly end-date maintenance schedule (template `WeeklyEndDateMaintenance`).
+pub const WEEKLY_CRON: &str = "0 9 * * 1";
 
 /// A schedule ready to evaluate.
 struct Entry {
@@ -76,6 +82,9 @@ pub async fn run(state: AppState) {
     let mut entries = load(&state).await;
     let mut last_refresh = tokio::time::Instant::now();
     let mut last_reconcile = tokio::time::Instant::now();
+    let mut last_sweep = tokio::time::Instant::now();
+    let sweeping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let weekly = CronExpr::parse(WEEKLY_CRON).ok();
     let mut prev = Utc::now();
     let mut tick = tokio::time::interval(StdDuration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -87,12 +96,46 @@ pub async fn run(state: AppState) {
             last_refresh = tokio::time::Instant::now();
         }
         if last_reconcile.elapsed() >= RECONCILE {
-            if let Err(e) = maintenance_fn::handle(&state).await {
+            if let Err(e) =
+                maintenance_fn::handle(&state, serde_json::json!({"task": "reconcile"})).await
+            {
                 tracing::warn!(error = %e, "trigger: reconciliation failed");
             }
             last_reconcile = tokio::time::Instant::now();
         }
+        if last_sweep.elapsed() >= SWEEP && !sweeping.swap(true, Ordering::SeqCst) {
+            // In the background: a slow delivery (SES, Slack) must not hold back firing.
+            let st = state.clone();
+            let flag = sweeping.clone();
+            tokio::spawn(async move {
+                if let Err(e) =
+                    maintenance_fn::handle(&st, serde_json::json!({"task": "sweep"})).await
+                {
+                    tracing::warn!(error = %e, "trigger: sweep failed");
+                }
+                flag.store(false, Ordering::SeqCst);
+            });
+            last_sweep = tokio::time::Instant::now();
+        }
         let now = Utc::now();
+        if let Some(at) = weekly.as_ref().and_then(|c| {
+            let t = c
+                .next_fire_from(prev + Duration::nanoseconds(1), state.config.timezone)?
+                .with_timezone(&Utc);
+            (t <= now).then_some(t)
+        }) {
+            let st = state.clone();
+            let event = serde_json::json!({
+                "task": "end_date_maintenance",
+                "scheduled_time": at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            });
+            tokio::spawn(async move {
+                match maintenance_fn::handle(&st, event).await {
+                    Ok(r) => tracing::info!(%r, "weekly end-date maintenance"),
+                    Err(e) => tracing::warn!(error = %e, "weekly end-date maintenance failed"),
+                }
+            });
+        }
         for entry in &entries {
             let Some(at) = due(entry, prev, now) else {
                 continue;

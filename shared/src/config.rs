@@ -20,6 +20,9 @@
 //! | `DOCS_URL` | `http://localhost:3000/docs` | health `docs_url` |
 //! | `LOGIN_THROTTLE_WINDOW_SECS` | `900` | login throttling window, seconds |
 //! | `LOGIN_MAX_ACCOUNT_FAILURES` / `LOGIN_MAX_SOURCE_FAILURES` | `10` / `50` | failed logins per window before 429, per account / per source address |
+//! | `MAIL_FROM` | none | SES v2 sender address (a verified identity); without it no e-mail is sent (recorded `skipped`) |
+//! | `SES_CONFIGURATION_SET` | none | SES configuration set named on every e-mail |
+//! | `FRONTEND_BASE_URL` | `http://localhost:5173` | web client base for links in Slack messages (trailing `/` dropped) |
 
 use chrono_tz::Tz;
 use std::{fmt, str::FromStr};
@@ -79,6 +82,12 @@ pub struct Config {
     pub app_version: String,
     pub docs_url: String,
     pub login_throttle: LoginThrottle,
+    /// SES v2 sender (`MAIL_FROM`); `None`: e-mail is skipped.
+    pub mail_from: Option<String>,
+    /// SES configuration set (`SES_CONFIGURATION_SET`).
+    pub ses_configuration_set: Option<String>,
+    /// Web client base URL without trailing `/` (`FRONTEND_BASE_URL`).
+    pub frontend_base_url: String,
 }
 
 /// Login throttling limits (failed logins per window, per account and per source address).
@@ -217,6 +226,12 @@ impl Config {
                 max_account_failures: int_var("LOGIN_MAX_ACCOUNT_FAILURES", 10),
                 max_source_failures: int_var("LOGIN_MAX_SOURCE_FAILURES", 50),
             },
+            mail_from: var("MAIL_FROM"),
+            ses_configuration_set: var("SES_CONFIGURATION_SET"),
+            frontend_base_url: var("FRONTEND_BASE_URL")
+                .unwrap_or_else(|| "http://localhost:5173".into())
+                .trim_end_matches('/')
+                .to_string(),
         }
     }
 }

@@ -12,10 +12,14 @@
 //! the connection uses.
 
 use crate::{
+    alerts::{failure_email, success_email, Alerts},
     config::{Config, Secret},
     domain::{now, today_in, Dispatch, Job, JobTarget},
     schedules::{ScheduledInput, Schedules},
-    store::{Execution, RunClaim, Store, StoreError},
+    store::{
+        outbox::{Audience, EmailPref, EmailTo, OutboxTask, Task},
+        Execution, RunClaim, Store, StoreError, TaxonKind,
+    },
 };
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
@@ -76,8 +80,89 @@ pub struct RunPlan {
     pub deadline: Option<std::time::Instant>,
 }
 
+/// A run still `running` this long after its start is abandoned (its executor died): longer
+/// than any run may take (scheduled: 40 s of calls in a 60 s executor; manual: inside API
+/// Gateway's 30 s). The maintenance sweep runs every 2 minutes, so a dead run is recorded
+/// failed within about 4 minutes of its start.
+pub const IN_PROGRESS_EXPIRY: Duration = Duration::from_secs(120);
+
 /// Time kept back from a run's deadline for recording its result (store writes and retries).
 pub const STORE_MARGIN: Duration = Duration::from_secs(4);
+
+/// `<base>/jobs/<id>/edit` (api-contract §7.3 link).
+pub fn job_link(frontend_base: &str, job_id: &str) -> String {
+    format!("{frontend_base}/jobs/{job_id}/edit")
+}
+
+/// Escapes `&`, `<`, `>` for Slack message text.
+pub fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The PIC team's trimmed Slack handle followed by a space, or empty (api-contract §7.3).
+pub async fn team_mention(store: &Store, job: &Job) -> String {
+    let Some(slug) = job.pic_team.as_deref() else {
+        return String::new();
+    };
+    match store.taxon_by_slug(TaxonKind::Team, slug).await {
+        Ok(Some(t)) => t
+            .slack_handle
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("{h} "))
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// The auto-pause notices of `job` (api-contract §6.6 step 2, §7.3): in-app to the creator
+/// and the active admins `admins`, and an e-mail to those of them with
+/// `email_on_job_disabled`. Task ids start with `prefix`.
+pub fn pause_notices(
+    admins: &[String],
+    job: &Job,
+    prefix: &str,
+    message: String,
+) -> Vec<OutboxTask> {
+    let mut recipients = admins.to_vec();
+    if let Some(owner) = &job.created_by {
+        if !recipients.contains(owner) {
+            recipients.push(owner.clone());
+        }
+    }
+    let title = "Job auto-paused (end date passed)";
+    vec![
+        OutboxTask::new(
+            format!("{prefix}-notify"),
+            Task::Notify {
+                audience: Audience::Users {
+                    ids: recipients.clone(),
+                },
+                title: title.into(),
+                message: message.clone(),
+                level: "warning".into(),
+                related_job_id: Some(job.id.clone()),
+                related_execution_id: None,
+            },
+        ),
+        OutboxTask::new(
+            format!("{prefix}-email"),
+            Task::Email {
+                to: EmailTo::Users { ids: recipients },
+                pref: EmailPref::JobDisabled,
+                subject: format!("Job auto-paused: {}", job.name),
+                text: format!("{title}\n\n{message}\n"),
+                html: format!(
+                    "<html><body><h2>{title}</h2><p>{}</p></body></html>",
+                    crate::alerts::html_escape(&message)
+                ),
+                execution_id: None,
+            },
+        ),
+    ]
+}
 
 /// The result of a scheduled delivery.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,6 +185,9 @@ pub type EngineResult<T> = Result<T, StoreError>;
 pub struct Engine {
     store: Store,
     schedules: Schedules,
+    alerts: Alerts,
+    /// Web client base for links in Slack posts (`FRONTEND_BASE_URL`).
+    frontend_base: String,
     /// `None` when the safe client could not be built: webhook calls then fail closed.
     webhook_http: Option<reqwest::Client>,
     github_http: Option<reqwest::Client>,
@@ -114,10 +202,12 @@ pub struct Engine {
 
 impl Engine {
     /// Builds the HTTP clients once.
-    pub fn new(store: Store, schedules: Schedules, config: &Config) -> Self {
+    pub fn new(store: Store, schedules: Schedules, alerts: Alerts, config: &Config) -> Self {
         Self {
             store,
             schedules,
+            alerts,
+            frontend_base: config.frontend_base_url.clone(),
             webhook_http: safe_http::client(config.allow_private_targets),
             github_http: safe_http::trusted_client(),
             github_base: url::Url::parse(&config.github_api_base)
@@ -178,11 +268,30 @@ impl Engine {
 
     /// Pauses a job past its end date: `is_active = false` and its schedule removed (a failed
     /// removal is left to the maintenance reconciliation). With `notify`, the creator and active
-    /// admins are told (scheduled runs, api-contract §6.6); manual runs are not (§3.5).
+    /// admins are told (scheduled runs, api-contract §6.6; e-mail to those who turned on
+    /// `email_on_job_disabled`), through the outbox in the pause's own transaction; manual runs
+    /// tell nobody (§3.5).
     pub async fn pause_expired(&self, job: &Job, notify: bool) -> EngineResult<()> {
+        let end = job
+            .end_date
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        let tasks = if notify {
+            pause_notices(
+                &self.store.active_admin_ids().await?,
+                job,
+                &format!("pause-{}", uuid::Uuid::new_v4().simple()),
+                format!(
+                    "Job \"{}\" passed its end_date ({end} JST) and was auto-paused.",
+                    job.name
+                ),
+            )
+        } else {
+            Vec::new()
+        };
         if !self
             .store
-            .pause_if_expired(&job.id, today_in(self.tz), now())
+            .pause_if_expired(&job.id, today_in(self.tz), now(), &tasks)
             .await?
         {
             // Extended or paused meanwhile: nothing to do, and nobody to tell.
@@ -191,30 +300,144 @@ impl Engine {
         if let Err(e) = self.schedules.remove(&job.id).await {
             tracing::warn!(job_id = %job.id, error = %e, "auto-pause: schedule removal failed");
         }
-        if !notify {
-            return Ok(());
+        self.deliver_notices(&tasks).await;
+        Ok(())
+    }
+
+    /// Delivers the in-app notices among `tasks` now; e-mail and Slack are left to the outbox
+    /// workers so the caller never waits on them. Failures are logged (the workers retry).
+    async fn deliver_notices(&self, tasks: &[OutboxTask]) {
+        let ids: Vec<String> = tasks
+            .iter()
+            .filter(|t| matches!(t.task, Task::Notify { .. }))
+            .map(|t| t.id.clone())
+            .collect();
+        if let Err(e) = self.alerts.deliver(&ids).await {
+            tracing::warn!(error = %e, "notices left to the outbox workers");
         }
-        let mut recipients = self.store.active_admin_ids().await?;
-        if let Some(owner) = &job.created_by {
-            recipients.push(owner.clone());
-        }
-        let end = job
-            .end_date
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default();
-        self.store
-            .notify(
-                &recipients,
-                "Job auto-paused (end date passed)",
-                &format!(
-                    "Job \"{}\" passed its end_date ({end} JST) and was auto-paused.",
-                    job.name
-                ),
-                "warning",
-                Some(&job.id),
-                None,
+    }
+
+    /// The tasks a finished run enqueues with its result (api-contract §6.4, policy §9): the
+    /// in-app notice to active users; the e-mail to the job's `notification_emails` when it
+    /// has `enable_email_notifications` (failures always, successes with `notify_on_success`);
+    /// a Slack post for a failure when the Slack settings opt in (`notify_run_failures`).
+    async fn run_tasks(
+        &self,
+        job: &Job,
+        exec: &Execution,
+        notify_error: Option<String>,
+    ) -> Vec<OutboxTask> {
+        let failed = exec.status != "success";
+        let error = exec.error_message.clone().unwrap_or_default();
+        let (title, message, level) = if failed {
+            let reason = notify_error.unwrap_or_else(|| error.clone());
+            (
+                "Job Failed",
+                format!("Job \"{}\" failed: {reason}", job.name),
+                "error",
             )
-            .await
+        } else {
+            (
+                "Job Completed",
+                format!("Job \"{}\" completed successfully.", job.name),
+                "success",
+            )
+        };
+        let mut tasks = vec![OutboxTask::new(
+            format!("run-{}-notify", exec.id),
+            Task::Notify {
+                audience: Audience::ActiveUsers,
+                title: title.into(),
+                message,
+                level: level.into(),
+                related_job_id: Some(job.id.clone()),
+                related_execution_id: Some(exec.id.clone()),
+            },
+        )];
+        let emails = job.enable_email_notifications && !job.notification_emails.is_empty();
+        if emails && (failed || job.notify_on_success) {
+            let (subject, text, html, pref) = if failed {
+                let (s, t, h) = failure_email(&job.name, &job.id, &error);
+                (s, t, h, EmailPref::JobFailure)
+            } else {
+                let (s, t, h) =
+                    success_email(&job.name, &job.id, exec.duration_seconds.unwrap_or(0.0));
+                (s, t, h, EmailPref::JobSuccess)
+            };
+            tasks.push(OutboxTask::new(
+                format!("run-{}-email", exec.id),
+                Task::Email {
+                    to: EmailTo::Addresses {
+                        list: job.notification_emails.clone(),
+                    },
+                    pref,
+                    subject,
+                    text,
+                    html,
+                    execution_id: Some(exec.id.clone()),
+                },
+            ));
+        }
+        if failed {
+            match self.store.get_slack_settings().await {
+                Ok(Some(s)) if s.is_enabled && s.notify_run_failures => {
+                    let mention = team_mention(&self.store, job).await;
+                    tasks.push(OutboxTask::new(
+                        format!("run-{}-slack", exec.id),
+                        Task::Slack {
+                            text: format!(
+                                ":x: {mention}Job failed: <{}|{}>: {}",
+                                job_link(&self.frontend_base, &job.id),
+                                slack_escape(&job.name),
+                                slack_escape(&error)
+                            ),
+                            execution_id: Some(exec.id.clone()),
+                        },
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "Slack settings unreadable: no Slack post for this run")
+                }
+            }
+        }
+        tasks
+    }
+
+    /// Marks runs whose in-progress expiry passed ([`IN_PROGRESS_EXPIRY`] after their start,
+    /// past every executor and API deadline) as failed with the reason, and enqueues their
+    /// alerts in the same transaction. A late completion loses nothing: it finds the row no
+    /// longer `running` and is not recorded. Returns how many were failed.
+    pub async fn fail_abandoned(&self) -> EngineResult<usize> {
+        let now_t = now();
+        let cutoff = now_t - chrono::Duration::from_std(IN_PROGRESS_EXPIRY).unwrap_or_default();
+        let mut failed = 0;
+        for stale in self.store.stale_running(cutoff, 25).await? {
+            let mut e = match stale {
+                Ok(e) => e,
+                Err((pk, sk)) => {
+                    self.store.drop_running_marker(pk, &sk).await?;
+                    continue;
+                }
+            };
+            e.status = "failed".into();
+            e.completed_at = Some(now_t);
+            e.duration_seconds =
+                Some((now_t - e.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
+            e.error_message = Some(format!(
+                "Run abandoned: no result was recorded within {} s of its start (the executor stopped or timed out)",
+                IN_PROGRESS_EXPIRY.as_secs()
+            ));
+            let tasks = match self.store.get_job(&e.job_id).await? {
+                Some(job) => self.run_tasks(&job, &e, None).await,
+                None => Vec::new(),
+            };
+            if self.store.complete_execution(&e, &tasks).await? {
+                failed += 1;
+                self.deliver_notices(&tasks).await;
+            }
+        }
+        Ok(failed)
     }
 
     /// Records and performs one run. `None` when the claim was already taken.
@@ -246,6 +469,7 @@ impl Engine {
             output: None,
             scheduled_time: None,
             start_delay_ms: None,
+            alerts: Default::default(),
         };
         if let Some(planned) = claim.map(|c| c.scheduled_time) {
             exec.scheduled_time = Some(planned);
@@ -292,34 +516,17 @@ impl Engine {
         exec.response_status = result.status;
         exec.error_message = result.error.clone();
         exec.output = result.output;
-        if !self.store.complete_execution(&exec).await? {
+        let tasks = self
+            .run_tasks(job, &exec, result.notify_error.or(result.error))
+            .await;
+        if !self.store.complete_execution(&exec, &tasks).await? {
             tracing::warn!(execution_id = %exec.id, "run finished after it was marked abandoned; result not recorded");
             return Ok(Some(exec));
         }
-
-        let (title, message, kind) = if result.success {
-            (
-                "Job Completed",
-                format!("Job \"{}\" completed successfully.", job.name),
-                "success",
-            )
-        } else {
-            let reason = result.notify_error.or(result.error).unwrap_or_default();
-            (
-                "Job Failed",
-                format!("Job \"{}\" failed: {reason}", job.name),
-                "error",
-            )
-        };
-        // The run happened and is recorded: a failed notification must not turn it into an
-        // error (a retried delivery would find the claim; a retried manual run would run twice).
-        if let Err(e) = self
-            .store
-            .notify_active_users(title, &message, kind, Some(&job.id), Some(&exec.id))
-            .await
-        {
-            tracing::error!(execution_id = %exec.id, error = %e, "run notification failed");
-        }
+        // The run happened and is recorded with its tasks: delivering them must not turn it
+        // into an error (a retried delivery would find the claim; a retried manual run would
+        // run twice). In-app notices go now; e-mail and Slack to the outbox workers.
+        self.deliver_notices(&tasks).await;
         Ok(Some(exec))
     }
 

@@ -8,6 +8,7 @@
 //! - [`services`]: the use cases behind each HTTP area.
 //! - [`web`], [`error`], [`config`]: HTTP plumbing, the one error type, typed configuration.
 
+pub mod alerts;
 pub mod auth;
 pub mod config;
 pub mod domain;

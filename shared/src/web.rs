@@ -28,6 +28,8 @@ pub struct AppState {
     pub schedules: Schedules,
     pub engine: Engine,
     pub tokens: Tokens,
+    /// Delivers outbox tasks (notifications, e-mail, Slack).
+    pub alerts: crate::alerts::Alerts,
 }
 
 impl AppState {
@@ -36,10 +38,12 @@ impl AppState {
         config: Config,
         dynamo: aws_sdk_dynamodb::Client,
         scheduler: aws_sdk_scheduler::Client,
+        ses: aws_sdk_sesv2::Client,
     ) -> Self {
         let store = Store::new(dynamo, config.table_name.clone());
         let schedules = Schedules::new(scheduler, &config);
-        let engine = Engine::new(store.clone(), schedules.clone(), &config);
+        let alerts = crate::alerts::Alerts::new(store.clone(), ses, &config);
+        let engine = Engine::new(store.clone(), schedules.clone(), alerts.clone(), &config);
         let tokens = Tokens::new(
             &config.jwt_secret,
             config.access_ttl_secs,
@@ -51,6 +55,7 @@ impl AppState {
             schedules,
             engine,
             tokens,
+            alerts,
         }
     }
 
@@ -71,6 +76,7 @@ impl AppState {
             config,
             aws_sdk_dynamodb::Client::new(&sdk),
             aws_sdk_scheduler::Client::new(&sdk),
+            aws_sdk_sesv2::Client::new(&sdk),
         )
     }
 }

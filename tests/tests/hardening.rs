@@ -275,7 +275,7 @@ async fn a_job_update_never_undoes_a_concurrent_run_start() {
     edited.updated_at = shared::domain::now();
     app.state
         .store
-        .update_job(&stale, &edited, "t")
+        .update_job(&stale, &edited, "t", &[])
         .await
         .unwrap();
     let (_, v) = read(app.get(&format!("/jobs/{id}"), &app.admin_token).await).await;
@@ -345,7 +345,7 @@ async fn auto_pause_never_undoes_a_concurrent_end_date_extension() {
     extended.updated_at = shared::domain::now();
     app.state
         .store
-        .update_job(&stale, &extended, "t")
+        .update_job(&stale, &extended, "t", &[])
         .await
         .unwrap();
     app.state.engine.pause_expired(&stale, true).await.unwrap();
@@ -414,7 +414,11 @@ async fn a_late_schedule_call_never_leaves_an_older_configuration_scheduled() {
     let mut v2 = v1.clone();
     v2.cron = shared::domain::CronExpr::parse("30 18 * * 5").unwrap();
     v2.updated_at = shared::domain::now();
-    app.state.store.update_job(&v1, &v2, "b").await.unwrap();
+    app.state
+        .store
+        .update_job(&v1, &v2, "b", &[])
+        .await
+        .unwrap();
     app.state
         .schedules
         .sync(&v2, chrono::Utc::now().date_naive())
@@ -503,7 +507,12 @@ async fn a_stalled_store_answers_503_with_retry_after_well_inside_30_s() {
     );
     let github = wiremock::MockServer::start().await;
     let config = test_config(&github).await;
-    let state = shared::web::AppState::new(config, dynamo, aws_sdk_scheduler::Client::new(&sdk));
+    let state = shared::web::AppState::new(
+        config,
+        dynamo,
+        aws_sdk_scheduler::Client::new(&sdk),
+        aws_sdk_sesv2::Client::new(&sdk),
+    );
     let token = state
         .tokens
         .issue(

@@ -886,6 +886,7 @@ async fn failed_schedule_call_is_recorded_and_repaired() {
         (*app.state.config).clone(),
         aws_sdk_dynamodb::Client::new(&sdk),
         aws_sdk_scheduler::Client::from_conf(dead),
+        aws_sdk_sesv2::Client::new(&sdk),
     );
     let base = serve(broken.clone()).await;
     let r = app

@@ -107,7 +107,7 @@ async fn reconcile_repairs_missing_stale_orphaned_and_expired() {
 }
 
 #[tokio::test]
-async fn runs_left_running_are_failed_after_fifteen_minutes() {
+async fn a_run_killed_after_its_claim_is_failed_by_the_next_sweep() {
     let app = spawn_app().await;
     app.team("PAM").await;
     let job = app
@@ -117,12 +117,13 @@ async fn runs_left_running_are_failed_after_fifteen_minutes() {
         )
         .await;
     let id = job["id"].as_str().unwrap();
-    let running = |minutes_ago: i64, eid: &str| shared::store::Execution {
+    // Started 3 minutes ago (past the 2-minute in-progress expiry) and 30 s ago.
+    let running = |secs_ago: i64, eid: &str| shared::store::Execution {
         id: eid.into(),
         job_id: id.into(),
         status: "running".into(),
         trigger_type: "scheduled".into(),
-        started_at: shared::domain::now() - chrono::Duration::minutes(minutes_ago),
+        started_at: shared::domain::now() - chrono::Duration::seconds(secs_ago),
         completed_at: None,
         duration_seconds: None,
         execution_type: Some("webhook".into()),
@@ -132,21 +133,24 @@ async fn runs_left_running_are_failed_after_fifteen_minutes() {
         output: None,
         scheduled_time: None,
         start_delay_ms: None,
+        alerts: Default::default(),
     };
+    // The executor claimed the fire time and died right after.
+    let claim = shared::store::RunClaim::parse(id, "2026-01-05T00:00:00Z").unwrap();
     app.state
         .store
-        .start_execution(&running(40, "old"), None)
+        .start_execution(&running(180, "old"), Some(&claim))
         .await
         .unwrap();
     app.state
         .store
-        .start_execution(&running(2, "fresh"), None)
+        .start_execution(&running(30, "fresh"), None)
         .await
         .unwrap();
-    let r = shared::services::maintenance::reconcile(&app.state)
+    let r = maintenance_fn::handle(&app.state, json!({"task": "sweep"}))
         .await
         .unwrap();
-    assert_eq!(r.abandoned_runs_failed, 1);
+    assert_eq!(r["report"]["abandoned_runs_failed"], 1, "{r}");
     let (_, v) = read(
         app.get(&format!("/jobs/{id}/executions"), &app.admin_token)
             .await,
@@ -168,16 +172,28 @@ async fn runs_left_running_are_failed_after_fifteen_minutes() {
         .as_str()
         .unwrap()
         .starts_with("Run abandoned"));
-    assert!(old["duration_seconds"].as_f64().unwrap() >= 2400.0);
-    // Idempotent, and a late completion of an already-failed run is not recorded.
-    assert_eq!(
-        shared::services::maintenance::reconcile(&app.state)
-            .await
+    assert!(old["duration_seconds"].as_f64().unwrap() >= 180.0);
+    // Its failure is told like any failed run's.
+    let (_, n) = read(app.get("/notifications", &app.admin_token).await).await;
+    assert!(
+        n["notifications"]
+            .as_array()
             .unwrap()
-            .abandoned_runs_failed,
-        0
+            .iter()
+            .any(|x| x["title"] == "Job Failed" && x["related_execution_id"] == "old"),
+        "{n}"
     );
-    let mut late = running(40, "old");
+    // Idempotent, and a late completion of an already-failed run is not recorded.
+    let r = maintenance_fn::handle(&app.state, json!({"task": "sweep"}))
+        .await
+        .unwrap();
+    assert_eq!(r["report"]["abandoned_runs_failed"], 0, "{r}");
+    let mut late = running(180, "old");
     late.status = "success".into();
-    assert!(!app.state.store.complete_execution(&late).await.unwrap());
+    assert!(!app
+        .state
+        .store
+        .complete_execution(&late, &[])
+        .await
+        .unwrap());
 }

@@ -1,4 +1,5 @@
-//! Lambda entry point: build the state once at init, reconcile on every invocation.
+//! Lambda entry point: build the state once at init, then handle each event
+//! (sweep, reconcile, weekly end-date maintenance, or a stream batch of outbox tasks).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -7,8 +8,10 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let state = &shared::web::AppState::from_env().await;
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        maintenance_fn::handle(state).await.map_err(Error::from)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        maintenance_fn::handle(state, event.payload)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }

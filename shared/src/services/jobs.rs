@@ -2,6 +2,7 @@
 //! schedule in step. Each function takes the parsed request and returns the response body.
 
 use super::{schedule_after_write, taxonomy::resolve_and_validate};
+use crate::store::outbox::{Audience, OutboxTask, Task};
 use crate::{
     domain::{
         cron::CronExpr,
@@ -189,20 +190,25 @@ pub async fn create(
     }
 
     let token = uuid::Uuid::new_v4().to_string();
-    match state.store.create_job(&job, &token).await {
+    let notice = job_notice(
+        &job.id,
+        &token,
+        "New Job Created",
+        format!("Job \"{}\" was created by {}.", job.name, user.actor()),
+        "info",
+        true,
+    );
+    match state
+        .store
+        .create_job(&job, &token, std::slice::from_ref(&notice))
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict) => return Err(duplicate_name(&job.name, true)),
         Err(e) => return Err(e.into()),
     }
     let synced = schedule_after_write(state, &job, &token).await;
-    broadcast(
-        state,
-        "New Job Created",
-        &format!("Job \"{}\" was created by {}.", job.name, user.actor()),
-        "info",
-        Some(&job.id),
-    )
-    .await;
+    deliver_now(state, &notice).await;
     let mut out = json!({"message": "Job created successfully", "job": job.to_json()});
     if !synced {
         out["schedule_sync"] = json!("pending");
@@ -233,21 +239,35 @@ fn duplicate_name(name: &str, create: bool) -> ApiError {
     )
 }
 
-/// Sends an in-app notification to every active user; failures are logged, not returned
-/// (the job write already succeeded).
-pub(crate) async fn broadcast(
-    state: &AppState,
+/// The in-app notice of a job write (api-contract §7.5) as an outbox task, enqueued in the
+/// write's own transaction: it is delivered even when the request is cut off after the write
+/// (by the maintenance function's stream trigger or sweep, or the local delivery loop).
+fn job_notice(
+    job_id: &str,
+    write_token: &str,
     title: &str,
-    message: &str,
-    kind: &str,
-    job_id: Option<&str>,
-) {
-    let result = state
-        .store
-        .notify_active_users(title, message, kind, job_id, None)
-        .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, title, "broadcast notification failed");
+    message: String,
+    level: &str,
+    link_job: bool,
+) -> OutboxTask {
+    OutboxTask::new(
+        format!("job-{job_id}-{write_token}-notify"),
+        Task::Notify {
+            audience: Audience::ActiveUsers,
+            title: title.into(),
+            message,
+            level: level.into(),
+            related_job_id: link_job.then(|| job_id.to_string()),
+            related_execution_id: None,
+        },
+    )
+}
+
+/// Delivers a write's notice right away (the usual path); a failure is logged and left to
+/// the outbox workers, never returned (the write already succeeded).
+pub(crate) async fn deliver_now(state: &AppState, task: &OutboxTask) {
+    if let Err(e) = state.alerts.deliver(std::slice::from_ref(&task.id)).await {
+        tracing::warn!(task_id = %task.id, error = %e, "notice left to the outbox workers");
     }
 }
 
@@ -380,7 +400,24 @@ pub async fn update(
     job.updated_at = now().max(previous.updated_at + Duration::microseconds(1));
 
     let token = uuid::Uuid::new_v4().to_string();
-    match state.store.update_job(&previous, &job, &token).await {
+    let (title, verb, kind) = match toggled {
+        Some(true) => ("Job Enabled", "enabled", "info"),
+        Some(false) => ("Job Disabled", "disabled", "warning"),
+        None => ("Job Updated", "updated", "info"),
+    };
+    let notice = job_notice(
+        &job.id,
+        &token,
+        title,
+        format!("Job \"{}\" was {verb} by {}.", job.name, user.actor()),
+        kind,
+        true,
+    );
+    match state
+        .store
+        .update_job(&previous, &job, &token, std::slice::from_ref(&notice))
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
             if job.name != previous.name && state.store.job_name_taken(&job.name).await? {
@@ -395,19 +432,7 @@ pub async fn update(
         Err(e) => return Err(e.into()),
     }
     let synced = schedule_after_write(state, &job, &token).await;
-    let (title, verb, kind) = match toggled {
-        Some(true) => ("Job Enabled", "enabled", "info"),
-        Some(false) => ("Job Disabled", "disabled", "warning"),
-        None => ("Job Updated", "updated", "info"),
-    };
-    broadcast(
-        state,
-        title,
-        &format!("Job \"{}\" was {verb} by {}.", job.name, user.actor()),
-        kind,
-        Some(&job.id),
-    )
-    .await;
+    deliver_now(state, &notice).await;
     let mut out = json!({"message": "Job updated successfully", "job": job.to_json()});
     if !synced {
         out["schedule_sync"] = json!("pending");
@@ -435,15 +460,19 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
             "The job's schedule could not be removed, so the job was not deleted. Try again shortly.",
         ));
     }
-    state.store.delete_job(&job).await?;
-    broadcast(
-        state,
+    let notice = job_notice(
+        &job.id,
+        &token,
         "Job Deleted",
-        &format!("Job \"{}\" was deleted by {}.", job.name, user.actor()),
+        format!("Job \"{}\" was deleted by {}.", job.name, user.actor()),
         "warning",
-        None,
-    )
-    .await;
+        false,
+    );
+    state
+        .store
+        .delete_job(&job, std::slice::from_ref(&notice))
+        .await?;
+    deliver_now(state, &notice).await;
     Ok(
         json!({"message": "Job deleted successfully", "deleted_job": {"id": job.id, "name": job.name}}),
     )

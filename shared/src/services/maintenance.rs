@@ -35,31 +35,231 @@ pub struct ReconcileReport {
     pub abandoned_runs_failed: usize,
 }
 
-/// A run still `running` this long after it started is abandoned: every run is bounded far
-/// below this (40 s of calls inside a 60 s executor, 20 s for manual runs).
-pub const ABANDONED_AFTER_MINUTES: i64 = 15;
-/// How far back the abandoned-run sweep looks.
-const SWEEP_WINDOW_HOURS: i64 = 24;
-
-/// Marks runs stuck in `running` as failed (conditionally: a late completion wins).
+/// Marks runs stuck in `running` past their in-progress expiry as failed (see
+/// [`crate::engine::IN_PROGRESS_EXPIRY`]); their alerts go out like any failed run's.
 pub async fn fail_abandoned_runs(state: &AppState) -> Result<usize, StoreError> {
-    let now_t = now();
-    let to = now_t - chrono::Duration::minutes(ABANDONED_AFTER_MINUTES);
-    let from = now_t - chrono::Duration::hours(SWEEP_WINDOW_HOURS);
-    let mut failed = 0;
-    for mut e in state.store.running_executions(from, to).await? {
-        e.status = "failed".into();
-        e.completed_at = Some(now_t);
-        e.duration_seconds =
-            Some((now_t - e.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
-        e.error_message = Some(format!(
-            "Run abandoned: no result was recorded within {ABANDONED_AFTER_MINUTES} minutes (the executor stopped)"
-        ));
-        if state.store.complete_execution(&e).await? {
-            failed += 1;
+    state.engine.fail_abandoned().await
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SweepReport {
+    /// Outbox tasks delivered / failed (retried later).
+    pub delivered: usize,
+    pub delivery_failures: usize,
+    /// Runs past their in-progress expiry, now failed.
+    pub abandoned_runs_failed: usize,
+    /// Jobs whose `SYNC_PENDING` schedule call was completed.
+    pub schedules_repaired: usize,
+}
+
+/// The frequent, cheap part of maintenance (every 2 minutes on AWS, every few seconds
+/// locally): delivers outbox tasks that are due (those the writer could not deliver),
+/// fails abandoned runs, and completes schedule calls of jobs left `SYNC_PENDING` by a cut-off
+/// request. Each step reads only a sparse index, so an idle table costs a few empty Queries.
+pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
+    let drained = state.alerts.drain(20).await?;
+    let mut report = SweepReport {
+        delivered: drained.delivered,
+        delivery_failures: drained.failed,
+        abandoned_runs_failed: fail_abandoned_runs(state).await?,
+        ..Default::default()
+    };
+    let today = today_in(state.config.timezone);
+    for (id, token) in state.store.sync_pending_jobs().await? {
+        let synced = match state.store.get_job(&id).await? {
+            Some(job) => state.schedules.sync(&job, today).await,
+            // Deleted (or being deleted): no schedule may remain.
+            None => state.schedules.remove(&id).await,
+        };
+        // A delete may have removed the job meanwhile: then no schedule may stay behind.
+        let synced = match synced {
+            Ok(()) if state.store.get_job(&id).await?.is_none() => {
+                state.schedules.remove(&id).await
+            }
+            other => other,
+        };
+        match synced {
+            Ok(()) => {
+                state.store.clear_sync_pending(&id, &token).await?;
+                report.schedules_repaired += 1;
+            }
+            Err(e) => {
+                tracing::warn!(job_id = %id, error = %e, "sweep: schedule call failed; retried next sweep")
+            }
         }
     }
-    Ok(failed)
+    Ok(report)
+}
+
+/// What one weekly end-date maintenance did (api-contract §7.3 summary, plus dedup counts).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct WeeklyReport {
+    pub ran_at: String,
+    /// ISO week the run stands for (`2026-W48`): a second run for the same week sends nothing.
+    pub week: String,
+    pub paused_expired_jobs: usize,
+    pub ending_soon_jobs: usize,
+    /// In-app notifications enqueued (one per recipient).
+    pub notifications_created: usize,
+    pub slack_messages: usize,
+    /// Reminders already sent for this week (a repeated delivery), not sent again.
+    pub already_done: usize,
+}
+
+/// Weekly end-date maintenance (api-contract §7.3), run by the maintenance function from its
+/// Monday 09:00 schedule. `scheduled_time` (the schedule's fire time) fixes the day and the
+/// ISO week, so EventBridge's at-least-once delivery of the same fire time repeats nothing:
+/// pauses are conditional, and every reminder is an outbox task whose id names the week.
+pub async fn end_date_maintenance(
+    state: &AppState,
+    scheduled_time: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<WeeklyReport, StoreError> {
+    use crate::engine::{job_link, pause_notices, slack_escape};
+    use crate::store::outbox::{Audience, OutboxTask, Task};
+    let at = scheduled_time.unwrap_or_else(now);
+    let today = at.with_timezone(&state.config.timezone).date_naive();
+    let week = today.format("%G-W%V").to_string();
+    let mut report = WeeklyReport {
+        ran_at: crate::domain::fmt_ts(&now()),
+        week: week.clone(),
+        ..Default::default()
+    };
+    let jobs = state.store.list_jobs().await?;
+    let admins = state.store.active_admin_ids().await?;
+    let slack_on = state
+        .store
+        .get_slack_settings()
+        .await?
+        .is_some_and(|s| s.is_enabled && s.webhook_url.is_some());
+    let handles: std::collections::HashMap<String, String> = state
+        .store
+        .list_taxa(crate::store::TaxonKind::Team)
+        .await?
+        .into_iter()
+        .filter_map(|t| {
+            let h = t.slack_handle?.trim().to_string();
+            (!h.is_empty()).then(|| (t.slug, format!("{h} ")))
+        })
+        .collect();
+    let base = &state.config.frontend_base_url;
+    let mut fresh_ids = Vec::new();
+    for job in &jobs {
+        let Some(end) = job.end_date else { continue };
+        let end_s = end.format("%Y-%m-%d").to_string();
+        let team = job.pic_team.as_deref().unwrap_or("-");
+        let mention = job
+            .pic_team
+            .as_ref()
+            .and_then(|t| handles.get(t))
+            .cloned()
+            .unwrap_or_default();
+        let link = format!("<{}|{}>", job_link(base, &job.id), slack_escape(&job.name));
+        let slack = |id: String, text: String| {
+            OutboxTask::new(
+                id,
+                Task::Slack {
+                    text,
+                    execution_id: None,
+                },
+            )
+        };
+        if job.is_active && end < today {
+            let prefix = format!("weekly-{week}-{}-paused", job.id);
+            let mut tasks = pause_notices(
+                &admins,
+                job,
+                &prefix,
+                format!(
+                    "Job \"{}\" passed its end_date ({end_s} JST) and was auto-paused. PIC Team: {team}",
+                    job.name
+                ),
+            );
+            if slack_on {
+                tasks.push(slack(
+                    format!("{prefix}-slack"),
+                    format!(
+                        ":warning: {mention}Job auto-paused (end date passed): {link} (end_date {end_s} JST)"
+                    ),
+                ));
+            }
+            if state
+                .store
+                .pause_if_expired(&job.id, today, now(), &tasks)
+                .await?
+            {
+                report.paused_expired_jobs += 1;
+                report.notifications_created += notify_count(&tasks);
+                report.slack_messages += usize::from(slack_on);
+                fresh_ids.extend(tasks.iter().map(|t| t.id.clone()));
+                if let Err(e) = state.schedules.remove(&job.id).await {
+                    tracing::warn!(job_id = %job.id, error = %e, "weekly: schedule removal failed; reconcile will retry");
+                }
+            }
+        } else if end >= today && (end - today).num_days() <= 30 {
+            let days_left = (end - today).num_days();
+            let prefix = format!("weekly-{week}-{}-soon", job.id);
+            let mut recipients = admins.clone();
+            if let Some(owner) = job.created_by.as_ref().filter(|o| !admins.contains(o)) {
+                recipients.push(owner.clone());
+            }
+            let mut tasks = vec![OutboxTask::new(
+                format!("{prefix}-notify"),
+                Task::Notify {
+                    audience: Audience::Users { ids: recipients },
+                    title: "Job ending soon".into(),
+                    message: format!(
+                        "Job \"{}\" ends on {end_s} JST ({days_left} day(s) left). PIC Team: {team}",
+                        job.name
+                    ),
+                    level: "warning".into(),
+                    related_job_id: Some(job.id.clone()),
+                    related_execution_id: None,
+                },
+            )];
+            if slack_on {
+                tasks.push(slack(
+                    format!("{prefix}-slack"),
+                    format!(
+                        ":warning: {mention}Job ending soon ({days_left}d): {link} (end_date {end_s} JST)"
+                    ),
+                ));
+            }
+            let enqueued = state.store.enqueue(&tasks).await?;
+            if enqueued.is_empty() {
+                report.already_done += 1;
+                continue;
+            }
+            report.ending_soon_jobs += 1;
+            for t in tasks.iter().filter(|t| enqueued.contains(&t.id)) {
+                match &t.task {
+                    Task::Slack { .. } => report.slack_messages += 1,
+                    _ => report.notifications_created += notify_count(std::slice::from_ref(t)),
+                }
+            }
+            fresh_ids.extend(enqueued);
+        }
+    }
+    // Delivered now; whatever fails stays in the outbox for the sweep.
+    if let Err(e) = state.alerts.deliver(&fresh_ids).await {
+        tracing::warn!(error = %e, "weekly: deliveries left to the sweep");
+    }
+    tracing::info!(?report, "end-date maintenance done");
+    Ok(report)
+}
+
+fn notify_count(tasks: &[crate::store::outbox::OutboxTask]) -> usize {
+    use crate::store::outbox::{Audience, Task};
+    tasks
+        .iter()
+        .map(|t| match &t.task {
+            Task::Notify {
+                audience: Audience::Users { ids },
+                ..
+            } => ids.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Makes every schedule agree with the table: creates missing ones, rewrites differing ones,
@@ -96,7 +296,10 @@ pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> 
     for job in &jobs {
         if job.is_active
             && job.is_expired(today)
-            && state.store.pause_if_expired(&job.id, today, now()).await?
+            && state
+                .store
+                .pause_if_expired(&job.id, today, now(), &[])
+                .await?
         {
             report.expired_auto_paused += 1;
         }

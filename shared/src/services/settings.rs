@@ -22,6 +22,7 @@ async fn get_or_create(state: &AppState) -> ApiResult<SlackSettings> {
             is_enabled: false,
             webhook_url: None,
             channel: None,
+            notify_run_failures: false,
             created_at: t,
             updated_at: t,
         })
@@ -54,7 +55,9 @@ fn text(body: &Map<String, Value>, key: &str, max: usize) -> ApiResult<Option<St
 }
 
 /// PUT /settings/slack (admin, after the JSON checks): `is_enabled`, `webhook_url` (an https
-/// URL), `channel`; enabled without a webhook is a 400. Nothing is saved on a 400.
+/// URL; `http` too on the local stack with `ALLOW_PRIVATE_TARGETS`), `channel`, and
+/// `notify_run_failures` (beyond the reference: also post failed runs); enabled without a
+/// webhook is a 400. Nothing is saved on a 400.
 pub async fn put(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value> {
     let mut s = get_or_create(state).await?;
     if let Some(v) = body.get("is_enabled") {
@@ -63,9 +66,7 @@ pub async fn put(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value
     if body.contains_key("webhook_url") {
         s.webhook_url = text(body, "webhook_url", 2048)?;
         if let Some(u) = &s.webhook_url {
-            let ok = url::Url::parse(u)
-                .map(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()))
-                .unwrap_or(false);
+            let ok = crate::alerts::slack_url(u, state.config.allow_private_targets).is_some();
             if !ok {
                 return Err(invalid("webhook_url must be an https:// URL."));
             }
@@ -73,6 +74,9 @@ pub async fn put(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value
     }
     if body.contains_key("channel") {
         s.channel = text(body, "channel", 255)?;
+    }
+    if let Some(v) = body.get("notify_run_failures") {
+        s.notify_run_failures = body_bool(v, "notify_run_failures")?;
     }
     if s.is_enabled && s.webhook_url.is_none() {
         return Err(invalid("webhook_url is required when Slack is enabled."));

@@ -14,6 +14,27 @@ use serde_json::{json, Value};
 /// How long a run claim is kept (TTL), seconds: far longer than any redelivery window.
 const CLAIM_TTL_SECS: i64 = 7 * 24 * 3600;
 
+/// Partitions of the runs-in-flight markers (`RUNNING#<n>`).
+const RUNNING_SHARDS: u32 = 4;
+
+/// The marker of a run in flight: `RUNNING#<shard>` / `<started_at>#<id>`, written with the
+/// `running` row and deleted with its completion (a sparse "index" of running runs).
+fn running_marker(e: &Execution) -> super::Item {
+    let shard =
+        e.id.bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % RUNNING_SHARDS;
+    std::collections::HashMap::from([
+        ("PK".to_string(), s(format!("RUNNING#{shard}"))),
+        (
+            "SK".to_string(),
+            s(format!("{}#{}", fmt_ts(&e.started_at), e.id)),
+        ),
+        ("execution_id".to_string(), s(e.id.clone())),
+        ("job_id".to_string(), s(e.job_id.clone())),
+    ])
+}
+
 /// One run of a job.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Execution {
@@ -41,6 +62,10 @@ pub struct Execution {
     /// `started_at - scheduled_time` in milliseconds; `None` for manual runs.
     #[serde(default)]
     pub start_delay_ms: Option<i64>,
+    /// Delivery of this run's alerts, per channel (`email`, `slack`): `sent`, `skipped: …`
+    /// or `failed: …`. Written after the run is recorded; empty until then.
+    #[serde(default)]
+    pub alerts: std::collections::BTreeMap<String, String>,
 }
 
 impl Execution {
@@ -61,6 +86,7 @@ impl Execution {
             "output": self.output,
             "scheduled_time": self.scheduled_time.as_ref().map(fmt_ts),
             "start_delay_ms": self.start_delay_ms,
+            "alerts": self.alerts,
         })
     }
 
@@ -310,6 +336,7 @@ impl Store {
             ]);
             items.insert(0, tx::create(&self.table, claim_item)?);
         }
+        items.push(tx::put(&self.table, running_marker(e), None, &[], &[])?);
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
@@ -320,7 +347,13 @@ impl Store {
     /// Writes the completed row if the stored one is still `running`, moving its counts from
     /// `running` to its final status in the same transaction; `false` when another writer (the
     /// abandoned-run sweep) completed it first.
-    pub async fn complete_execution(&self, e: &Execution) -> StoreResult<bool> {
+    /// `tasks` (the run's notifications and alerts) are enqueued in the same transaction, so
+    /// they exist exactly when the result does.
+    pub async fn complete_execution(
+        &self,
+        e: &Execution,
+        tasks: &[super::outbox::OutboxTask],
+    ) -> StoreResult<bool> {
         let running = counter_field("running", &e.trigger_type, e.execution_type.as_deref());
         let mut adds = vec![(running, -1), (e.counter_field(), 1)];
         let micros = e.duration_micros();
@@ -344,6 +377,15 @@ impl Store {
             &[("#status", "status")],
         )?];
         items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
+        let marker = running_marker(e);
+        items.push(tx::delete(
+            &self.table,
+            marker["PK"].as_s().cloned().unwrap_or_default(),
+            marker["SK"].as_s().map(String::as_str).unwrap_or_default(),
+            None,
+            &[],
+        )?);
+        items.extend(self.outbox_items(tasks)?);
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
@@ -527,31 +569,90 @@ impl Store {
         self.get_by_gsi1(format!("EXEC#{id}")).await
     }
 
-    /// Executions still `running` that started in `[from, to)`, across all jobs (Query GSI2
-    /// `EXECS`, SK range, filter on status).
-    pub async fn running_executions(
+    /// Executions still `running` that started at or before `started_before`, oldest first,
+    /// at most `limit` per shard: Query `RUNNING#<shard>` with `SK <= <started_before>~`
+    /// (one small marker item per run in flight, written and deleted with the run), then one
+    /// GSI1 lookup per stale run. Markers whose execution is gone are returned as `Err(id)`.
+    pub async fn stale_running(
         &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StoreResult<Vec<Execution>> {
-        let items = self
+        started_before: DateTime<Utc>,
+        limit: i32,
+    ) -> StoreResult<Vec<Result<Execution, (String, String)>>> {
+        let mut out = Vec::new();
+        for shard in 0..RUNNING_SHARDS {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :p AND SK <= :upto")
+                .expression_attribute_values(":p", s(format!("RUNNING#{shard}")))
+                .expression_attribute_values(":upto", s(format!("{}~", fmt_ts(&started_before))))
+                .limit(limit)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                let (Some(AttributeValue::S(sk)), Some(AttributeValue::S(id))) =
+                    (item.get("SK"), item.get("execution_id"))
+                else {
+                    continue;
+                };
+                match self.get_execution(id).await? {
+                    Some(e) if e.status == "running" => out.push(Ok(e)),
+                    _ => out.push(Err((format!("RUNNING#{shard}"), sk.clone()))),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records how one alert channel of a run went (`alerts.<channel> = status`), on the
+    /// execution item found by id; nothing when the execution is gone.
+    pub async fn record_alert(
+        &self,
+        execution_id: &str,
+        channel: &str,
+        status: &str,
+    ) -> StoreResult<()> {
+        let Some(e) = self.get_execution(execution_id).await? else {
+            return Ok(());
+        };
+        let r = self
             .client
-            .query()
+            .update_item()
             .table_name(&self.table)
-            .index_name("GSI2")
-            .key_condition_expression("GSI2PK = :p AND GSI2SK BETWEEN :lo AND :hi")
-            .filter_expression("#status = :running")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":p", s("EXECS"))
-            .expression_attribute_values(":lo", s(format!("EXEC#{}", fmt_ts(&from))))
-            .expression_attribute_values(":hi", s(format!("EXEC#{}", fmt_ts(&to))))
-            .expression_attribute_values(":running", s("running"))
-            .into_paginator()
-            .items()
+            .key("PK", s(format!("JOB#{}", e.job_id)))
+            .key("SK", s(e.sort_key()))
+            .update_expression("SET alerts = if_not_exists(alerts, :empty)")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":empty", AttributeValue::M(Default::default()))
             .send()
-            .collect::<Vec<_>>()
             .await;
-        items.into_iter().map(|i| from_item(i?)).collect()
+        super::ignore_conflict(super::map_conditional(r.map(|_| ())))?;
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("JOB#{}", e.job_id)))
+            .key("SK", s(e.sort_key()))
+            .update_expression("SET alerts.#c = :v")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#c", channel)
+            .expression_attribute_values(":v", s(status))
+            .send()
+            .await;
+        super::ignore_conflict(super::map_conditional(r.map(|_| ())))
+    }
+
+    /// Deletes a run-in-flight marker whose run is gone or finished.
+    pub async fn drop_running_marker(&self, pk: String, sk: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .send()
+            .await?;
+        Ok(())
     }
 
     /// A job's executions newest first (Query `JOB#<id>`, SK range over `EXEC#<from>`…`EXEC#<to>`,

@@ -118,12 +118,19 @@ impl Store {
 
     /// Creates a job and its name claim, marked `SYNC_PENDING` with `sync_token`.
     /// `Conflict` when the name is taken.
-    pub async fn create_job(&self, job: &Job, sync_token: &str) -> StoreResult<()> {
-        self.transact(vec![
+    /// `tasks` (its notifications) are enqueued in the same transaction.
+    pub async fn create_job(
+        &self,
+        job: &Job,
+        sync_token: &str,
+        tasks: &[super::outbox::OutboxTask],
+    ) -> StoreResult<()> {
+        let mut items = vec![
             tx::create(&self.table, self.job_item(job, sync_token)?)?,
             tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
-        ])
-        .await
+        ];
+        items.extend(self.outbox_items(tasks)?);
+        self.transact(items).await
     }
 
     /// Creates many jobs, [`JOBS_PER_TX`] per transaction. Returns, per job, whether it was
@@ -144,7 +151,7 @@ impl Store {
                 Ok(()) => written.extend(std::iter::repeat_n(true, chunk.len())),
                 Err(StoreError::Conflict) => {
                     for job in chunk {
-                        match self.create_job(job, sync_token).await {
+                        match self.create_job(job, sync_token, &[]).await {
                             Ok(()) => written.push(true),
                             Err(StoreError::Conflict) => written.push(false),
                             Err(e) => return Err(e),
@@ -160,7 +167,14 @@ impl Store {
     /// Replaces a job if it still has `previous.updated_at` (optimistic lock), moving the name
     /// claim when the name changed, and marks it `SYNC_PENDING`. `Conflict` when the job changed
     /// meanwhile or the new name is taken.
-    pub async fn update_job(&self, previous: &Job, job: &Job, sync_token: &str) -> StoreResult<()> {
+    /// `tasks` (its notifications) are enqueued in the same transaction.
+    pub async fn update_job(
+        &self,
+        previous: &Job,
+        job: &Job,
+        sync_token: &str,
+        tasks: &[super::outbox::OutboxTask],
+    ) -> StoreResult<()> {
         // An UpdateItem of every attribute but `last_execution_at`, which runs move meanwhile.
         let item = self.job_item(job, sync_token)?;
         let mut b = aws_sdk_dynamodb::types::Update::builder()
@@ -199,6 +213,7 @@ impl Store {
                 claim_item(name_pk(&job.name), &job.id),
             )?);
         }
+        items.extend(self.outbox_items(tasks)?);
         self.transact(items).await
     }
 
@@ -266,16 +281,16 @@ impl Store {
 
     /// Auto-pause: sets `is_active = false` (bumping `updated_at`) only if the job is still
     /// active and its stored end date is still before `today` — a concurrent write that
-    /// extended the end date or paused it wins. Returns whether this call paused it.
+    /// extended the end date or paused it wins. `tasks` (the notices) are enqueued in the same
+    /// transaction. Returns whether this call paused it.
     pub async fn pause_if_expired(
         &self,
         job_id: &str,
         today: chrono::NaiveDate,
         now: DateTime<Utc>,
+        tasks: &[super::outbox::OutboxTask],
     ) -> StoreResult<bool> {
-        let r = self
-            .client
-            .update_item()
+        let u = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("PK", s(pk(job_id)))
             .key("SK", s("JOB"))
@@ -285,10 +300,12 @@ impl Store {
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .expression_attribute_values(":today", s(today.format("%Y-%m-%d").to_string()))
             .expression_attribute_values(":now", s(fmt_ts(&now)))
-            .send()
-            .await;
-        match map_conditional(r) {
-            Ok(_) => Ok(true),
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().update(u).build()];
+        items.extend(self.outbox_items(tasks)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
@@ -339,8 +356,13 @@ impl Store {
 
     /// Deletes a job, its name claim and (then) its executions, whose counts leave the
     /// all-jobs counters with them.
-    pub async fn delete_job(&self, job: &Job) -> StoreResult<()> {
-        self.transact(vec![
+    /// `tasks` (its notifications) are enqueued in the same transaction as the job's removal.
+    pub async fn delete_job(
+        &self,
+        job: &Job,
+        tasks: &[super::outbox::OutboxTask],
+    ) -> StoreResult<()> {
+        let mut items = vec![
             tx::delete(&self.table, pk(&job.id), "JOB", None, &[])?,
             tx::delete(
                 &self.table,
@@ -349,8 +371,9 @@ impl Store {
                 Some("owner_id = :id"),
                 &[(":id", s(job.id.clone()))],
             )?,
-        ])
-        .await?;
+        ];
+        items.extend(self.outbox_items(tasks)?);
+        self.transact(items).await?;
         let keys = self.keys_with_prefix(&pk(&job.id), "EXEC#").await?;
         self.batch_delete(keys).await?;
         self.subtract_scope(

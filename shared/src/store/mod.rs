@@ -16,12 +16,15 @@
 //! | category / PIC team | `CATEGORY#<id>` / `TEAM#<id>` | same word | `CATEGORIES` / `TEAMS` / `<lower name>#<id>` | |
 //! | category / team slug claim | `CATSLUG#<s>` / `TEAMSLUG#<s>` | `UNIQUE` | | |
 //! | notification | `USER#<user_id>` | `NOTIF#<created_at>#<id>` | `NOTIF#<id>` / `NOTIF` | |
+//! | run in flight | `RUNNING#<shard 0-3>` | `<started_at>#<execution id>` | | |
+//! | outbox task | `OUTBOX#<task id>` | `OUTBOX` | | `OUTBOX#<shard 0-3>` / `<due epoch s>#<task id>` while pending |
 
 pub mod counters;
 mod executions;
 mod idempotency;
 mod jobs;
 mod notifications;
+pub mod outbox;
 mod settings;
 mod taxonomy;
 mod throttle;

@@ -121,12 +121,46 @@ impl Store {
         related_job_id: Option<&str>,
         related_execution_id: Option<&str>,
     ) -> StoreResult<()> {
+        self.notify_once(
+            None,
+            recipients,
+            title,
+            message,
+            kind,
+            related_job_id,
+            related_execution_id,
+        )
+        .await
+    }
+
+    /// [`Store::notify`] for an outbox task: with `seed`, each recipient's notification id is
+    /// derived from `(seed, user id)` (UUID v5), so delivering the same task again writes
+    /// nothing twice (already-written notifications are skipped one by one).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn notify_once(
+        &self,
+        seed: Option<&str>,
+        recipients: &[String],
+        title: &str,
+        message: &str,
+        kind: &str,
+        related_job_id: Option<&str>,
+        related_execution_id: Option<&str>,
+    ) -> StoreResult<()> {
         let created_at = now();
         let mut seen = std::collections::HashSet::new();
         let mut ops = Vec::with_capacity(recipients.len());
         for user_id in recipients.iter().filter(|u| seen.insert(u.as_str())) {
+            let id = match seed {
+                Some(seed) => uuid::Uuid::new_v5(
+                    &uuid::Uuid::NAMESPACE_OID,
+                    format!("{seed}/{user_id}").as_bytes(),
+                )
+                .to_string(),
+                None => uuid::Uuid::new_v4().to_string(),
+            };
             let n = Notification {
-                id: uuid::Uuid::new_v4().to_string(),
+                id,
                 user_id: user_id.clone(),
                 title: title.into(),
                 message: message.into(),
@@ -137,12 +171,45 @@ impl Store {
                 read_at: None,
                 created_at,
             };
+            // The id claim makes a repeated delivery fail its condition instead of writing a
+            // second notification (the notification's own key embeds its time).
+            let claim = std::collections::HashMap::from([
+                ("PK".to_string(), s(format!("NOTIFID#{}", n.id))),
+                ("SK".to_string(), s("UNIQUE")),
+                (
+                    "expires_at".to_string(),
+                    aws_sdk_dynamodb::types::AttributeValue::N(
+                        (created_at.timestamp() + 30 * 24 * 3600).to_string(),
+                    ),
+                ),
+            ]);
             ops.push((
-                tx::create(&self.table, self.notification_item(&n)?)?,
+                vec![
+                    tx::create(&self.table, self.notification_item(&n)?)?,
+                    tx::create(&self.table, claim)?,
+                ],
                 Self::delta(&n, vec![(UNREAD, 1)]),
             ));
         }
-        self.transact_counted(ops).await
+        if seed.is_none() {
+            let ops = ops.into_iter().map(|(mut w, d)| (w.remove(0), d)).collect();
+            return self.transact_counted(ops).await;
+        }
+        // Seeded: one transaction per recipient (notification + id claim + counters), so a
+        // redelivery skips exactly the ones already written.
+        for (writes, deltas) in ops {
+            let mut changes = super::counters::CounterChanges::default();
+            for (scope, d) in &deltas {
+                changes.add(scope, d);
+            }
+            let mut items = writes;
+            items.extend(changes.into_updates(&self.table)?);
+            match self.transact(items).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Writes one notification to every active user (policy §9 broadcast).

@@ -14,6 +14,9 @@ pub struct SlackSettings {
     pub is_enabled: bool,
     pub webhook_url: Option<String>,
     pub channel: Option<String>,
+    /// Beyond the reference: also post failed runs to Slack (opt-in, default off).
+    #[serde(default)]
+    pub notify_run_failures: bool,
     #[serde(with = "ts")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "ts")]
@@ -28,6 +31,7 @@ impl SlackSettings {
             "is_enabled": self.is_enabled,
             "webhook_url": self.webhook_url,
             "channel": self.channel,
+            "notify_run_failures": self.notify_run_failures,
             "created_at": fmt_ts(&self.created_at),
             "updated_at": fmt_ts(&self.updated_at),
         })

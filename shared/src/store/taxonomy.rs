@@ -92,6 +92,20 @@ impl Store {
             .await
     }
 
+    /// A category or team by slug (GetItem of the slug claim, then of the taxon).
+    pub async fn taxon_by_slug(&self, kind: TaxonKind, slug: &str) -> StoreResult<Option<Taxon>> {
+        let Some(claim) = self
+            .get(format!("{}{slug}", kind.slug_prefix()), "UNIQUE")
+            .await?
+        else {
+            return Ok(None);
+        };
+        match claim.get("owner_id").and_then(|v| v.as_s().ok()) {
+            Some(id) => self.get_taxon(kind, id).await,
+            None => Ok(None),
+        }
+    }
+
     /// Most jobs one rename can re-point: the rename, both slug claims and the jobs share one
     /// transaction (100 items), so no reader ever sees a half-renamed taxonomy.
     pub const MAX_REPOINTED_JOBS: usize = 97;

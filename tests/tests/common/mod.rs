@@ -41,6 +41,7 @@ pub async fn test_config(github: &MockServer) -> Config {
     config.github_token = Some(shared::config::Secret::new("test-token"));
     config.allow_private_targets = true;
     config.default_github_owner = "Pay-Baymax".into();
+    config.mail_from = Some("cron@example.com".into());
     config
 }
 
@@ -58,6 +59,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         config,
         aws_sdk_dynamodb::Client::new(&sdk),
         scheduler.clone(),
+        aws_sdk_sesv2::Client::new(&sdk),
     );
     state.engine = state.engine.clone().with_timeouts(FAST, FAST);
     infra::provision(&state, &repo_root().join("template.yaml"))
@@ -202,7 +204,7 @@ impl TestApp {
         aged.updated_at = shared::domain::now();
         self.state
             .store
-            .update_job(&previous, &aged, "test")
+            .update_job(&previous, &aged, "test", &[])
             .await
             .unwrap();
     }

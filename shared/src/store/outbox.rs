@@ -1,0 +1,361 @@
+//! The outbox: side effects of a write (notifications, e-mail, Slack posts) stored as items
+//! in the **same transaction** as the write, then performed by whoever gets there first —
+//! the writer right after its write, the maintenance function fed by the table's stream
+//! (AWS) or its one-minute sweep, or the local stack's delivery loop. Each task is performed
+//! once: a delivery first *leases* the task (a conditional update that moves its due time a
+//! lease ahead), and a delivered task stays as a tombstone (TTL 30 days) so that re-enqueuing
+//! the same task id is refused.
+//!
+//! Keys: `OUTBOX#<task id>` / `OUTBOX`; while pending, GSI2 `OUTBOX#<shard>` /
+//! `<due epoch seconds, 10 digits>#<task id>` (sparse, [`SHARDS`] partitions so a burst of
+//! runs spreads its writes). Task ids are deterministic (`run-<execution id>-email`,
+//! `weekly-<week>-<job id>-soon-slack`, …), which is what makes enqueuing idempotent.
+
+use super::{map_conditional, s, tx, Store, StoreError, StoreResult};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// GSI2 partitions of pending tasks.
+pub const SHARDS: u32 = 4;
+/// How long a delivery may hold a task before another may take it over, seconds.
+pub const LEASE_SECS: i64 = 60;
+/// Deliveries tried before a task is given up (kept, marked `failed`, logged).
+pub const MAX_ATTEMPTS: i64 = 5;
+/// How long a delivered task's tombstone is kept, seconds.
+const TOMBSTONE_SECS: i64 = 30 * 24 * 3600;
+
+/// Who an in-app notification goes to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "audience", rename_all = "snake_case")]
+pub enum Audience {
+    /// Every active user at delivery time (policy §9).
+    ActiveUsers,
+    /// These users (duplicates dropped).
+    Users { ids: Vec<String> },
+}
+
+/// Which notification preference (api-contract §2.6) lets a user opt out of an e-mail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailPref {
+    /// `email_on_job_failure` (default on): a failed run.
+    JobFailure,
+    /// `email_on_job_success` (default on): a successful run.
+    JobSuccess,
+    /// `email_on_job_disabled` (default **off**): a job auto-paused past its end date.
+    JobDisabled,
+}
+
+/// Who an e-mail goes to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum EmailTo {
+    /// These addresses (a job's `notification_emails`), except those of users whose
+    /// preference `pref` is off.
+    Addresses { list: Vec<String> },
+    /// These users' e-mail addresses, only active users whose preference `pref` is on.
+    Users { ids: Vec<String> },
+}
+
+/// One side effect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Task {
+    /// In-app notifications (api-contract §7.5 texts).
+    Notify {
+        audience: Audience,
+        title: String,
+        message: String,
+        /// `info` | `success` | `warning` | `error`.
+        level: String,
+        related_job_id: Option<String>,
+        related_execution_id: Option<String>,
+    },
+    /// One e-mail through SES v2 (text and HTML bodies).
+    Email {
+        to: EmailTo,
+        pref: EmailPref,
+        subject: String,
+        text: String,
+        html: String,
+        /// The run it reports, whose record shows a delivery failure.
+        execution_id: Option<String>,
+    },
+    /// One Slack post through the admin's Slack settings (api-contract §7.4).
+    Slack {
+        text: String,
+        execution_id: Option<String>,
+    },
+}
+
+impl Task {
+    /// Short name for logs and records: `notify`, `email`, `slack`.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Task::Notify { .. } => "notify",
+            Task::Email { .. } => "email",
+            Task::Slack { .. } => "slack",
+        }
+    }
+
+    /// The execution this task reports on, if any.
+    pub fn execution_id(&self) -> Option<&str> {
+        match self {
+            Task::Notify {
+                related_execution_id,
+                ..
+            } => related_execution_id.as_deref(),
+            Task::Email { execution_id, .. } | Task::Slack { execution_id, .. } => {
+                execution_id.as_deref()
+            }
+        }
+    }
+}
+
+/// A task with its deterministic id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxTask {
+    pub id: String,
+    pub task: Task,
+}
+
+impl OutboxTask {
+    /// `id` must be deterministic for the event it reports (the same event, the same id).
+    pub fn new(id: impl Into<String>, task: Task) -> Self {
+        Self {
+            id: id.into(),
+            task,
+        }
+    }
+}
+
+/// A task leased for delivery.
+#[derive(Clone, Debug)]
+pub struct Leased {
+    pub id: String,
+    pub task: Task,
+    /// Deliveries tried so far, this one included.
+    pub attempts: i64,
+}
+
+fn pk(id: &str) -> String {
+    format!("OUTBOX#{id}")
+}
+
+fn shard_of(id: &str) -> u32 {
+    id.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % SHARDS
+}
+
+fn due_key(due: i64, id: &str) -> String {
+    format!("{due:010}#{id}")
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl Store {
+    /// The transaction items that enqueue `tasks` (each must not exist yet: an enqueued or
+    /// delivered task with the same id fails the whole transaction with `Conflict`).
+    pub fn outbox_items(&self, tasks: &[OutboxTask]) -> StoreResult<Vec<TransactWriteItem>> {
+        let now = chrono::Utc::now().timestamp();
+        tasks
+            .iter()
+            .map(|t| {
+                let body = serde_json::to_string(&t.task)
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+                let item = HashMap::from([
+                    ("PK".to_string(), s(pk(&t.id))),
+                    ("SK".to_string(), s("OUTBOX")),
+                    ("task".to_string(), s(body)),
+                    ("channel".to_string(), s(t.task.channel())),
+                    ("status".to_string(), s("pending")),
+                    ("attempts".to_string(), n(0)),
+                    ("due_at".to_string(), n(now)),
+                    (
+                        "GSI2PK".to_string(),
+                        s(format!("OUTBOX#{}", shard_of(&t.id))),
+                    ),
+                    ("GSI2SK".to_string(), s(due_key(now, &t.id))),
+                ]);
+                tx::create(&self.table, item)
+            })
+            .collect()
+    }
+
+    /// Enqueues tasks on their own (no other write to join). Ids already enqueued or
+    /// delivered are skipped. Returns the ids enqueued now.
+    pub async fn enqueue(&self, tasks: &[OutboxTask]) -> StoreResult<Vec<String>> {
+        let mut fresh = Vec::new();
+        for t in tasks {
+            match self
+                .transact(self.outbox_items(std::slice::from_ref(t))?)
+                .await
+            {
+                Ok(()) => fresh.push(t.id.clone()),
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// Leases a pending task that is due (not leased by another delivery): moves its due time
+    /// [`LEASE_SECS`] ahead and counts the attempt. `None` when it is delivered, given up,
+    /// leased elsewhere or missing.
+    pub async fn lease_outbox(&self, id: &str) -> StoreResult<Option<Leased>> {
+        let now = chrono::Utc::now().timestamp();
+        let until = now + LEASE_SECS;
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk(id)))
+            .key("SK", s("OUTBOX"))
+            .update_expression("SET due_at = :until, GSI2SK = :key ADD attempts :one")
+            .condition_expression("#st = :pending AND due_at <= :now")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":key", s(due_key(until, id)))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", n(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match map_conditional(r) {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(StoreError::Conflict) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let task = item
+            .get("task")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|t| serde_json::from_str::<Task>(t).ok());
+        let attempts = item
+            .get("attempts")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        match task {
+            Some(task) => Ok(Some(Leased {
+                id: id.to_string(),
+                task,
+                attempts,
+            })),
+            None => {
+                tracing::error!(task_id = id, "outbox task unreadable: given up");
+                self.finish_outbox(id, "failed", Some("unreadable task"))
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records a delivery: `delivered` (tombstone), or a failure that is retried after a
+    /// backoff (30 s × 2^attempt) until [`MAX_ATTEMPTS`], then `failed` (kept for 30 days).
+    pub async fn settle_outbox(
+        &self,
+        leased: &Leased,
+        result: &Result<(), String>,
+    ) -> StoreResult<()> {
+        match result {
+            Ok(()) => self.finish_outbox(&leased.id, "delivered", None).await,
+            Err(e) if leased.attempts >= MAX_ATTEMPTS => {
+                self.finish_outbox(&leased.id, "failed", Some(e)).await
+            }
+            Err(e) => {
+                let due = chrono::Utc::now().timestamp() + (30 << leased.attempts.min(10));
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("PK", s(pk(&leased.id)))
+                    .key("SK", s("OUTBOX"))
+                    .update_expression("SET due_at = :due, GSI2SK = :key, last_error = :e")
+                    .expression_attribute_values(":due", n(due))
+                    .expression_attribute_values(":key", s(due_key(due, &leased.id)))
+                    .expression_attribute_values(":e", s(e.clone()))
+                    .send()
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn finish_outbox(&self, id: &str, status: &str, error: Option<&str>) -> StoreResult<()> {
+        let expires = chrono::Utc::now().timestamp() + TOMBSTONE_SECS;
+        let mut b = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk(id)))
+            .key("SK", s("OUTBOX"))
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":st", s(status))
+            .expression_attribute_values(":exp", n(expires));
+        b = match error {
+            Some(e) => b
+                .update_expression(
+                    "SET #st = :st, expires_at = :exp, last_error = :e REMOVE GSI2PK, GSI2SK",
+                )
+                .expression_attribute_values(":e", s(e)),
+            None => b.update_expression("SET #st = :st, expires_at = :exp REMOVE GSI2PK, GSI2SK"),
+        };
+        b.send().await?;
+        Ok(())
+    }
+
+    /// Ids of pending tasks due now, oldest first, at most `limit` per shard (Query GSI2
+    /// `OUTBOX#<shard>`, `GSI2SK <= <now>#~`, `Limit`).
+    pub async fn due_outbox(&self, limit: i32) -> StoreResult<Vec<String>> {
+        let now = chrono::Utc::now().timestamp();
+        let mut ids = Vec::new();
+        for shard in 0..SHARDS {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI2")
+                .key_condition_expression("GSI2PK = :p AND GSI2SK <= :upto")
+                .expression_attribute_values(":p", s(format!("OUTBOX#{shard}")))
+                .expression_attribute_values(":upto", s(format!("{now:010}#~")))
+                .limit(limit)
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                if let Some(id) = item
+                    .get("PK")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|p| p.strip_prefix("OUTBOX#"))
+                {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// A task's state: `(status, attempts, last_error)` (tests and diagnostics).
+    pub async fn outbox_status(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(String, i64, Option<String>)>> {
+        let Some(item) = self.get(pk(id), "OUTBOX").await? else {
+            return Ok(None);
+        };
+        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        let attempts = item
+            .get("attempts")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Some((
+            text("status").unwrap_or_default(),
+            attempts,
+            text("last_error"),
+        )))
+    }
+}
