@@ -20,7 +20,7 @@ dev: setup
 	infra/scripts/emulators.sh start $(DEV_DDB_PORT) $(DEV_MOTO_PORT) .local/dev && \
 	$(AWS_ENV) AWS_ENDPOINT_URL=http://127.0.0.1:$(DEV_MOTO_PORT) \
 	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(DEV_DDB_PORT) \
-	ALLOW_PRIVATE_TARGETS=true TABLE_NAME=$${TABLE_NAME:-cron-jobs} SCHEDULE_GROUP_NAME=$${SCHEDULE_GROUP_NAME:-cron-jobs} \
+	ALLOW_PRIVATE_TARGETS=true MAIL_FROM=$${MAIL_FROM:-cron@example.com} TABLE_NAME=$${TABLE_NAME:-cron-jobs} SCHEDULE_GROUP_NAME=$${SCHEDULE_GROUP_NAME:-cron-jobs} \
 	cargo run -p infra --bin infra
 
 # Unit tests, black-box tests against fresh emulators, and the template lint.

@@ -246,8 +246,8 @@ impl Alerts {
                 }
                 .map_err(|e| e.to_string())?;
                 self.store
-                    .notify_once(
-                        Some(&leased.id),
+                    .notify(
+                        &leased.id,
                         &users,
                         title,
                         message,

@@ -472,6 +472,10 @@ pub struct Execution {
     pub scheduled_time: Option<String>,
     /// Milliseconds from the fire time to the start.
     pub start_delay_ms: Option<i64>,
+    /// Delivery of this run's alerts per channel (`email`, `slack`): `sent`, `skipped: …` or
+    /// `failed (attempt n): …`; empty until delivered.
+    #[schema(value_type = Object)]
+    pub alerts: Value,
     /// Global lists only.
     pub job_name: Option<String>,
     /// Global lists only.
@@ -662,6 +666,8 @@ pub struct SlackSettings {
     pub is_enabled: bool,
     pub webhook_url: Option<String>,
     pub channel: Option<String>,
+    /// Beyond the reference: also post failed runs (opt-in).
+    pub notify_run_failures: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -673,6 +679,8 @@ pub struct SlackSettingsUpdate {
     /// An https URL.
     pub webhook_url: Option<String>,
     pub channel: Option<String>,
+    /// Also post failed runs to Slack (default false).
+    pub notify_run_failures: Option<bool>,
 }
 
 /// `{"slack_settings"}` (+ `message` on PUT).

@@ -110,36 +110,14 @@ impl Store {
         )]
     }
 
-    /// Writes the same notification to each recipient (duplicates dropped), with their unread
-    /// counters, in transactions of whole notifications.
+    /// Writes the same notification to each recipient (duplicates dropped), one transaction
+    /// per recipient with their unread counters. Each notification id is derived from
+    /// `(seed, user id)` (UUID v5) and claimed, so delivering the same outbox task (`seed` =
+    /// its id) again writes nothing twice: already-written ones are skipped one by one.
+    #[allow(clippy::too_many_arguments)]
     pub async fn notify(
         &self,
-        recipients: &[String],
-        title: &str,
-        message: &str,
-        kind: &str,
-        related_job_id: Option<&str>,
-        related_execution_id: Option<&str>,
-    ) -> StoreResult<()> {
-        self.notify_once(
-            None,
-            recipients,
-            title,
-            message,
-            kind,
-            related_job_id,
-            related_execution_id,
-        )
-        .await
-    }
-
-    /// [`Store::notify`] for an outbox task: with `seed`, each recipient's notification id is
-    /// derived from `(seed, user id)` (UUID v5), so delivering the same task again writes
-    /// nothing twice (already-written notifications are skipped one by one).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn notify_once(
-        &self,
-        seed: Option<&str>,
+        seed: &str,
         recipients: &[String],
         title: &str,
         message: &str,
@@ -151,14 +129,11 @@ impl Store {
         let mut seen = std::collections::HashSet::new();
         let mut ops = Vec::with_capacity(recipients.len());
         for user_id in recipients.iter().filter(|u| seen.insert(u.as_str())) {
-            let id = match seed {
-                Some(seed) => uuid::Uuid::new_v5(
-                    &uuid::Uuid::NAMESPACE_OID,
-                    format!("{seed}/{user_id}").as_bytes(),
-                )
-                .to_string(),
-                None => uuid::Uuid::new_v4().to_string(),
-            };
+            let id = uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("{seed}/{user_id}").as_bytes(),
+            )
+            .to_string();
             let n = Notification {
                 id,
                 user_id: user_id.clone(),
@@ -191,46 +166,27 @@ impl Store {
                 Self::delta(&n, vec![(UNREAD, 1)]),
             ));
         }
-        if seed.is_none() {
-            let ops = ops.into_iter().map(|(mut w, d)| (w.remove(0), d)).collect();
-            return self.transact_counted(ops).await;
-        }
-        // Seeded: one transaction per recipient (notification + id claim + counters), so a
-        // redelivery skips exactly the ones already written.
-        for (writes, deltas) in ops {
-            let mut changes = super::counters::CounterChanges::default();
-            for (scope, d) in &deltas {
-                changes.add(scope, d);
-            }
-            let mut items = writes;
-            items.extend(changes.into_updates(&self.table)?);
-            match self.transact(items).await {
-                Ok(()) | Err(StoreError::Conflict) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        // One transaction per recipient (notification + id claim + counters), so a redelivery
+        // skips exactly the ones already written; 8 in flight.
+        use futures::StreamExt;
+        let results: Vec<StoreResult<()>> = futures::stream::iter(ops)
+            .map(|(writes, deltas)| async move {
+                let mut changes = super::counters::CounterChanges::default();
+                for (scope, d) in &deltas {
+                    changes.add(scope, d);
+                }
+                let mut items = writes;
+                items.extend(changes.into_updates(&self.table)?);
+                match self.transact(items).await {
+                    Ok(()) | Err(StoreError::Conflict) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        results.into_iter().collect::<StoreResult<Vec<()>>>()?;
         Ok(())
-    }
-
-    /// Writes one notification to every active user (policy §9 broadcast).
-    pub async fn notify_active_users(
-        &self,
-        title: &str,
-        message: &str,
-        kind: &str,
-        related_job_id: Option<&str>,
-        related_execution_id: Option<&str>,
-    ) -> StoreResult<()> {
-        let users = self.active_user_ids().await?;
-        self.notify(
-            &users,
-            title,
-            message,
-            kind,
-            related_job_id,
-            related_execution_id,
-        )
-        .await
     }
 
     /// A notification by id (Query GSI1 `NOTIF#<id>`, `Limit 1`).
