@@ -221,6 +221,15 @@ impl Engine {
         }
     }
 
+    /// The same engine as if its outbound clients could not be built (tests of the
+    /// fail-closed path: no call may go out through an unfiltered fallback).
+    #[doc(hidden)]
+    pub fn without_outbound_clients(mut self) -> Self {
+        self.webhook_http = None;
+        self.github_http = None;
+        self
+    }
+
     /// The same engine with other limits (tests use short ones).
     pub fn with_timeouts(mut self, scheduled: Timeouts, manual: Timeouts) -> Self {
         self.scheduled = scheduled;

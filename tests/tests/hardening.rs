@@ -650,3 +650,57 @@ async fn a_range_of_centuries_reads_only_the_days_that_have_history() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn without_its_filtered_client_a_run_calls_nothing_and_fails_closed() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let target = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&target)
+        .await;
+    let job = app
+        .job(
+            &app.admin_token,
+            webhook_job("closed", &format!("{}/h", target.uri())),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let engine = app.state.engine.clone().without_outbound_clients();
+    let out = executor_fn::handle(
+        &engine,
+        json!({"job_id": id, "scheduled_time": "2026-01-05T00:00:00Z"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["execution"]["status"], "failed", "{out}");
+    assert_eq!(
+        out["execution"]["error_message"],
+        "Webhook call failed: outbound client unavailable"
+    );
+    assert!(target.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_created_while_reconcile_runs_is_never_taken_for_an_orphan() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let created = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let slot = created.clone();
+    let report = shared::services::maintenance::reconcile_with(&app.state, || async {
+        // Lands after the schedules were listed, before the jobs are.
+        let job = app
+            .job(
+                &app.admin_token,
+                webhook_job("racer", "https://example.com/h"),
+            )
+            .await;
+        *slot.lock().unwrap() = job["id"].as_str().unwrap().to_string();
+    })
+    .await
+    .unwrap();
+    let id = created.lock().unwrap().clone();
+    assert_eq!(report.orphaned_removed, 0, "{report:?}");
+    assert!(app.schedule(&id).await.is_some(), "{report:?}");
+}

@@ -268,6 +268,16 @@ fn notify_count(tasks: &[crate::store::outbox::OutboxTask]) -> usize {
 /// raced it keeps its own). Store failures abort (the next run retries); scheduler failures
 /// are counted and retried next run.
 pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> {
+    reconcile_with(state, || async {}).await
+}
+
+/// [`reconcile`] with `between` run after the schedules are listed and before the jobs are
+/// (tests use it to land a write in that window).
+#[doc(hidden)]
+pub async fn reconcile_with<F: std::future::Future<Output = ()>>(
+    state: &AppState,
+    between: impl FnOnce() -> F,
+) -> Result<ReconcileReport, StoreError> {
     let pending = state.store.sync_pending_jobs().await?;
     // Schedules first, then jobs: a job created in between has its schedule missing from the
     // first list (and is then fixed or left alone), never an orphan whose job was not listed.
@@ -281,6 +291,7 @@ pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> 
             });
         }
     };
+    between().await;
     let jobs = state.store.list_jobs().await?;
     let today = today_in(state.config.timezone);
     let mut report = ReconcileReport {
