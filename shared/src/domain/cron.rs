@@ -395,6 +395,62 @@ impl CronExpr {
     }
 }
 
+/// Converts an expression written for APScheduler's `CronTrigger.from_crontab` (the legacy
+/// backend), whose day-of-week counts from **Monday = 0** (`mon`-`sun` names), into standard
+/// crontab meaning (Sunday = 0) so the job keeps firing on the same days: `0 10 * * 2` (was
+/// Wednesday) becomes `0 10 * * 3`. Only the day-of-week field changes; the result is parsed
+/// like any expression (so one restricting both day fields is still refused).
+pub fn from_apscheduler(text: &str) -> Result<CronExpr, CronError> {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    if fields.len() != 5 {
+        return CronExpr::parse(text);
+    }
+    let dow = fields[4];
+    if dow == "*" || dow == "?" {
+        return CronExpr::parse(text);
+    }
+    const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let bad = || CronError(format!("Invalid APScheduler day-of-week \"{dow}\""));
+    let value = |v: &str| -> Result<u32, CronError> {
+        let v = v.to_ascii_lowercase();
+        if let Some(i) = NAMES.iter().position(|n| *n == v) {
+            return Ok(i as u32);
+        }
+        v.parse::<u32>().ok().filter(|n| *n <= 6).ok_or_else(bad)
+    };
+    let mut standard: u64 = 0;
+    for part in dow.split(',') {
+        let (base, step) = match part.split_once('/') {
+            Some((b, s)) => (b, s.parse::<u32>().ok().filter(|s| *s > 0).ok_or_else(bad)?),
+            None => (part, 1),
+        };
+        let (lo, hi) = match base.split_once('-') {
+            _ if base == "*" => (0, 6),
+            Some((a, b)) => (value(a)?, value(b)?),
+            None if part.contains('/') => (value(base)?, 6),
+            None => {
+                let v = value(base)?;
+                (v, v)
+            }
+        };
+        if lo > hi {
+            return Err(bad());
+        }
+        for d in (lo..=hi).step_by(step as usize) {
+            standard |= 1u64 << ((d + 1) % 7);
+        }
+    }
+    let converted = format!(
+        "{} {} {} {} {}",
+        fields[0],
+        fields[1],
+        fields[2],
+        fields[3],
+        render(standard, 0, 6, false)
+    );
+    CronExpr::parse(&converted)
+}
+
 /// Moves EventBridge weekday numbers (1-7) onto crontab numbers (0-6), keeping names.
 fn shift_weekday_part(part: &str) -> Result<String, CronError> {
     let (base, step) = match part.split_once('/') {

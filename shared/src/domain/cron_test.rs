@@ -240,3 +240,19 @@ fn eventbridge_parser_rejects_unsupported() {
     let a = CronExpr::parse_eventbridge("cron(0 9 ? * MON-FRI *)").unwrap();
     assert_eq!(a.to_eventbridge(), "cron(0 9 ? * 2-6 *)");
 }
+
+#[test]
+fn apscheduler_weekdays_move_to_standard_meaning() {
+    let conv = |t: &str| super::from_apscheduler(t).map(|c| c.as_str().to_string());
+    assert_eq!(conv("0 10 * * 2").unwrap(), "0 10 * * 3"); // Wednesday
+    assert_eq!(conv("0 20 * * 0").unwrap(), "0 20 * * 1"); // Monday
+    assert_eq!(conv("0 3 * * 1,5").unwrap(), "0 3 * * 2,6");
+    assert_eq!(conv("10 9 * * 1-4").unwrap(), "10 9 * * 2-5");
+    assert_eq!(conv("0 9 * * 5-6").unwrap(), "0 9 * * 0,6"); // Sat-Sun
+    assert_eq!(conv("0 9 * * sun").unwrap(), "0 9 * * 0");
+    assert_eq!(conv("0 9 * * mon-fri").unwrap(), "0 9 * * 1-5");
+    assert_eq!(conv("0 9 * * */2").unwrap(), "0 9 * * 0,1,3,5"); // Mon, Wed, Fri, Sun
+    assert_eq!(conv("15 2 * * *").unwrap(), "15 2 * * *");
+    assert!(conv("0 9 * * 7").is_err());
+    assert!(conv("0 9 * * 9-3").is_err());
+}

@@ -605,6 +605,52 @@ impl Store {
         Ok(out)
     }
 
+    /// Writes a finished (or still `running`) execution carried over from another deployment,
+    /// with its counts, in one transaction that only succeeds the first time: `false` when it
+    /// is already there (an import re-run). No run-in-flight marker: a carried-over `running`
+    /// row stays as the source had it.
+    pub async fn import_execution(&self, e: &Execution) -> StoreResult<bool> {
+        let mut adds = vec![(e.counter_field(), 1)];
+        let micros = e.duration_micros();
+        if micros != 0 && e.status != "running" {
+            let f = if e.status == "success" {
+                DURATION_SUCCESS_FIELD
+            } else {
+                DURATION_FAILED_FIELD
+            };
+            adds.push((f.to_string(), micros));
+        }
+        let delta = Delta {
+            at: e.started_at,
+            adds,
+        };
+        let mut items = vec![tx::create(&self.table, self.execution_item(e)?)?];
+        items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every execution of a job, oldest first (Query `PK = JOB#<id>`, `begins_with(SK, EXEC#)`,
+    /// all pages): export only.
+    pub async fn all_job_executions(&self, job_id: &str) -> StoreResult<Vec<Execution>> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :e)")
+            .expression_attribute_values(":pk", s(format!("JOB#{job_id}")))
+            .expression_attribute_values(":e", s("EXEC#"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items.into_iter().map(|i| from_item(i?)).collect()
+    }
+
     /// Records how one alert channel of a run went (`alerts.<channel> = status`), on the
     /// execution item found by id; nothing when the execution is gone.
     pub async fn record_alert(

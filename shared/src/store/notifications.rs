@@ -189,6 +189,41 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a notification carried over from another deployment (id, times and read state
+    /// kept) with its counts, only the first time: `false` when it is already there.
+    pub async fn import_notification(&self, n: &Notification) -> StoreResult<bool> {
+        let field = if n.is_read { READ } else { UNREAD };
+        let mut changes = super::counters::CounterChanges::default();
+        for (scope, d) in Self::delta(n, vec![(field, 1)]) {
+            changes.add(&scope, &d);
+        }
+        let mut items = vec![tx::create(&self.table, self.notification_item(n)?)?];
+        items.extend(changes.into_updates(&self.table)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every notification of a user, oldest first (Query `PK = USER#<id>`,
+    /// `begins_with(SK, NOTIF#)`, all pages): export only.
+    pub async fn all_user_notifications(&self, user_id: &str) -> StoreResult<Vec<Notification>> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :n)")
+            .expression_attribute_values(":pk", s(format!("USER#{user_id}")))
+            .expression_attribute_values(":n", s("NOTIF#"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items.into_iter().map(|i| from_item(i?)).collect()
+    }
+
     /// A notification by id (Query GSI1 `NOTIF#<id>`, `Limit 1`).
     pub async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>> {
         self.get_by_gsi1(format!("NOTIF#{id}")).await

@@ -1,0 +1,332 @@
+//! `cronctl` — see `cronctl --help`.
+
+use clap::{Args, Parser, Subcommand};
+use cronctl::{bundle::Bundle, export, import, legacy};
+use shared::{
+    auth::hash_password,
+    domain::{now, EmailAddress, Role},
+    store::User,
+    web::AppState,
+};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
+
+/// Operate a cron-job platform deployment from a terminal.
+///
+/// Talks to the deployment's DynamoDB table and EventBridge Scheduler group with the standard
+/// AWS configuration: credentials and region from the environment or `AWS_PROFILE`, and
+/// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB` for emulators. Against `make dev`:
+///
+///   AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=ap-northeast-1 \
+///   AWS_ENDPOINT_URL=http://127.0.0.1:5050 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 \
+///   cronctl status
+///
+/// Against a deployed stack, give its table, schedule group, executor and scheduler role
+/// (stack outputs / resources) with the flags below or their environment variables.
+#[derive(Parser)]
+#[command(name = "cronctl", version, about, long_about, verbatim_doc_comment)]
+struct Cli {
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Target {
+    /// DynamoDB table of the deployment.
+    #[arg(long, env = "TABLE_NAME", global = true)]
+    table: Option<String>,
+    /// EventBridge Scheduler group holding the job schedules.
+    #[arg(long, env = "SCHEDULE_GROUP_NAME", global = true)]
+    schedule_group: Option<String>,
+    /// ARN of the executor function (schedule target), needed to create schedules.
+    #[arg(long, env = "EXECUTOR_FUNCTION_ARN", global = true)]
+    executor_arn: Option<String>,
+    /// ARN of the role EventBridge Scheduler assumes to invoke the executor.
+    #[arg(long, env = "SCHEDULER_ROLE_ARN", global = true)]
+    scheduler_role_arn: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Users with the admin role.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Bring a deployment in: a legacy SQLite database or a `cronctl export` file.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Write the whole deployment as JSON lines (users without their password hashes).
+    Export {
+        /// Also write every execution and notification.
+        #[arg(long)]
+        history: bool,
+        /// File to write (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Make every schedule agree with the table now (as `POST /scheduler/resync`).
+    Resync,
+    /// Schedules, jobs awaiting repair and the last reconciliation (as `GET /scheduler/status`).
+    Status,
+    /// Run one task of the maintenance function now.
+    Maintenance {
+        /// `sweep` (outbox, abandoned runs, pending schedule calls), `reconcile`, or `weekly`
+        /// (end-date maintenance: auto-pause and "ending soon" reminders, once per ISO week).
+        #[arg(value_parser = ["sweep", "reconcile", "weekly"])]
+        task: String,
+        /// For `weekly`: the fire time it stands for (RFC 3339; default now). Its ISO week is
+        /// the deduplication key.
+        #[arg(long)]
+        scheduled_time: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin, or reset an existing user (by username) to an active admin with a new
+    /// password. The password is read from a prompt, or from standard input with
+    /// `--password-stdin` — never from the command line.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Required for a new user; for an existing one, replaces their e-mail.
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a legacy `cron_jobs.db`: users (they keep their passwords), categories, teams,
+    /// jobs, executions, notifications, Slack settings, preferences; then schedules for the
+    /// active, unexpired jobs. Safe to re-run: only what is missing is written.
+    Sqlite {
+        path: PathBuf,
+        /// Report what would be done; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep cron text as written instead of converting APScheduler's Monday = 0
+        /// day-of-week to standard cron (for jobs written for standard cron that ran wrongly).
+        #[arg(long)]
+        keep_cron_text: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a `cronctl export` file (into an empty stack, or to add what is missing).
+    Jsonl {
+        path: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    let p = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        let a = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let b = rpassword::prompt_password("Repeat:   ").map_err(|e| e.to_string())?;
+        if a != b {
+            return Err("the passwords differ".into());
+        }
+        a
+    };
+    if p.chars().count() < 8 {
+        return Err("the password must have at least 8 characters".into());
+    }
+    Ok(p)
+}
+
+async fn admin_create(
+    state: &AppState,
+    username: &str,
+    email: Option<&str>,
+    password_stdin: bool,
+) -> Result<String, String> {
+    let email = email
+        .map(|e| EmailAddress::parse(e).ok_or_else(|| format!("not an e-mail address: {e}")))
+        .transpose()?;
+    let existing = state
+        .store
+        .find_user_by_login(username)
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|u| u.username == username);
+    let password = read_password(password_stdin)?;
+    let t = now();
+    match existing {
+        Some(prev) => {
+            let mut u = prev.clone();
+            u.password_hash = hash_password(&password);
+            u.role = Role::Admin;
+            u.is_active = true;
+            if let Some(e) = &email {
+                u.email = e.as_str().to_string();
+            }
+            u.updated_at = t;
+            state
+                .store
+                .update_user(&prev, &u)
+                .await
+                .map_err(|e| format!("could not reset {username}: {e}"))?;
+            Ok(format!(
+                "reset {username} ({}) to an active admin with a new password",
+                u.id
+            ))
+        }
+        None => {
+            let email = email.ok_or("--email is required to create a user")?;
+            let u = User {
+                id: uuid::Uuid::new_v4().to_string(),
+                username: username.to_string(),
+                email: email.as_str().to_string(),
+                password_hash: hash_password(&password),
+                role: Role::Admin,
+                is_active: true,
+                created_at: t,
+                updated_at: t,
+            };
+            state
+                .store
+                .create_user(&u)
+                .await
+                .map_err(|e| format!("could not create {username} (is the e-mail taken?): {e}"))?;
+            Ok(format!("created admin {username} ({})", u.id))
+        }
+    }
+}
+
+fn print_report(r: &import::Report, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+    } else {
+        print!("{}", r.to_text());
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let mut config = shared::config::Config::from_env();
+    let t = cli.target;
+    if let Some(v) = t.table {
+        config.table_name = v;
+    }
+    if let Some(v) = t.schedule_group {
+        config.schedule_group = v;
+    }
+    if let Some(v) = t.executor_arn {
+        config.executor_arn = v;
+    }
+    if let Some(v) = t.scheduler_role_arn {
+        config.scheduler_role_arn = v;
+    }
+    let sdk = shared::config::sdk_config().await;
+    let state = AppState::new(
+        config,
+        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_scheduler::Client::new(&sdk),
+        aws_sdk_sesv2::Client::new(&sdk),
+    );
+    let progress = std::io::stderr().is_terminal();
+    let err = |e: shared::store::StoreError| e.to_string();
+    match cli.command {
+        Command::Admin(AdminCommand::Create {
+            username,
+            email,
+            password_stdin,
+        }) => println!(
+            "{}",
+            admin_create(&state, &username, email.as_deref(), password_stdin).await?
+        ),
+        Command::Import(ImportCommand::Sqlite {
+            path,
+            dry_run,
+            keep_cron_text,
+            json,
+        }) => {
+            let mode = if keep_cron_text {
+                legacy::CronMode::KeepText
+            } else {
+                legacy::CronMode::Convert
+            };
+            let bundle = legacy::read(&path, mode)?;
+            let r = import::apply(&state, bundle, import::Options { dry_run, progress })
+                .await
+                .map_err(err)?;
+            print_report(&r, json);
+        }
+        Command::Import(ImportCommand::Jsonl {
+            path,
+            dry_run,
+            json,
+        }) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let bundle = Bundle::from_lines(&format!("jsonl:{}", path.display()), &text);
+            let r = import::apply(&state, bundle, import::Options { dry_run, progress })
+                .await
+                .map_err(err)?;
+            print_report(&r, json);
+        }
+        Command::Export { history, output } => {
+            let b = export::collect(&state, history).await.map_err(err)?;
+            let mut text = b.to_lines().join("\n");
+            text.push('\n');
+            match output {
+                Some(p) => std::fs::write(&p, text)
+                    .map_err(|e| format!("cannot write {}: {e}", p.display()))?,
+                None => print!("{text}"),
+            }
+        }
+        Command::Resync => {
+            let r = shared::services::maintenance::reconcile(&state)
+                .await
+                .map_err(err)?;
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        }
+        Command::Status => {
+            let v = shared::services::scheduler::status(&state)
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Command::Maintenance {
+            task,
+            scheduled_time,
+        } => {
+            let mut event = serde_json::json!({"task": if task == "weekly" { "end_date_maintenance" } else { task.as_str() }});
+            if let Some(t) = scheduled_time {
+                event["scheduled_time"] = serde_json::json!(t);
+            }
+            let v = maintenance_fn::handle(&state, event).await.map_err(err)?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cronctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! `cronctl`: the legacy import end to end against the emulators with the real legacy file,
+//! re-runs and interrupted runs, the JSON-lines round trip, and the binary's admin bootstrap.
+
+mod common;
+use common::*;
+use cronctl::{bundle::Bundle, export, import, legacy};
+use serde_json::json;
+
+fn legacy_db() -> std::path::PathBuf {
+    repo_root().join("../shared/data/legacy/cron_jobs.db")
+}
+
+const QUIET: import::Options = import::Options {
+    dry_run: false,
+    progress: false,
+};
+
+async fn stats(app: &TestApp, token: &str) -> serde_json::Value {
+    let (s, v) = read(app.get("/executions/statistics", token).await).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+#[tokio::test]
+async fn legacy_import_dry_run_then_real_then_again() {
+    let app = spawn_app().await;
+    let bundle = legacy::read(&legacy_db(), legacy::CronMode::Convert).unwrap();
+    let dry = import::apply(
+        &app.state,
+        bundle.clone(),
+        import::Options {
+            dry_run: true,
+            progress: false,
+        },
+    )
+    .await
+    .unwrap();
+    let c = |r: &import::Report, k: &str| r.counts[k].clone();
+    assert_eq!(c(&dry, "users").in_file, 5);
+    assert_eq!(c(&dry, "categories").in_file, 7);
+    assert_eq!(c(&dry, "pic_teams").in_file, 6);
+    assert_eq!(c(&dry, "jobs").in_file, 48);
+    assert_eq!(c(&dry, "executions").in_file, 1010);
+    assert_eq!(c(&dry, "notifications").in_file, 125);
+    assert!(dry
+        .conversions
+        .iter()
+        .any(|x| x.from == "0 10 * * 2" && x.to == "0 10 * * 3"));
+    // The seeded admin and categories are merged, visibly.
+    assert_eq!(c(&dry, "users").merged, 1);
+    assert_eq!(c(&dry, "categories").merged, 7);
+    assert!(dry.merged.iter().any(|m| m.contains("user \"admin\"")));
+    // Nothing written.
+    let (_, jobs) = read(app.get("/jobs", &app.admin_token).await).await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0);
+    assert!(app.schedule_names().await.is_empty());
+
+    let real = import::apply(&app.state, bundle.clone(), QUIET)
+        .await
+        .unwrap();
+    assert_eq!(c(&real, "jobs").created, 48);
+    assert_eq!(c(&real, "executions").created, 1010);
+    assert_eq!(c(&real, "notifications").created, 125);
+    assert!(real
+        .problems
+        .iter()
+        .any(|p| p.contains("no creator in the source")));
+    // alice logs in with her old password and sees what the file had.
+    let alice = app.login("alice", "alice-pass1").await;
+    let (_, jobs) = read(app.get("/jobs", &alice).await).await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 48);
+    let st = stats(&app, &alice).await;
+    assert_eq!(st["total_executions"], 1010, "{st}");
+    assert_eq!(st["successful_executions"], 853, "{st}");
+    assert_eq!(st["failed_executions"], 156, "{st}");
+    assert_eq!(st["running_executions"], 1, "{st}");
+    let (_, unread) = read(app.get("/notifications/unread-count", &alice).await).await;
+    assert_eq!(unread["unread_count"], 12, "{unread}");
+    // One schedule per active unexpired job, carrying the converted expression.
+    assert_eq!(app.schedule_names().await.len(), real.schedules_expected);
+    assert_eq!(real.schedules_created, real.schedules_expected);
+    let wed = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "QA - PP-INDIA-PAAS")
+        .unwrap();
+    assert_eq!(wed["cron_expression"], "0 10 * * 3");
+
+    // A second import changes nothing and says so.
+    let again = import::apply(&app.state, bundle, QUIET).await.unwrap();
+    assert!(!again.changed_anything(), "{}", again.to_text());
+    assert!(again.to_text().contains("nothing to change"));
+    assert_eq!(stats(&app, &alice).await["total_executions"], 1010);
+}
+
+#[tokio::test]
+async fn an_import_killed_half_way_finishes_on_the_next_run() {
+    let app = spawn_app().await;
+    let full = legacy::read(&legacy_db(), legacy::CronMode::Convert).unwrap();
+    // What a run killed half-way leaves: everything up to half the executions, some jobs
+    // written without their schedule, no notifications.
+    let mut half = full.clone();
+    half.executions.truncate(500);
+    half.notifications.clear();
+    import::apply(&app.state, half, QUIET).await.unwrap();
+    let unscheduled = full
+        .jobs
+        .iter()
+        .find(|j| {
+            j.is_active
+                && j.end_date
+                    .is_none_or(|d| d > chrono::Utc::now().date_naive())
+        })
+        .unwrap();
+    app.state.schedules.remove(&unscheduled.id).await.unwrap();
+    let done = import::apply(&app.state, full, QUIET).await.unwrap();
+    assert_eq!(done.counts["executions"].created, 510);
+    assert_eq!(done.counts["executions"].unchanged, 500);
+    assert_eq!(done.counts["notifications"].created, 125);
+    assert_eq!(done.schedules_created, 1);
+    let st = stats(&app, &app.admin_token).await;
+    assert_eq!(st["total_executions"], 1010, "{st}");
+    assert_eq!(st["successful_executions"], 853, "{st}");
+    assert_eq!(app.schedule_names().await.len(), done.schedules_expected);
+}
+
+#[tokio::test]
+async fn keep_cron_text_keeps_the_expressions_and_says_so() {
+    let app = spawn_app().await;
+    let b = legacy::read(&legacy_db(), legacy::CronMode::KeepText).unwrap();
+    assert!(b.conversions.is_empty());
+    let r = import::apply(&app.state, b, QUIET).await.unwrap();
+    assert!(r.cron_mode.starts_with("kept as written"));
+    let job = app
+        .state
+        .store
+        .list_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.name == "QA - PP-INDIA-PAAS")
+        .unwrap();
+    assert_eq!(job.cron.as_str(), "0 10 * * 2");
+}
+
+#[tokio::test]
+async fn export_import_export_gives_the_same_lines() {
+    let app = spawn_app().await;
+    import::apply(
+        &app.state,
+        legacy::read(&legacy_db(), legacy::CronMode::Convert).unwrap(),
+        QUIET,
+    )
+    .await
+    .unwrap();
+    let first = export::collect(&app.state, true).await.unwrap().to_lines();
+    assert!(first.iter().all(|l| !l.contains("password_hash")));
+    // An empty stack: a new table and schedule group, nothing seeded.
+    let github = wiremock::MockServer::start().await;
+    let config = test_config(&github).await;
+    let sdk = shared::config::sdk_config().await;
+    let empty = shared::web::AppState::new(
+        config,
+        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_scheduler::Client::new(&sdk),
+        aws_sdk_sesv2::Client::new(&sdk),
+    );
+    infra::table::TableDefinition::from_template(&repo_root().join("template.yaml"))
+        .unwrap()
+        .create_if_missing(empty.store.client(), empty.store.table())
+        .await
+        .unwrap();
+    empty.schedules.ensure_group().await.unwrap();
+    let b = Bundle::from_lines("jsonl:test", &first.join("\n"));
+    assert!(b.problems.is_empty(), "{:?}", b.problems);
+    let r = import::apply(&empty, b, QUIET).await.unwrap();
+    assert_eq!(r.counts["executions"].created, 1010);
+    let second = export::collect(&empty, true).await.unwrap().to_lines();
+    assert_eq!(first.len(), second.len());
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(a, b);
+    }
+}
+
+#[tokio::test]
+async fn the_binary_bootstraps_an_admin_from_stdin_and_documents_itself() {
+    let app = spawn_app().await;
+    let bin = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap()
+        .join("cronctl");
+    let help = std::process::Command::new(&bin)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for sub in [
+        "admin",
+        "import",
+        "export",
+        "resync",
+        "status",
+        "maintenance",
+    ] {
+        assert!(help.contains(sub), "{help}");
+    }
+    use std::io::Write;
+    let mut child = std::process::Command::new(&bin)
+        .args([
+            "admin",
+            "create",
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.com",
+            "--password-stdin",
+        ])
+        .env("TABLE_NAME", app.state.store.table())
+        .env("SCHEDULE_GROUP_NAME", app.state.schedules.group())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a-long-secret\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = app.login("ops", "a-long-secret").await;
+    let (_, me) = read(app.get("/auth/me", &token).await).await;
+    assert_eq!(me["role"], "admin", "{me}");
+    // Reset: a new password for the same user.
+    let mut child = std::process::Command::new(&bin)
+        .args(["admin", "create", "--username", "ops", "--password-stdin"])
+        .env("TABLE_NAME", app.state.store.table())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"another-secret\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    app.login("ops", "another-secret").await;
+    let r = app
+        .post_json(
+            "/auth/login",
+            None,
+            json!({"username": "ops", "password": "a-long-secret"}),
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+}
