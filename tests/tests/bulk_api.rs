@@ -289,3 +289,38 @@ async fn oversized_cells_are_row_errors_with_the_same_bounds_as_post_jobs() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_thousand_rows_create_a_thousand_jobs_with_exactly_their_schedules() {
+    let app = spawn_app().await;
+    teams(&app).await;
+    let mut csv = String::from(
+        "Job Name,Repo,Workflow Name,Branch,Cron schedule (JST),Status,End Date,PIC Team,Request Body\n",
+    );
+    for i in 0..1000 {
+        let status = if i % 4 == 0 { "Disable" } else { "Enable" };
+        csv.push_str(&format!(
+            "bulk-{i:04},repo-{i},wf.yml,main,{} 9 * * 1,{status},2031-01-01,PAM,\"{{\"\"n\"\": {i}}}\"\n",
+            i % 60
+        ));
+    }
+    let started = std::time::Instant::now();
+    let (s, v) = upload(&app, &app.admin_token, csv.into_bytes(), &[]).await;
+    // A figure for the reader (`--nocapture`), not an assertion: speed is measured by benches.
+    println!("bulk upload of 1,000 rows: {:?}", started.elapsed());
+    assert_eq!(s, 200, "{}", v["errors"]);
+    assert_eq!(v["created_count"], 1000);
+    assert_eq!(v["error_count"], 0);
+    // 750 enabled rows → 750 schedules; no schedule call for the 250 disabled ones, and no job
+    // left awaiting repair.
+    assert_eq!(app.schedule_names().await.len(), 750);
+    assert!(app
+        .state
+        .store
+        .sync_pending_jobs()
+        .await
+        .unwrap()
+        .is_empty());
+    let (_, listed) = read(app.get("/jobs", &app.admin_token).await).await;
+    assert_eq!(listed["jobs"].as_array().unwrap().len(), 1000);
+}

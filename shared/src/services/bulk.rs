@@ -2,7 +2,7 @@
 //! create all accepted rows (create-only) and schedule them. Nothing is written on a dry run
 //! or when no row is accepted.
 
-use super::{schedule_after_write, taxonomy};
+use super::taxonomy;
 use crate::{
     domain::{
         cron::CronExpr, draft, now, parse_dispatch_url, target::looks_like_shorthand, today_in, Job,
@@ -415,8 +415,7 @@ pub async fn upload(
     }
 
     let jobs: Vec<Job> = accepted.into_iter().map(|(j, _)| j).collect();
-    let token = uuid::Uuid::new_v4().to_string();
-    let written = state.store.create_jobs(&jobs, &token).await?;
+    let written = state.store.create_jobs(&jobs).await?;
     let mut created = Vec::new();
     for (job, ok) in jobs.into_iter().zip(written) {
         if ok {
@@ -430,14 +429,7 @@ pub async fn upload(
             ));
         }
     }
-    futures::stream::iter(created.iter())
-        .for_each_concurrent(8, |job| {
-            let token = token.clone();
-            async move {
-                schedule_after_write(state, job, &token).await;
-            }
-        })
-        .await;
+    create_schedules(state, &created).await;
     let total_failed = created.is_empty() && !errors.is_empty();
     let status = if total_failed {
         StatusCode::BAD_REQUEST
@@ -457,6 +449,29 @@ pub async fn upload(
         body["error"] = json!("Bulk upload failed");
     }
     Ok((status, body))
+}
+
+/// Schedules in flight at once during a bulk upload (the SDK's standard retry mode backs off
+/// on `ThrottlingException`).
+pub const SCHEDULE_CONCURRENCY: usize = 16;
+
+/// Creates the schedules of freshly written jobs: one `CreateSchedule` per job that should
+/// run (none for inactive or expired rows: no schedule ever existed), [`SCHEDULE_CONCURRENCY`]
+/// at a time. A job whose call fails is marked `SYNC_PENDING` for the next sweep; nothing
+/// else is written per job.
+async fn create_schedules(state: &AppState, jobs: &[Job]) {
+    let today = crate::domain::today_in(state.config.timezone);
+    futures::stream::iter(jobs.iter().filter(|j| j.should_be_scheduled(today)))
+        .for_each_concurrent(SCHEDULE_CONCURRENCY, |job| async move {
+            if let Err(e) = state.schedules.upsert(job).await {
+                tracing::error!(job_id = %job.id, error = %e, "bulk: schedule call failed; job left SYNC_PENDING for repair");
+                let token = uuid::Uuid::new_v4().to_string();
+                if let Err(e) = state.store.mark_sync_pending(&job.id, &token).await {
+                    tracing::error!(job_id = %job.id, error = %e, "bulk: could not mark the job; the reconciliation will repair it");
+                }
+            }
+        })
+        .await;
 }
 
 #[cfg(test)]

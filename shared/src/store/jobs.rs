@@ -23,19 +23,23 @@ const JOBS_PER_TX: usize = 50;
 
 impl Store {
     fn job_item(&self, job: &Job, sync_token: &str) -> StoreResult<Item> {
-        let mut item = item_with_keys(
+        let mut item = self.job_item_unmarked(job)?;
+        item.insert("GSI2PK".into(), s("SYNC_PENDING"));
+        item.insert("GSI2SK".into(), s(job.id.clone()));
+        item.insert("sync_token".into(), s(sync_token));
+        Ok(item)
+    }
+
+    fn job_item_unmarked(&self, job: &Job) -> StoreResult<Item> {
+        item_with_keys(
             job,
             &[
                 ("PK", pk(&job.id)),
                 ("SK", "JOB".into()),
                 ("GSI1PK", "JOBS".into()),
                 ("GSI1SK", format!("{}#{}", fmt_ts(&job.created_at), job.id)),
-                ("GSI2PK", "SYNC_PENDING".into()),
-                ("GSI2SK", job.id.clone()),
             ],
-        )?;
-        item.insert("sync_token".into(), s(sync_token));
-        Ok(item)
+        )
     }
 
     /// GetItem `JOB#<id>` / `JOB` (strongly consistent).
@@ -133,15 +137,18 @@ impl Store {
         self.transact(items).await
     }
 
-    /// Creates many jobs, [`JOBS_PER_TX`] per transaction. Returns, per job, whether it was
+    /// Creates many jobs, [`JOBS_PER_TX`] per transaction, **without** the `SYNC_PENDING`
+    /// mark (bulk upload: the caller creates their schedules right after and marks only the
+    /// jobs whose schedule call failed; a crash in between is repaired by the reconciliation,
+    /// which compares every job with every schedule). Returns, per job, whether it was
     /// written; a chunk that loses a name race is retried job by job so one taken name only
     /// costs its own row.
-    pub async fn create_jobs(&self, jobs: &[Job], sync_token: &str) -> StoreResult<Vec<bool>> {
+    pub async fn create_jobs(&self, jobs: &[Job]) -> StoreResult<Vec<bool>> {
         let mut written = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(JOBS_PER_TX) {
             let mut items: Vec<TransactWriteItem> = Vec::with_capacity(chunk.len() * 2);
             for job in chunk {
-                items.push(tx::create(&self.table, self.job_item(job, sync_token)?)?);
+                items.push(tx::create(&self.table, self.job_item_unmarked(job)?)?);
                 items.push(tx::create(
                     &self.table,
                     claim_item(name_pk(&job.name), &job.id),
@@ -151,7 +158,11 @@ impl Store {
                 Ok(()) => written.extend(std::iter::repeat_n(true, chunk.len())),
                 Err(StoreError::Conflict) => {
                     for job in chunk {
-                        match self.create_job(job, sync_token, &[]).await {
+                        let one = vec![
+                            tx::create(&self.table, self.job_item_unmarked(job)?)?,
+                            tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
+                        ];
+                        match self.transact(one).await {
                             Ok(()) => written.push(true),
                             Err(StoreError::Conflict) => written.push(false),
                             Err(e) => return Err(e),
