@@ -7,7 +7,8 @@ use cronctl::{bundle::Bundle, export, import, legacy};
 use serde_json::json;
 
 fn legacy_db() -> std::path::PathBuf {
-    repo_root().join("../shared/data/legacy/cron_jobs.db")
+    // A copy of ../shared/data/legacy/cron_jobs.db (CI clones have no ../shared).
+    repo_root().join("tests/fixtures/legacy/cron_jobs.db")
 }
 
 const QUIET: import::Options = import::Options {
