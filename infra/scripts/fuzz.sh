@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 examples=${1:-25}
-ddb=${FUZZ_DDB_PORT:-8200}; moto=${FUZZ_MOTO_PORT:-5250}; api=${FUZZ_API_PORT:-3100}
+ddb=${FUZZ_DDB_PORT:-8200}; moto=${FUZZ_MOTO_PORT:-5250}; api=${FUZZ_API_PORT:-3100}; slack=${FUZZ_SLACK_PORT:-3101}
 state=.local/fuzz
 venv=.local/fuzz-venv
 [ -x "$venv/bin/schemathesis" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet 'schemathesis==4.32.5'; }
@@ -15,7 +15,7 @@ venv=.local/fuzz-venv
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=ap-northeast-1 \
   AWS_EC2_METADATA_DISABLED=true LOCAL_MODE=true ALLOW_PRIVATE_TARGETS=true \
   AWS_ENDPOINT_URL=http://127.0.0.1:$moto AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb \
-  AWS_MAX_ATTEMPTS=1 LOCAL_API_ADDR=127.0.0.1:$api TABLE_NAME=fuzz SCHEDULE_GROUP_NAME=fuzz \
+  AWS_MAX_ATTEMPTS=1 LOCAL_API_ADDR=127.0.0.1:$api LOCAL_SLACK_ADDR=127.0.0.1:$slack TABLE_NAME=fuzz SCHEDULE_GROUP_NAME=fuzz \
   GITHUB_API_BASE_URL=http://127.0.0.1:9 RUST_LOG=warn
 cleanup() {
   [ -n "${api_pid:-}" ] && kill "$api_pid" 2>/dev/null || true

@@ -32,17 +32,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(infra::trigger::run(state.clone()));
     let mailbox_addr =
         std::env::var("LOCAL_SLACK_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
-    let mailbox = tokio::net::TcpListener::bind(&mailbox_addr).await?;
-    tracing::info!(
-        "local Slack receiver on http://{mailbox_addr}/slack (POST to receive, GET to list); \
-         e-mail sent through SES is kept by the emulator: GET <AWS_ENDPOINT_URL>/moto-api/data.json, key \"ses\""
-    );
-    tokio::spawn(async move {
-        let app = infra::mailbox::router(infra::mailbox::Mailbox::default());
-        if let Err(e) = axum::serve(mailbox, app).await {
-            tracing::error!(error = %e, "local Slack receiver stopped");
+    // The receiver is a convenience: a busy port is logged, never fatal for the stack.
+    match tokio::net::TcpListener::bind(&mailbox_addr).await {
+        Ok(mailbox) => {
+            tracing::info!(
+                "local Slack receiver on http://{mailbox_addr}/slack (POST to receive, GET to list); \
+                 e-mail sent through SES is kept by the emulator: GET <AWS_ENDPOINT_URL>/moto-api/data.json, key \"ses\""
+            );
+            tokio::spawn(async move {
+                let app = infra::mailbox::router(infra::mailbox::Mailbox::default());
+                if let Err(e) = axum::serve(mailbox, app).await {
+                    tracing::error!(error = %e, "local Slack receiver stopped");
+                }
+            });
         }
-    });
+        Err(e) => {
+            tracing::warn!(addr = %mailbox_addr, error = %e, "local Slack receiver not started")
+        }
+    }
     axum::serve(
         listener,
         infra::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
