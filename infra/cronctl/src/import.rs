@@ -147,6 +147,39 @@ fn bar(len: usize, what: &str, show: bool) -> indicatif::ProgressBar {
     b
 }
 
+/// Runs `write_once` over `items`, 8 in flight, ticking `pb`; each call answers whether it
+/// wrote (`true`) or found the item already there (`false`).
+async fn each_once<T, F, Fut>(
+    items: Vec<T>,
+    pb: &indicatif::ProgressBar,
+    write_once: F,
+) -> Result<Vec<bool>, StoreError>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    let results: Vec<Result<bool, StoreError>> = futures::stream::iter(items)
+        .map(|item| {
+            let fut = write_once(item);
+            async move {
+                let out = fut.await;
+                pb.inc(1);
+                out
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    pb.finish_and_clear();
+    results.into_iter().collect()
+}
+
+fn tally(c: &mut Counts, outcome: &[bool]) {
+    let created = outcome.iter().filter(|w| **w).count();
+    c.created += created;
+    c.unchanged += outcome.len() - created;
+}
+
 /// Applies `bundle` (or, with `dry_run`, only reads the target and reports).
 pub async fn apply(
     state: &AppState,
@@ -430,30 +463,15 @@ pub async fn apply(
         exec_ids.insert(e.id.as_str());
         todo.push(e);
     }
-    let results: Vec<Result<bool, StoreError>> = futures::stream::iter(todo)
-        .map(|e| {
-            let pb = &pb;
-            async move {
-                let out = if write {
-                    store.import_execution(e).await
-                } else {
-                    store.get_execution(&e.id).await.map(|x| x.is_none())
-                };
-                pb.inc(1);
-                out
-            }
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    pb.finish_and_clear();
-    for res in results {
-        if res? {
-            r.count("executions").created += 1;
+    let outcome = each_once(todo, &pb, |e| async move {
+        if write {
+            store.import_execution(e).await
         } else {
-            r.count("executions").unchanged += 1;
+            store.get_execution(&e.id).await.map(|x| x.is_none())
         }
-    }
+    })
+    .await?;
+    tally(r.count("executions"), &outcome);
     if running > 0 {
         r.notes.push(format!(
             "{running} execution(s) were still `running` in the source: carried as `running`"
@@ -498,29 +516,14 @@ pub async fn apply(
         }
         todo.push(n);
     }
-    let results: Vec<Result<bool, StoreError>> = futures::stream::iter(todo)
-        .map(|n| {
-            let pb = &pb;
-            async move {
-                let out = if write {
-                    store.import_notification(&n).await
-                } else {
-                    store.get_notification(&n.id).await.map(|x| x.is_none())
-                };
-                pb.inc(1);
-                out
-            }
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    pb.finish_and_clear();
-    for res in results {
-        if res? {
-            r.count("notifications").created += 1;
+    let outcome = each_once(todo, &pb, |n| async move {
+        if write {
+            store.import_notification(&n).await
         } else {
-            r.count("notifications").unchanged += 1;
+            store.get_notification(&n.id).await.map(|x| x.is_none())
         }
-    }
+    })
+    .await?;
+    tally(r.count("notifications"), &outcome);
     Ok(r)
 }

@@ -662,31 +662,38 @@ impl Store {
         let Some(e) = self.get_execution(execution_id).await? else {
             return Ok(());
         };
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", s(format!("JOB#{}", e.job_id)))
-            .key("SK", s(e.sort_key()))
-            .update_expression("SET alerts = if_not_exists(alerts, :empty)")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":empty", AttributeValue::M(Default::default()))
-            .send()
-            .await;
-        super::ignore_conflict(super::map_conditional(r.map(|_| ())))?;
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", s(format!("JOB#{}", e.job_id)))
-            .key("SK", s(e.sort_key()))
+        // Every execution written by this code carries an `alerts` map; one written before it
+        // existed gets the whole map instead (the nested path would be invalid there).
+        let key =
+            |b: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder| {
+                b.table_name(&self.table)
+                    .key("PK", s(format!("JOB#{}", e.job_id)))
+                    .key("SK", s(e.sort_key()))
+                    .condition_expression("attribute_exists(PK)")
+            };
+        let nested = key(self.client.update_item())
             .update_expression("SET alerts.#c = :v")
-            .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#c", channel)
             .expression_attribute_values(":v", s(status))
             .send()
             .await;
-        super::ignore_conflict(super::map_conditional(r.map(|_| ())))
+        match nested {
+            Err(err)
+                if err.as_service_error().and_then(|x| x.meta().code())
+                    == Some("ValidationException") =>
+            {
+                let r = key(self.client.update_item())
+                    .update_expression("SET alerts = :m")
+                    .expression_attribute_values(
+                        ":m",
+                        AttributeValue::M([(channel.to_string(), s(status))].into()),
+                    )
+                    .send()
+                    .await;
+                super::ignore_conflict(super::map_conditional(r.map(|_| ())))
+            }
+            r => super::ignore_conflict(super::map_conditional(r.map(|_| ()))),
+        }
     }
 
     /// Deletes a run-in-flight marker whose run is gone or finished.

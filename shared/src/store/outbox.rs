@@ -186,16 +186,22 @@ impl Store {
             .collect()
     }
 
-    /// Enqueues tasks on their own (no other write to join). Ids already enqueued or
-    /// delivered are skipped. Returns the ids enqueued now.
+    /// Enqueues tasks on their own (no other write to join): one conditional PutItem each.
+    /// Ids already enqueued or delivered are skipped. Returns the ids enqueued now.
     pub async fn enqueue(&self, tasks: &[OutboxTask]) -> StoreResult<Vec<String>> {
         let mut fresh = Vec::new();
-        for t in tasks {
-            match self
-                .transact(self.outbox_items(std::slice::from_ref(t))?)
-                .await
-            {
-                Ok(()) => fresh.push(t.id.clone()),
+        for (t, item) in tasks.iter().zip(self.outbox_items(tasks)?) {
+            let Some(put) = item.put else { continue };
+            let r = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(put.item))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await;
+            match map_conditional(r) {
+                Ok(_) => fresh.push(t.id.clone()),
                 Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e),
             }
