@@ -95,11 +95,6 @@ impl Mailer {
             .map_err(|e| aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string())
     }
 
-    /// The sender address.
-    pub fn from(&self) -> &str {
-        &self.from
-    }
-
     /// Creates the sender identity if SES does not know it (the local stack and tests: moto
     /// then treats it as verified). On AWS the identity is verified out of band.
     pub async fn ensure_identity(&self) -> Result<(), String> {

@@ -117,6 +117,16 @@ pub async fn team_mention(store: &Store, job: &Job) -> String {
     }
 }
 
+/// Who is told about a job's end date (api-contract §7.3): the active admins `admins` and
+/// the job's creator, once each.
+pub fn creator_and_admins(admins: &[String], job: &Job) -> Vec<String> {
+    let mut recipients = admins.to_vec();
+    if let Some(owner) = job.created_by.as_ref().filter(|o| !admins.contains(o)) {
+        recipients.push(owner.clone());
+    }
+    recipients
+}
+
 /// The auto-pause notices of `job` (api-contract §6.6 step 2, §7.3): in-app to the creator
 /// and the active admins `admins`, and an e-mail to those of them with
 /// `email_on_job_disabled`. Task ids start with `prefix`.
@@ -126,12 +136,7 @@ pub fn pause_notices(
     prefix: &str,
     message: String,
 ) -> Vec<OutboxTask> {
-    let mut recipients = admins.to_vec();
-    if let Some(owner) = &job.created_by {
-        if !recipients.contains(owner) {
-            recipients.push(owner.clone());
-        }
-    }
+    let recipients = creator_and_admins(admins, job);
     let title = "Job auto-paused (end date passed)";
     vec![
         OutboxTask::new(

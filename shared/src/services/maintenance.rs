@@ -35,12 +35,6 @@ pub struct ReconcileReport {
     pub abandoned_runs_failed: usize,
 }
 
-/// Marks runs stuck in `running` past their in-progress expiry as failed (see
-/// [`crate::engine::IN_PROGRESS_EXPIRY`]); their alerts go out like any failed run's.
-pub async fn fail_abandoned_runs(state: &AppState) -> Result<usize, StoreError> {
-    state.engine.fail_abandoned().await
-}
-
 /// What one sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SweepReport {
@@ -62,7 +56,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
     let mut report = SweepReport {
         delivered: drained.delivered,
         delivery_failures: drained.failed,
-        abandoned_runs_failed: fail_abandoned_runs(state).await?,
+        abandoned_runs_failed: state.engine.fail_abandoned().await?,
         ..Default::default()
     };
     let today = today_in(state.config.timezone);
@@ -115,7 +109,7 @@ pub async fn end_date_maintenance(
     state: &AppState,
     scheduled_time: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<WeeklyReport, StoreError> {
-    use crate::engine::{job_link, pause_notices, slack_escape};
+    use crate::engine::{creator_and_admins, job_link, pause_notices, slack_escape};
     use crate::store::outbox::{Audience, OutboxTask, Task};
     let at = scheduled_time.unwrap_or_else(now);
     let today = at.with_timezone(&state.config.timezone).date_naive();
@@ -199,10 +193,7 @@ pub async fn end_date_maintenance(
         } else if end >= today && (end - today).num_days() <= 30 {
             let days_left = (end - today).num_days();
             let prefix = format!("weekly-{week}-{}-soon", job.id);
-            let mut recipients = admins.clone();
-            if let Some(owner) = job.created_by.as_ref().filter(|o| !admins.contains(o)) {
-                recipients.push(owner.clone());
-            }
+            let recipients = creator_and_admins(&admins, job);
             let mut tasks = vec![OutboxTask::new(
                 format!("{prefix}-notify"),
                 Task::Notify {
@@ -264,7 +255,7 @@ fn notify_count(tasks: &[crate::store::outbox::OutboxTask]) -> usize {
 
 /// Makes every schedule agree with the table: creates missing ones, rewrites differing ones,
 /// removes those of inactive, expired or deleted jobs, pauses active jobs past their end date,
-/// fails runs abandoned in `running` ([`fail_abandoned_runs`]), and clears the `SYNC_PENDING` markers read before it started (conditionally, so a write that
+/// fails runs abandoned in `running` ([`crate::engine::Engine::fail_abandoned`]), and clears the `SYNC_PENDING` markers read before it started (conditionally, so a write that
 /// raced it keeps its own). Store failures abort (the next run retries); scheduler failures
 /// are counted and retried next run.
 pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> {
@@ -350,7 +341,7 @@ pub async fn reconcile_with<F: std::future::Future<Output = ()>>(
             Err(e) => fail(name, &e, &mut report),
         }
     }
-    report.abandoned_runs_failed = fail_abandoned_runs(state).await?;
+    report.abandoned_runs_failed = state.engine.fail_abandoned().await?;
     for (id, token) in pending {
         if !failed.contains(&id) {
             state.store.clear_sync_pending(&id, &token).await?;

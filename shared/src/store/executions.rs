@@ -15,15 +15,12 @@ use serde_json::{json, Value};
 const CLAIM_TTL_SECS: i64 = 7 * 24 * 3600;
 
 /// Partitions of the runs-in-flight markers (`RUNNING#<n>`).
-const RUNNING_SHARDS: u32 = 4;
+const RUNNING_SHARDS: usize = 4;
 
 /// The marker of a run in flight: `RUNNING#<shard>` / `<started_at>#<id>`, written with the
 /// `running` row and deleted with its completion (a sparse "index" of running runs).
 fn running_marker(e: &Execution) -> super::Item {
-    let shard =
-        e.id.bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
-            % RUNNING_SHARDS;
+    let shard = super::shard_of(&e.id, RUNNING_SHARDS);
     std::collections::HashMap::from([
         ("PK".to_string(), s(format!("RUNNING#{shard}"))),
         (
@@ -151,10 +148,7 @@ pub fn job_scope(job_id: &str) -> String {
 }
 
 fn all_scope_of(execution_id: &str) -> String {
-    let h = execution_id
-        .bytes()
-        .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
-    format!("XSTAT#ALL#{}", h % ALL_SHARDS)
+    format!("XSTAT#ALL#{}", super::shard_of(execution_id, ALL_SHARDS))
 }
 
 /// Statistics over a tally (api-contract §3.7): counts by status and duration sums.

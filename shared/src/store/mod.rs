@@ -133,6 +133,14 @@ pub(crate) fn ignore_conflict(r: StoreResult<()>) -> StoreResult<()> {
     }
 }
 
+/// The shard (`0..shards`) of an id: a stable string hash, so the same id always lands on the
+/// same partition (counter scopes, runs-in-flight markers, outbox tasks).
+pub(crate) fn shard_of(id: &str, shards: usize) -> usize {
+    id.bytes()
+        .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize))
+        % shards
+}
+
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// GSI2 partitions of pending tasks.
-pub const SHARDS: u32 = 4;
+pub const SHARDS: usize = 4;
 /// How long a delivery may hold a task before another may take it over, seconds.
 pub const LEASE_SECS: i64 = 60;
 /// Deliveries tried before a task is given up (kept, marked `failed`, logged).
@@ -143,12 +143,6 @@ fn pk(id: &str) -> String {
     format!("OUTBOX#{id}")
 }
 
-fn shard_of(id: &str) -> u32 {
-    id.bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
-        % SHARDS
-}
-
 fn due_key(due: i64, id: &str) -> String {
     format!("{due:010}#{id}")
 }
@@ -158,31 +152,32 @@ fn n(v: i64) -> AttributeValue {
 }
 
 impl Store {
+    /// The item of a pending task, due now.
+    fn outbox_item(&self, t: &OutboxTask) -> StoreResult<super::Item> {
+        let now = chrono::Utc::now().timestamp();
+        let body = serde_json::to_string(&t.task).map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        Ok(HashMap::from([
+            ("PK".to_string(), s(pk(&t.id))),
+            ("SK".to_string(), s("OUTBOX")),
+            ("task".to_string(), s(body)),
+            ("channel".to_string(), s(t.task.channel())),
+            ("status".to_string(), s("pending")),
+            ("attempts".to_string(), n(0)),
+            ("due_at".to_string(), n(now)),
+            (
+                "GSI2PK".to_string(),
+                s(format!("OUTBOX#{}", super::shard_of(&t.id, SHARDS))),
+            ),
+            ("GSI2SK".to_string(), s(due_key(now, &t.id))),
+        ]))
+    }
+
     /// The transaction items that enqueue `tasks` (each must not exist yet: an enqueued or
     /// delivered task with the same id fails the whole transaction with `Conflict`).
     pub fn outbox_items(&self, tasks: &[OutboxTask]) -> StoreResult<Vec<TransactWriteItem>> {
-        let now = chrono::Utc::now().timestamp();
         tasks
             .iter()
-            .map(|t| {
-                let body = serde_json::to_string(&t.task)
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-                let item = HashMap::from([
-                    ("PK".to_string(), s(pk(&t.id))),
-                    ("SK".to_string(), s("OUTBOX")),
-                    ("task".to_string(), s(body)),
-                    ("channel".to_string(), s(t.task.channel())),
-                    ("status".to_string(), s("pending")),
-                    ("attempts".to_string(), n(0)),
-                    ("due_at".to_string(), n(now)),
-                    (
-                        "GSI2PK".to_string(),
-                        s(format!("OUTBOX#{}", shard_of(&t.id))),
-                    ),
-                    ("GSI2SK".to_string(), s(due_key(now, &t.id))),
-                ]);
-                tx::create(&self.table, item)
-            })
+            .map(|t| tx::create(&self.table, self.outbox_item(t)?))
             .collect()
     }
 
@@ -190,13 +185,12 @@ impl Store {
     /// Ids already enqueued or delivered are skipped. Returns the ids enqueued now.
     pub async fn enqueue(&self, tasks: &[OutboxTask]) -> StoreResult<Vec<String>> {
         let mut fresh = Vec::new();
-        for (t, item) in tasks.iter().zip(self.outbox_items(tasks)?) {
-            let Some(put) = item.put else { continue };
+        for t in tasks {
             let r = self
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(put.item))
+                .set_item(Some(self.outbox_item(t)?))
                 .condition_expression("attribute_not_exists(PK)")
                 .send()
                 .await;
