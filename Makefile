@@ -9,7 +9,7 @@ TEST_MOTO_PORT ?= 5150
 AWS_ENV = AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=ap-northeast-1 \
 	AWS_EC2_METADATA_DISABLED=true LOCAL_MODE=true
 
-.PHONY: dev test setup lint unit openapi
+.PHONY: dev test setup lint unit openapi bench
 
 setup:
 	@infra/scripts/setup.sh
@@ -39,3 +39,9 @@ unit:
 # Regenerates the OpenAPI document the system function serves (a test fails when it is stale).
 openapi:
 	cargo run -q -p infra --bin openapi > functions/system/openapi.json
+
+# Release binaries behind a local Lambda Runtime API: cold start, warm latency and CPU, memory,
+# DynamoDB calls and items read at 1,000 and 100,000 executions, bulk uploads, job delete,
+# package sizes. Prints a table and writes target/bench/results.json (docs/benchmarks.md).
+bench:
+	@infra/scripts/bench.sh

@@ -2,7 +2,7 @@
 //! and the local admin (`admin` / `admin123`), serves every API area on
 //! `http://127.0.0.1:3000/api/v2` and runs the local schedule trigger until Ctrl-C.
 
-use shared::web::AppState;
+use shared::state::AppState;
 use std::path::PathBuf;
 
 #[tokio::main]

@@ -101,6 +101,12 @@ pub async fn run(state: AppState) {
             {
                 tracing::warn!(error = %e, "trigger: reconciliation failed");
             }
+            // Daily on AWS; locally with each reconciliation (a no-op once a day is folded).
+            if let Err(e) =
+                maintenance_fn::handle(&state, serde_json::json!({"task": "expire_history"})).await
+            {
+                tracing::warn!(error = %e, "trigger: retention pass failed");
+            }
             last_reconcile = tokio::time::Instant::now();
         }
         if last_sweep.elapsed() >= SWEEP && !sweeping.swap(true, Ordering::SeqCst) {

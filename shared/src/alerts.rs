@@ -125,7 +125,15 @@ pub enum Delivered {
     Done,
     /// Not performed, by configuration (no sender, Slack off); recorded, not retried.
     Skipped(String),
+    /// Progress made, more to do (a history purge): handed back due now, not an attempt.
+    Continue,
 }
+
+/// Longest slice of a history purge per lease, well inside [`crate::store::outbox::LEASE_SECS`].
+const PURGE_SLICE: std::time::Duration = std::time::Duration::from_secs(20);
+/// Longest one delivery run keeps re-leasing a purge that has more to do (the maintenance
+/// function's timeout is 300 s); the rest is picked up by the next sweep.
+const PURGE_RUN: std::time::Duration = std::time::Duration::from_secs(200);
 
 /// Performs outbox tasks. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -168,11 +176,20 @@ impl Alerts {
     /// passed over. Store failures stop the batch (the tasks stay pending for the next run).
     pub async fn deliver(&self, ids: &[String]) -> Result<DrainReport, StoreError> {
         let mut report = DrainReport::default();
-        for id in ids {
+        let started = std::time::Instant::now();
+        let mut queue: std::collections::VecDeque<&String> = ids.iter().collect();
+        while let Some(id) = queue.pop_front() {
             let Some(leased) = self.store.lease_outbox(id).await? else {
                 continue;
             };
             let result = self.perform(&leased).await;
+            if matches!(result, Ok(Delivered::Continue)) {
+                self.store.requeue_outbox(&leased).await?;
+                if started.elapsed() < PURGE_RUN {
+                    queue.push_back(id);
+                }
+                continue;
+            }
             self.record(&leased, &result).await;
             match &result {
                 Ok(_) => report.delivered += 1,
@@ -218,6 +235,7 @@ impl Alerts {
         let status = match result {
             Ok(Delivered::Done) => "sent".to_string(),
             Ok(Delivered::Skipped(why)) => format!("skipped: {why}"),
+            Ok(Delivered::Continue) => return,
             Err(e) => format!("failed (attempt {}): {e}", leased.attempts),
         };
         if let Err(e) = self.store.record_alert(exec_id, channel, &status).await {
@@ -280,6 +298,17 @@ impl Alerts {
                 Ok(Delivered::Done)
             }
             Task::Slack { text, .. } => self.post_slack(text).await,
+            Task::PurgeJobHistory { job_id } => {
+                let deadline = std::time::Instant::now() + PURGE_SLICE;
+                match self.store.purge_job_history(job_id, deadline).await {
+                    Ok(true) => {
+                        tracing::info!(job_id = %job_id, "deleted job's history purged");
+                        Ok(Delivered::Done)
+                    }
+                    Ok(false) => Ok(Delivered::Continue),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
         }
     }
 

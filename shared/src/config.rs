@@ -88,6 +88,29 @@ pub struct Config {
     pub ses_configuration_set: Option<String>,
     /// Web client base URL without trailing `/` (`FRONTEND_BASE_URL`).
     pub frontend_base_url: String,
+    /// How many whole UTC days of executions and notifications are kept (`RETENTION_DAYS`,
+    /// default [`DEFAULT_RETENTION_DAYS`]; `0` or `off` keeps everything). See
+    /// `Store::history_floor`.
+    pub retention_days: Option<u32>,
+}
+
+/// Default retention of executions and notifications, days.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+
+/// `RETENTION_DAYS`: a positive number of days; `0`, `off` or `none` keeps everything; unset or
+/// unreadable is the default.
+fn retention_var() -> Option<u32> {
+    match var("RETENTION_DAYS").map(|v| v.to_ascii_lowercase()) {
+        None => Some(DEFAULT_RETENTION_DAYS),
+        Some(v) if matches!(v.as_str(), "0" | "off" | "none") => None,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) => Some(n.min(36_500)),
+            Err(_) => {
+                tracing::warn!(value = %v, "RETENTION_DAYS is not a number of days: default used");
+                Some(DEFAULT_RETENTION_DAYS)
+            }
+        },
+    }
 }
 
 /// Login throttling limits (failed logins per window, per account and per source address).
@@ -123,14 +146,21 @@ fn flag(name: &str) -> bool {
 /// (`AWS_ENDPOINT_URL*`, region, credentials, `AWS_MAX_ATTEMPTS`) plus timeouts, so a stalled
 /// dependency ends a request with our 503 long before API Gateway's 30 s: each attempt
 /// [`SDK_ATTEMPT_TIMEOUT`], each operation (retries included) [`SDK_OPERATION_TIMEOUT`],
-/// connecting [`SDK_CONNECT_TIMEOUT`], with the SDK's standard retry mode.
+/// connecting [`SDK_CONNECT_TIMEOUT`], with the SDK's standard retry mode, over the one
+/// rustls (ring) HTTPS client.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     sdk_loader().load().await
 }
 
 /// The loader behind [`sdk_config`], for callers that override more (tests).
 pub fn sdk_loader() -> aws_config::ConfigLoader {
-    aws_config::from_env().timeout_config(
+    use aws_smithy_http_client::{tls, Builder};
+    let https = Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::from_env().http_client(https).timeout_config(
         aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(SDK_CONNECT_TIMEOUT)
             .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
@@ -232,6 +262,7 @@ impl Config {
                 .unwrap_or_else(|| "http://localhost:5173".into())
                 .trim_end_matches('/')
                 .to_string(),
+            retention_days: retention_var(),
         }
     }
 }

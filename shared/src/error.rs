@@ -6,11 +6,7 @@
 //! invalid or expired token (with `WWW-Authenticate: Bearer`). Nothing maps to Unprocessable Entity. Unexpected
 //! failures are logged with their cause chain and answered with a generic 500 body.
 
-use axum::{
-    http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
-    Json,
-};
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 /// An error answer: status, `error`, `message` and extra body keys.
@@ -126,8 +122,11 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+#[cfg(feature = "web")]
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{header, HeaderValue};
+        use axum::Json;
         let mut resp = (self.status, Json(self.body())).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()

@@ -6,7 +6,10 @@
 //! - [`engine`]: the execution engine shared by the executor and manual runs.
 //! - [`auth`]: passlib-compatible passwords and JWTs.
 //! - [`services`]: the use cases behind each HTTP area.
-//! - [`web`], [`error`], [`config`]: HTTP plumbing, the one error type, typed configuration.
+//! - [`state`]: the clients and configuration built once per Lambda.
+//! - `web` (feature `web`, API functions only), [`error`], [`config`]: HTTP plumbing, the one
+//!   error type, typed configuration. Functions that serve no HTTP build without `web` and so
+//!   without axum, tower-http and utoipa.
 
 pub mod alerts;
 pub mod auth;
@@ -14,8 +17,11 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "web")]
 pub mod openapi;
 pub mod schedules;
 pub mod services;
+pub mod state;
 pub mod store;
+#[cfg(feature = "web")]
 pub mod web;

@@ -3,12 +3,10 @@
 //! body rules (§1.8), CORS (§1.11) and the JSON 404/405/500 fallbacks.
 
 use crate::{
-    auth::{TokenKind, Tokens},
-    config::{Config, CorsOrigins},
-    engine::Engine,
+    auth::TokenKind,
+    config::CorsOrigins,
     error::{ApiError, ApiResult},
-    schedules::Schedules,
-    store::{Store, User},
+    store::User,
 };
 use axum::{
     extract::FromRequestParts,
@@ -17,69 +15,9 @@ use axum::{
     Router,
 };
 use serde_json::{Map, Value};
-use std::sync::Arc;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
-/// Everything a handler needs; cloned per request (all fields are cheap handles).
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub schedules: Schedules,
-    pub engine: Engine,
-    pub tokens: Tokens,
-    /// Delivers outbox tasks (notifications, e-mail, Slack).
-    pub alerts: crate::alerts::Alerts,
-}
-
-impl AppState {
-    /// Builds the state from configuration and SDK clients (call once, at init).
-    pub fn new(
-        config: Config,
-        dynamo: aws_sdk_dynamodb::Client,
-        scheduler: aws_sdk_scheduler::Client,
-        ses: aws_sdk_sesv2::Client,
-    ) -> Self {
-        let store = Store::new(dynamo, config.table_name.clone());
-        let schedules = Schedules::new(scheduler, &config);
-        let alerts = crate::alerts::Alerts::new(store.clone(), ses, &config);
-        let engine = Engine::new(store.clone(), schedules.clone(), alerts.clone(), &config);
-        let tokens = Tokens::new(
-            &config.jwt_secret,
-            config.access_ttl_secs,
-            config.refresh_ttl_secs,
-        );
-        Self {
-            config: Arc::new(config),
-            store,
-            schedules,
-            engine,
-            tokens,
-            alerts,
-        }
-    }
-
-    /// [`AppState::from_env`] for a function that serves HTTP: refuses to start (an error
-    /// from `main`) without the secrets it needs ([`Config::check_http_secrets`]).
-    pub async fn from_env_http() -> Result<Self, String> {
-        let state = Self::from_env().await;
-        state.config.check_http_secrets()?;
-        Ok(state)
-    }
-
-    /// Reads the environment and the standard AWS settings (`AWS_ENDPOINT_URL`,
-    /// `AWS_ENDPOINT_URL_DYNAMODB`, region, credentials) once.
-    pub async fn from_env() -> Self {
-        let config = Config::from_env();
-        let sdk = crate::config::sdk_config().await;
-        Self::new(
-            config,
-            aws_sdk_dynamodb::Client::new(&sdk),
-            aws_sdk_scheduler::Client::new(&sdk),
-            aws_sdk_sesv2::Client::new(&sdk),
-        )
-    }
-}
+pub use crate::state::AppState;
 
 /// The authenticated caller, with the role **stored** for them (never the token's claim).
 #[derive(Clone, Debug)]

@@ -250,11 +250,11 @@ async fn ses_down_during_a_run_leaves_the_run_recorded_and_the_failure_visible()
     let app = spawn_app().await;
     app.team("PAM").await;
     // Same table, but SES refuses connections.
-    let sdk = aws_config::load_from_env().await;
+    let sdk = shared::config::sdk_config().await;
     let dead = aws_sdk_sesv2::config::Builder::from(&sdk)
         .endpoint_url("http://127.0.0.1:9")
         .build();
-    let mut broken = shared::web::AppState::new(
+    let mut broken = shared::state::AppState::new(
         (*app.state.config).clone(),
         aws_sdk_dynamodb::Client::new(&sdk),
         app.scheduler.clone(),

@@ -16,6 +16,11 @@ const QUIET: import::Options = import::Options {
     progress: false,
 };
 
+/// The legacy history spans Aug-Nov 2026: keep it all, whatever today's date.
+async fn spawn_keeping_history() -> TestApp {
+    spawn_app_with(|c| c.retention_days = None).await
+}
+
 async fn stats(app: &TestApp, token: &str) -> serde_json::Value {
     let (s, v) = read(app.get("/executions/statistics", token).await).await;
     assert_eq!(s, 200, "{v}");
@@ -24,7 +29,7 @@ async fn stats(app: &TestApp, token: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn legacy_import_dry_run_then_real_then_again() {
-    let app = spawn_app().await;
+    let app = spawn_keeping_history().await;
     let bundle = legacy::read(&legacy_db(), legacy::CronMode::Convert).unwrap();
     let dry = import::apply(
         &app.state,
@@ -97,7 +102,7 @@ async fn legacy_import_dry_run_then_real_then_again() {
 
 #[tokio::test]
 async fn an_import_killed_half_way_finishes_on_the_next_run() {
-    let app = spawn_app().await;
+    let app = spawn_keeping_history().await;
     let full = legacy::read(&legacy_db(), legacy::CronMode::Convert).unwrap();
     // What a run killed half-way leaves: everything up to half the executions, some jobs
     // written without their schedule, no notifications.
@@ -128,7 +133,7 @@ async fn an_import_killed_half_way_finishes_on_the_next_run() {
 
 #[tokio::test]
 async fn keep_cron_text_keeps_the_expressions_and_says_so() {
-    let app = spawn_app().await;
+    let app = spawn_keeping_history().await;
     let b = legacy::read(&legacy_db(), legacy::CronMode::KeepText).unwrap();
     assert!(b.conversions.is_empty());
     let r = import::apply(&app.state, b, QUIET).await.unwrap();
@@ -147,7 +152,7 @@ async fn keep_cron_text_keeps_the_expressions_and_says_so() {
 
 #[tokio::test]
 async fn export_import_export_gives_the_same_lines() {
-    let app = spawn_app().await;
+    let app = spawn_keeping_history().await;
     import::apply(
         &app.state,
         legacy::read(&legacy_db(), legacy::CronMode::Convert).unwrap(),
@@ -161,7 +166,7 @@ async fn export_import_export_gives_the_same_lines() {
     let github = wiremock::MockServer::start().await;
     let config = test_config(&github).await;
     let sdk = shared::config::sdk_config().await;
-    let empty = shared::web::AppState::new(
+    let empty = shared::state::AppState::new(
         config,
         aws_sdk_dynamodb::Client::new(&sdk),
         aws_sdk_scheduler::Client::new(&sdk),
@@ -186,7 +191,7 @@ async fn export_import_export_gives_the_same_lines() {
 
 #[tokio::test]
 async fn the_binary_bootstraps_an_admin_from_stdin_and_documents_itself() {
-    let app = spawn_app().await;
+    let app = spawn_keeping_history().await;
     let bin = std::env::current_exe()
         .unwrap()
         .parent()
@@ -220,6 +225,7 @@ async fn the_binary_bootstraps_an_admin_from_stdin_and_documents_itself() {
             "--password-stdin",
         ])
         .env("TABLE_NAME", app.state.store.table())
+        .env("RETENTION_DAYS", "off")
         .env("SCHEDULE_GROUP_NAME", app.state.schedules.group())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -240,6 +246,7 @@ async fn the_binary_bootstraps_an_admin_from_stdin_and_documents_itself() {
     let mut child = std::process::Command::new(&bin)
         .args(["admin", "create", "--username", "ops", "--password-stdin"])
         .env("TABLE_NAME", app.state.store.table())
+        .env("RETENTION_DAYS", "off")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

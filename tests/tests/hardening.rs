@@ -507,7 +507,7 @@ async fn a_stalled_store_answers_503_with_retry_after_well_inside_30_s() {
     );
     let github = wiremock::MockServer::start().await;
     let config = test_config(&github).await;
-    let state = shared::web::AppState::new(
+    let state = shared::state::AppState::new(
         config,
         dynamo,
         aws_sdk_scheduler::Client::new(&sdk),

@@ -878,11 +878,11 @@ async fn failed_schedule_call_is_recorded_and_repaired() {
     let app = spawn_app().await;
     app.team("PAM").await;
     // Same table, but a scheduler endpoint that refuses connections: every schedule call fails.
-    let sdk = aws_config::load_from_env().await;
+    let sdk = shared::config::sdk_config().await;
     let dead = aws_sdk_scheduler::config::Builder::from(&sdk)
         .endpoint_url("http://127.0.0.1:9")
         .build();
-    let broken = shared::web::AppState::new(
+    let broken = shared::state::AppState::new(
         (*app.state.config).clone(),
         aws_sdk_dynamodb::Client::new(&sdk),
         aws_sdk_scheduler::Client::from_conf(dead),

@@ -5,12 +5,13 @@
 //! | `{"task": "sweep"}` | EventBridge Scheduler, every 2 minutes | delivers due outbox tasks, fails abandoned runs, completes `SYNC_PENDING` schedule calls ([`maintenance::sweep`]) |
 //! | `{"task": "reconcile"}` (or anything unrecognised) | every 10 minutes | makes every schedule agree with the table ([`maintenance::reconcile`]) |
 //! | `{"task": "end_date_maintenance", "scheduled_time": "<fire time>"}` | Monday 09:00 in the scheduler time zone | auto-pause and "ending soon" reminders ([`maintenance::end_date_maintenance`]) |
+//! | `{"task": "expire_history"}` | daily, 00:30 UTC | folds days past retention out of the counters ([`maintenance::expire_history`]) |
 //! | DynamoDB Streams batch (`{"Records": [...]}`), filtered to inserted `OUTBOX#` items | the table's stream | delivers those outbox tasks at once |
 //!
 //! The local stack calls [`handle`] with the same events.
 
 use serde_json::{json, Value};
-use shared::{services::maintenance, store::StoreError, web::AppState};
+use shared::{services::maintenance, state::AppState, store::StoreError};
 
 /// The outbox task ids of a DynamoDB Streams batch (`Records[].dynamodb.Keys.PK.S` with the
 /// `OUTBOX#` prefix); other records are ignored.
@@ -41,6 +42,11 @@ pub async fn handle(state: &AppState, event: Value) -> Result<Value, StoreError>
                 tracing::info!(?report, "sweep");
             }
             Ok(json!({"task": "sweep", "report": report}))
+        }
+        Some("expire_history") => {
+            let report = maintenance::expire_history(state).await?;
+            tracing::info!(?report, "retention pass");
+            Ok(json!({"task": "expire_history", "report": report}))
         }
         Some("end_date_maintenance") => {
             let at = event

@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let state = shared::web::AppState::from_env_http().await?;
+    let state = shared::state::AppState::from_env_http().await?;
     lambda_http::run(settings_fn::app(state)).await
 }

@@ -2,8 +2,8 @@
 
 use crate::bundle::Bundle;
 use shared::{
+    state::AppState,
     store::{StoreError, TaxonKind},
-    web::AppState,
 };
 
 /// Everything in the table: taxonomy, users (their hashes are dropped when written),

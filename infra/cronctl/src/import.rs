@@ -15,8 +15,8 @@ use futures::StreamExt;
 use serde::Serialize;
 use shared::{
     domain::today_in,
+    state::AppState,
     store::{StoreError, TaxonKind},
-    web::AppState,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -5,8 +5,8 @@ use cronctl::{bundle::Bundle, export, import, legacy};
 use shared::{
     auth::hash_password,
     domain::{now, EmailAddress, Role},
+    state::AppState,
     store::User,
-    web::AppState,
 };
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 

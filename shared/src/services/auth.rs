@@ -8,7 +8,7 @@ use crate::{
     store::{StoreError, User},
     web::{body_bool, AppState},
 };
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 fn invalid(message: impl Into<String>) -> ApiError {

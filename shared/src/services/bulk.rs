@@ -11,8 +11,8 @@ use crate::{
     store::TaxonKind,
     web::{AppState, CurrentUser},
 };
-use axum::http::StatusCode;
 use futures::StreamExt;
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 

@@ -16,8 +16,8 @@ use crate::{
     store::{StoreError, TaxonKind},
     web::{body_bool, body_str, AppState, CurrentUser},
 };
-use axum::http::StatusCode;
 use chrono::{Duration, NaiveDate, Utc};
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 const MSG_SCHEME: &str =
@@ -480,7 +480,8 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
 
 /// GET /jobs: every job, newest first, with `last_execution_at` and `next_execution_at`.
 pub async fn list(state: &AppState) -> ApiResult<Value> {
-    let jobs = state.store.list_jobs().await?;
+    let mut jobs = state.store.list_jobs().await?;
+    state.store.with_last_runs(&mut jobs).await?;
     let t = Utc::now();
     let items: Vec<Value> = jobs
         .iter()
@@ -491,8 +492,9 @@ pub async fn list(state: &AppState) -> ApiResult<Value> {
 
 /// GET /jobs/{id}: `{"job": ...}` or 404.
 pub async fn get(state: &AppState, id: &str) -> ApiResult<Value> {
-    let job = load(state, id).await?;
-    Ok(json!({"job": job.to_read_json(state.config.timezone, Utc::now())}))
+    let mut job = [load(state, id).await?];
+    state.store.with_last_runs(&mut job).await?;
+    Ok(json!({"job": job[0].to_read_json(state.config.timezone, Utc::now())}))
 }
 
 fn expression_of(body: &Map<String, Value>) -> ApiResult<String> {

@@ -4,8 +4,8 @@
 
 use crate::{
     domain::{now, today_in},
+    state::AppState,
     store::StoreError,
-    web::AppState,
 };
 use serde::Serialize;
 use std::collections::HashSet;
@@ -83,6 +83,49 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
             }
         }
     }
+    Ok(report)
+}
+
+/// What one retention pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RetentionReport {
+    /// Counter scopes looked at (4 all-jobs shards, one per job, one per user).
+    pub scopes: usize,
+    /// Days past retention folded out of `TOTAL` counters.
+    pub days_folded: usize,
+}
+
+/// Daily retention pass (`{"task": "expire_history"}`): folds the days past retention out of
+/// every counter scope's `TOTAL` ([`crate::store::Store::expire_counters`]). The items
+/// themselves are deleted by DynamoDB TTL and hidden by every read before that. Reads the job
+/// and user lists (once a day); a no-op without retention.
+pub async fn expire_history(state: &AppState) -> Result<RetentionReport, StoreError> {
+    use crate::store::{execution_counter_scopes, job_counter_scope, notification_counter_scope};
+    let mut report = RetentionReport::default();
+    if state.store.history_floor().is_none() {
+        return Ok(report);
+    }
+    let mut scopes = execution_counter_scopes();
+    scopes.extend(
+        state
+            .store
+            .list_jobs()
+            .await?
+            .iter()
+            .map(|j| job_counter_scope(&j.id)),
+    );
+    scopes.extend(
+        state
+            .store
+            .list_users()
+            .await?
+            .iter()
+            .map(|u| notification_counter_scope(&u.id)),
+    );
+    for scope in &scopes {
+        report.days_folded += state.store.expire_counters(scope).await?;
+    }
+    report.scopes = scopes.len();
     Ok(report)
 }
 

@@ -1,21 +1,32 @@
 //! Use cases behind the HTTP areas. Function crates parse the request, call one of these and
-//! map the result; all business rules live here.
+//! map the result; all business rules live here. The HTTP areas build with the `web` feature;
+//! [`maintenance`] and [`schedule_after_write`] are shared with the functions that serve no HTTP.
 
+#[cfg(feature = "web")]
 pub mod auth;
+#[cfg(feature = "web")]
 pub mod bulk;
+#[cfg(feature = "web")]
 pub mod executions;
+#[cfg(feature = "web")]
 pub mod jobs;
 pub mod maintenance;
+#[cfg(feature = "web")]
 pub mod notifications;
+#[cfg(feature = "web")]
 pub mod query;
+#[cfg(feature = "web")]
 pub mod scheduler;
+#[cfg(feature = "web")]
 pub mod settings;
+#[cfg(feature = "web")]
 pub mod taxonomy;
+#[cfg(feature = "web")]
 pub mod users;
 
 use crate::{
     domain::{today_in, Job},
-    web::AppState,
+    state::AppState,
 };
 
 /// After a job write: make its schedule agree and clear the `SYNC_PENDING` marker set with

@@ -9,7 +9,7 @@ use crate::{
     error::{ApiError, ApiResult},
     web::AppState,
 };
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{json, Value};
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {

@@ -7,7 +7,7 @@ use crate::{
     store::{StoreError, Taxon, TaxonKind},
     web::{body_bool, body_str, AppState},
 };
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 /// Slugs seeded at start-up: `general` must always exist (client-needs §5.5).

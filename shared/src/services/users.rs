@@ -9,7 +9,7 @@ use crate::{
     store::{NotificationPrefs, StoreError, UiPrefs, User},
     web::{body_bool, expect_object, parse_json, require_json, AppState, CurrentUser},
 };
-use axum::http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

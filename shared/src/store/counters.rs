@@ -47,6 +47,10 @@ impl Tally {
             self.add(k, *v);
         }
     }
+    /// The same fields with opposite signs.
+    pub fn negated(&self) -> Tally {
+        Tally(self.0.iter().map(|(k, v)| (k.clone(), -v)).collect())
+    }
 }
 
 /// One change to count: `(field, amount)` pairs at the instant that places them in buckets.
@@ -72,11 +76,26 @@ pub(crate) fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
 /// Counter item key `(PK, SK)`.
 pub(crate) type CounterKey = (String, String);
 
-/// Pending counter changes, merged per item and attribute.
+/// Pending counter changes, merged per item and attribute, plus plain `SET`s on `TOTAL` items
+/// (a job's last run time rides on its counter write).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct CounterChanges(pub BTreeMap<CounterKey, BTreeMap<String, i64>>);
+pub(crate) struct CounterChanges(
+    pub BTreeMap<CounterKey, BTreeMap<String, i64>>,
+    pub BTreeMap<CounterKey, Vec<(String, AttributeValue)>>,
+);
 
 impl CounterChanges {
+    /// `SET <attr> = <value>` on the `TOTAL` item of every scope changed so far.
+    pub fn set_on_total(&mut self, attr: &str, value: AttributeValue) {
+        let scopes: Vec<String> = self.0.keys().map(|(p, _)| p.clone()).collect();
+        for scope in scopes {
+            self.1
+                .entry((scope, "TOTAL".to_string()))
+                .or_default()
+                .push((attr.to_string(), value.clone()));
+        }
+    }
+
     /// Adds one delta in `scope`: its TOTAL, day and hour items.
     pub fn add(&mut self, scope: &str, delta: &Delta) {
         let at = delta.at;
@@ -98,9 +117,10 @@ impl CounterChanges {
     }
 
     /// One `ADD` update per counter item (attributes that cancel out are left out).
-    pub fn into_updates(self, table: &str) -> StoreResult<Vec<TransactWriteItem>> {
+    pub fn into_updates(mut self, table: &str) -> StoreResult<Vec<TransactWriteItem>> {
         let mut out = Vec::with_capacity(self.0.len());
         for ((pk, sk), attrs) in self.0 {
+            let sets = self.1.remove(&(pk.clone(), sk.clone())).unwrap_or_default();
             let mut b = Update::builder()
                 .table_name(table)
                 .key("PK", s(pk))
@@ -115,10 +135,24 @@ impl CounterChanges {
                         AttributeValue::N(v.to_string()),
                     );
             }
-            if parts.is_empty() {
+            let mut set_parts = Vec::new();
+            for (i, (name, v)) in sets.into_iter().enumerate() {
+                set_parts.push(format!("#s{i} = :s{i}"));
+                b = b
+                    .expression_attribute_names(format!("#s{i}"), name)
+                    .expression_attribute_values(format!(":s{i}"), v);
+            }
+            if parts.is_empty() && set_parts.is_empty() {
                 continue;
             }
-            b = b.update_expression(format!("ADD {}", parts.join(", ")));
+            let mut expr = Vec::new();
+            if !parts.is_empty() {
+                expr.push(format!("ADD {}", parts.join(", ")));
+            }
+            if !set_parts.is_empty() {
+                expr.push(format!("SET {}", set_parts.join(", ")));
+            }
+            b = b.update_expression(expr.join(" "));
             out.push(
                 TransactWriteItem::builder()
                     .update(b.build().map_err(|e| StoreError::Dynamo(e.to_string()))?)
@@ -177,58 +211,120 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a scope's counters from another scope (every item of `from` subtracted from
-    /// the same item of `into`), then deletes `from`'s items. Used when a job's history goes.
-    pub(crate) async fn subtract_scope(&self, from: &str, into: &str) -> StoreResult<()> {
-        let items = self
+    /// Moves a scope's counts out of another scope, item by item until `deadline`: each
+    /// counter item of `from` is subtracted from the same item of `into` in transactions of
+    /// two updates (`ADD -n` on `into`, `REMOVE` of exactly those attributes from `from`,
+    /// conditional on them still being there, at most 90 attributes each), then deleted. A
+    /// crash or a second worker never subtracts twice. Returns `true` when `from` is empty.
+    pub(crate) async fn subtract_scope(
+        &self,
+        from: &str,
+        into: &str,
+        deadline: std::time::Instant,
+    ) -> StoreResult<bool> {
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(from))
+                .limit(100)
+                .send()
+                .await?;
+            let items = page.items.unwrap_or_default();
+            if items.is_empty() {
+                return Ok(true);
+            }
+            for item in items {
+                let Some(AttributeValue::S(sk)) = item.get("SK") else {
+                    continue;
+                };
+                let attrs: Vec<(String, i64)> = item
+                    .iter()
+                    .filter_map(|(k, v)| match v {
+                        AttributeValue::N(n) => Some((k.clone(), n.parse::<i64>().unwrap_or(0))),
+                        _ => None,
+                    })
+                    .collect();
+                for chunk in attrs.chunks(90) {
+                    self.move_counts(from, into, sk, chunk).await?;
+                }
+                self.batch_delete(vec![(from.to_string(), sk.clone())])
+                    .await?;
+                if std::time::Instant::now() >= deadline {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
+    /// One transaction of [`Store::subtract_scope`]: `ADD -n` into `into`/`sk` and `REMOVE` of
+    /// the same attributes from `from`/`sk` if the first one is still there.
+    async fn move_counts(
+        &self,
+        from: &str,
+        into: &str,
+        sk: &str,
+        attrs: &[(String, i64)],
+    ) -> StoreResult<()> {
+        let mut sub = CounterChanges::default();
+        sub.0.insert(
+            (into.to_string(), sk.to_string()),
+            attrs.iter().map(|(k, v)| (k.clone(), -v)).collect(),
+        );
+        let mut items = sub.into_updates(&self.table)?;
+        let mut rm = Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(from))
+            .key("SK", s(sk))
+            .condition_expression("attribute_exists(#r0)");
+        let mut names = Vec::new();
+        for (i, (k, _)) in attrs.iter().enumerate() {
+            names.push(format!("#r{i}"));
+            rm = rm.expression_attribute_names(format!("#r{i}"), k);
+        }
+        let rm = rm
+            .update_expression(format!("REMOVE {}", names.join(", ")))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        items.push(TransactWriteItem::builder().update(rm).build());
+        match self.transact(items).await {
+            Err(StoreError::Conflict) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// `(PK, SK)` of at most `limit` items of partition `pk` whose SK starts with `prefix`
+    /// (one keys-only Query page).
+    pub(crate) async fn first_keys(
+        &self,
+        pk: &str,
+        prefix: &str,
+        limit: i32,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let out = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(from))
-            .limit(100)
-            .into_paginator()
-            .items()
+            .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":p", s(prefix))
+            .projection_expression("PK, SK")
+            .limit(limit)
             .send()
-            .collect::<Vec<_>>()
-            .await;
-        let mut keys = Vec::new();
-        for item in items {
-            let item = item?;
-            let Some(AttributeValue::S(sk)) = item.get("SK") else {
-                continue;
-            };
-            let attrs: Vec<(String, i64)> = item
-                .iter()
-                .filter_map(|(k, v)| match v {
-                    AttributeValue::N(n) => Some((k.clone(), -n.parse::<i64>().unwrap_or(0))),
-                    _ => None,
-                })
-                .filter(|(_, v)| *v != 0)
-                .collect();
-            for chunk in attrs.chunks(90) {
-                let mut c = CounterChanges::default();
-                c.0.insert(
-                    (into.to_string(), sk.clone()),
-                    chunk.iter().cloned().collect(),
-                );
-                for u in c.into_updates(&self.table)? {
-                    if let Some(u) = u.update {
-                        self.client
-                            .update_item()
-                            .table_name(&self.table)
-                            .set_key(Some(u.key))
-                            .update_expression(u.update_expression)
-                            .set_expression_attribute_names(u.expression_attribute_names)
-                            .set_expression_attribute_values(u.expression_attribute_values)
-                            .send()
-                            .await?;
-                    }
+            .await?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|i| match (i.get("PK"), i.get("SK")) {
+                (Some(AttributeValue::S(p)), Some(AttributeValue::S(k))) => {
+                    Some((p.clone(), k.clone()))
                 }
-            }
-            keys.push((from.to_string(), sk.clone()));
-        }
-        self.batch_delete(keys).await
+                _ => None,
+            })
+            .collect())
     }
 
     /// Deletes every counter item of a scope (all three kinds share these SK prefixes).
@@ -341,7 +437,87 @@ impl Store {
         for item in items.values() {
             t.merge(&tally_of(Some(item), 't', |_| true));
         }
+        // Days past retention that the maintenance function has not folded out yet.
+        if let Some(floor) = self.history_floor() {
+            let expired = futures::future::try_join_all(
+                scopes.iter().map(|scope| self.expired_days(scope, floor)),
+            )
+            .await?;
+            for day in expired.into_iter().flatten() {
+                t.merge(&tally_of(Some(&day), 'h', |_| true).negated());
+            }
+        }
         Ok(t)
+    }
+
+    /// A scope's day items before `floor` (Query `SK BETWEEN D# AND D#<floor − 1 day>~`):
+    /// normally none or one, as [`Store::expire_counters`] folds them out daily.
+    async fn expired_days(&self, scope: &str, floor: DateTime<Utc>) -> StoreResult<Vec<Item>> {
+        let last = floor.date_naive() - Duration::days(1);
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(scope))
+            .expression_attribute_values(":lo", s("D#"))
+            .expression_attribute_values(":hi", s(format!("{}~", day_sk(last))))
+            .limit(100)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items
+            .into_iter()
+            .map(|i| i.map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Folds a scope's days past retention out of its `TOTAL` item: per expired day one
+    /// transaction (`ADD -sum` on `TOTAL`, Delete the day item if it still exists, so a
+    /// second run never subtracts twice), then deletes that day's hour items. Returns the
+    /// number of days folded. Run daily by the maintenance function.
+    pub async fn expire_counters(&self, scope: &str) -> StoreResult<usize> {
+        let Some(floor) = self.history_floor() else {
+            return Ok(0);
+        };
+        let days = self.expired_days(scope, floor).await?;
+        let mut folded = 0;
+        for day in days {
+            let Some(AttributeValue::S(sk)) = day.get("SK") else {
+                continue;
+            };
+            let tally = tally_of(Some(&day), 'h', |_| true);
+            let mut c = CounterChanges::default();
+            c.0.insert(
+                (scope.to_string(), "TOTAL".to_string()),
+                tally
+                    .0
+                    .iter()
+                    .map(|(k, v)| (format!("t_{k}"), -v))
+                    .collect(),
+            );
+            let mut items = c.into_updates(&self.table)?;
+            items.push(super::tx::delete(
+                &self.table,
+                scope.to_string(),
+                sk,
+                Some("attribute_exists(PK)"),
+                &[],
+            )?);
+            match self.transact(items).await {
+                Ok(()) => folded += 1,
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+            let date = sk.trim_start_matches("D#");
+            let hours = (0..24)
+                .map(|h| (scope.to_string(), format!("H#{date}T{h:02}")))
+                .collect();
+            self.batch_delete(hours).await?;
+        }
+        Ok(folded)
     }
 
     /// The part of `[from, to)` where `scopes` can have counts: from the first counted day to
@@ -363,6 +539,7 @@ impl Store {
             return Ok(None);
         };
         let latest = Utc::now() + Duration::minutes(1);
+        let earliest = self.visible_from(Some(earliest)).unwrap_or(earliest);
         let from = from.map_or(earliest, |f| f.max(earliest));
         let to = to.map_or(latest, |t| t.min(latest));
         Ok((from < to).then_some((from, to)))

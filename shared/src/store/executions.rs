@@ -2,7 +2,7 @@
 //! and run claims that make scheduled delivery idempotent.
 
 use super::{
-    counters::{self, floor_minute, Delta, RangeCounts, Tally},
+    counters::{self, floor_minute, CounterChanges, Delta, RangeCounts, Tally},
     from_item, item_with_keys, s, tx, Store, StoreError, StoreResult,
 };
 use crate::domain::{fmt_ts, ts};
@@ -13,6 +13,10 @@ use serde_json::{json, Value};
 
 /// How long a run claim is kept (TTL), seconds: far longer than any redelivery window.
 const CLAIM_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// Attribute of a job's `XSTAT#JOB#<id>` / `TOTAL` counter item holding its newest run's
+/// `started_at` (the job's `last_execution_at`).
+const LAST_STARTED_ATTR: &str = "last_started_at";
 
 /// Partitions of the runs-in-flight markers (`RUNNING#<n>`).
 const RUNNING_SHARDS: usize = 4;
@@ -145,6 +149,13 @@ pub fn all_scopes() -> Vec<String> {
 /// The counter scope of one job's executions.
 pub fn job_scope(job_id: &str) -> String {
     format!("XSTAT#JOB#{job_id}")
+}
+
+/// The write-sharded time-ordered index of every execution: GSI2 `EXECS#<shard>`, the shard
+/// chosen by execution id (the same shard as its `XSTAT#ALL` counters), so a burst of runs at
+/// the top of the hour spreads over [`ALL_SHARDS`] index partitions; reads merge the shards.
+fn execs_partition(execution_id: &str) -> String {
+    format!("EXECS#{}", super::shard_of(execution_id, ALL_SHARDS))
 }
 
 fn all_scope_of(execution_id: &str) -> String {
@@ -288,6 +299,12 @@ pub struct ExecutionPage {
 
 impl Store {
     fn execution_item(&self, e: &Execution) -> StoreResult<super::Item> {
+        let mut item = self.execution_item_untimed(e)?;
+        item.extend(self.history_ttl(e.started_at));
+        Ok(item)
+    }
+
+    fn execution_item_untimed(&self, e: &Execution) -> StoreResult<super::Item> {
         item_with_keys(
             e,
             &[
@@ -295,7 +312,7 @@ impl Store {
                 ("SK", e.sort_key()),
                 ("GSI1PK", format!("EXEC#{}", e.id)),
                 ("GSI1SK", "EXEC".into()),
-                ("GSI2PK", "EXECS".into()),
+                ("GSI2PK", execs_partition(&e.id)),
                 ("GSI2SK", e.sort_key()),
             ],
         )
@@ -313,10 +330,18 @@ impl Store {
             at: e.started_at,
             adds: vec![(e.counter_field(), 1)],
         };
-        items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
-        // The job's `last_execution_at` moves in the same transaction as the claim: once the
-        // run is claimed, nothing else must succeed before the run can happen.
-        items.push(self.touch_last_execution_item(&e.job_id, e.started_at)?);
+        let mut all = counters::updates(&self.table, &all_scope_of(&e.id), &delta)?;
+        let mut job = CounterChanges::default();
+        job.add(&job_scope(&e.job_id), &delta);
+        // The job's last run time lives on its small `TOTAL` counter item, which this
+        // transaction updates anyway: recording a run never rewrites the job item or its
+        // `JOBS` index copy (a hot partition when thousands of jobs fire together).
+        job.set_on_total(LAST_STARTED_ATTR, s(fmt_ts(&e.started_at)));
+        all.extend(job.into_updates(&self.table)?);
+        items.extend(all);
+        // The job must still exist: checked in the same transaction as the claim, so once the
+        // run is claimed nothing else must succeed before the run can happen.
+        items.push(self.job_exists_check(&e.job_id)?);
         if let Some(c) = claim {
             let expires = Utc::now().timestamp() + CLAIM_TTL_SECS;
             let claim_item = std::collections::HashMap::from([
@@ -476,9 +501,10 @@ impl Store {
         Ok(ExecutionPage { items, total })
     }
 
-    /// Query newest first within `[lo, hi)`, skipping `skip` matching rows, returning at most
-    /// `limit`. Each request asks for `Limit = skip + limit` rows and pages on only while the
-    /// filter leaves the page short.
+    /// Newest first within `[lo, hi)`, skipping `skip` matching rows, returning at most
+    /// `limit`. One job: one Query of its partition. All jobs: the same Query on each
+    /// `EXECS#<shard>` partition of GSI2, concurrently, merged by sort key. Each Query asks for
+    /// `Limit = skip + limit` rows and pages on only while the filter leaves it short.
     async fn query_executions(
         &self,
         scope: &ExecutionScope,
@@ -488,16 +514,62 @@ impl Store {
         skip: usize,
         limit: usize,
     ) -> StoreResult<Vec<Execution>> {
-        let lo = format!("EXEC#{}", lo.as_ref().map(fmt_ts).unwrap_or_default());
+        let lo = format!(
+            "EXEC#{}",
+            self.visible_from(lo)
+                .as_ref()
+                .map(fmt_ts)
+                .unwrap_or_default()
+        );
         let hi = match hi {
             Some(h) => format!("EXEC#{}#~", fmt_ts(&(h - Duration::microseconds(1)))),
             None => "EXEC#~".into(),
         };
-        let (pk_name, pk_value, index) = match scope {
-            ExecutionScope::All => ("GSI2PK", "EXECS".to_string(), Some("GSI2")),
-            ExecutionScope::Job(id) => ("PK", format!("JOB#{id}"), None),
+        let want = skip + limit;
+        let mut rows = match scope {
+            ExecutionScope::Job(id) => {
+                self.query_execution_partition(None, format!("JOB#{id}"), &lo, &hi, filter, want)
+                    .await?
+            }
+            ExecutionScope::All => {
+                let shards = (0..ALL_SHARDS).map(|i| {
+                    self.query_execution_partition(
+                        Some("GSI2"),
+                        format!("EXECS#{i}"),
+                        &lo,
+                        &hi,
+                        filter,
+                        want,
+                    )
+                });
+                let mut merged: Vec<Execution> = futures::future::try_join_all(shards)
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                merged.sort_by(|a, b| b.sort_key().cmp(&a.sort_key()));
+                merged
+            }
         };
-        let sk_name = if index.is_some() { "GSI2SK" } else { "SK" };
+        rows.truncate(want);
+        Ok(rows.into_iter().skip(skip).collect())
+    }
+
+    /// At most `want` matching executions of one partition (a job's, or one `EXECS#<shard>`
+    /// of GSI2), newest first, sort key in `[lo, hi]`.
+    async fn query_execution_partition(
+        &self,
+        index: Option<&str>,
+        pk_value: String,
+        lo: &str,
+        hi: &str,
+        filter: &ExecutionFilter,
+        want: usize,
+    ) -> StoreResult<Vec<Execution>> {
+        let (pk_name, sk_name) = match index {
+            Some(_) => ("GSI2PK", "GSI2SK"),
+            None => ("PK", "SK"),
+        };
         let mut q = self
             .client
             .query()
@@ -508,7 +580,7 @@ impl Store {
             .expression_attribute_values(":lo", s(lo))
             .expression_attribute_values(":hi", s(hi))
             .scan_index_forward(false)
-            .limit((skip + limit).clamp(1, 1000) as i32);
+            .limit(want.clamp(1, 1000) as i32);
         let (expr, names, values) = filter_expression(filter);
         if let Some(expr) = expr {
             q = q.filter_expression(expr);
@@ -520,21 +592,51 @@ impl Store {
             }
         }
         let mut stream = q.into_paginator().items().send();
-        let mut out = Vec::with_capacity(limit);
-        let mut skipped = 0;
-        while out.len() < limit {
+        let mut out = Vec::with_capacity(want);
+        while out.len() < want {
             match stream.next().await {
-                Some(item) => {
-                    if skipped < skip {
-                        skipped += 1;
-                        continue;
-                    }
-                    out.push(from_item(item?)?);
-                }
+                Some(item) => out.push(from_item(item?)?),
                 None => break,
             }
         }
         Ok(out)
+    }
+
+    /// Fills each job's `last_execution_at` from its `XSTAT#JOB#<id>` / `TOTAL` counter item
+    /// (BatchGetItem, 100 keys per call): `None` for a job that never ran.
+    pub async fn with_last_runs(&self, jobs: &mut [crate::domain::Job]) -> StoreResult<()> {
+        let keys: Vec<(String, String)> = jobs
+            .iter()
+            .map(|j| (job_scope(&j.id), "TOTAL".to_string()))
+            .collect();
+        let items = self.batch_get(&keys).await?;
+        for job in jobs.iter_mut() {
+            job.last_execution_at = items
+                .get(&format!("{}|TOTAL", job_scope(&job.id)))
+                .and_then(|i| i.get(LAST_STARTED_ATTR))
+                .and_then(|v| v.as_s().ok())
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+        }
+        Ok(())
+    }
+
+    /// Moves a job's `last_execution_at` forward to `at` (never back): imports, whose rows
+    /// arrive in any order.
+    async fn note_last_run(&self, job_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(job_scope(job_id)))
+            .key("SK", s("TOTAL"))
+            .update_expression("SET #l = :t")
+            .condition_expression("attribute_not_exists(#l) OR #l < :t")
+            .expression_attribute_names("#l", LAST_STARTED_ATTR)
+            .expression_attribute_values(":t", s(fmt_ts(&at)))
+            .send()
+            .await;
+        super::ignore_conflict(super::map_conditional(r.map(|_| ())))
     }
 
     /// The most recent execution of a job (Query `Limit 1`).
@@ -543,9 +645,19 @@ impl Store {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :e)")
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
             .expression_attribute_values(":pk", s(format!("JOB#{job_id}")))
-            .expression_attribute_values(":e", s("EXEC#"))
+            .expression_attribute_values(
+                ":lo",
+                s(format!(
+                    "EXEC#{}",
+                    self.history_floor()
+                        .as_ref()
+                        .map(fmt_ts)
+                        .unwrap_or_default()
+                )),
+            )
+            .expression_attribute_values(":hi", s("EXEC#~"))
             .scan_index_forward(false)
             .limit(1)
             .send()
@@ -559,8 +671,12 @@ impl Store {
     }
 
     /// An execution by id (Query GSI1 `EXEC#<id>`, `Limit 1`).
+    /// `None` once it is past retention.
     pub async fn get_execution(&self, id: &str) -> StoreResult<Option<Execution>> {
-        self.get_by_gsi1(format!("EXEC#{id}")).await
+        Ok(self
+            .get_by_gsi1::<Execution>(format!("EXEC#{id}"))
+            .await?
+            .filter(|e| !self.expired(e.started_at)))
     }
 
     /// Executions still `running` that started at or before `started_before`, oldest first,
@@ -621,10 +737,73 @@ impl Store {
         let mut items = vec![tx::create(&self.table, self.execution_item(e)?)?];
         items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
         match self.transact(items).await {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.note_last_run(&e.job_id, e.started_at).await?;
+                Ok(true)
+            }
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Bulk load of finished executions for benchmarks and fixtures: rows by BatchWriteItem
+    /// (8 calls in flight), counters merged per counter item and added with one UpdateItem
+    /// each (16 in flight), the jobs' last run times moved forward. **Not idempotent** (a
+    /// second load of the same rows counts them twice) and not for live data: use
+    /// [`Store::import_execution`] there.
+    pub async fn seed_executions(&self, rows: &[Execution]) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut requests = Vec::with_capacity(rows.len());
+        let mut changes = CounterChanges::default();
+        let mut last: std::collections::HashMap<&str, DateTime<Utc>> = Default::default();
+        for e in rows {
+            let put = PutRequest::builder()
+                .set_item(Some(self.execution_item(e)?))
+                .build()
+                .map_err(|x| StoreError::Dynamo(x.to_string()))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+            let mut adds = vec![(e.counter_field(), 1)];
+            let micros = e.duration_micros();
+            if micros != 0 && e.status != "running" {
+                let f = if e.status == "success" {
+                    DURATION_SUCCESS_FIELD
+                } else {
+                    DURATION_FAILED_FIELD
+                };
+                adds.push((f.to_string(), micros));
+            }
+            let delta = Delta {
+                at: e.started_at,
+                adds,
+            };
+            changes.add(&all_scope_of(&e.id), &delta);
+            changes.add(&job_scope(&e.job_id), &delta);
+            let t = last.entry(e.job_id.as_str()).or_insert(e.started_at);
+            *t = (*t).max(e.started_at);
+        }
+        self.batch_write(requests).await?;
+        let updates: Vec<_> = changes
+            .into_updates(&self.table)?
+            .into_iter()
+            .filter_map(|t| t.update)
+            .collect();
+        for group in updates.chunks(16) {
+            let calls = group.iter().map(|u| {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(u.key.clone()))
+                    .update_expression(u.update_expression.clone())
+                    .set_expression_attribute_names(u.expression_attribute_names.clone())
+                    .set_expression_attribute_values(u.expression_attribute_values.clone())
+                    .send()
+            });
+            futures::future::try_join_all(calls).await?;
+        }
+        for (job_id, at) in last {
+            self.note_last_run(job_id, at).await?;
+        }
+        Ok(())
     }
 
     /// Every execution of a job, oldest first (Query `PK = JOB#<id>`, `begins_with(SK, EXEC#)`,
@@ -711,7 +890,10 @@ impl Store {
     ) -> StoreResult<Vec<Execution>> {
         let lo = format!(
             "EXEC#{}",
-            filter.from.as_ref().map(fmt_ts).unwrap_or_default()
+            self.visible_from(filter.from)
+                .as_ref()
+                .map(fmt_ts)
+                .unwrap_or_default()
         );
         let hi = format!(
             "EXEC#{}",

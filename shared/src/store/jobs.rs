@@ -186,7 +186,8 @@ impl Store {
         sync_token: &str,
         tasks: &[super::outbox::OutboxTask],
     ) -> StoreResult<()> {
-        // An UpdateItem of every attribute but `last_execution_at`, which runs move meanwhile.
+        // An UpdateItem of every attribute but `last_execution_at` (kept on the job's counter
+        // item, see `Store::with_last_runs`; rows written before that may still carry one).
         let item = self.job_item(job, sync_token)?;
         let mut b = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
@@ -322,23 +323,17 @@ impl Store {
         }
     }
 
-    /// The transaction item recording a run start on its job (`SET last_execution_at`), if
-    /// the job still exists.
-    pub(crate) fn touch_last_execution_item(
-        &self,
-        job_id: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<TransactWriteItem> {
-        let u = aws_sdk_dynamodb::types::Update::builder()
+    /// A transaction item that fails unless the job exists (a ConditionCheck: nothing is
+    /// written to the job item or its index copies).
+    pub(crate) fn job_exists_check(&self, job_id: &str) -> StoreResult<TransactWriteItem> {
+        let c = aws_sdk_dynamodb::types::ConditionCheck::builder()
             .table_name(&self.table)
             .key("PK", s(pk(job_id)))
             .key("SK", s("JOB"))
-            .update_expression("SET last_execution_at = :t")
             .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":t", s(fmt_ts(&at)))
             .build()
             .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        Ok(TransactWriteItem::builder().update(u).build())
+        Ok(TransactWriteItem::builder().condition_check(c).build())
     }
 
     /// Sets `created_by = null` on the jobs a deleted user created (reads the job list: a rare
@@ -365,9 +360,10 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a job, its name claim and (then) its executions, whose counts leave the
-    /// all-jobs counters with them.
-    /// `tasks` (its notifications) are enqueued in the same transaction as the job's removal.
+    /// Deletes a job and its name claim, and enqueues in the same transaction `tasks` (its
+    /// notices) and the purge of its history ([`Store::purge_job_history`], task
+    /// `purge-<job id>`): the request does not wait for a history of any size. Until the purge
+    /// finishes, the job's rows are hidden by every read (they belong to no job).
     pub async fn delete_job(
         &self,
         job: &Job,
@@ -383,13 +379,42 @@ impl Store {
                 &[(":id", s(job.id.clone()))],
             )?,
         ];
-        items.extend(self.outbox_items(tasks)?);
-        self.transact(items).await?;
-        let keys = self.keys_with_prefix(&pk(&job.id), "EXEC#").await?;
-        self.batch_delete(keys).await?;
+        let mut tasks = tasks.to_vec();
+        tasks.push(super::outbox::OutboxTask::new(
+            format!("purge-{}", job.id),
+            super::outbox::Task::PurgeJobHistory {
+                job_id: job.id.clone(),
+            },
+        ));
+        items.extend(self.outbox_items(&tasks)?);
+        self.transact(items).await
+    }
+
+    /// One slice of a deleted job's history removal, until `deadline`: its executions first
+    /// (keys-only Query `JOB#<id>` `begins_with(SK, EXEC#)` `Limit 1000` + BatchWriteItem
+    /// deletes; a run completing meanwhile fails its `status = running` condition and writes
+    /// no counts), then its counters, subtracted from `XSTAT#ALL#0` item by item
+    /// ([`Store::subtract_scope`], idempotent). Returns `true` when nothing is left. Safe to
+    /// repeat and to resume after a crash.
+    pub async fn purge_job_history(
+        &self,
+        job_id: &str,
+        deadline: std::time::Instant,
+    ) -> StoreResult<bool> {
+        loop {
+            let keys = self.first_keys(&pk(job_id), "EXEC#", 1000).await?;
+            if keys.is_empty() {
+                break;
+            }
+            self.batch_delete(keys).await?;
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+        }
         self.subtract_scope(
-            &super::executions::job_scope(&job.id),
+            &super::executions::job_scope(job_id),
             &super::executions::all_scopes()[0],
+            deadline,
         )
         .await
     }

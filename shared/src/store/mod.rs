@@ -11,7 +11,7 @@
 //! | username / email claim | `USERNAME#<u>` / `EMAIL#<e>` | `UNIQUE` | | |
 //! | job | `JOB#<id>` | `JOB` | `JOBS` / `<created_at>#<id>` | `SYNC_PENDING` / `<id>` while its schedule may disagree |
 //! | job name claim | `JOBNAME#<name>` | `UNIQUE` | | |
-//! | execution | `JOB#<job_id>` | `EXEC#<started_at>#<id>` | `EXEC#<id>` / `EXEC` | `EXECS` / `EXEC#<started_at>#<id>` |
+//! | execution | `JOB#<job_id>` | `EXEC#<started_at>#<id>` | `EXEC#<id>` / `EXEC` | `EXECS#<shard 0-3>` / `EXEC#<started_at>#<id>` (TTL: retention) |
 //! | run claim (idempotency key) | `RUN#<job_id>#<scheduled_time>` | `CLAIM` | | |
 //! | category / PIC team | `CATEGORY#<id>` / `TEAM#<id>` | same word | `CATEGORIES` / `TEAMS` / `<lower name>#<id>` | |
 //! | category / team slug claim | `CATSLUG#<s>` / `TEAMSLUG#<s>` | `UNIQUE` | | |
@@ -31,11 +31,11 @@ mod throttle;
 mod users;
 
 pub use executions::{
-    counter_field, Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats,
-    RunClaim,
+    all_scopes as execution_counter_scopes, counter_field, job_scope as job_counter_scope,
+    Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats, RunClaim,
 };
 pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS};
-pub use notifications::{Notification, NotificationPage};
+pub use notifications::{scope as notification_counter_scope, Notification, NotificationPage};
 pub use settings::{ReconcileRecord, SlackSettings};
 pub use taxonomy::{Taxon, TaxonKind};
 pub use throttle::Failures;
@@ -47,6 +47,7 @@ use aws_sdk_dynamodb::{
     types::{AttributeValue, TransactWriteItem},
     Client,
 };
+use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::HashMap;
 
@@ -149,6 +150,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     client: Client,
     table: String,
+    /// Whole UTC days of history kept; `None` keeps everything.
+    retention_days: Option<u32>,
 }
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
@@ -186,9 +189,56 @@ impl Store {
         Self {
             client,
             table: table.into(),
+            retention_days: None,
         }
     }
 
+    /// The same store with a retention period for executions and notifications
+    /// (`Config::retention_days`).
+    pub fn with_retention(mut self, days: Option<u32>) -> Self {
+        self.retention_days = days;
+        self
+    }
+
+    /// The oldest instant still visible: 00:00 UTC of `today - retention days` (`None`: keep
+    /// everything). Executions started and notifications created before it are hidden by
+    /// every read (key conditions start there, counts leave those days out) and deleted by
+    /// DynamoDB TTL (`expires_at`, one day after they are hidden); the maintenance function
+    /// folds their days out of the `TOTAL` counters ([`Store::expire_counters`]).
+    pub fn history_floor(&self) -> Option<DateTime<Utc>> {
+        self.floor_at(Utc::now())
+    }
+
+    fn floor_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let days = self.retention_days?;
+        let day = now.date_naive() - chrono::Duration::days(days as i64);
+        day.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
+    }
+
+    /// `max(t, history_floor)`.
+    pub(crate) fn visible_from(&self, t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        match (t, self.history_floor()) {
+            (Some(t), Some(f)) => Some(t.max(f)),
+            (t, f) => t.or(f),
+        }
+    }
+
+    /// Whether something that happened at `t` is past retention.
+    pub(crate) fn expired(&self, t: DateTime<Utc>) -> bool {
+        self.history_floor().is_some_and(|f| t < f)
+    }
+
+    /// The TTL attribute of a history item that happened at `t`: one day after the day it
+    /// leaves the retention window (`None` without retention).
+    pub(crate) fn history_ttl(&self, t: DateTime<Utc>) -> Option<(String, AttributeValue)> {
+        let days = self.retention_days? as i64 + 2;
+        let day = t.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
+        let at = day + chrono::Duration::days(days);
+        Some((
+            "expires_at".into(),
+            AttributeValue::N(at.timestamp().to_string()),
+        ))
+    }
     /// The table name.
     pub fn table(&self) -> &str {
         &self.table
@@ -335,38 +385,57 @@ impl Store {
         self.batch_write(requests).await
     }
 
-    /// BatchWriteItem in chunks of 25, retrying unprocessed requests with backoff.
+    /// BatchWriteItem in chunks of 25 ([`BATCH_WRITES_IN_FLIGHT`] at a time), retrying
+    /// unprocessed requests with backoff.
     async fn batch_write(
         &self,
         requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
     ) -> StoreResult<()> {
-        for chunk in requests.chunks(25) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..8u32 {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+        // Owned chunks, whole groups joined: a lazy stream over borrowed chunks would make
+        // the callers' futures not `Send` for every lifetime (axum handlers need that).
+        let chunks: Vec<Vec<_>> = requests.chunks(25).map(<[_]>::to_vec).collect();
+        let mut chunks = chunks.into_iter();
+        loop {
+            let group: Vec<_> = chunks
+                .by_ref()
+                .take(BATCH_WRITES_IN_FLIGHT)
+                .map(|c| self.batch_write_chunk(c))
+                .collect();
+            if group.is_empty() {
+                return Ok(());
             }
-            if !pending.is_empty() {
-                return Err(StoreError::Dynamo(
-                    "batch write left unprocessed items".into(),
-                ));
-            }
+            futures::future::try_join_all(group).await?;
         }
-        Ok(())
+    }
+
+    async fn batch_write_chunk(
+        &self,
+        mut pending: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> StoreResult<()> {
+        for attempt in 0..8u32 {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await?;
+            pending = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&self.table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+        }
+        Err(StoreError::Dynamo(
+            "batch write left unprocessed items".into(),
+        ))
     }
 }
+
+/// BatchWriteItem calls one batch write keeps in flight.
+const BATCH_WRITES_IN_FLIGHT: usize = 8;
 
 /// Builders for transaction items, keeping the SDK's fallible builders in one place.
 pub(crate) mod tx {

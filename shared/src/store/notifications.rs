@@ -65,7 +65,8 @@ impl Notification {
 }
 
 /// A user's notification counter scope.
-fn scope(user_id: &str) -> String {
+/// The counter scope of one user's notifications (`NSTAT#<user id>`).
+pub fn scope(user_id: &str) -> String {
     format!("NSTAT#{user_id}")
 }
 
@@ -87,7 +88,7 @@ pub struct NotificationPage {
 impl Store {
     fn notification_item(&self, n: &Notification) -> StoreResult<Item> {
         let ts_key = format!("{}#{}", fmt_ts(&n.created_at), n.id);
-        item_with_keys(
+        let mut item = item_with_keys(
             n,
             &[
                 ("PK", format!("USER#{}", n.user_id)),
@@ -97,7 +98,9 @@ impl Store {
                 ("GSI2PK", state_pk(&n.user_id, n.is_read)),
                 ("GSI2SK", ts_key),
             ],
-        )
+        )?;
+        item.extend(self.history_ttl(n.created_at));
+        Ok(item)
     }
 
     fn delta(n: &Notification, adds: Vec<(&str, i64)>) -> Vec<(String, Delta)> {
@@ -225,8 +228,12 @@ impl Store {
     }
 
     /// A notification by id (Query GSI1 `NOTIF#<id>`, `Limit 1`).
+    /// `None` once it is past retention.
     pub async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>> {
-        self.get_by_gsi1(format!("NOTIF#{id}")).await
+        Ok(self
+            .get_by_gsi1::<Notification>(format!("NOTIF#{id}"))
+            .await?
+            .filter(|n| !self.expired(n.created_at)))
     }
 
     /// Counts of a user's notifications (`u`, `r`) over an optional range.
@@ -372,7 +379,10 @@ impl Store {
     ) -> StoreResult<Vec<Item>> {
         let lo = format!(
             "{prefix}{}",
-            lo.as_ref().map(fmt_ts).unwrap_or_else(|| "0".into())
+            self.visible_from(lo)
+                .as_ref()
+                .map(fmt_ts)
+                .unwrap_or_else(|| "0".into())
         );
         let hi = match hi {
             Some(h) => format!("{prefix}{}#~", fmt_ts(&(h - Duration::microseconds(1)))),
@@ -487,7 +497,11 @@ impl Store {
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<Notification>> {
         // Key values may not be empty strings; "0" sorts before every timestamp.
-        let lo = from.as_ref().map(fmt_ts).unwrap_or_else(|| "0".into());
+        let lo = self
+            .visible_from(from)
+            .as_ref()
+            .map(fmt_ts)
+            .unwrap_or_else(|| "0".into());
         let hi = match to {
             Some(t) => format!("{}#~", fmt_ts(&(t - Duration::microseconds(1)))),
             None => "~".into(),

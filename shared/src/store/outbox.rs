@@ -87,6 +87,9 @@ pub enum Task {
         text: String,
         execution_id: Option<String>,
     },
+    /// Removes a deleted job's history (executions, then its counters out of the all-jobs
+    /// counters), a bounded slice per delivery, so `DELETE /jobs/{id}` answers at once.
+    PurgeJobHistory { job_id: String },
 }
 
 impl Task {
@@ -96,6 +99,7 @@ impl Task {
             Task::Notify { .. } => "notify",
             Task::Email { .. } => "email",
             Task::Slack { .. } => "slack",
+            Task::PurgeJobHistory { .. } => "purge",
         }
     }
 
@@ -109,6 +113,7 @@ impl Task {
             Task::Email { execution_id, .. } | Task::Slack { execution_id, .. } => {
                 execution_id.as_deref()
             }
+            Task::PurgeJobHistory { .. } => None,
         }
     }
 }
@@ -283,6 +288,24 @@ impl Store {
                 Ok(())
             }
         }
+    }
+
+    /// Hands a leased task back, due now, without counting the delivery as an attempt: a
+    /// long task (a history purge) that made progress and has more to do.
+    pub async fn requeue_outbox(&self, leased: &Leased) -> StoreResult<()> {
+        let now = chrono::Utc::now().timestamp();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk(&leased.id)))
+            .key("SK", s("OUTBOX"))
+            .update_expression("SET due_at = :now, GSI2SK = :key ADD attempts :minus")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":key", s(due_key(now, &leased.id)))
+            .expression_attribute_values(":minus", n(-1))
+            .send()
+            .await?;
+        Ok(())
     }
 
     async fn finish_outbox(&self, id: &str, status: &str, error: Option<&str>) -> StoreResult<()> {

@@ -1,0 +1,858 @@
+//! `make bench` (issue 8): runs the **release** function binaries as Lambda runs them — each
+//! process talks to a local Lambda Runtime API served here — against the emulators, with a
+//! counting proxy in front of DynamoDB Local, and prints per request: cold start (spawn → first
+//! response), warm latency and CPU, resident memory, DynamoDB calls, items read and capacity
+//! consumed, at 1,000 and at 100,000 executions of one job; then bulk uploads of 108 and 1,000
+//! rows, and the delete of the job with 100,000 runs (answer, then the asynchronous purge).
+//! Writes the same figures to `target/bench/results.json`. How to read them: docs/benchmarks.md.
+//!
+//! Environment (set by `infra/scripts/bench.sh`): `BENCH_BIN_DIR` (release binaries),
+//! `BENCH_DDB` (DynamoDB Local base URL), `AWS_ENDPOINT_URL` (moto), `BENCH_OUT`,
+//! `BENCH_ZIP_DIR` (cargo-lambda output, optional), `BENCH_CSV` (the 108-row bulk file),
+//! `BENCH_WARM` (warm invocations per request, default 100).
+
+use axum::{
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::{any, get, post},
+    Router,
+};
+use chrono::{Duration as CDuration, Utc};
+use serde_json::{json, Value};
+use shared::{config::Config, state::AppState, store::Execution};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use tokio::sync::{mpsc, oneshot};
+
+// ---------------------------------------------------------------------------------------------
+// DynamoDB counting proxy
+
+/// What the proxy saw since the last reset.
+#[derive(Clone, Debug, Default)]
+struct DdbCounts {
+    calls: u64,
+    items_read: u64,
+    capacity: f64,
+    by_op: HashMap<String, u64>,
+}
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    http: reqwest::Client,
+    counts: Arc<Mutex<DdbCounts>>,
+}
+
+/// Forwards one DynamoDB call, asking for `ReturnConsumedCapacity: TOTAL` (DynamoDB Local does
+/// not check signatures), and counts it.
+async fn proxy(State(p): State<Proxy>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+    let op = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.split('.').nth(1))
+        .unwrap_or("?")
+        .to_string();
+    let mut req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(o) = req.as_object_mut() {
+        o.entry("ReturnConsumedCapacity")
+            .or_insert_with(|| json!("TOTAL"));
+    }
+    let mut fwd = p.http.post(&p.upstream);
+    for (k, v) in &headers {
+        if !matches!(k.as_str(), "host" | "content-length") {
+            fwd = fwd.header(k, v);
+        }
+    }
+    let resp = match fwd.body(req.to_string()).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                HeaderMap::new(),
+                Bytes::from(e.to_string()),
+            )
+        }
+    };
+    let status = resp.status();
+    let mut out_headers = HeaderMap::new();
+    for (k, v) in resp.headers() {
+        if !matches!(
+            k.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
+            out_headers.insert(k.clone(), v.clone());
+        }
+    }
+    let bytes = resp.bytes().await.unwrap_or_default();
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let items = match op.as_str() {
+        "Query" | "Scan" => v["ScannedCount"].as_u64().unwrap_or(0),
+        "GetItem" => u64::from(v.get("Item").is_some()),
+        "BatchGetItem" => v["Responses"]
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .filter_map(Value::as_array)
+                    .map(|a| a.len() as u64)
+                    .sum()
+            })
+            .unwrap_or(0),
+        _ => 0,
+    };
+    let capacity = match &v["ConsumedCapacity"] {
+        Value::Array(a) => a.iter().filter_map(|c| c["CapacityUnits"].as_f64()).sum(),
+        c => c["CapacityUnits"].as_f64().unwrap_or(0.0),
+    };
+    {
+        let mut c = p.counts.lock().unwrap();
+        c.calls += 1;
+        c.items_read += items;
+        c.capacity += capacity;
+        *c.by_op.entry(op).or_default() += 1;
+    }
+    (status, out_headers, bytes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local Lambda Runtime API, one per function process
+
+type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
+
+#[derive(Clone)]
+struct Runtime {
+    events: Arc<tokio::sync::Mutex<mpsc::Receiver<(Value, oneshot::Sender<Value>)>>>,
+    pending: Pending,
+    /// When the last event was handed to the function.
+    handed: Arc<Mutex<Option<Instant>>>,
+}
+
+async fn next(State(rt): State<Runtime>) -> impl IntoResponse {
+    let Some((event, reply)) = rt.events.lock().await.recv().await else {
+        return (StatusCode::GONE, HeaderMap::new(), axum::Json(Value::Null));
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    rt.pending.lock().unwrap().insert(id.clone(), reply);
+    *rt.handed.lock().unwrap() = Some(Instant::now());
+    let mut h = HeaderMap::new();
+    h.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+    let deadline = Utc::now().timestamp_millis() + 300_000;
+    h.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().unwrap(),
+    );
+    h.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:ap-northeast-1:000000000000:function:bench"
+            .parse()
+            .unwrap(),
+    );
+    h.insert(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000".parse().unwrap(),
+    );
+    (StatusCode::OK, h, axum::Json(event))
+}
+
+async fn respond(State(rt): State<Runtime>, Path(id): Path<String>, body: Bytes) -> &'static str {
+    let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(tx) = rt.pending.lock().unwrap().remove(&id) {
+        tx.send(v).ok();
+    }
+    "{}"
+}
+
+async fn fail(State(rt): State<Runtime>, Path(id): Path<String>, body: Bytes) -> &'static str {
+    let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(tx) = rt.pending.lock().unwrap().remove(&id) {
+        tx.send(json!({"lambda_error": v})).ok();
+    }
+    "{}"
+}
+
+async fn init_error(body: Bytes) -> &'static str {
+    eprintln!("bench: init error: {}", String::from_utf8_lossy(&body));
+    "{}"
+}
+
+/// One function process behind its own Runtime API.
+struct Function {
+    child: tokio::process::Child,
+    events: mpsc::Sender<(Value, oneshot::Sender<Value>)>,
+    handed: Arc<Mutex<Option<Instant>>>,
+    spawned: Instant,
+}
+
+struct Env {
+    bin_dir: PathBuf,
+    ddb_proxy: String,
+    config: Config,
+}
+
+impl Function {
+    async fn spawn(env: &Env, name: &str) -> Self {
+        let (tx, rx) = mpsc::channel(4);
+        let rt = Runtime {
+            events: Arc::new(tokio::sync::Mutex::new(rx)),
+            pending: Default::default(),
+            handed: Default::default(),
+        };
+        let handed = rt.handed.clone();
+        let router = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(respond),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(rt);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+        let c = &env.config;
+        let spawned = Instant::now();
+        let child = tokio::process::Command::new(env.bin_dir.join(name))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+            .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_REGION", "ap-northeast-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env(
+                "AWS_ENDPOINT_URL",
+                std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+            )
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &env.ddb_proxy)
+            .env("TABLE_NAME", &c.table_name)
+            .env("SCHEDULE_GROUP_NAME", &c.schedule_group)
+            .env("JWT_SECRET_KEY", c.jwt_secret.expose())
+            .env("LOCAL_MODE", "true")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        Self {
+            child,
+            events: tx,
+            handed,
+            spawned,
+        }
+    }
+
+    /// Invokes once; returns the result and the time from hand-over to answer.
+    async fn invoke(&self, event: Value) -> (Value, Duration) {
+        let (tx, rx) = oneshot::channel();
+        self.events.send((event, tx)).await.unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(300), rx)
+            .await
+            .expect("function answered")
+            .unwrap_or(Value::Null);
+        let took = self
+            .handed
+            .lock()
+            .unwrap()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        (out, took)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// CPU time of every thread of the process so far (`/proc/<pid>/task/*/schedstat`, ns).
+    fn cpu_ns(&self) -> u64 {
+        let dir = format!("/proc/{}/task", self.pid());
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                    .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Resident set size now, MB (`VmRSS`).
+    fn rss_mb(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            })
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+}
+
+fn http_event(
+    method: &str,
+    path_and_query: &str,
+    token: &str,
+    body: Option<(String, &str, bool)>,
+) -> Value {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut headers =
+        json!({"accept": "application/json", "authorization": format!("Bearer {token}")});
+    let (body, b64) = match body {
+        Some((b, ct, b64)) => {
+            headers["content-type"] = json!(ct);
+            (Some(b), b64)
+        }
+        None => (None, false),
+    };
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+            "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": "$default", "stage": "$default",
+            "time": "23/Nov/2026:00:00:00 +0000", "timeEpoch": Utc::now().timestamp_millis()
+        },
+        "body": body, "isBase64Encoded": b64
+    })
+}
+
+fn status_and_body(r: &Value) -> (u64, Value) {
+    let status = r["statusCode"].as_u64().unwrap_or(0);
+    let body = r["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+/// One measured request.
+struct Req {
+    name: String,
+    function: &'static str,
+    path: String,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+struct Row {
+    name: String,
+    function: String,
+    cold_ms: f64,
+    warm_ms: f64,
+    warm_cpu_ms: f64,
+    rss_mb: f64,
+    ddb_calls: f64,
+    items_read_1k: f64,
+    items_read_100k: f64,
+    rcu_1k: f64,
+    rcu_100k: f64,
+    ms_1k: f64,
+    ms_100k: f64,
+    ratio_100k_1k: f64,
+}
+
+struct Sample {
+    cold_ms: f64,
+    warm_ms: f64,
+    cpu_ms: f64,
+    rss_mb: f64,
+    calls: f64,
+    items: f64,
+    capacity: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+async fn measure(
+    env: &Env,
+    counts: &Arc<Mutex<DdbCounts>>,
+    req: &Req,
+    token: &str,
+    warm: usize,
+) -> Sample {
+    let f = Function::spawn(env, req.function).await;
+    let event = || http_event("GET", &req.path, token, None);
+    let (first, _) = f.invoke(event()).await;
+    let cold_ms = f.spawned.elapsed().as_secs_f64() * 1e3;
+    let (status, body) = status_and_body(&first);
+    assert_eq!(status, 200, "{}: {body} {first}", req.name);
+    // Two unmeasured warm-ups, then the measured invocations.
+    for _ in 0..2 {
+        f.invoke(event()).await;
+    }
+    *counts.lock().unwrap() = DdbCounts::default();
+    let cpu0 = f.cpu_ns();
+    let mut times = Vec::with_capacity(warm);
+    for _ in 0..warm {
+        let (r, took) = f.invoke(event()).await;
+        assert_eq!(r["statusCode"], 200, "{}", req.name);
+        times.push(took.as_secs_f64() * 1e3);
+    }
+    let cpu_ms = (f.cpu_ns() - cpu0) as f64 / 1e6 / warm as f64;
+    let c = counts.lock().unwrap().clone();
+    Sample {
+        cold_ms,
+        warm_ms: median(times),
+        cpu_ms,
+        rss_mb: f.rss_mb(),
+        calls: c.calls as f64 / warm as f64,
+        items: c.items_read as f64 / warm as f64,
+        capacity: c.capacity / warm as f64,
+    }
+}
+
+fn run_rows(job_id: &str, n: usize) -> Vec<Execution> {
+    // `* * * * *`: one run a minute back from `n` minutes after the newest seeded so far.
+    let now = Utc::now() - CDuration::minutes(1);
+    (0..n)
+        .map(|i| {
+            let started = now - CDuration::minutes(i as i64);
+            let ok = i % 10 != 3;
+            Execution {
+                id: uuid::Uuid::new_v4().to_string(),
+                job_id: job_id.into(),
+                status: if ok { "success" } else { "failed" }.into(),
+                trigger_type: "scheduled".into(),
+                started_at: started,
+                completed_at: Some(started + CDuration::milliseconds(800)),
+                duration_seconds: Some(0.8),
+                execution_type: Some("github_actions".into()),
+                target: Some("Pay-Baymax/repo/wf.yml".into()),
+                response_status: Some(if ok { 204 } else { 500 }),
+                error_message: (!ok).then(|| "GitHub API error 500".to_string()),
+                output: None,
+                scheduled_time: Some(started),
+                start_delay_ms: Some(40),
+                alerts: Default::default(),
+            }
+        })
+        .collect()
+}
+
+fn multipart(csv: &[u8]) -> (String, String) {
+    use base64::Engine;
+    let boundary = "benchboundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"jobs.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(csv);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (
+        base64::engine::general_purpose::STANDARD.encode(body),
+        format!("multipart/form-data; boundary={boundary}"),
+    )
+}
+
+async fn bulk(env: &Env, token: &str, csv: &[u8]) -> (f64, Value) {
+    let f = Function::spawn(env, "jobs").await;
+    let (b, ct) = multipart(csv);
+    let started = Instant::now();
+    let (r, _) = f
+        .invoke(http_event(
+            "POST",
+            "/api/v2/jobs/bulk-upload",
+            token,
+            Some((b, &ct, true)),
+        ))
+        .await;
+    let secs = started.elapsed().as_secs_f64();
+    let (status, body) = status_and_body(&r);
+    assert_eq!(status, 200, "bulk upload: {body}");
+    (secs, body)
+}
+
+#[tokio::main]
+async fn main() {
+    let bin_dir = PathBuf::from(std::env::var("BENCH_BIN_DIR").expect("BENCH_BIN_DIR"));
+    let ddb = std::env::var("BENCH_DDB").expect("BENCH_DDB");
+    let out_path = PathBuf::from(
+        std::env::var("BENCH_OUT").unwrap_or_else(|_| "target/bench/results.json".into()),
+    );
+    let warm: usize = std::env::var("BENCH_WARM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let csv_path = std::env::var("BENCH_CSV")
+        .unwrap_or_else(|_| "tests/fixtures/job-master-github-actions.refreshed.csv".into());
+
+    // Counting proxy in front of DynamoDB Local.
+    let counts: Arc<Mutex<DdbCounts>> = Default::default();
+    let p = Proxy {
+        upstream: ddb.clone(),
+        http: reqwest::Client::new(),
+        counts: counts.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ddb_proxy = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, Router::new().route("/", any(proxy)).with_state(p))
+            .await
+            .ok()
+    });
+
+    // Seeding goes straight to DynamoDB Local through the same store code.
+    let mut config = Config::from_env();
+    config.table_name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    config.schedule_group = config.table_name.clone();
+    config.mail_from = None;
+    let sdk = shared::config::sdk_loader().endpoint_url(&ddb).load().await;
+    let moto_sdk = shared::config::sdk_config().await;
+    let state = AppState::new(
+        config.clone(),
+        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_scheduler::Client::new(&moto_sdk),
+        aws_sdk_sesv2::Client::new(&moto_sdk),
+    );
+    infra::provision(&state, std::path::Path::new("template.yaml"))
+        .await
+        .expect("provision");
+    shared::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
+        .await
+        .expect("admin");
+    let env = Env {
+        bin_dir,
+        ddb_proxy,
+        config,
+    };
+
+    // Log in through the auth function (also its cold start).
+    let auth = Function::spawn(&env, "auth").await;
+    let (r, _) = auth
+        .invoke(json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/api/v2/auth/login", "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"accountId": "0", "apiId": "api", "domainName": "d", "domainPrefix": "d",
+                "http": {"method": "POST", "path": "/api/v2/auth/login", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+                "requestId": "login", "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0},
+            "body": json!({"username": "admin", "password": "admin123"}).to_string(), "isBase64Encoded": false
+        }))
+        .await;
+    drop(auth);
+    let token = status_and_body(&r).1["access_token"]
+        .as_str()
+        .expect("login")
+        .to_string();
+
+    // Teams, then the real 108-row file (the bulk figure for 108 rows); 46 jobs are kept.
+    let tax = Function::spawn(&env, "taxonomy").await;
+    for t in ["PAM", "CAG", "QA Tech", "O2O", "FSBP"] {
+        let body = json!({"name": t, "slack_handle": format!("@{t}")}).to_string();
+        let (r, _) = tax
+            .invoke(http_event(
+                "POST",
+                "/api/v2/pic-teams",
+                &token,
+                Some((body, "application/json", false)),
+            ))
+            .await;
+        assert_eq!(r["statusCode"], 201, "team {t}: {r}");
+    }
+    drop(tax);
+    let csv = std::fs::read(&csv_path).expect("bulk CSV");
+    let (rows_108_s, v) = bulk(&env, &token, &csv).await;
+    eprintln!(
+        "bench: bulk 108 rows: {rows_108_s:.2} s, {} created",
+        v["created_count"]
+    );
+    let mut jobs = state.store.list_jobs().await.unwrap();
+    jobs.sort_by(|a, b| a.name.cmp(&b.name));
+    for j in jobs.iter().skip(46) {
+        state.store.delete_job(j, &[]).await.unwrap();
+    }
+    let job_id = jobs[0].id.clone();
+    // Purge tasks of those deletes are nothing to measure: drain them now.
+    state.alerts.drain(50).await.unwrap();
+
+    let requests = vec![
+        Req {
+            name: "GET /jobs (46 jobs)".into(),
+            function: "jobs",
+            path: "/api/v2/jobs".into(),
+        },
+        Req {
+            name: "GET /jobs/{id}".into(),
+            function: "jobs",
+            path: format!("/api/v2/jobs/{job_id}"),
+        },
+        Req {
+            name: "GET /jobs/{id}/executions".into(),
+            function: "executions",
+            path: format!("/api/v2/jobs/{job_id}/executions"),
+        },
+        Req {
+            name: "GET /jobs/{id}/executions/stats".into(),
+            function: "executions",
+            path: format!("/api/v2/jobs/{job_id}/executions/stats"),
+        },
+        Req {
+            name: "GET /executions".into(),
+            function: "executions",
+            path: "/api/v2/executions".into(),
+        },
+        Req {
+            name: "GET /executions?page=5".into(),
+            function: "executions",
+            path: "/api/v2/executions?page=5".into(),
+        },
+        Req {
+            name: "GET /executions/statistics".into(),
+            function: "executions",
+            path: "/api/v2/executions/statistics".into(),
+        },
+        Req {
+            name: "GET /executions/statistics (7 days)".into(),
+            function: "executions",
+            path: format!(
+                "/api/v2/executions/statistics?from={}",
+                (Utc::now() - CDuration::days(7)).format("%Y-%m-%d")
+            ),
+        },
+        Req {
+            name: "GET /notifications/unread-count".into(),
+            function: "notifications",
+            path: "/api/v2/notifications/unread-count".into(),
+        },
+        Req {
+            name: "GET /notifications".into(),
+            function: "notifications",
+            path: "/api/v2/notifications".into(),
+        },
+        Req {
+            name: "GET /auth/me".into(),
+            function: "auth",
+            path: "/api/v2/auth/me".into(),
+        },
+        Req {
+            name: "GET /job-categories".into(),
+            function: "taxonomy",
+            path: "/api/v2/job-categories".into(),
+        },
+        Req {
+            name: "GET /settings/slack".into(),
+            function: "settings",
+            path: "/api/v2/settings/slack".into(),
+        },
+        Req {
+            name: "GET /health".into(),
+            function: "system",
+            path: "/api/v2/health".into(),
+        },
+    ];
+
+    // 1,000 runs of one job.
+    let all = run_rows(&job_id, 100_000);
+    state.store.seed_executions(&all[..1000]).await.unwrap();
+    let mut rows: Vec<Row> = Vec::new();
+    for req in &requests {
+        let s = measure(&env, &counts, req, &token, warm).await;
+        eprintln!(
+            "bench: 1k   {:<40} {:>7.2} ms warm, {:>6.1} items",
+            req.name, s.warm_ms, s.items
+        );
+        rows.push(Row {
+            name: req.name.clone(),
+            function: req.function.into(),
+            cold_ms: s.cold_ms,
+            warm_ms: s.warm_ms,
+            warm_cpu_ms: s.cpu_ms,
+            rss_mb: s.rss_mb,
+            ddb_calls: s.calls,
+            items_read_1k: s.items,
+            rcu_1k: s.capacity,
+            ms_1k: s.warm_ms,
+            ..Default::default()
+        });
+    }
+    // 100,000 runs (99,000 more, older).
+    let seeded = Instant::now();
+    for chunk in all[1000..].chunks(10_000) {
+        state.store.seed_executions(chunk).await.unwrap();
+    }
+    eprintln!(
+        "bench: seeded 99,000 more runs in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+    for (req, row) in requests.iter().zip(rows.iter_mut()) {
+        let s = measure(&env, &counts, req, &token, warm).await;
+        eprintln!(
+            "bench: 100k {:<40} {:>7.2} ms warm, {:>6.1} items",
+            req.name, s.warm_ms, s.items
+        );
+        row.items_read_100k = s.items;
+        row.rcu_100k = s.capacity;
+        row.ms_100k = s.warm_ms;
+        row.ratio_100k_1k = if row.ms_1k > 0.0 {
+            s.warm_ms / row.ms_1k
+        } else {
+            0.0
+        };
+        // Cold start and memory: the worse of the two runs.
+        row.cold_ms = row.cold_ms.max(s.cold_ms);
+        row.rss_mb = row.rss_mb.max(s.rss_mb);
+    }
+
+    // Bulk upload of 1,000 enabled rows.
+    let mut big = String::from("Job Name,Repo,Workflow Name,Branch,Cron schedule (JST),Status,End Date,PIC Team,Request Body\n");
+    for i in 0..1000 {
+        big.push_str(&format!(
+            "bench-{i:04},repo-{i},wf.yml,main,{} 9 * * 1,Enable,2031-01-01,PAM,\"{{\"\"n\"\": {i}}}\"\n",
+            i % 60
+        ));
+    }
+    let (rows_1000_s, v) = bulk(&env, &token, big.as_bytes()).await;
+    let schedules = state
+        .schedules
+        .list_names()
+        .await
+        .map(|s| s.len())
+        .unwrap_or(0);
+    eprintln!(
+        "bench: bulk 1,000 rows: {rows_1000_s:.2} s, {} created, {schedules} schedules in the group",
+        v["created_count"]
+    );
+
+    // Delete the job with 100,000 runs: the answer, then the purge the maintenance function
+    // performs (invoked as the table's stream would).
+    let jobs_fn = Function::spawn(&env, "jobs").await;
+    let (r, took) = jobs_fn
+        .invoke(http_event(
+            "DELETE",
+            &format!("/api/v2/jobs/{job_id}"),
+            &token,
+            None,
+        ))
+        .await;
+    assert_eq!(r["statusCode"], 200, "{r}");
+    let delete_job_100k_s = took.as_secs_f64();
+    let (r, _) = Function::spawn(&env, "executions")
+        .await
+        .invoke(http_event(
+            "GET",
+            &format!("/api/v2/jobs/{job_id}/executions"),
+            &token,
+            None,
+        ))
+        .await;
+    let hidden = r["statusCode"] == 404;
+    let maint = Function::spawn(&env, "maintenance").await;
+    let purge_started = Instant::now();
+    let stream_event = json!({"Records": [{"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": format!("OUTBOX#purge-{job_id}")}, "SK": {"S": "OUTBOX"}}}}]});
+    let mut purge_done = false;
+    for _ in 0..10 {
+        maint.invoke(stream_event.clone()).await;
+        if state
+            .store
+            .outbox_status(&format!("purge-{job_id}"))
+            .await
+            .unwrap()
+            .is_some_and(|s| s.0 == "delivered")
+        {
+            purge_done = true;
+            break;
+        }
+    }
+    let purge_100k_s = purge_started.elapsed().as_secs_f64();
+    let left = state
+        .store
+        .all_job_executions(&job_id)
+        .await
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    eprintln!(
+        "bench: delete of the job with 100,000 runs answered in {delete_job_100k_s:.3} s (its runs hidden: {hidden}); purge {} in {purge_100k_s:.1} s, {left} runs left",
+        if purge_done { "finished" } else { "NOT finished" }
+    );
+
+    // Package sizes (cargo lambda build --release --arm64 --output-format zip).
+    let mut packages = serde_json::Map::new();
+    if let Ok(dir) = std::env::var("BENCH_ZIP_DIR") {
+        for f in [
+            "auth",
+            "jobs",
+            "executions",
+            "taxonomy",
+            "notifications",
+            "settings",
+            "system",
+            "executor",
+            "maintenance",
+        ] {
+            if let Ok(m) = std::fs::metadata(PathBuf::from(&dir).join(f).join("bootstrap.zip")) {
+                packages.insert(f.into(), json!(m.len()));
+            }
+        }
+    }
+
+    // The table.
+    println!();
+    println!(
+        "{:<38} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>6}",
+        "request",
+        "cold ms",
+        "warm ms",
+        "cpu ms",
+        "rss MB",
+        "calls",
+        "items 1k",
+        "items100k",
+        "RCU 1k",
+        "RCU100k",
+        "ms 1k",
+        "ms 100k",
+        "ratio"
+    );
+    for r in &rows {
+        println!(
+            "{:<38} {:>8.1} {:>8.2} {:>8.3} {:>7.1} {:>6.1} {:>9.1} {:>9.1} {:>7.1} {:>7.1} {:>8.2} {:>8.2} {:>6.2}",
+            r.name, r.cold_ms, r.warm_ms, r.warm_cpu_ms, r.rss_mb, r.ddb_calls, r.items_read_1k, r.items_read_100k, r.rcu_1k, r.rcu_100k, r.ms_1k, r.ms_100k, r.ratio_100k_1k
+        );
+    }
+    println!();
+    println!("bulk upload: 108 rows {rows_108_s:.2} s, 1,000 rows {rows_1000_s:.2} s ({schedules} schedules)");
+    println!("delete of a job with 100,000 runs: answered in {delete_job_100k_s:.3} s; history purged in {purge_100k_s:.1} s ({left} left)");
+    for (k, v) in &packages {
+        println!(
+            "package {k}: {:.2} MB zipped",
+            v.as_u64().unwrap_or(0) as f64 / 1_048_576.0
+        );
+    }
+    let results = json!({
+        "requests": rows,
+        "bulk": {"rows_108_s": rows_108_s, "rows_1000_s": rows_1000_s, "schedules_after_1000": schedules},
+        "packages_zip_bytes": packages,
+        "delete_job_100k_s": delete_job_100k_s,
+        "purge_job_100k_s": purge_100k_s,
+        "purge_finished": purge_done,
+        "runs_left_after_purge": left,
+        "warm_invocations_per_request": warm,
+    });
+    if let Some(dir) = out_path.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(&out_path, serde_json::to_string_pretty(&results).unwrap()).unwrap();
+    println!("written: {}", out_path.display());
+}
