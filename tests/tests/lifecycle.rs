@@ -51,28 +51,29 @@ async fn unread(app: &TestApp, token: &str) -> i64 {
     v["unread_count"].as_i64().unwrap()
 }
 
-/// Items left in a partition (keys only).
+/// Items left in a partition (whose SK starts with `prefix`, any SK when empty).
 async fn partition_len(app: &TestApp, pk: &str, prefix: &str) -> usize {
-    app.state
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let q = app
+        .state
         .store
         .client()
         .query()
         .table_name(app.state.store.table())
-        .key_condition_expression("PK = :p AND begins_with(SK, :s)")
-        .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
-        .expression_attribute_values(
-            ":s",
-            aws_sdk_dynamodb::types::AttributeValue::S(prefix.into()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .count as usize
+        .expression_attribute_values(":p", S(pk.into()));
+    let q = if prefix.is_empty() {
+        q.key_condition_expression("PK = :p")
+    } else {
+        q.key_condition_expression("PK = :p AND begins_with(SK, :s)")
+            .expression_attribute_values(":s", S(prefix.into()))
+    };
+    q.send().await.unwrap().count as usize
 }
 
 #[tokio::test]
 async fn deleting_a_job_hides_its_runs_at_once_and_purges_them_in_resumable_slices() {
     let app = spawn_app().await;
+    app.team("PAM").await;
     let t = app.admin_token.clone();
     let doomed = app
         .job(&t, webhook_job("doomed", "https://example.com/a"))
@@ -112,6 +113,10 @@ async fn deleting_a_job_hides_its_runs_at_once_and_purges_them_in_resumable_slic
     let task = format!("purge-{doomed}");
     let (status, _, _) = app.state.store.outbox_status(&task).await.unwrap().unwrap();
     assert_eq!(status, "pending");
+    // The all-time totals leave the job at once (its `TOTAL` counter is moved by the delete).
+    assert_eq!(total(&app, "/executions?limit=100").await, 5);
+    let (_, stats) = read(app.get("/executions/statistics", &t).await).await;
+    assert_eq!(stats["total_executions"], 5, "{stats}");
     assert_eq!(
         partition_len(&app, &format!("JOB#{doomed}"), "EXEC#").await,
         150
@@ -154,6 +159,7 @@ async fn deleting_a_job_hides_its_runs_at_once_and_purges_them_in_resumable_slic
 #[tokio::test]
 async fn history_past_retention_is_hidden_counted_out_and_folded_daily() {
     let app = spawn_app_with(|c| c.retention_days = Some(2)).await;
+    app.team("PAM").await;
     let t = app.admin_token.clone();
     let job = app
         .job(&t, webhook_job("retained", "https://example.com/r"))
@@ -188,7 +194,9 @@ async fn history_past_retention_is_hidden_counted_out_and_folded_daily() {
         .unwrap()
         .remove(0);
     let ttl: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
-    assert_eq!(ttl, (floor + Duration::days(1)).timestamp());
+    // Day D is shown until D + 2 (retention) ends, deleted from D + 4 on.
+    let day = floor - Duration::days(1);
+    assert_eq!(ttl, (day + Duration::days(4)).timestamp());
 
     let check = |label: &'static str| {
         let app = &app;

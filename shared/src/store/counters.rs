@@ -87,12 +87,12 @@ pub(crate) struct CounterChanges(
 impl CounterChanges {
     /// `SET <attr> = <value>` on the `TOTAL` item of every scope changed so far.
     pub fn set_on_total(&mut self, attr: &str, value: AttributeValue) {
-        let scopes: Vec<String> = self.0.keys().map(|(p, _)| p.clone()).collect();
+        let scopes: std::collections::BTreeSet<String> =
+            self.0.keys().map(|(p, _)| p.clone()).collect();
         for scope in scopes {
-            self.1
-                .entry((scope, "TOTAL".to_string()))
-                .or_default()
-                .push((attr.to_string(), value.clone()));
+            let sets = self.1.entry((scope, "TOTAL".to_string())).or_default();
+            sets.retain(|(a, _)| a != attr);
+            sets.push((attr.to_string(), value.clone()));
         }
     }
 
@@ -212,10 +212,8 @@ impl Store {
     }
 
     /// Moves a scope's counts out of another scope, item by item until `deadline`: each
-    /// counter item of `from` is subtracted from the same item of `into` in transactions of
-    /// two updates (`ADD -n` on `into`, `REMOVE` of exactly those attributes from `from`,
-    /// conditional on them still being there, at most 90 attributes each), then deleted. A
-    /// crash or a second worker never subtracts twice. Returns `true` when `from` is empty.
+    /// counter item of `from` is subtracted from the same item of `into`
+    /// ([`Store::move_counter_item`]), then deleted. Returns `true` when `from` is empty.
     pub(crate) async fn subtract_scope(
         &self,
         from: &str,
@@ -223,35 +221,12 @@ impl Store {
         deadline: std::time::Instant,
     ) -> StoreResult<bool> {
         loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(from))
-                .limit(100)
-                .send()
-                .await?;
-            let items = page.items.unwrap_or_default();
-            if items.is_empty() {
+            let keys = self.first_keys(from, "", 100).await?;
+            if keys.is_empty() {
                 return Ok(true);
             }
-            for item in items {
-                let Some(AttributeValue::S(sk)) = item.get("SK") else {
-                    continue;
-                };
-                let attrs: Vec<(String, i64)> = item
-                    .iter()
-                    .filter_map(|(k, v)| match v {
-                        AttributeValue::N(n) => Some((k.clone(), n.parse::<i64>().unwrap_or(0))),
-                        _ => None,
-                    })
-                    .collect();
-                for chunk in attrs.chunks(90) {
-                    self.move_counts(from, into, sk, chunk).await?;
-                }
-                self.batch_delete(vec![(from.to_string(), sk.clone())])
-                    .await?;
+            for (_, sk) in keys {
+                self.move_counter_item(from, into, &sk).await?;
                 if std::time::Instant::now() >= deadline {
                     return Ok(false);
                 }
@@ -259,61 +234,94 @@ impl Store {
         }
     }
 
-    /// One transaction of [`Store::subtract_scope`]: `ADD -n` into `into`/`sk` and `REMOVE` of
-    /// the same attributes from `from`/`sk` if the first one is still there.
-    async fn move_counts(
+    /// Moves one counter item's counts from scope `from` into scope `into` (same SK) and
+    /// deletes it: transactions of two updates, `ADD -n` on `into` and `REMOVE` of exactly
+    /// those attributes from `from` **if they still hold the values read** (at most 90 per
+    /// transaction). A concurrent writer or a second worker makes the condition fail and the
+    /// item is read again, so nothing is ever subtracted twice or lost.
+    pub(crate) async fn move_counter_item(
         &self,
         from: &str,
         into: &str,
         sk: &str,
-        attrs: &[(String, i64)],
     ) -> StoreResult<()> {
-        let mut sub = CounterChanges::default();
-        sub.0.insert(
-            (into.to_string(), sk.to_string()),
-            attrs.iter().map(|(k, v)| (k.clone(), -v)).collect(),
-        );
-        let mut items = sub.into_updates(&self.table)?;
-        let mut rm = Update::builder()
-            .table_name(&self.table)
-            .key("PK", s(from))
-            .key("SK", s(sk))
-            .condition_expression("attribute_exists(#r0)");
-        let mut names = Vec::new();
-        for (i, (k, _)) in attrs.iter().enumerate() {
-            names.push(format!("#r{i}"));
-            rm = rm.expression_attribute_names(format!("#r{i}"), k);
+        for _ in 0..10 {
+            let Some(item) = self.get(from.to_string(), sk).await? else {
+                return Ok(());
+            };
+            let attrs: Vec<(String, String)> = item
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    AttributeValue::N(n) => Some((k.clone(), n.clone())),
+                    _ => None,
+                })
+                .take(90)
+                .collect();
+            if attrs.is_empty() {
+                self.batch_delete(vec![(from.to_string(), sk.to_string())])
+                    .await?;
+                return Ok(());
+            }
+            let mut sub = CounterChanges::default();
+            sub.0.insert(
+                (into.to_string(), sk.to_string()),
+                attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), -v.parse::<i64>().unwrap_or(0)))
+                    .collect(),
+            );
+            let mut items = sub.into_updates(&self.table)?;
+            let mut rm = Update::builder()
+                .table_name(&self.table)
+                .key("PK", s(from))
+                .key("SK", s(sk));
+            let (mut names, mut conds) = (Vec::new(), Vec::new());
+            for (i, (k, v)) in attrs.iter().enumerate() {
+                names.push(format!("#r{i}"));
+                conds.push(format!("#r{i} = :r{i}"));
+                rm = rm
+                    .expression_attribute_names(format!("#r{i}"), k)
+                    .expression_attribute_values(format!(":r{i}"), AttributeValue::N(v.clone()));
+            }
+            let rm = rm
+                .update_expression(format!("REMOVE {}", names.join(", ")))
+                .condition_expression(conds.join(" AND "))
+                .build()
+                .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(rm).build());
+            match self.transact(items).await {
+                Ok(()) | Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
         }
-        let rm = rm
-            .update_expression(format!("REMOVE {}", names.join(", ")))
-            .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        items.push(TransactWriteItem::builder().update(rm).build());
-        match self.transact(items).await {
-            Err(StoreError::Conflict) => Ok(()),
-            r => r,
-        }
+        Err(StoreError::Dynamo(format!(
+            "counter item {from}/{sk} kept changing while being moved"
+        )))
     }
 
     /// `(PK, SK)` of at most `limit` items of partition `pk` whose SK starts with `prefix`
-    /// (one keys-only Query page).
+    /// (one keys-only Query page; an empty prefix: any SK).
     pub(crate) async fn first_keys(
         &self,
         pk: &str,
         prefix: &str,
         limit: i32,
     ) -> StoreResult<Vec<(String, String)>> {
-        let out = self
+        let mut q = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
             .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":p", s(prefix))
             .projection_expression("PK, SK")
-            .limit(limit)
-            .send()
-            .await?;
+            .limit(limit);
+        // An empty prefix is every item (key values may not be empty strings).
+        q = if prefix.is_empty() {
+            q.key_condition_expression("PK = :pk")
+        } else {
+            q.key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+                .expression_attribute_values(":p", s(prefix))
+        };
+        let out = q.send().await?;
         Ok(out
             .items
             .unwrap_or_default()

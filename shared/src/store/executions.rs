@@ -526,6 +526,10 @@ impl Store {
             None => "EXEC#~".into(),
         };
         let want = skip + limit;
+        if lo > hi {
+            // The range ends before the retention floor.
+            return Ok(Vec::new());
+        }
         let mut rows = match scope {
             ExecutionScope::Job(id) => {
                 self.query_execution_partition(None, format!("JOB#{id}"), &lo, &hi, filter, want)
@@ -899,6 +903,9 @@ impl Store {
             "EXEC#{}",
             filter.to.as_ref().map(fmt_ts).unwrap_or_else(|| "~".into())
         );
+        if lo > hi {
+            return Ok(Vec::new());
+        }
         let mut q = self
             .client
             .query()

@@ -363,7 +363,8 @@ impl Store {
     /// Deletes a job and its name claim, and enqueues in the same transaction `tasks` (its
     /// notices) and the purge of its history ([`Store::purge_job_history`], task
     /// `purge-<job id>`): the request does not wait for a history of any size. Until the purge
-    /// finishes, the job's rows are hidden by every read (they belong to no job).
+    /// finishes, the job's rows are hidden by every read (they belong to no job); its all-time
+    /// totals leave the all-jobs totals right after the delete (one counter item moved).
     pub async fn delete_job(
         &self,
         job: &Job,
@@ -387,7 +388,19 @@ impl Store {
             },
         ));
         items.extend(self.outbox_items(&tasks)?);
-        self.transact(items).await
+        self.transact(items).await?;
+        // All-time totals leave the job at once (one small item); the purge moves the rest.
+        let moved = self
+            .move_counter_item(
+                &super::executions::job_scope(&job.id),
+                &super::executions::all_scopes()[0],
+                "TOTAL",
+            )
+            .await;
+        if let Err(e) = moved {
+            tracing::warn!(job_id = %job.id, error = %e, "job totals left to the history purge");
+        }
+        Ok(())
     }
 
     /// One slice of a deleted job's history removal, until `deadline`: its executions first

@@ -388,6 +388,10 @@ impl Store {
             Some(h) => format!("{prefix}{}#~", fmt_ts(&(h - Duration::microseconds(1)))),
             None => format!("{prefix}~"),
         };
+        if lo > hi {
+            // The range ends before the retention floor.
+            return Ok(Vec::new());
+        }
         let mut stream = self
             .client
             .query()
@@ -506,6 +510,9 @@ impl Store {
             Some(t) => format!("{}#~", fmt_ts(&(t - Duration::microseconds(1)))),
             None => "~".into(),
         };
+        if lo > hi {
+            return Ok(Vec::new());
+        }
         let items = self
             .client
             .query()
