@@ -124,10 +124,12 @@ async fn proxy(State(p): State<Proxy>, headers: HeaderMap, body: Bytes) -> impl 
 // Local Lambda Runtime API, one per function process
 
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
+/// An event and where its result goes.
+type Invocation = (Value, oneshot::Sender<Value>);
 
 #[derive(Clone)]
 struct Runtime {
-    events: Arc<tokio::sync::Mutex<mpsc::Receiver<(Value, oneshot::Sender<Value>)>>>,
+    events: Arc<tokio::sync::Mutex<mpsc::Receiver<Invocation>>>,
     pending: Pending,
     /// When the last event was handed to the function.
     handed: Arc<Mutex<Option<Instant>>>,
@@ -184,7 +186,7 @@ async fn init_error(body: Bytes) -> &'static str {
 /// One function process behind its own Runtime API.
 struct Function {
     child: tokio::process::Child,
-    events: mpsc::Sender<(Value, oneshot::Sender<Value>)>,
+    events: mpsc::Sender<Invocation>,
     handed: Arc<Mutex<Option<Instant>>>,
     spawned: Instant,
 }

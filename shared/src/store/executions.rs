@@ -298,14 +298,9 @@ pub struct ExecutionPage {
 }
 
 impl Store {
+    /// The execution's item: keys, index keys and its retention TTL.
     fn execution_item(&self, e: &Execution) -> StoreResult<super::Item> {
-        let mut item = self.execution_item_untimed(e)?;
-        item.extend(self.history_ttl(e.started_at));
-        Ok(item)
-    }
-
-    fn execution_item_untimed(&self, e: &Execution) -> StoreResult<super::Item> {
-        item_with_keys(
+        let mut item = item_with_keys(
             e,
             &[
                 ("PK", format!("JOB#{}", e.job_id)),
@@ -315,7 +310,9 @@ impl Store {
                 ("GSI2PK", execs_partition(&e.id)),
                 ("GSI2SK", e.sort_key()),
             ],
-        )
+        )?;
+        item.extend(self.history_ttl(e.started_at));
+        Ok(item)
     }
 
     /// Records a `running` execution. With a claim, the claim and the row are written in one
@@ -551,7 +548,7 @@ impl Store {
                     .into_iter()
                     .flatten()
                     .collect();
-                merged.sort_by(|a, b| b.sort_key().cmp(&a.sort_key()));
+                merged.sort_by_cached_key(|e| std::cmp::Reverse(e.sort_key()));
                 merged
             }
         };
