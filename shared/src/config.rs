@@ -155,11 +155,16 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// The loader behind [`sdk_config`], for callers that override more (tests).
 pub fn sdk_loader() -> aws_config::ConfigLoader {
     use aws_smithy_http_client::{tls, Builder};
-    let https = Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
+    let mut builder = Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    if let Ok(ctx) = tls::TlsContext::builder()
+        .with_trust_store(trust_store())
+        .build()
+    {
+        builder = builder.tls_context(ctx);
+    }
+    let https = builder.build_https();
     aws_config::from_env().http_client(https).timeout_config(
         aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(SDK_CONNECT_TIMEOUT)
@@ -167,6 +172,55 @@ pub fn sdk_loader() -> aws_config::ConfigLoader {
             .operation_timeout(SDK_OPERATION_TIMEOUT)
             .build(),
     )
+}
+
+/// CA bundles read, in order, when `SSL_CERT_FILE` is not set: Amazon Linux 2023 (the Lambda
+/// `provided.al2023` runtime), Debian/Ubuntu, Alpine/macOS.
+const CA_BUNDLES: [&str; 3] = [
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/cert.pem",
+];
+
+/// The AWS endpoints' roots of trust: **one** CA bundle file (`SSL_CERT_FILE`, else the first of
+/// [`CA_BUNDLES`] that exists). The SDK's default would also read every file of the
+/// certificates directory at cold start (hundreds on Debian: ~10 ms); only without any bundle
+/// does it fall back to that.
+fn trust_store() -> aws_smithy_http_client::tls::TrustStore {
+    use aws_smithy_http_client::tls::TrustStore;
+    let candidates = var("SSL_CERT_FILE")
+        .into_iter()
+        .chain(CA_BUNDLES.iter().map(|p| p.to_string()));
+    for path in candidates {
+        if let Ok(pem) = std::fs::read(&path) {
+            let usable = usable_roots(&pem);
+            if !usable.is_empty() {
+                return TrustStore::empty().with_pem_certificate(usable);
+            }
+        }
+    }
+    TrustStore::default()
+}
+
+/// The certificates of a PEM bundle that rustls accepts as roots, as PEM again: the SDK
+/// panics on the first one it cannot parse, where its own native loader skips it.
+fn usable_roots(pem: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut out = Vec::with_capacity(pem.len());
+    for der in CertificateDer::pem_slice_iter(pem).flatten() {
+        if rustls::RootCertStore::empty().add(der.clone()).is_err() {
+            continue;
+        }
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.extend_from_slice(line);
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    out
 }
 
 /// Longest single attempt of an AWS call.
@@ -264,5 +318,27 @@ impl Config {
                 .to_string(),
             retention_days: retention_var(),
         }
+    }
+}
+
+#[cfg(test)]
+mod trust_tests {
+    #[test]
+    fn a_bundle_keeps_the_roots_rustls_accepts_and_drops_the_rest() {
+        let bundle = super::CA_BUNDLES
+            .iter()
+            .find_map(|p| std::fs::read(p).ok())
+            .expect("a system CA bundle");
+        let kept = super::usable_roots(&bundle);
+        let count = |pem: &[u8]| {
+            String::from_utf8_lossy(pem)
+                .matches("BEGIN CERTIFICATE")
+                .count()
+        };
+        assert!(count(&kept) > 50, "{}", count(&kept));
+        // A block that is PEM but no certificate is dropped, not a panic later in the SDK.
+        let mut broken = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec();
+        broken.extend_from_slice(&bundle);
+        assert_eq!(count(&super::usable_roots(&broken)), count(&kept));
     }
 }

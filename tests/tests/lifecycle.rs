@@ -285,3 +285,45 @@ async fn history_past_retention_is_hidden_counted_out_and_folded_daily() {
         "{last} vs {newest}"
     );
 }
+
+#[tokio::test]
+async fn offset_pages_over_weeks_of_history_match_the_full_order() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let t = app.admin_token.clone();
+    let job = app
+        .job(&t, webhook_job("weeks", "https://example.com/w"))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 30 runs 16 hours apart: 20 days, several 7-day counter windows.
+    let now = Utc::now();
+    let mut expected = Vec::new();
+    for i in 0..30 {
+        let e = execution(&job, now - Duration::hours(16 * i), "success");
+        assert!(app.state.store.import_execution(&e).await.unwrap());
+        expected.push(e.id);
+    }
+    for path in ["/executions", &format!("/executions?job_id={job}")] {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut seen = Vec::new();
+        for page in 1..=7 {
+            let (s, v) = read(
+                app.get(&format!("{path}{sep}limit=5&page={page}"), &t)
+                    .await,
+            )
+            .await;
+            assert_eq!(s, 200, "{v}");
+            assert_eq!(v["total"], 30, "{path} page {page}: {v}");
+            seen.extend(
+                v["executions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_str().unwrap().to_string()),
+            );
+        }
+        assert_eq!(seen, expected, "{path}");
+    }
+}

@@ -294,11 +294,19 @@ impl CronExpr {
     pub fn next_fire_from(&self, from: DateTime<Utc>, tz: Tz) -> Option<DateTime<Tz>> {
         let local = from.with_timezone(&tz);
         let mut date = local.date_naive();
+        let first = date;
+        let (now_h, now_m) = (local.hour(), local.minute());
         let last = date + Duration::days(SEARCH_DAYS);
         while date <= last {
             if self.date_matches(date) {
-                for h in (0..24).filter(|h| self.hours & (1 << h) != 0) {
-                    for m in (0..60).filter(|m| self.minutes & (1u64 << m) != 0) {
+                // On the first day, wall times before `from` cannot fire at or after it (with
+                // `earliest()` mapping): skip them instead of converting each one.
+                let today = date == first;
+                for h in (0..24).filter(|h| self.hours & (1 << h) != 0 && !(today && *h < now_h)) {
+                    let skip_minutes = today && h == now_h;
+                    for m in (0..60).filter(|m| {
+                        self.minutes & (1u64 << m) != 0 && !(skip_minutes && *m < now_m)
+                    }) {
                         let Some(naive) = date.and_hms_opt(h, m, 0) else {
                             continue;
                         };

@@ -441,7 +441,8 @@ pub async fn update(
 }
 
 /// DELETE /jobs/{id} after 404/403: schedule first (so a scheduler outage fails cleanly with
-/// nothing deleted), then the job, its name claim and executions.
+/// nothing deleted), then the job and its name claim; its history is hidden at once and purged
+/// asynchronously (`Store::delete_job`), so the answer does not wait for any history size.
 pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult<Value> {
     let token = uuid::Uuid::new_v4().to_string();
     state

@@ -799,6 +799,43 @@ impl Store {
     }
 }
 
+/// Days of counters read per step when an offset is located without a range.
+const WINDOW_DAYS: i64 = 7;
+
+impl Store {
+    /// [`Store::locate_offset`] over everything visible, without reading the whole history:
+    /// the day items of [`WINDOW_DAYS`]-day windows, newest window first, until one holds the
+    /// offset. Cost grows with how deep the page is, not with how much history there is.
+    pub async fn locate_offset_backwards(
+        &self,
+        scopes: &[String],
+        offset: i64,
+        matches: &(dyn Fn(&Tally) -> i64 + Sync),
+    ) -> StoreResult<Option<PagePosition>> {
+        let Some((earliest, latest)) = self.clamp_range(scopes, None, None).await? else {
+            return Ok(None);
+        };
+        let mut remaining = offset;
+        let mut to = latest;
+        while to > earliest {
+            let window_day = to.date_naive() - Duration::days(WINDOW_DAYS - 1);
+            let from = window_day
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc())
+                .unwrap_or(earliest)
+                .max(earliest);
+            let counts = self.counter_range(scopes, from, to).await?;
+            let n = matches(&counts.total());
+            if n > remaining {
+                return self.locate_offset(&counts, remaining, matches).await;
+            }
+            remaining -= n;
+            to = from;
+        }
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 #[path = "counters_test.rs"]
 mod tests;

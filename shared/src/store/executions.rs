@@ -477,18 +477,20 @@ impl Store {
             items: Vec::new(),
             total,
         };
-        let counts = match counts {
-            Some(c) => c,
-            None => match self.clamp_range(&scopes, None, None).await? {
-                Some((from, to)) => self.counter_range(&scopes, from, to).await?,
-                None => return Ok(empty()),
-            },
+        let matches = |t: &Tally| filter.count(t);
+        let (lo, p) = match counts {
+            Some(c) => (
+                c.segments.first().map(|s| s.start),
+                self.locate_offset(&c, offset as i64, &matches).await?,
+            ),
+            // No range: windows of days from the newest, never the whole history.
+            None => (
+                None,
+                self.locate_offset_backwards(&scopes, offset as i64, &matches)
+                    .await?,
+            ),
         };
-        let lo = counts.segments.first().map(|s| s.start);
-        let Some(p) = self
-            .locate_offset(&counts, offset as i64, &|t| filter.count(t))
-            .await?
-        else {
+        let Some(p) = p else {
             return Ok(empty());
         };
         let (hi, skip) = (Some(p.bucket_end), p.skip as usize);

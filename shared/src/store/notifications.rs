@@ -325,21 +325,22 @@ impl Store {
             (from.map(floor_minute), to.map(floor_minute), 0)
         } else {
             let scopes = [scope(user_id)];
-            let counts = match counts {
-                Some(c) => c,
-                None => match self.clamp_range(&scopes, None, None).await? {
-                    Some((from, to)) => self.counter_range(&scopes, from, to).await?,
-                    None => return Ok(empty()),
-                },
+            let (lo, p) = match counts {
+                Some(c) => (
+                    c.segments.first().map(|s| s.start),
+                    self.locate_offset(&c, offset as i64, &matches).await?,
+                ),
+                // No range: windows of days from the newest, never the whole history.
+                None => (
+                    None,
+                    self.locate_offset_backwards(&scopes, offset as i64, &matches)
+                        .await?,
+                ),
             };
-            let Some(p) = self.locate_offset(&counts, offset as i64, &matches).await? else {
+            let Some(p) = p else {
                 return Ok(empty());
             };
-            (
-                counts.segments.first().map(|s| s.start),
-                Some(p.bucket_end),
-                p.skip as usize,
-            )
+            (lo, Some(p.bucket_end), p.skip as usize)
         };
         let (index, pk_name, pk, sk_name, prefix) = if unread_only {
             (
