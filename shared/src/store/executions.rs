@@ -101,6 +101,25 @@ impl Execution {
         )
     }
 
+    /// The counts of this row as it stands: one in its state's field, plus its duration in
+    /// the success / failed sum once finished (bucketed at `started_at`).
+    fn recorded_delta(&self) -> Delta {
+        let mut adds = vec![(self.counter_field(), 1)];
+        let micros = self.duration_micros();
+        if micros != 0 && self.status != "running" {
+            let f = if self.status == "success" {
+                DURATION_SUCCESS_FIELD
+            } else {
+                DURATION_FAILED_FIELD
+            };
+            adds.push((f.to_string(), micros));
+        }
+        Delta {
+            at: self.started_at,
+            adds,
+        }
+    }
+
     fn duration_micros(&self) -> i64 {
         self.duration_seconds
             .map(|d| (d * 1e6).round() as i64)
@@ -370,21 +389,10 @@ impl Store {
         e: &Execution,
         tasks: &[super::outbox::OutboxTask],
     ) -> StoreResult<bool> {
+        // Counted as running since its start: that count moves to the final state.
         let running = counter_field("running", &e.trigger_type, e.execution_type.as_deref());
-        let mut adds = vec![(running, -1), (e.counter_field(), 1)];
-        let micros = e.duration_micros();
-        if micros != 0 {
-            let f = if e.status == "success" {
-                DURATION_SUCCESS_FIELD
-            } else {
-                DURATION_FAILED_FIELD
-            };
-            adds.push((f.to_string(), micros));
-        }
-        let delta = Delta {
-            at: e.started_at,
-            adds,
-        };
+        let mut delta = e.recorded_delta();
+        delta.adds.insert(0, (running, -1));
         let mut items = vec![tx::put(
             &self.table,
             self.execution_item(e)?,
@@ -723,20 +731,7 @@ impl Store {
     /// is already there (an import re-run). No run-in-flight marker: a carried-over `running`
     /// row stays as the source had it.
     pub async fn import_execution(&self, e: &Execution) -> StoreResult<bool> {
-        let mut adds = vec![(e.counter_field(), 1)];
-        let micros = e.duration_micros();
-        if micros != 0 && e.status != "running" {
-            let f = if e.status == "success" {
-                DURATION_SUCCESS_FIELD
-            } else {
-                DURATION_FAILED_FIELD
-            };
-            adds.push((f.to_string(), micros));
-        }
-        let delta = Delta {
-            at: e.started_at,
-            adds,
-        };
+        let delta = e.recorded_delta();
         let mut items = vec![tx::create(&self.table, self.execution_item(e)?)?];
         items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
         match self.transact(items).await {
@@ -765,20 +760,7 @@ impl Store {
                 .build()
                 .map_err(|x| StoreError::Dynamo(x.to_string()))?;
             requests.push(WriteRequest::builder().put_request(put).build());
-            let mut adds = vec![(e.counter_field(), 1)];
-            let micros = e.duration_micros();
-            if micros != 0 && e.status != "running" {
-                let f = if e.status == "success" {
-                    DURATION_SUCCESS_FIELD
-                } else {
-                    DURATION_FAILED_FIELD
-                };
-                adds.push((f.to_string(), micros));
-            }
-            let delta = Delta {
-                at: e.started_at,
-                adds,
-            };
+            let delta = e.recorded_delta();
             changes.add(&all_scope_of(&e.id), &delta);
             changes.add(&job_scope(&e.job_id), &delta);
             let t = last.entry(e.job_id.as_str()).or_insert(e.started_at);
