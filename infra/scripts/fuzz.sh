@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 infra/scripts/emulators.sh start "$ddb" "$moto" "$state"
 cargo build -q --workspace --bins
-target/debug/infra >"$state/api.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/debug/infra" >"$state/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$api/api/v2/health" && break; sleep 0.2; done
 
