@@ -803,6 +803,28 @@ impl Store {
 const WINDOW_DAYS: i64 = 7;
 
 impl Store {
+    /// Where an offset page starts: the Query's lower bound (the range's start; `None`
+    /// without a range) and the bucket position; `None` when the offset is past the end.
+    /// With a range, its counts locate it; without one, [`Store::locate_offset_backwards`].
+    pub(crate) async fn locate_page(
+        &self,
+        scopes: &[String],
+        counts: Option<RangeCounts>,
+        offset: i64,
+        matches: &(dyn Fn(&Tally) -> i64 + Sync),
+    ) -> StoreResult<Option<(Option<DateTime<Utc>>, PagePosition)>> {
+        Ok(match counts {
+            Some(c) => self
+                .locate_offset(&c, offset, matches)
+                .await?
+                .map(|p| (c.segments.first().map(|s| s.start), p)),
+            None => self
+                .locate_offset_backwards(scopes, offset, matches)
+                .await?
+                .map(|p| (None, p)),
+        })
+    }
+
     /// [`Store::locate_offset`] over everything visible, without reading the whole history:
     /// the day items of [`WINDOW_DAYS`]-day windows, newest window first, until one holds the
     /// offset. Cost grows with how deep the page is, not with how much history there is.

@@ -486,19 +486,10 @@ impl Store {
             total,
         };
         let matches = |t: &Tally| filter.count(t);
-        let (lo, p) = match counts {
-            Some(c) => (
-                c.segments.first().map(|s| s.start),
-                self.locate_offset(&c, offset as i64, &matches).await?,
-            ),
-            // No range: windows of days from the newest, never the whole history.
-            None => (
-                None,
-                self.locate_offset_backwards(&scopes, offset as i64, &matches)
-                    .await?,
-            ),
-        };
-        let Some(p) = p else {
+        let Some((lo, p)) = self
+            .locate_page(&scopes, counts, offset as i64, &matches)
+            .await?
+        else {
             return Ok(empty());
         };
         let (hi, skip) = (Some(p.bucket_end), p.skip as usize);

@@ -325,19 +325,10 @@ impl Store {
             (from.map(floor_minute), to.map(floor_minute), 0)
         } else {
             let scopes = [scope(user_id)];
-            let (lo, p) = match counts {
-                Some(c) => (
-                    c.segments.first().map(|s| s.start),
-                    self.locate_offset(&c, offset as i64, &matches).await?,
-                ),
-                // No range: windows of days from the newest, never the whole history.
-                None => (
-                    None,
-                    self.locate_offset_backwards(&scopes, offset as i64, &matches)
-                        .await?,
-                ),
-            };
-            let Some(p) = p else {
+            let Some((lo, p)) = self
+                .locate_page(&scopes, counts, offset as i64, &matches)
+                .await?
+            else {
                 return Ok(empty());
             };
             (lo, Some(p.bucket_end), p.skip as usize)
