@@ -10,7 +10,10 @@
 //! Environment (set by `infra/scripts/bench.sh`): `BENCH_BIN_DIR` (release binaries),
 //! `BENCH_DDB` (DynamoDB Local base URL), `AWS_ENDPOINT_URL` (moto), `BENCH_OUT`,
 //! `BENCH_ZIP_DIR` (cargo-lambda output, optional), `BENCH_CSV` (the 108-row bulk file),
-//! `BENCH_WARM` (warm invocations per request, default 100).
+//! `BENCH_WARM` (warm invocations per request, default 100). For profiling: `BENCH_ONLY`
+//! (measure only the requests whose name contains it, then stop: no bulk 1,000, delete or
+//! packages; `BENCH_ONLY_1K=1`: at 1,000 runs only; `BENCH_TRACE=1`: each DynamoDB call) and `BENCH_WRAP` (a command put before the binary of each measured request,
+//! e.g. `perf record -g -o /tmp/perf.data --`; its CPU column is then the wrapper's).
 
 use axum::{
     body::Bytes,
@@ -65,6 +68,7 @@ async fn proxy(State(p): State<Proxy>, headers: HeaderMap, body: Bytes) -> impl 
         o.entry("ReturnConsumedCapacity")
             .or_insert_with(|| json!("TOTAL"));
     }
+    let sent = Instant::now();
     let mut fwd = p.http.post(&p.upstream);
     for (k, v) in &headers {
         if !matches!(k.as_str(), "host" | "content-length") {
@@ -111,6 +115,13 @@ async fn proxy(State(p): State<Proxy>, headers: HeaderMap, body: Bytes) -> impl 
         Value::Array(a) => a.iter().filter_map(|c| c["CapacityUnits"].as_f64()).sum(),
         c => c["CapacityUnits"].as_f64().unwrap_or(0.0),
     };
+    if std::env::var("BENCH_TRACE").is_ok_and(|v| !v.is_empty()) {
+        eprintln!(
+            "ddb {op:<14} {items:>5} items {:>8} B {:>7.2} ms",
+            bytes.len(),
+            sent.elapsed().as_secs_f64() * 1e3
+        );
+    }
     {
         let mut c = p.counts.lock().unwrap();
         c.calls += 1;
@@ -200,6 +211,11 @@ struct Env {
 
 impl Function {
     async fn spawn(env: &Env, name: &str) -> Self {
+        Self::spawn_wrapped(env, name, None).await
+    }
+
+    /// Spawns `name`, behind the command `wrap` when given (profiling).
+    async fn spawn_wrapped(env: &Env, name: &str, wrap: Option<&str>) -> Self {
         let (tx, rx) = mpsc::channel(4);
         let rt = Runtime {
             events: Arc::new(tokio::sync::Mutex::new(rx)),
@@ -221,7 +237,17 @@ impl Function {
         tokio::spawn(async move { axum::serve(listener, router).await.ok() });
         let c = &env.config;
         let spawned = Instant::now();
-        let child = tokio::process::Command::new(env.bin_dir.join(name))
+        let bin = env.bin_dir.join(name);
+        let mut cmd = match wrap {
+            Some(wrap) => {
+                let mut words = wrap.split_whitespace();
+                let mut c = tokio::process::Command::new(words.next().unwrap_or_default());
+                c.args(words).arg(&bin);
+                c
+            }
+            None => tokio::process::Command::new(&bin),
+        };
+        let child = cmd
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -384,6 +410,33 @@ struct Sample {
     capacity: f64,
 }
 
+/// Prints the request table (the columns of docs/benchmarks.md).
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "{:<38} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>6}",
+        "request",
+        "cold ms",
+        "warm ms",
+        "cpu ms",
+        "rss MB",
+        "calls",
+        "items 1k",
+        "items100k",
+        "RCU 1k",
+        "RCU100k",
+        "ms 1k",
+        "ms 100k",
+        "ratio"
+    );
+    for r in rows {
+        println!(
+            "{:<38} {:>8.1} {:>8.2} {:>8.3} {:>7.1} {:>6.1} {:>9.1} {:>9.1} {:>7.1} {:>7.1} {:>8.2} {:>8.2} {:>6.2}",
+            r.name, r.cold_ms, r.warm_ms, r.warm_cpu_ms, r.rss_mb, r.ddb_calls, r.items_read_1k, r.items_read_100k, r.rcu_1k, r.rcu_100k, r.ms_1k, r.ms_100k, r.ratio_100k_1k
+        );
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v.get(v.len() / 2).copied().unwrap_or(0.0)
@@ -396,7 +449,8 @@ async fn measure(
     token: &str,
     warm: usize,
 ) -> Sample {
-    let f = Function::spawn(env, req.function).await;
+    let wrap = std::env::var("BENCH_WRAP").ok().filter(|w| !w.is_empty());
+    let f = Function::spawn_wrapped(env, req.function, wrap.as_deref()).await;
     let event = || http_event("GET", &req.path, token, None);
     let (first, _) = f.invoke(event()).await;
     let cold_ms = f.spawned.elapsed().as_secs_f64() * 1e3;
@@ -416,11 +470,23 @@ async fn measure(
     }
     let cpu_ms = (f.cpu_ns() - cpu0) as f64 / 1e6 / warm as f64;
     let c = counts.lock().unwrap().clone();
+    let rss_mb = f.rss_mb();
+    if wrap.is_some() {
+        // A profiler writes its data on SIGINT, not on the SIGKILL of `kill_on_drop`.
+        std::process::Command::new("kill")
+            .args(["-INT", &f.pid().to_string()])
+            .status()
+            .ok();
+        let mut f = f;
+        tokio::time::timeout(Duration::from_secs(30), f.child.wait())
+            .await
+            .ok();
+    }
     Sample {
         cold_ms,
         warm_ms: median(times),
         cpu_ms,
-        rss_mb: f.rss_mb(),
+        rss_mb,
         calls: c.calls as f64 / warm as f64,
         items: c.items_read as f64 / warm as f64,
         capacity: c.capacity / warm as f64,
@@ -499,6 +565,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
+    let only = std::env::var("BENCH_ONLY").ok().filter(|o| !o.is_empty());
     let csv_path = std::env::var("BENCH_CSV")
         .unwrap_or_else(|_| "tests/fixtures/job-master-github-actions.refreshed.csv".into());
 
@@ -665,6 +732,10 @@ async fn main() {
             path: "/api/v2/health".into(),
         },
     ];
+    let requests: Vec<Req> = requests
+        .into_iter()
+        .filter(|r| only.as_deref().is_none_or(|o| r.name.contains(o)))
+        .collect();
 
     // 1,000 runs of one job over the same ~69 days as the 100,000 that follow (every 100th
     // minute), so both sizes cover the same days and only the density differs.
@@ -696,6 +767,10 @@ async fn main() {
             ..Default::default()
         });
     }
+    if only.is_some() && std::env::var("BENCH_ONLY_1K").is_ok_and(|v| !v.is_empty()) {
+        print_table(&rows);
+        return;
+    }
     // 100,000 runs (99,000 more, older).
     let seeded = Instant::now();
     for chunk in dense.chunks(10_000) {
@@ -726,6 +801,10 @@ async fn main() {
         // Cold start and memory: the worse of the two runs.
         row.cold_ms = row.cold_ms.max(s.cold_ms);
         row.rss_mb = row.rss_mb.max(s.rss_mb);
+    }
+    if only.is_some() {
+        print_table(&rows);
+        return;
     }
 
     // Bulk upload of 1,000 enabled rows.
@@ -820,30 +899,7 @@ async fn main() {
         }
     }
 
-    // The table.
-    println!();
-    println!(
-        "{:<38} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>6}",
-        "request",
-        "cold ms",
-        "warm ms",
-        "cpu ms",
-        "rss MB",
-        "calls",
-        "items 1k",
-        "items100k",
-        "RCU 1k",
-        "RCU100k",
-        "ms 1k",
-        "ms 100k",
-        "ratio"
-    );
-    for r in &rows {
-        println!(
-            "{:<38} {:>8.1} {:>8.2} {:>8.3} {:>7.1} {:>6.1} {:>9.1} {:>9.1} {:>7.1} {:>7.1} {:>8.2} {:>8.2} {:>6.2}",
-            r.name, r.cold_ms, r.warm_ms, r.warm_cpu_ms, r.rss_mb, r.ddb_calls, r.items_read_1k, r.items_read_100k, r.rcu_1k, r.rcu_100k, r.ms_1k, r.ms_100k, r.ratio_100k_1k
-        );
-    }
+    print_table(&rows);
     println!();
     println!("bulk upload: 108 rows {rows_108_s:.2} s, 1,000 rows {rows_1000_s:.2} s ({schedules} schedules)");
     println!("delete of a job with 100,000 runs: answered in {delete_job_100k_s:.3} s; history purged in {purge_100k_s:.1} s ({left} left)");

@@ -7,14 +7,16 @@
 //! | SK | attributes | read by |
 //! |---|---|---|
 //! | `TOTAL` | `t_<field>` | unbounded totals |
-//! | `D#<yyyy-mm-dd>` (UTC day) | `h<HH>_<field>`: one slot per hour | ranges: one item per day |
+//! | `D#<yyyy-mm-dd>` (UTC day) | `d_<field>`: the day's sum; `h<HH>_<field>`: one slot per hour | ranges: one item per day |
 //! | `H#<yyyy-mm-dd>T<HH>` (UTC hour) | `m<MM>_<field>`: one slot per minute | the partial hour at each end of a range |
 //!
 //! A `<field>` is a short code chosen by the caller (an execution's status/trigger/type
 //! combination, a notification's read state, a duration sum). A range `[from, to)` is
 //! counted at minute precision (both bounds rounded down to the minute): whole days from day
-//! items, whole hours from the day item's hour slots, leftover minutes from the hour item, so
-//! a range costs one item per day it touches plus at most two hour items.
+//! items' day sums (read with a projection of the scope kind's `d_<field>` attributes, so a
+//! busy day's 24 hour slots are not sent back), whole hours from the day item's hour slots,
+//! leftover minutes from the hour item, so a range costs one item per day it touches plus at
+//! most two hour items.
 
 use super::{s, Item, Store, StoreError, StoreResult};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
@@ -102,6 +104,7 @@ impl CounterChanges {
         for (sk, slot) in [
             ("TOTAL".to_string(), "t".to_string()),
             (day_sk(at.date_naive()), format!("h{:02}", at.hour())),
+            (day_sk(at.date_naive()), "d".to_string()),
             (hour_sk(at), format!("m{:02}", at.minute())),
         ] {
             let attrs = self.0.entry((scope.to_string(), sk)).or_default();
@@ -404,6 +407,23 @@ fn tally_of(item: Option<&Item>, prefix: char, slot_ok: impl Fn(u32) -> bool) ->
     t
 }
 
+/// The `d_<field>` attributes of the day items of `scopes`: every field code their kind can
+/// count (executions: each status × trigger × type code and the two duration sums;
+/// notifications: read / unread). Empty when the scopes are of no single known kind: whole
+/// day items are read then.
+fn day_sum_attrs(scopes: &[String]) -> Vec<String> {
+    let kinds: [(&str, fn() -> Vec<String>); 2] = [
+        ("XSTAT#", super::executions::counter_fields),
+        ("NSTAT#", super::notifications::counter_fields),
+    ];
+    for (prefix, fields) in kinds {
+        if !scopes.is_empty() && scopes.iter().all(|s| s.starts_with(prefix)) {
+            return fields().into_iter().map(|f| format!("d_{f}")).collect();
+        }
+    }
+    Vec::new()
+}
+
 /// A span of time whose count is known, at day, hour or minute resolution.
 #[derive(Clone, Debug)]
 pub struct Segment {
@@ -420,6 +440,8 @@ pub struct RangeCounts {
     /// Items read, keyed `<scope>|<sk>` (absent items are absent).
     items: HashMap<String, Item>,
     scopes: Vec<String>,
+    /// Day item SKs read with their day sums only (no hour slots).
+    day_sums_only: std::collections::HashSet<String>,
 }
 
 impl RangeCounts {
@@ -537,13 +559,10 @@ impl Store {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<Option<(DateTime<Utc>, DateTime<Utc>)>> {
-        let mut earliest: Option<DateTime<Utc>> = None;
-        for scope in scopes {
-            if let Some(first) = self.first_counted_day(scope).await? {
-                earliest = Some(earliest.map_or(first, |e| e.min(first)));
-            }
-        }
-        let Some(earliest) = earliest else {
+        let firsts =
+            futures::future::try_join_all(scopes.iter().map(|scope| self.first_counted_day(scope)))
+                .await?;
+        let Some(earliest) = firsts.into_iter().flatten().min() else {
             return Ok(None);
         };
         let latest = Utc::now() + Duration::minutes(1);
@@ -597,17 +616,54 @@ impl Store {
                 }
             }
         }
-        let items = self.batch_get(&keys).await?;
+        // Whole days need only their day sums: read those items with a projection of the
+        // kind's `d_<field>` attributes, the others whole, concurrently.
+        let day_attrs = day_sum_attrs(scopes);
+        let whole: std::collections::HashSet<String> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Day(d) if !day_attrs.is_empty() => Some(day_sk(*d)),
+                _ => None,
+            })
+            .collect();
+        let (day_keys, other_keys): (Vec<_>, Vec<_>) =
+            keys.into_iter().partition(|(_, sk)| whole.contains(sk));
+        let attrs: Vec<&str> = day_attrs.iter().map(String::as_str).collect();
+        let (mut items, other) = futures::future::try_join(
+            async {
+                if day_keys.is_empty() {
+                    Ok(HashMap::new())
+                } else {
+                    self.batch_get_attrs(&day_keys, &attrs).await
+                }
+            },
+            async {
+                if other_keys.is_empty() {
+                    Ok(HashMap::new())
+                } else {
+                    self.batch_get(&other_keys).await
+                }
+            },
+        )
+        .await?;
+        items.extend(other);
         let mut out = RangeCounts {
             segments: Vec::with_capacity(pieces.len()),
             items,
             scopes: scopes.to_vec(),
+            day_sums_only: whole,
         };
         for p in pieces {
             let seg = match p {
                 Piece::Day(d) => {
                     let start = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(from);
-                    out.segment(start, start + Duration::days(1), &day_sk(d), 'h', |_| true)
+                    let sk = day_sk(d);
+                    let prefix = if out.day_sums_only.contains(&sk) {
+                        'd'
+                    } else {
+                        'h'
+                    };
+                    out.segment(start, start + Duration::days(1), &sk, prefix, |_| true)
                 }
                 Piece::Hour(t) => {
                     let h = t.hour();
@@ -641,6 +697,24 @@ impl Store {
         let span = seg.end - seg.start;
         if span > Duration::hours(1) {
             let sk = day_sk(seg.start.date_naive());
+            // A whole day was read as its sums only: its hour slots take one more read.
+            let full;
+            let counts = if counts.day_sums_only.contains(&sk) {
+                let keys: Vec<(String, String)> = counts
+                    .scopes
+                    .iter()
+                    .map(|p| (p.clone(), sk.clone()))
+                    .collect();
+                full = RangeCounts {
+                    segments: Vec::new(),
+                    items: self.batch_get(&keys).await?,
+                    scopes: counts.scopes.clone(),
+                    day_sums_only: Default::default(),
+                };
+                &full
+            } else {
+                counts
+            };
             let mut out = Vec::new();
             let mut t = seg.start;
             while t < seg.end {
@@ -672,6 +746,7 @@ impl Store {
                 segments: Vec::new(),
                 items,
                 scopes: counts.scopes.clone(),
+                day_sums_only: Default::default(),
             };
             let mut out = Vec::new();
             let mut t = seg.start;
@@ -691,9 +766,27 @@ impl Store {
         &self,
         keys: &[(String, String)],
     ) -> StoreResult<HashMap<String, Item>> {
+        self.batch_get_attrs(keys, &[]).await
+    }
+
+    /// [`Store::batch_get`] returning only `PK`, `SK` and the attributes named in `attrs`
+    /// (all of them when empty): smaller answers to parse, same capacity consumed.
+    pub(crate) async fn batch_get_attrs(
+        &self,
+        keys: &[(String, String)],
+        attrs: &[&str],
+    ) -> StoreResult<HashMap<String, Item>> {
         let mut out = HashMap::new();
         for chunk in keys.chunks(100) {
             let mut ka = KeysAndAttributes::builder();
+            if !attrs.is_empty() {
+                let mut projection = String::from("PK, SK");
+                for (i, a) in attrs.iter().enumerate() {
+                    projection.push_str(&format!(", #a{i}"));
+                    ka = ka.expression_attribute_names(format!("#a{i}"), *a);
+                }
+                ka = ka.projection_expression(projection);
+            }
             for (pk, sk) in chunk {
                 ka = ka.keys(HashMap::from([
                     ("PK".to_string(), s(pk.clone())),

@@ -153,6 +153,22 @@ pub fn counter_field(status: &str, trigger: &str, execution_type: Option<&str>) 
     format!("{st}{tr}{ty}")
 }
 
+/// Every field code an execution counter can hold: [`counter_field`] of each status ×
+/// trigger × type (the `?` codes of unknown values included) and the two duration sums.
+pub(crate) fn counter_fields() -> Vec<String> {
+    let mut out = Vec::with_capacity(50);
+    for st in ['r', 's', 'f', '?'] {
+        for tr in ['S', 'M', '?'] {
+            for ty in ['g', 'w', 'n', '?'] {
+                out.push(format!("{st}{tr}{ty}"));
+            }
+        }
+    }
+    out.push(DURATION_SUCCESS_FIELD.to_string());
+    out.push(DURATION_FAILED_FIELD.to_string());
+    out
+}
+
 /// Sum of successful durations in a tally, microseconds.
 pub const DURATION_SUCCESS_FIELD: &str = "ds";
 /// Sum of failed durations in a tally, microseconds.
@@ -605,13 +621,14 @@ impl Store {
     }
 
     /// Fills each job's `last_execution_at` from its `XSTAT#JOB#<id>` / `TOTAL` counter item
-    /// (BatchGetItem, 100 keys per call): `None` for a job that never ran.
+    /// (BatchGetItem, 100 keys per call, that one attribute projected): `None` for a job that
+    /// never ran.
     pub async fn with_last_runs(&self, jobs: &mut [crate::domain::Job]) -> StoreResult<()> {
         let keys: Vec<(String, String)> = jobs
             .iter()
             .map(|j| (job_scope(&j.id), "TOTAL".to_string()))
             .collect();
-        let items = self.batch_get(&keys).await?;
+        let items = self.batch_get_attrs(&keys, &[LAST_STARTED_ATTR]).await?;
         for job in jobs.iter_mut() {
             job.last_execution_at = items
                 .get(&format!("{}|TOTAL", job_scope(&job.id)))

@@ -64,7 +64,11 @@ impl Notification {
     }
 }
 
-/// A user's notification counter scope.
+/// Every field code a notification counter holds (unread, read).
+pub(crate) fn counter_fields() -> Vec<String> {
+    vec![UNREAD.to_string(), READ.to_string()]
+}
+
 /// The counter scope of one user's notifications (`NSTAT#<user id>`).
 pub fn scope(user_id: &str) -> String {
     format!("NSTAT#{user_id}")
