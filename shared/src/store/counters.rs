@@ -1,22 +1,26 @@
 //! Time-bucketed counters: totals, `unread_count` and statistics are read from these, never
 //! by reading the items they count (docs/dynamodb-access-patterns.md, "Counters").
 //!
-//! A *scope* (one partition key, e.g. `XSTAT#JOB#<id>`) holds three kinds of counter items,
+//! A *scope* (one partition key, e.g. `XSTAT#JOB#<id>`) holds four kinds of counter items,
 //! all updated with `ADD` in the same transaction as the write they count:
 //!
 //! | SK | attributes | read by |
 //! |---|---|---|
 //! | `TOTAL` | `t_<field>` | unbounded totals |
-//! | `D#<yyyy-mm-dd>` (UTC day) | `d_<field>`: the day's sum; `h<HH>_<field>`: one slot per hour | ranges: one item per day |
+//! | `D#<yyyy-mm-dd>` (UTC day) | `d_<field>`: the day's sum | ranges: one item per whole day |
+//! | `DH#<yyyy-mm-dd>` (UTC day) | `h<HH>_<field>`: one slot per hour | the partial day at each end of a range |
 //! | `H#<yyyy-mm-dd>T<HH>` (UTC hour) | `m<MM>_<field>`: one slot per minute | the partial hour at each end of a range |
+//!
+//! Day sums and hour slots are separate items so that a whole day costs one small item
+//! whatever the density of the scope: a busy scope's day of hour slots is ~24× larger, and is
+//! read only for the (at most two) partial days of a range.
 //!
 //! A `<field>` is a short code chosen by the caller (an execution's status/trigger/type
 //! combination, a notification's read state, a duration sum). A range `[from, to)` is
 //! counted at minute precision (both bounds rounded down to the minute): whole days from day
-//! items' day sums (read with a projection of the scope kind's `d_<field>` attributes, so a
-//! busy day's 24 hour slots are not sent back), whole hours from the day item's hour slots,
-//! leftover minutes from the hour item, so a range costs one item per day it touches plus at
-//! most two hour items.
+//! items, whole hours from the hour slots of the day, leftover minutes from the hour item, so
+//! a range costs one item per day it touches plus at most two hour-slot items and two hour
+//! items. Nothing is counted after now, so an open-ended range ends with a whole day.
 
 use super::{s, Item, Store, StoreError, StoreResult};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
@@ -66,6 +70,10 @@ fn day_sk(d: NaiveDate) -> String {
     format!("D#{}", d.format("%Y-%m-%d"))
 }
 
+fn day_hours_sk(d: NaiveDate) -> String {
+    format!("DH#{}", d.format("%Y-%m-%d"))
+}
+
 fn hour_sk(t: DateTime<Utc>) -> String {
     format!("H#{}", t.format("%Y-%m-%dT%H"))
 }
@@ -98,13 +106,13 @@ impl CounterChanges {
         }
     }
 
-    /// Adds one delta in `scope`: its TOTAL, day and hour items.
+    /// Adds one delta in `scope`: its TOTAL, day sum, hour slot and minute slot items.
     pub fn add(&mut self, scope: &str, delta: &Delta) {
         let at = delta.at;
         for (sk, slot) in [
             ("TOTAL".to_string(), "t".to_string()),
-            (day_sk(at.date_naive()), format!("h{:02}", at.hour())),
             (day_sk(at.date_naive()), "d".to_string()),
+            (day_hours_sk(at.date_naive()), format!("h{:02}", at.hour())),
             (hour_sk(at), format!("m{:02}", at.minute())),
         ] {
             let attrs = self.0.entry((scope.to_string(), sk)).or_default();
@@ -338,10 +346,10 @@ impl Store {
             .collect())
     }
 
-    /// Deletes every counter item of a scope (all three kinds share these SK prefixes).
+    /// Deletes every counter item of a scope (all four kinds share these SK prefixes).
     pub(crate) async fn drop_scope(&self, scope: &str) -> StoreResult<()> {
         let mut keys = Vec::new();
-        for prefix in ["TOTAL", "D#", "H#"] {
+        for prefix in ["TOTAL", "D", "H#"] {
             keys.extend(self.keys_with_prefix(scope, prefix).await?);
         }
         self.batch_delete(keys).await
@@ -407,23 +415,6 @@ fn tally_of(item: Option<&Item>, prefix: char, slot_ok: impl Fn(u32) -> bool) ->
     t
 }
 
-/// The `d_<field>` attributes of the day items of `scopes`: every field code their kind can
-/// count (executions: each status × trigger × type code and the two duration sums;
-/// notifications: read / unread). Empty when the scopes are of no single known kind: whole
-/// day items are read then.
-fn day_sum_attrs(scopes: &[String]) -> Vec<String> {
-    let kinds: [(&str, fn() -> Vec<String>); 2] = [
-        ("XSTAT#", super::executions::counter_fields),
-        ("NSTAT#", super::notifications::counter_fields),
-    ];
-    for (prefix, fields) in kinds {
-        if !scopes.is_empty() && scopes.iter().all(|s| s.starts_with(prefix)) {
-            return fields().into_iter().map(|f| format!("d_{f}")).collect();
-        }
-    }
-    Vec::new()
-}
-
 /// A span of time whose count is known, at day, hour or minute resolution.
 #[derive(Clone, Debug)]
 pub struct Segment {
@@ -440,8 +431,6 @@ pub struct RangeCounts {
     /// Items read, keyed `<scope>|<sk>` (absent items are absent).
     items: HashMap<String, Item>,
     scopes: Vec<String>,
-    /// Day item SKs read with their day sums only (no hour slots).
-    day_sums_only: std::collections::HashSet<String>,
 }
 
 impl RangeCounts {
@@ -474,7 +463,7 @@ impl Store {
             )
             .await?;
             for day in expired.into_iter().flatten() {
-                t.merge(&tally_of(Some(&day), 'h', |_| true).negated());
+                t.merge(&tally_of(Some(&day), 'd', |_| true).negated());
             }
         }
         Ok(t)
@@ -518,7 +507,7 @@ impl Store {
             let Some(AttributeValue::S(sk)) = day.get("SK") else {
                 continue;
             };
-            let tally = tally_of(Some(&day), 'h', |_| true);
+            let tally = tally_of(Some(&day), 'd', |_| true);
             let mut c = CounterChanges::default();
             c.0.insert(
                 (scope.to_string(), "TOTAL".to_string()),
@@ -542,16 +531,17 @@ impl Store {
                 Err(e) => return Err(e),
             }
             let date = sk.trim_start_matches("D#");
-            let hours = (0..24)
+            let mut hours: Vec<(String, String)> = (0..24)
                 .map(|h| (scope.to_string(), format!("H#{date}T{h:02}")))
                 .collect();
+            hours.push((scope.to_string(), format!("DH#{date}")));
             self.batch_delete(hours).await?;
         }
         Ok(folded)
     }
 
     /// The part of `[from, to)` where `scopes` can have counts: from the first counted day to
-    /// the next minute, so a range asked for from 1970 or up to 9999 reads one item per day
+    /// the end of today (UTC), so a range asked for from 1970 or up to 9999 reads one item per day
     /// of actual history, never per day of the request. `None` when nothing can match.
     pub(crate) async fn clamp_range(
         &self,
@@ -565,7 +555,11 @@ impl Store {
         let Some(earliest) = firsts.into_iter().flatten().min() else {
             return Ok(None);
         };
-        let latest = Utc::now() + Duration::minutes(1);
+        // Nothing is counted after now: the range may end with today as a whole day.
+        let latest = (Utc::now().date_naive() + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_else(Utc::now);
         let earliest = self.visible_from(Some(earliest)).unwrap_or(earliest);
         let from = from.map_or(earliest, |f| f.max(earliest));
         let to = to.map_or(latest, |t| t.min(latest));
@@ -606,7 +600,7 @@ impl Store {
         for p in &pieces {
             let sk = match p {
                 Piece::Day(d) => day_sk(*d),
-                Piece::Hour(t) => day_sk(t.date_naive()),
+                Piece::Hour(t) => day_hours_sk(t.date_naive()),
                 Piece::Minute(t) => hour_sk(*t),
             };
             for scope in scopes {
@@ -616,61 +610,24 @@ impl Store {
                 }
             }
         }
-        // Whole days need only their day sums: read those items with a projection of the
-        // kind's `d_<field>` attributes, the others whole, concurrently.
-        let day_attrs = day_sum_attrs(scopes);
-        let whole: std::collections::HashSet<String> = pieces
-            .iter()
-            .filter_map(|p| match p {
-                Piece::Day(d) if !day_attrs.is_empty() => Some(day_sk(*d)),
-                _ => None,
-            })
-            .collect();
-        let (day_keys, other_keys): (Vec<_>, Vec<_>) =
-            keys.into_iter().partition(|(_, sk)| whole.contains(sk));
-        let attrs: Vec<&str> = day_attrs.iter().map(String::as_str).collect();
-        let (mut items, other) = futures::future::try_join(
-            async {
-                if day_keys.is_empty() {
-                    Ok(HashMap::new())
-                } else {
-                    self.batch_get_attrs(&day_keys, &attrs).await
-                }
-            },
-            async {
-                if other_keys.is_empty() {
-                    Ok(HashMap::new())
-                } else {
-                    self.batch_get(&other_keys).await
-                }
-            },
-        )
-        .await?;
-        items.extend(other);
+        let items = self.batch_get(&keys).await?;
         let mut out = RangeCounts {
             segments: Vec::with_capacity(pieces.len()),
             items,
             scopes: scopes.to_vec(),
-            day_sums_only: whole,
         };
         for p in pieces {
             let seg = match p {
                 Piece::Day(d) => {
                     let start = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(from);
-                    let sk = day_sk(d);
-                    let prefix = if out.day_sums_only.contains(&sk) {
-                        'd'
-                    } else {
-                        'h'
-                    };
-                    out.segment(start, start + Duration::days(1), &sk, prefix, |_| true)
+                    out.segment(start, start + Duration::days(1), &day_sk(d), 'd', |_| true)
                 }
                 Piece::Hour(t) => {
                     let h = t.hour();
                     out.segment(
                         t,
                         t + Duration::hours(1),
-                        &day_sk(t.date_naive()),
+                        &day_hours_sk(t.date_naive()),
                         'h',
                         move |s| s == h,
                     )
@@ -687,77 +644,52 @@ impl Store {
         Ok(out)
     }
 
-    /// Splits a segment into its hours (from the day item already read) or minutes (one
-    /// more read per scope: the hour item), for finding where an offset lands.
+    /// Splits a segment into its hours (the day's hour-slot items) or minutes (the hour
+    /// items), reading only the items `counts` does not hold yet (one BatchGetItem at most).
     pub async fn refine_segment(
         &self,
         counts: &RangeCounts,
         seg: &Segment,
     ) -> StoreResult<Vec<Segment>> {
         let span = seg.end - seg.start;
-        if span > Duration::hours(1) {
-            let sk = day_sk(seg.start.date_naive());
-            // A whole day was read as its sums only: its hour slots take one more read.
-            let full;
-            let counts = if counts.day_sums_only.contains(&sk) {
-                let keys: Vec<(String, String)> = counts
-                    .scopes
-                    .iter()
-                    .map(|p| (p.clone(), sk.clone()))
-                    .collect();
-                full = RangeCounts {
-                    segments: Vec::new(),
-                    items: self.batch_get(&keys).await?,
-                    scopes: counts.scopes.clone(),
-                    day_sums_only: Default::default(),
-                };
-                &full
-            } else {
-                counts
-            };
-            let mut out = Vec::new();
-            let mut t = seg.start;
-            while t < seg.end {
-                let h = t.hour();
-                out.push(counts.segment(t, t + Duration::hours(1), &sk, 'h', move |s| s == h));
-                t += Duration::hours(1);
-            }
-            return Ok(out);
-        }
-        if span > Duration::minutes(1) {
-            let sk = hour_sk(seg.start);
-            let keys: Vec<(String, String)> = counts
-                .scopes
-                .iter()
-                .map(|p| (p.clone(), sk.clone()))
-                .collect();
-            let mut items: HashMap<String, Item> = HashMap::new();
-            let mut missing = Vec::new();
-            for (p, k) in keys {
-                match counts.items.get(&format!("{p}|{k}")) {
-                    Some(i) => {
-                        items.insert(format!("{p}|{k}"), i.clone());
-                    }
-                    None => missing.push((p, k)),
+        let (sk, step, prefix) = if span > Duration::hours(1) {
+            (
+                day_hours_sk(seg.start.date_naive()),
+                Duration::hours(1),
+                'h',
+            )
+        } else if span > Duration::minutes(1) {
+            (hour_sk(seg.start), Duration::minutes(1), 'm')
+        } else {
+            return Ok(vec![seg.clone()]);
+        };
+        let mut items: HashMap<String, Item> = HashMap::new();
+        let mut missing = Vec::new();
+        for p in &counts.scopes {
+            let key = format!("{p}|{sk}");
+            match counts.items.get(&key) {
+                Some(i) => {
+                    items.insert(key, i.clone());
                 }
+                None => missing.push((p.clone(), sk.clone())),
             }
-            items.extend(self.batch_get(&missing).await?);
-            let with = RangeCounts {
-                segments: Vec::new(),
-                items,
-                scopes: counts.scopes.clone(),
-                day_sums_only: Default::default(),
-            };
-            let mut out = Vec::new();
-            let mut t = seg.start;
-            while t < seg.end {
-                let m = t.minute();
-                out.push(with.segment(t, t + Duration::minutes(1), &sk, 'm', move |s| s == m));
-                t += Duration::minutes(1);
-            }
-            return Ok(out);
         }
-        Ok(vec![seg.clone()])
+        if !missing.is_empty() {
+            items.extend(self.batch_get(&missing).await?);
+        }
+        let with = RangeCounts {
+            segments: Vec::new(),
+            items,
+            scopes: counts.scopes.clone(),
+        };
+        let mut out = Vec::new();
+        let mut t = seg.start;
+        while t < seg.end {
+            let slot = if prefix == 'h' { t.hour() } else { t.minute() };
+            out.push(with.segment(t, t + step, &sk, prefix, move |s| s == slot));
+            t += step;
+        }
+        Ok(out)
     }
 
     /// GetItem for many keys (BatchGetItem, 100 per call, unprocessed keys retried); the

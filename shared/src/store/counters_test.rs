@@ -55,7 +55,8 @@ fn one_delta_updates_total_day_sum_hour_slot_and_minute_slot() {
     assert_eq!(
         keys,
         vec![
-            ("D#2026-11-23".to_string(), "d_rSg h05_rSg".to_string()),
+            ("D#2026-11-23".to_string(), "d_rSg".to_string()),
+            ("DH#2026-11-23".to_string(), "h05_rSg".to_string()),
             ("H#2026-11-23T05".to_string(), "m07_rSg".to_string()),
             ("TOTAL".to_string(), "t_rSg".to_string()),
         ]

@@ -153,22 +153,6 @@ pub fn counter_field(status: &str, trigger: &str, execution_type: Option<&str>) 
     format!("{st}{tr}{ty}")
 }
 
-/// Every field code an execution counter can hold: [`counter_field`] of each status ×
-/// trigger × type (the `?` codes of unknown values included) and the two duration sums.
-pub(crate) fn counter_fields() -> Vec<String> {
-    let mut out = Vec::with_capacity(50);
-    for st in ['r', 's', 'f', '?'] {
-        for tr in ['S', 'M', '?'] {
-            for ty in ['g', 'w', 'n', '?'] {
-                out.push(format!("{st}{tr}{ty}"));
-            }
-        }
-    }
-    out.push(DURATION_SUCCESS_FIELD.to_string());
-    out.push(DURATION_FAILED_FIELD.to_string());
-    out
-}
-
 /// Sum of successful durations in a tally, microseconds.
 pub const DURATION_SUCCESS_FIELD: &str = "ds";
 /// Sum of failed durations in a tally, microseconds.

@@ -64,11 +64,6 @@ impl Notification {
     }
 }
 
-/// Every field code a notification counter holds (unread, read).
-pub(crate) fn counter_fields() -> Vec<String> {
-    vec![UNREAD.to_string(), READ.to_string()]
-}
-
 /// The counter scope of one user's notifications (`NSTAT#<user id>`).
 pub fn scope(user_id: &str) -> String {
     format!("NSTAT#{user_id}")
