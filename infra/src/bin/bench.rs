@@ -115,11 +115,12 @@ async fn proxy(State(p): State<Proxy>, headers: HeaderMap, body: Bytes) -> impl 
         Value::Array(a) => a.iter().filter_map(|c| c["CapacityUnits"].as_f64()).sum(),
         c => c["CapacityUnits"].as_f64().unwrap_or(0.0),
     };
-    if std::env::var("BENCH_TRACE").is_ok_and(|v| !v.is_empty()) {
+    if tracing_on() {
         eprintln!(
-            "ddb {op:<14} {items:>5} items {:>8} B {:>7.2} ms",
+            "ddb {op:<14} {items:>5} items {:>8} B {:>7.2} ms (t = {:.1} ms)",
             bytes.len(),
-            sent.elapsed().as_secs_f64() * 1e3
+            sent.elapsed().as_secs_f64() * 1e3,
+            trace_clock()
         );
     }
     {
@@ -130,6 +131,16 @@ async fn proxy(State(p): State<Proxy>, headers: HeaderMap, body: Bytes) -> impl 
         *c.by_op.entry(op).or_default() += 1;
     }
     (status, out_headers, bytes)
+}
+
+/// Milliseconds since the bench started (`BENCH_TRACE` timestamps).
+fn trace_clock() -> f64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e3
+}
+
+fn tracing_on() -> bool {
+    std::env::var("BENCH_TRACE").is_ok_and(|v| !v.is_empty())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,9 +156,15 @@ struct Runtime {
     pending: Pending,
     /// When the last event was handed to the function.
     handed: Arc<Mutex<Option<Instant>>>,
+    /// When the function first asked for an event: the end of its init.
+    ready: Arc<Mutex<Option<Instant>>>,
 }
 
 async fn next(State(rt): State<Runtime>) -> impl IntoResponse {
+    if tracing_on() {
+        eprintln!("runtime: next (t = {:.1} ms)", trace_clock());
+    }
+    rt.ready.lock().unwrap().get_or_insert_with(Instant::now);
     let Some((event, reply)) = rt.events.lock().await.recv().await else {
         return (StatusCode::GONE, HeaderMap::new(), axum::Json(Value::Null));
     };
@@ -200,6 +217,7 @@ struct Function {
     child: tokio::process::Child,
     events: mpsc::Sender<Invocation>,
     handed: Arc<Mutex<Option<Instant>>>,
+    ready: Arc<Mutex<Option<Instant>>>,
     spawned: Instant,
 }
 
@@ -221,8 +239,10 @@ impl Function {
             events: Arc::new(tokio::sync::Mutex::new(rx)),
             pending: Default::default(),
             handed: Default::default(),
+            ready: Default::default(),
         };
         let handed = rt.handed.clone();
+        let ready = rt.ready.clone();
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route(
@@ -280,6 +300,7 @@ impl Function {
             child,
             events: tx,
             handed,
+            ready,
             spawned,
         }
     }
@@ -386,6 +407,9 @@ struct Req {
 struct Row {
     name: String,
     function: String,
+    /// Spawn → the function's first request for an event (Lambda's "Init Duration").
+    init_ms: f64,
+    /// Spawn → first answer (init + the first invocation, connections opened on the way).
     cold_ms: f64,
     warm_ms: f64,
     warm_cpu_ms: f64,
@@ -401,6 +425,7 @@ struct Row {
 }
 
 struct Sample {
+    init_ms: f64,
     cold_ms: f64,
     warm_ms: f64,
     cpu_ms: f64,
@@ -414,8 +439,9 @@ struct Sample {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<38} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>6}",
+        "{:<38} {:>7} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>6}",
         "request",
+        "init ms",
         "cold ms",
         "warm ms",
         "cpu ms",
@@ -431,8 +457,8 @@ fn print_table(rows: &[Row]) {
     );
     for r in rows {
         println!(
-            "{:<38} {:>8.1} {:>8.2} {:>8.3} {:>7.1} {:>6.1} {:>9.1} {:>9.1} {:>7.1} {:>7.1} {:>8.2} {:>8.2} {:>6.2}",
-            r.name, r.cold_ms, r.warm_ms, r.warm_cpu_ms, r.rss_mb, r.ddb_calls, r.items_read_1k, r.items_read_100k, r.rcu_1k, r.rcu_100k, r.ms_1k, r.ms_100k, r.ratio_100k_1k
+            "{:<38} {:>7.1} {:>8.1} {:>8.2} {:>8.3} {:>7.1} {:>6.1} {:>9.1} {:>9.1} {:>7.1} {:>7.1} {:>8.2} {:>8.2} {:>6.2}",
+            r.name, r.init_ms, r.cold_ms, r.warm_ms, r.warm_cpu_ms, r.rss_mb, r.ddb_calls, r.items_read_1k, r.items_read_100k, r.rcu_1k, r.rcu_100k, r.ms_1k, r.ms_100k, r.ratio_100k_1k
         );
     }
 }
@@ -450,10 +476,22 @@ async fn measure(
     warm: usize,
 ) -> Sample {
     let wrap = std::env::var("BENCH_WRAP").ok().filter(|w| !w.is_empty());
+    if tracing_on() {
+        eprintln!("spawn {} (t = {:.1} ms)", req.function, trace_clock());
+    }
     let f = Function::spawn_wrapped(env, req.function, wrap.as_deref()).await;
     let event = || http_event("GET", &req.path, token, None);
     let (first, _) = f.invoke(event()).await;
+    if tracing_on() {
+        eprintln!("first answer (t = {:.1} ms)", trace_clock());
+    }
     let cold_ms = f.spawned.elapsed().as_secs_f64() * 1e3;
+    let init_ms = f
+        .ready
+        .lock()
+        .unwrap()
+        .map(|r| (r - f.spawned).as_secs_f64() * 1e3)
+        .unwrap_or(0.0);
     let (status, body) = status_and_body(&first);
     assert_eq!(status, 200, "{}: {body} {first}", req.name);
     // Two unmeasured warm-ups, then the measured invocations.
@@ -483,6 +521,7 @@ async fn measure(
             .ok();
     }
     Sample {
+        init_ms,
         cold_ms,
         warm_ms: median(times),
         cpu_ms,
@@ -756,6 +795,7 @@ async fn main() {
         rows.push(Row {
             name: req.name.clone(),
             function: req.function.into(),
+            init_ms: s.init_ms,
             cold_ms: s.cold_ms,
             warm_ms: s.warm_ms,
             warm_cpu_ms: s.cpu_ms,
@@ -800,6 +840,7 @@ async fn main() {
         };
         // Cold start and memory: the worse of the two runs.
         row.cold_ms = row.cold_ms.max(s.cold_ms);
+        row.init_ms = row.init_ms.max(s.init_ms);
         row.rss_mb = row.rss_mb.max(s.rss_mb);
     }
     if only.is_some() {
