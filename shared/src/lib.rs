@@ -17,6 +17,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod job_list;
 #[cfg(feature = "web")]
 pub mod openapi;
 pub mod schedules;

@@ -14,6 +14,9 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Delivers outbox tasks (notifications, e-mail, Slack).
     pub alerts: crate::alerts::Alerts,
+    /// This process's cache of `GET /jobs` entries, revalidated on every request
+    /// ([`crate::job_list`]).
+    pub job_list: Arc<crate::job_list::JobListCache>,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
             engine,
             tokens,
             alerts,
+            job_list: Arc::default(),
         }
     }
 

@@ -1051,3 +1051,112 @@ async fn oversized_inputs_are_client_errors() {
     assert_eq!(v["errors"][0]["error"], "Invalid name");
     assert_eq!(read(app.get("/jobs", &t).await).await.1["count"], 0);
 }
+
+/// `GET /jobs` of one process, every entry compared with that job's own read.
+async fn listed(app: &TestApp) -> Vec<Value> {
+    let (s, v) = read(app.get("/jobs", &app.admin_token).await).await;
+    assert_eq!(s, 200);
+    let jobs = v["jobs"].as_array().unwrap().clone();
+    assert_eq!(v["count"], json!(jobs.len()));
+    for j in &jobs {
+        let (_, one) = read(
+            app.get(
+                &format!("/jobs/{}", j["id"].as_str().unwrap()),
+                &app.admin_token,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(*j, one["job"], "list entry = job read");
+    }
+    jobs
+}
+
+/// The list is served from a per-process cache revalidated on every request: each kind of
+/// write to a job (update, team rename, its creator deleted, a run, delete, create) shows in
+/// the very next list.
+#[tokio::test]
+async fn list_follows_every_write_to_a_job() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/ok"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hooks)
+        .await;
+    let (carol_id, carol) = app.user("carol", "user").await;
+    let a = app
+        .job(
+            &carol,
+            webhook_job("list-a", &format!("{}/ok", hooks.uri())),
+        )
+        .await;
+    let b = app
+        .job(
+            &app.admin_token,
+            webhook_job("list-b", "https://example.com/b"),
+        )
+        .await;
+    let (a_id, b_id) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let names = |jobs: &[Value]| -> Vec<String> {
+        jobs.iter()
+            .map(|j| j["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&listed(&app).await), ["list-b", "list-a"]);
+
+    let (s, _) = read(
+        app.put_json(&format!("/jobs/{a_id}"), &carol, json!({"name": "list-a2"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(names(&listed(&app).await), ["list-b", "list-a2"]);
+
+    let (_, v) = read(app.get("/pic-teams", &app.admin_token).await).await;
+    let pam = v["pic_teams"][0]["id"].as_str().unwrap().to_string();
+    let (s, _) = read(
+        app.put_json(
+            &format!("/pic-teams/{pam}"),
+            &app.admin_token,
+            json!({"name": "Platform"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let jobs = listed(&app).await;
+    assert!(jobs.iter().all(|j| j["pic_team"] == "platform"), "{jobs:?}");
+
+    let (s, _) = read(
+        app.delete(&format!("/auth/users/{carol_id}"), &app.admin_token)
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let jobs = listed(&app).await;
+    assert_eq!(jobs[1]["created_by"], Value::Null);
+
+    let (s, v) = read(
+        app.http
+            .post(app.url(&format!("/jobs/{a_id}/execute")))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("success")), "{v}");
+    let jobs = listed(&app).await;
+    assert!(jobs[1]["last_execution_at"].is_string(), "{jobs:?}");
+    assert_eq!(jobs[0]["last_execution_at"], Value::Null);
+
+    let (s, _) = read(app.delete(&format!("/jobs/{b_id}"), &app.admin_token).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(names(&listed(&app).await), ["list-a2"]);
+    let mut c = webhook_job("list-c", "https://example.com/c");
+    c["pic_team"] = json!("platform");
+    app.job(&app.admin_token, c).await;
+    assert_eq!(names(&listed(&app).await), ["list-c", "list-a2"]);
+}

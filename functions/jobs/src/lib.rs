@@ -41,8 +41,13 @@ pub fn app(state: AppState) -> Router {
 /// Every job, newest first, unpaginated.
 #[utoipa::path(get, path = "/api/v2/jobs", tag = "jobs", security(("bearer" = [])),
     responses((status = 200, body = doc::JobList), doc::Errors))]
-async fn list_jobs(State(state): State<AppState>, _user: CurrentUser) -> ApiResult<Json<Value>> {
-    Ok(Json(svc::list(&state).await?))
+async fn list_jobs(State(state): State<AppState>, _user: CurrentUser) -> ApiResult<Response> {
+    let body = svc::list(&state).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// One job with `last_execution_at` and `next_execution_at`.

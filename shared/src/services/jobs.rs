@@ -13,7 +13,7 @@ use crate::{
     },
     engine::RunPlan,
     error::{ApiError, ApiResult},
-    store::{StoreError, TaxonKind},
+    store::{JobVersion, StoreError, TaxonKind},
     web::{body_bool, body_str, AppState, CurrentUser},
 };
 use chrono::{Duration, NaiveDate, Utc};
@@ -480,15 +480,32 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
 }
 
 /// GET /jobs: every job, newest first, with `last_execution_at` and `next_execution_at`.
-pub async fn list(state: &AppState) -> ApiResult<Value> {
-    let mut jobs = state.store.list_jobs().await?;
-    state.store.with_last_runs(&mut jobs).await?;
-    let t = Utc::now();
-    let items: Vec<Value> = jobs
-        .iter()
-        .map(|j| j.to_read_json(state.config.timezone, t))
-        .collect();
-    Ok(json!({"count": items.len(), "jobs": items}))
+///
+/// Served from this process's [`crate::job_list::JobListCache`], revalidated first: the
+/// list index read projected to each job's version (one Query), the stale or missing jobs
+/// re-read (one BatchGetItem; the whole list in one Query when the cache is empty or more
+/// than [`crate::job_list::FULL_RELOAD_AT`] are stale), then the last runs (one
+/// BatchGetItem). Returns the response document as JSON text.
+pub async fn list(state: &AppState) -> ApiResult<String> {
+    let cache = &state.job_list;
+    let listed = if cache.is_empty() {
+        let jobs = state.store.list_jobs().await?;
+        cache.put(&jobs);
+        jobs.iter().map(JobVersion::of).collect()
+    } else {
+        let listed = state.store.list_job_versions().await?;
+        let stale = cache.stale(&listed);
+        if stale.len() > crate::job_list::FULL_RELOAD_AT {
+            cache.put(&state.store.list_jobs().await?);
+        } else if !stale.is_empty() {
+            cache.put(&state.store.get_jobs(&stale).await?);
+        }
+        listed
+    };
+    cache.retain(&listed);
+    let ids: Vec<&str> = listed.iter().map(|v| v.id.as_str()).collect();
+    let last_runs = state.store.last_runs(&ids).await?;
+    Ok(cache.render(&listed, &last_runs, state.config.timezone, Utc::now()))
 }
 
 /// GET /jobs/{id}: `{"job": ...}` or 404.

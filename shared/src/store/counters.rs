@@ -739,11 +739,13 @@ impl Store {
                     .and_then(|mut r| r.remove(&self.table))
                     .unwrap_or_default()
                 {
-                    if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
-                        (item.get("PK"), item.get("SK"))
-                    {
-                        out.insert(format!("{pk}|{sk}"), item.clone());
-                    }
+                    let key = match (item.get("PK"), item.get("SK")) {
+                        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                            format!("{pk}|{sk}")
+                        }
+                        _ => continue,
+                    };
+                    out.insert(key, item);
                 }
                 request = resp
                     .unprocessed_keys

@@ -604,24 +604,43 @@ impl Store {
         Ok(out)
     }
 
-    /// Fills each job's `last_execution_at` from its `XSTAT#JOB#<id>` / `TOTAL` counter item
-    /// (BatchGetItem, 100 keys per call, that one attribute projected): `None` for a job that
+    /// Fills each job's `last_execution_at` from [`Store::last_runs`]: `None` for a job that
     /// never ran.
     pub async fn with_last_runs(&self, jobs: &mut [crate::domain::Job]) -> StoreResult<()> {
-        let keys: Vec<(String, String)> = jobs
-            .iter()
-            .map(|j| (job_scope(&j.id), "TOTAL".to_string()))
-            .collect();
-        let items = self.batch_get_attrs(&keys, &[LAST_STARTED_ATTR]).await?;
+        let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+        let mut last = self.last_runs(&ids).await?;
         for job in jobs.iter_mut() {
-            job.last_execution_at = items
-                .get(&format!("{}|TOTAL", job_scope(&job.id)))
-                .and_then(|i| i.get(LAST_STARTED_ATTR))
-                .and_then(|v| v.as_s().ok())
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc));
+            job.last_execution_at = last.remove(&job.id);
         }
         Ok(())
+    }
+
+    /// The start of each job's newest run, by job id, from its `XSTAT#JOB#<id>` / `TOTAL`
+    /// counter item (BatchGetItem, 100 keys per call, that one attribute projected); jobs
+    /// that never ran are absent.
+    pub async fn last_runs(
+        &self,
+        job_ids: &[&str],
+    ) -> StoreResult<std::collections::HashMap<String, DateTime<Utc>>> {
+        let keys: Vec<(String, String)> = job_ids
+            .iter()
+            .map(|id| (job_scope(id), "TOTAL".to_string()))
+            .collect();
+        let items = self.batch_get_attrs(&keys, &[LAST_STARTED_ATTR]).await?;
+        Ok(items
+            .into_values()
+            .filter_map(|i| {
+                let id = i
+                    .get("PK")?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix("XSTAT#JOB#")?
+                    .to_string();
+                let t = i.get(LAST_STARTED_ATTR)?.as_s().ok()?;
+                let t = DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
+                Some((id, t))
+            })
+            .collect())
     }
 
     /// Moves a job's `last_execution_at` forward to `at` (never back): imports, whose rows

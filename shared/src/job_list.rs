@@ -1,0 +1,158 @@
+//! The per-process cache behind `GET /jobs` (api-contract §3.4, the unpaginated list).
+//!
+//! A warm Lambda answering `GET /jobs` again would otherwise re-read, re-parse and
+//! re-serialize every job although jobs change rarely. The cache keeps, per job, its read
+//! shape already serialized ([`Job::to_json`] as JSON text) under the [`JobVersion`] it was
+//! built from, and revalidates every entry on every request against the list index, read
+//! projected to the version attributes only ([`crate::store::Store::list_job_versions`]).
+//! Nothing is ever served stale: an entry whose version differs from the index is re-read
+//! (BatchGetItem) before it is served, and jobs no longer listed are dropped. What changes
+//! without a job write — `last_execution_at` (the job's counter item, read on every request)
+//! and `next_execution_at` (computed from the clock, cached only until the instant it names)
+//! — is spliced in per request.
+
+use crate::domain::{cron::CronExpr, fmt_ts, Job};
+use crate::store::JobVersion;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+/// More stale entries than this and the whole list is re-read with one Query instead of a
+/// BatchGetItem of the stale ones (also the cold path: an empty cache).
+pub const FULL_RELOAD_AT: usize = 25;
+
+/// Jobs' read shapes by id, one process's worth. Cheap to share behind an `Arc`.
+#[derive(Default)]
+pub struct JobListCache {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    version: JobVersion,
+    /// `Job::to_json` as JSON text, without its closing brace.
+    head: String,
+    cron: CronExpr,
+    is_active: bool,
+    /// `(from, until, text)`: `next_execution_at` computed at `from`, the same answer for any
+    /// instant in `[from, until)` (no firing lies between); `until = None` never fires again.
+    next: Option<(DateTime<Utc>, Option<DateTime<Utc>>, Option<String>)>,
+}
+
+impl JobListCache {
+    /// Whether nothing is cached (a cold process).
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The ids among `listed` whose entry is missing or of another version.
+    pub fn stale(&self, listed: &[JobVersion]) -> Vec<String> {
+        let entries = self.lock();
+        listed
+            .iter()
+            .filter(|v| entries.get(&v.id).is_none_or(|e| e.version != **v))
+            .map(|v| v.id.clone())
+            .collect()
+    }
+
+    /// Stores the read shape of each job (replacing older entries).
+    pub fn put(&self, jobs: &[Job]) {
+        let mut entries = self.lock();
+        for job in jobs {
+            let mut head = job.to_json().to_string();
+            head.pop(); // the closing brace
+            entries.insert(
+                job.id.clone(),
+                Entry {
+                    version: JobVersion::of(job),
+                    head,
+                    cron: job.cron.clone(),
+                    is_active: job.is_active,
+                    next: None,
+                },
+            );
+        }
+    }
+
+    /// Drops the entries of jobs not in `listed` (deleted jobs).
+    pub fn retain(&self, listed: &[JobVersion]) {
+        let keep: HashSet<&str> = listed.iter().map(|v| v.id.as_str()).collect();
+        self.lock().retain(|id, _| keep.contains(id.as_str()));
+    }
+
+    /// `{"count": n, "jobs": [...]}` as JSON text, in the order of `listed`, each job in
+    /// [`Job::to_read_json`]'s shape with `last_execution_at` from `last_runs` (by job id)
+    /// and `next_execution_at` at `now` in `tz`. A listed job without an entry (deleted
+    /// between the index read and its re-read) is left out.
+    pub fn render(
+        &self,
+        listed: &[JobVersion],
+        last_runs: &HashMap<String, DateTime<Utc>>,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> String {
+        let mut entries = self.lock();
+        let mut jobs = String::with_capacity(listed.len() * 768);
+        let mut count = 0usize;
+        for v in listed {
+            let Some(e) = entries.get_mut(&v.id) else {
+                continue;
+            };
+            if count > 0 {
+                jobs.push(',');
+            }
+            count += 1;
+            jobs.push_str(&e.head);
+            jobs.push_str(",\"last_execution_at\":");
+            push_opt_str(&mut jobs, last_runs.get(&v.id).map(fmt_ts).as_deref());
+            jobs.push_str(",\"next_execution_at\":");
+            push_opt_str(&mut jobs, e.next_at(tz, now));
+            jobs.push('}');
+        }
+        format!("{{\"count\":{count},\"jobs\":[{jobs}]}}")
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        // A panic while holding the lock leaves only a cache behind: keep using it.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Entry {
+    /// `next_execution_at` text at `now` (null when inactive or never firing), recomputed
+    /// only once `now` reaches the instant last computed.
+    fn next_at(&mut self, tz: Tz, now: DateTime<Utc>) -> Option<&str> {
+        if !self.is_active {
+            return None;
+        }
+        let fresh = match &self.next {
+            Some((from, until, _)) => *from <= now && until.is_none_or(|u| now < u),
+            None => false,
+        };
+        if !fresh {
+            let at = self.cron.next_fire_from(now, tz);
+            self.next = Some((
+                now,
+                at.map(|t| t.with_timezone(&Utc)),
+                at.map(|t| t.to_rfc3339()),
+            ));
+        }
+        self.next.as_ref().and_then(|(_, _, text)| text.as_deref())
+    }
+}
+
+/// Appends a JSON string (timestamps only: nothing to escape) or `null`.
+fn push_opt_str(out: &mut String, v: Option<&str>) {
+    match v {
+        Some(s) => {
+            out.push('"');
+            out.push_str(s);
+            out.push('"');
+        }
+        None => out.push_str("null"),
+    }
+}
+
+#[cfg(test)]
+#[path = "job_list_test.rs"]
+mod tests;
