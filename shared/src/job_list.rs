@@ -76,8 +76,14 @@ impl JobListCache {
 
     /// Drops the entries of jobs not in `listed` (deleted jobs).
     pub fn retain(&self, listed: &[JobVersion]) {
+        let mut entries = self.lock();
+        // Every listed job has an entry (the caller re-read the stale ones): equal sizes mean
+        // nothing else is cached.
+        if entries.len() == listed.len() && listed.iter().all(|v| entries.contains_key(&v.id)) {
+            return;
+        }
         let keep: HashSet<&str> = listed.iter().map(|v| v.id.as_str()).collect();
-        self.lock().retain(|id, _| keep.contains(id.as_str()));
+        entries.retain(|id, _| keep.contains(id.as_str()));
     }
 
     /// `{"count": n, "jobs": [...]}` as JSON text, in the order of `listed`, each job in
@@ -92,24 +98,31 @@ impl JobListCache {
         now: DateTime<Utc>,
     ) -> String {
         let mut entries = self.lock();
-        let mut jobs = String::with_capacity(listed.len() * 768);
-        let mut count = 0usize;
+        let (count, bytes) = listed
+            .iter()
+            .filter_map(|v| entries.get(&v.id))
+            .fold((0usize, 32usize), |(n, b), e| (n + 1, b + e.head.len() + 160));
+        let mut out = String::with_capacity(bytes);
+        out.push_str("{\"count\":");
+        out.push_str(&count.to_string());
+        out.push_str(",\"jobs\":[");
+        let mut first = true;
         for v in listed {
             let Some(e) = entries.get_mut(&v.id) else {
                 continue;
             };
-            if count > 0 {
-                jobs.push(',');
+            if !std::mem::take(&mut first) {
+                out.push(',');
             }
-            count += 1;
-            jobs.push_str(&e.head);
-            jobs.push_str(",\"last_execution_at\":");
-            push_opt_str(&mut jobs, last_runs.get(&v.id).map(fmt_ts).as_deref());
-            jobs.push_str(",\"next_execution_at\":");
-            push_opt_str(&mut jobs, e.next_at(tz, now));
-            jobs.push('}');
+            out.push_str(&e.head);
+            out.push_str(",\"last_execution_at\":");
+            push_opt_str(&mut out, last_runs.get(&v.id).map(fmt_ts).as_deref());
+            out.push_str(",\"next_execution_at\":");
+            push_opt_str(&mut out, e.next_at(tz, now));
+            out.push('}');
         }
-        format!("{{\"count\":{count},\"jobs\":[{jobs}]}}")
+        out.push_str("]}");
+        out
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
