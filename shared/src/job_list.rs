@@ -101,7 +101,9 @@ impl JobListCache {
         let (count, bytes) = listed
             .iter()
             .filter_map(|v| entries.get(&v.id))
-            .fold((0usize, 32usize), |(n, b), e| (n + 1, b + e.head.len() + 160));
+            .fold((0usize, 32usize), |(n, b), e| {
+                (n + 1, b + e.head.len() + 160)
+            });
         let mut out = String::with_capacity(bytes);
         out.push_str("{\"count\":");
         out.push_str(&count.to_string());
