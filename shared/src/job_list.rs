@@ -34,9 +34,16 @@ struct Entry {
     head: String,
     cron: CronExpr,
     is_active: bool,
-    /// `(from, until, text)`: `next_execution_at` computed at `from`, the same answer for any
-    /// instant in `[from, until)` (no firing lies between); `until = None` never fires again.
-    next: Option<(DateTime<Utc>, Option<DateTime<Utc>>, Option<String>)>,
+    /// The last `next_execution_at` computed, if any.
+    next: Option<NextFire>,
+}
+
+/// `next_execution_at` computed at `from`: the same answer for any instant in
+/// `[from, until)` (no firing lies between); `until = None` never fires again.
+struct NextFire {
+    from: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    text: Option<String>,
 }
 
 impl JobListCache {
@@ -140,19 +147,19 @@ impl Entry {
         if !self.is_active {
             return None;
         }
-        let fresh = match &self.next {
-            Some((from, until, _)) => *from <= now && until.is_none_or(|u| now < u),
-            None => false,
-        };
+        let fresh = self
+            .next
+            .as_ref()
+            .is_some_and(|n| n.from <= now && n.until.is_none_or(|u| now < u));
         if !fresh {
             let at = self.cron.next_fire_from(now, tz);
-            self.next = Some((
-                now,
-                at.map(|t| t.with_timezone(&Utc)),
-                at.map(|t| t.to_rfc3339()),
-            ));
+            self.next = Some(NextFire {
+                from: now,
+                until: at.map(|t| t.with_timezone(&Utc)),
+                text: at.map(|t| t.to_rfc3339()),
+            });
         }
-        self.next.as_ref().and_then(|(_, _, text)| text.as_deref())
+        self.next.as_ref().and_then(|n| n.text.as_deref())
     }
 }
 
