@@ -451,13 +451,34 @@ impl Store {
 
     /// One page of executions newest first: `total` from the counters, the page start found
     /// from the counters ([`Store::locate_offset`]), then one Query from there reading about
-    /// one page (plus rows the filter drops). Range bounds apply at minute precision.
+    /// one page (plus rows the filter drops); the first page's Query runs concurrently with
+    /// the counts. Range bounds apply at minute precision.
     pub async fn execution_page(
         &self,
         scope: &ExecutionScope,
         filter: &ExecutionFilter,
         offset: usize,
     ) -> StoreResult<ExecutionPage> {
+        // The first page needs no positioning: it starts at the newest item of the range, so
+        // its Query runs beside the counts (a round trip less; when the range turns out empty,
+        // the few rows it may have read are dropped).
+        if offset == 0 && filter.limit > 0 {
+            let ((tally, _), items) = futures::future::try_join(
+                self.execution_counts(scope, filter.from, filter.to),
+                self.query_executions(
+                    scope,
+                    filter,
+                    filter.from.map(floor_minute),
+                    filter.to.map(floor_minute),
+                    0,
+                    filter.limit,
+                ),
+            )
+            .await?;
+            let total = filter.count(&tally);
+            let items = if total > 0 { items } else { Vec::new() };
+            return Ok(ExecutionPage { items, total });
+        }
         let (tally, counts) = self.execution_counts(scope, filter.from, filter.to).await?;
         let total = filter.count(&tally);
         if offset as i64 >= total || filter.limit == 0 {
@@ -465,20 +486,6 @@ impl Store {
                 items: Vec::new(),
                 total,
             });
-        }
-        // The first page needs no positioning: it starts at the newest item of the range.
-        if offset == 0 {
-            let items = self
-                .query_executions(
-                    scope,
-                    filter,
-                    filter.from.map(floor_minute),
-                    filter.to.map(floor_minute),
-                    0,
-                    filter.limit,
-                )
-                .await?;
-            return Ok(ExecutionPage { items, total });
         }
         let scopes = scope.counter_scopes();
         let empty = || ExecutionPage {
