@@ -106,24 +106,10 @@ impl Store {
     /// projected to `PK, updated_at, created_by` (same capacity, a fraction of the bytes to
     /// parse). Lets a per-process cache of list entries revalidate on every request.
     pub async fn list_job_versions(&self) -> StoreResult<Vec<JobVersion>> {
-        let pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s("JOBS"))
-            .projection_expression("PK, updated_at, created_by")
-            .scan_index_forward(false)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        pages
+        self.query_gsi1_projected("JOBS", false, Some("PK, updated_at, created_by"))
+            .await?
             .into_iter()
-            .map(|r| {
-                let item = r.map_err(StoreError::from)?;
+            .map(|item| {
                 let raw: RawVersion = from_item(item)?;
                 Ok(JobVersion {
                     id: raw.pk.strip_prefix("JOB#").unwrap_or(&raw.pk).to_string(),

@@ -311,6 +311,17 @@ impl Store {
 
     /// All items of one GSI1 partition, following every page, in `GSI1SK` order.
     async fn query_gsi1(&self, pk: &str, forward: bool) -> StoreResult<Vec<Item>> {
+        self.query_gsi1_projected(pk, forward, None).await
+    }
+
+    /// [`Store::query_gsi1`] returning only the attributes of `projection` (a
+    /// ProjectionExpression of plain names) when given: fewer bytes to parse, same capacity.
+    async fn query_gsi1_projected(
+        &self,
+        pk: &str,
+        forward: bool,
+        projection: Option<&str>,
+    ) -> StoreResult<Vec<Item>> {
         let items = self
             .client
             .query()
@@ -318,6 +329,7 @@ impl Store {
             .index_name("GSI1")
             .key_condition_expression("GSI1PK = :pk")
             .expression_attribute_values(":pk", s(pk))
+            .set_projection_expression(projection.map(str::to_string))
             .scan_index_forward(forward)
             .into_paginator()
             .items()
