@@ -633,19 +633,14 @@ impl Store {
             .iter()
             .map(|id| (job_scope(id), "TOTAL".to_string()))
             .collect();
-        let items = self.batch_get_attrs(&keys, &[LAST_STARTED_ATTR]).await?;
-        Ok(items
-            .into_values()
-            .filter_map(|i| {
-                let id = i
-                    .get("PK")?
-                    .as_s()
-                    .ok()?
-                    .strip_prefix("XSTAT#JOB#")?
-                    .to_string();
-                let t = i.get(LAST_STARTED_ATTR)?.as_s().ok()?;
+        let mut items = self.batch_get_attrs(&keys, &[LAST_STARTED_ATTR]).await?;
+        Ok(job_ids
+            .iter()
+            .filter_map(|id| {
+                let item = items.remove(&format!("{}|TOTAL", job_scope(id)))?;
+                let t = item.get(LAST_STARTED_ATTR)?.as_s().ok()?;
                 let t = DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
-                Some((id, t))
+                Some((id.to_string(), t))
             })
             .collect())
     }

@@ -22,13 +22,15 @@ fn name_pk(name: &str) -> String {
 /// write of the job item that alters it (update, pause, taxonomy rename) but one, the
 /// clearing of `created_by` when its creator is deleted, which is why it is part of it.
 /// `last_execution_at` is not (it lives on the job's counter item).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct JobVersion {
     /// Job id.
     pub id: String,
     /// The job's `updated_at`.
+    #[serde(with = "crate::domain::ts")]
     pub updated_at: DateTime<Utc>,
     /// The job's `created_by` (user id or none).
+    #[serde(default)]
     pub created_by: Option<String>,
 }
 
@@ -41,16 +43,6 @@ impl JobVersion {
             created_by: job.created_by.clone(),
         }
     }
-}
-
-#[derive(serde::Deserialize)]
-struct RawVersion {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(with = "crate::domain::ts")]
-    updated_at: DateTime<Utc>,
-    #[serde(default)]
-    created_by: Option<String>,
 }
 
 /// Most jobs one bulk transaction carries (two items each, 100 items per transaction).
@@ -103,20 +95,13 @@ impl Store {
     }
 
     /// Every job's [`JobVersion`], newest first: the same Query as [`Store::list_jobs`]
-    /// projected to `PK, updated_at, created_by` (same capacity, a fraction of the bytes to
+    /// projected to `id, updated_at, created_by` (same capacity, a fraction of the bytes to
     /// parse). Lets a per-process cache of list entries revalidate on every request.
     pub async fn list_job_versions(&self) -> StoreResult<Vec<JobVersion>> {
-        self.query_gsi1_projected("JOBS", false, Some("PK, updated_at, created_by"))
+        self.query_gsi1_projected("JOBS", false, Some("id, updated_at, created_by"))
             .await?
             .into_iter()
-            .map(|item| {
-                let raw: RawVersion = from_item(item)?;
-                Ok(JobVersion {
-                    id: raw.pk.strip_prefix("JOB#").unwrap_or(&raw.pk).to_string(),
-                    updated_at: raw.updated_at,
-                    created_by: raw.created_by,
-                })
-            })
+            .map(from_item)
             .collect()
     }
 
