@@ -445,28 +445,103 @@ impl RangeCounts {
 }
 
 impl Store {
-    /// Sum of the `TOTAL` items of `scopes` (one GetItem each, batched).
+    /// Sum of the `TOTAL` items of `scopes` (one GetItem each, batched), less the days past
+    /// retention not folded out yet (Queried beside it).
     pub async fn counter_totals(&self, scopes: &[String]) -> StoreResult<Tally> {
-        let keys: Vec<(String, String)> = scopes
+        Ok(self.totals_and_range(scopes, None).await?.0)
+    }
+
+    /// [`Store::counter_totals`] and, when `range` is given, [`Store::counter_range`] of it,
+    /// in one step: one BatchGetItem of the `TOTAL` items and the range's items, concurrent
+    /// with the expired-day Queries.
+    async fn totals_and_range(
+        &self,
+        scopes: &[String],
+        range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> StoreResult<(Tally, Option<RangeCounts>)> {
+        let plan = range.map(|(from, to)| RangePlan::new(scopes, from, to));
+        let keys: Vec<CounterKey> = scopes
             .iter()
             .map(|p| (p.clone(), "TOTAL".to_string()))
             .collect();
-        let items = self.batch_get(&keys).await?;
-        let mut t = Tally::default();
-        for item in items.values() {
-            t.merge(&tally_of(Some(item), 't', |_| true));
-        }
+        let read = async {
+            match &plan {
+                Some(plan) => self.read_plan(scopes, plan, keys).await,
+                None => self.batch_get(&keys).await,
+            }
+        };
         // Days past retention that the maintenance function has not folded out yet.
-        if let Some(floor) = self.history_floor() {
-            let expired = futures::future::try_join_all(
-                scopes.iter().map(|scope| self.expired_days(scope, floor)),
+        let expired = async {
+            match self.history_floor() {
+                Some(floor) => {
+                    futures::future::try_join_all(
+                        scopes.iter().map(|scope| self.expired_days(scope, floor)),
+                    )
+                    .await
+                }
+                None => Ok(Vec::new()),
+            }
+        };
+        let (items, expired) = futures::future::try_join(read, expired).await?;
+        let mut t = Tally::default();
+        for scope in scopes {
+            t.merge(&tally_of(items.get(&format!("{scope}|TOTAL")), 't', |_| {
+                true
+            }));
+        }
+        for day in expired.into_iter().flatten() {
+            t.merge(&tally_of(Some(&day), 'd', |_| true).negated());
+        }
+        Ok((t, plan.map(|plan| plan.assemble(items, scopes))))
+    }
+
+    /// What a page needs from the counters: the total of `[from, to)` (all time when both are
+    /// absent) and the counts its offset is located in. Without a range, these are today's
+    /// (by hour) and the [`RECENT_DAYS`] newest day items before today, read in the same step
+    /// as the totals: older days are read only when the offset is past those. `None` when
+    /// nothing can match.
+    pub(crate) async fn page_counts(
+        &self,
+        scopes: &[String],
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<(Tally, Option<PageSpan>)> {
+        if from.is_none() && to.is_none() {
+            let today = Utc::now().date_naive();
+            let start = today.and_time(chrono::NaiveTime::MIN).and_utc();
+            let ((total, counts), earlier) = futures::future::try_join(
+                self.totals_and_range(scopes, Some((start, start + Duration::days(1)))),
+                self.recent_days(scopes, today),
             )
             .await?;
-            for day in expired.into_iter().flatten() {
-                t.merge(&tally_of(Some(&day), 'd', |_| true).negated());
-            }
+            return Ok((
+                total,
+                counts.map(|today| PageSpan::Newest { today, earlier }),
+            ));
         }
-        Ok(t)
+        Ok(match self.clamp_range(scopes, from, to).await? {
+            Some((from, to)) => {
+                let counts = self.counter_range(scopes, from, to).await?;
+                (counts.total(), Some(PageSpan::Range(counts)))
+            }
+            None => (Tally::default(), None),
+        })
+    }
+
+    /// The [`RECENT_DAYS`] newest visible day items of each scope before `before`.
+    async fn recent_days(&self, scopes: &[String], before: NaiveDate) -> StoreResult<RecentDays> {
+        let first = self.history_floor().map(|f| f.date_naive());
+        let last = before - Duration::days(1);
+        if first.is_some_and(|f| f > last) {
+            return Ok(RecentDays(vec![Vec::new(); scopes.len()]));
+        }
+        let lists = futures::future::try_join_all(
+            scopes
+                .iter()
+                .map(|scope| self.day_items(scope, first, last, Some(RECENT_DAYS))),
+        )
+        .await?;
+        Ok(RecentDays(lists))
     }
 
     /// A scope's day items before `floor` (Query `SK BETWEEN D# AND D#<floor − 1 day>~`):
@@ -567,81 +642,90 @@ impl Store {
     }
 
     /// Counts of `[from, to)` (rounded down to the minute) summed over `scopes`: one day item
-    /// per day touched and at most two hour items per scope.
+    /// per day touched (today: its hour-slot item) and at most two hour items per scope.
     pub async fn counter_range(
         &self,
         scopes: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<RangeCounts> {
-        let (from, to) = (floor_minute(from), floor_minute(to));
-        // Plan the decomposition: (start, end, sk, slot prefix, slot range).
-        enum Piece {
-            Day(NaiveDate),
-            Hour(DateTime<Utc>),
-            Minute(DateTime<Utc>),
-        }
-        let mut pieces = Vec::new();
-        let mut cur = from;
-        while cur < to {
-            let day_start = cur.date_naive().and_hms_opt(0, 0, 0).map(|d| d.and_utc());
-            if day_start == Some(cur) && cur + Duration::days(1) <= to {
-                pieces.push(Piece::Day(cur.date_naive()));
-                cur += Duration::days(1);
-            } else if cur.minute() == 0 && cur + Duration::hours(1) <= to {
-                pieces.push(Piece::Hour(cur));
-                cur += Duration::hours(1);
-            } else {
-                pieces.push(Piece::Minute(cur));
-                cur += Duration::minutes(1);
-            }
-        }
-        let mut keys = Vec::new();
-        for p in &pieces {
-            let sk = match p {
-                Piece::Day(d) => day_sk(*d),
-                Piece::Hour(t) => day_hours_sk(t.date_naive()),
-                Piece::Minute(t) => hour_sk(*t),
-            };
-            for scope in scopes {
-                let k = (scope.clone(), sk.clone());
-                if !keys.contains(&k) {
-                    keys.push(k);
-                }
-            }
-        }
-        let items = self.batch_get(&keys).await?;
-        let mut out = RangeCounts {
-            segments: Vec::with_capacity(pieces.len()),
-            items,
-            scopes: scopes.to_vec(),
-        };
-        for p in pieces {
-            let seg = match p {
-                Piece::Day(d) => {
-                    let start = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(from);
-                    out.segment(start, start + Duration::days(1), &day_sk(d), 'd', |_| true)
-                }
-                Piece::Hour(t) => {
-                    let h = t.hour();
-                    out.segment(
-                        t,
-                        t + Duration::hours(1),
-                        &day_hours_sk(t.date_naive()),
-                        'h',
-                        move |s| s == h,
+        let plan = RangePlan::new(scopes, from, to);
+        let items = self.read_plan(scopes, &plan, Vec::new()).await?;
+        Ok(plan.assemble(items, scopes))
+    }
+
+    /// The counter items a plan needs, plus `extra` keys: one BatchGetItem of the hour-slot and
+    /// hour items (and `extra`), concurrent with one Query per scope of its whole days. Keyed
+    /// `<PK>|<SK>`.
+    async fn read_plan(
+        &self,
+        scopes: &[String],
+        plan: &RangePlan,
+        mut keys: Vec<CounterKey>,
+    ) -> StoreResult<HashMap<String, Item>> {
+        keys.extend(plan.keys.iter().cloned());
+        let days = async {
+            match plan.days {
+                Some((first, last)) => {
+                    futures::future::try_join_all(
+                        scopes
+                            .iter()
+                            .map(|scope| self.day_items(scope, Some(first), last, None)),
                     )
+                    .await
                 }
-                Piece::Minute(t) => {
-                    let m = t.minute();
-                    out.segment(t, t + Duration::minutes(1), &hour_sk(t), 'm', move |s| {
-                        s == m
-                    })
-                }
-            };
-            out.segments.push(seg);
+                None => Ok(Vec::new()),
+            }
+        };
+        let (mut items, days) = futures::future::try_join(self.batch_get(&keys), days).await?;
+        for (scope, list) in scopes.iter().zip(days) {
+            for (day, item) in list {
+                items.insert(format!("{scope}|{}", day_sk(day)), item);
+            }
         }
-        Ok(out)
+        Ok(items)
+    }
+
+    /// A scope's day items (`D#<day>`) of `[first, last]` (from its first day when `first` is
+    /// `None`), newest first: one Query `SK BETWEEN D#<first> AND D#<last>~`, paged on, or only
+    /// its first page of `limit` items. Days without counts have no item and cost nothing; a
+    /// Query is billed by the bytes it reads (~100 B a day item), not per item as BatchGetItem.
+    async fn day_items(
+        &self,
+        scope: &str,
+        first: Option<NaiveDate>,
+        last: NaiveDate,
+        limit: Option<i32>,
+    ) -> StoreResult<Vec<(NaiveDate, Item)>> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(scope))
+            .expression_attribute_values(":lo", s(first.map_or("D#".into(), day_sk)))
+            .expression_attribute_values(":hi", s(format!("{}~", day_sk(last))))
+            .scan_index_forward(false);
+        let items = match limit {
+            Some(n) => q.limit(n).send().await?.items.unwrap_or_default(),
+            None => q
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await?,
+        };
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let day = item
+                    .get("SK")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|sk| sk.strip_prefix("D#"))
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())?;
+                Some((day, item))
+            })
+            .collect())
     }
 
     /// Splits a segment into its hours (the day's hour-slot items) or minutes (the hour
@@ -762,6 +846,104 @@ impl Store {
     }
 }
 
+/// One bucket of a planned range.
+enum Piece {
+    Day(NaiveDate),
+    Hour(DateTime<Utc>),
+    Minute(DateTime<Utc>),
+}
+
+/// How `[from, to)` (rounded down to the minute) is counted: whole days before today from
+/// their day items, whole hours (today's included) from their day's hour-slot item, leftover
+/// minutes from their hour item; `keys` are the counter items to read, once each.
+///
+/// Today is counted by hours although a day item would do: the hour-slot item costs the same
+/// read unit (both are well under 4 KB), and an offset landing in today (the usual page) is then
+/// located down to the hour without another read.
+struct RangePlan {
+    pieces: Vec<Piece>,
+    /// Hour-slot and hour items (BatchGetItem).
+    keys: Vec<CounterKey>,
+    /// First and last whole day (Queried, one Query per scope).
+    days: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl RangePlan {
+    fn new(scopes: &[String], from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        let (from, to) = (floor_minute(from), floor_minute(to));
+        let today = Utc::now().date_naive();
+        let mut pieces = Vec::new();
+        let mut cur = from;
+        while cur < to {
+            let day_start = cur.date_naive().and_hms_opt(0, 0, 0).map(|d| d.and_utc());
+            if day_start == Some(cur) && cur + Duration::days(1) <= to && cur.date_naive() < today {
+                pieces.push(Piece::Day(cur.date_naive()));
+                cur += Duration::days(1);
+            } else if cur.minute() == 0 && cur + Duration::hours(1) <= to {
+                pieces.push(Piece::Hour(cur));
+                cur += Duration::hours(1);
+            } else {
+                pieces.push(Piece::Minute(cur));
+                cur += Duration::minutes(1);
+            }
+        }
+        let mut keys = Vec::new();
+        let mut days: Option<(NaiveDate, NaiveDate)> = None;
+        for p in &pieces {
+            let sk = match p {
+                Piece::Day(d) => {
+                    days = Some(days.map_or((*d, *d), |(first, _)| (first, *d)));
+                    continue;
+                }
+                Piece::Hour(t) => day_hours_sk(t.date_naive()),
+                Piece::Minute(t) => hour_sk(*t),
+            };
+            for scope in scopes {
+                let k = (scope.clone(), sk.clone());
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        RangePlan { pieces, keys, days }
+    }
+
+    /// The range's buckets counted from `items` (keyed `<PK>|<SK>`, absent items count 0).
+    fn assemble(self, items: HashMap<String, Item>, scopes: &[String]) -> RangeCounts {
+        let mut out = RangeCounts {
+            segments: Vec::with_capacity(self.pieces.len()),
+            items,
+            scopes: scopes.to_vec(),
+        };
+        for p in self.pieces {
+            let seg = match p {
+                Piece::Day(d) => {
+                    let start = d.and_time(chrono::NaiveTime::MIN).and_utc();
+                    out.segment(start, start + Duration::days(1), &day_sk(d), 'd', |_| true)
+                }
+                Piece::Hour(t) => {
+                    let h = t.hour();
+                    out.segment(
+                        t,
+                        t + Duration::hours(1),
+                        &day_hours_sk(t.date_naive()),
+                        'h',
+                        move |s| s == h,
+                    )
+                }
+                Piece::Minute(t) => {
+                    let m = t.minute();
+                    out.segment(t, t + Duration::minutes(1), &hour_sk(t), 'm', move |s| {
+                        s == m
+                    })
+                }
+            };
+            out.segments.push(seg);
+        }
+        out
+    }
+}
+
 impl RangeCounts {
     fn segment(
         &self,
@@ -826,63 +1008,125 @@ impl Store {
     }
 }
 
-/// Days of counters read per step when an offset is located without a range.
-const WINDOW_DAYS: i64 = 7;
+/// Day items read per scope and step when an offset is located without a range (one Query
+/// per scope: about 1.4 KB, one read unit).
+const RECENT_DAYS: i32 = 14;
+
+/// Each scope's newest day items (newest first), as [`Store::day_items`] returned them.
+#[derive(Clone, Debug)]
+pub struct RecentDays(Vec<Vec<(NaiveDate, Item)>>);
+
+impl RecentDays {
+    /// The days every scope has answered for (a scope that returned a full page may have more
+    /// before its oldest), their sums newest first, and where to go on (`None`: all read).
+    fn complete_days(&self) -> (Vec<(NaiveDate, Tally)>, Option<NaiveDate>) {
+        let cut = self
+            .0
+            .iter()
+            .filter(|list| list.len() >= RECENT_DAYS as usize)
+            .filter_map(|list| list.last().map(|(d, _)| *d))
+            .max();
+        let mut days: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
+        for (day, item) in self.0.iter().flatten() {
+            if cut.is_none_or(|c| *day >= c) {
+                days.entry(*day)
+                    .or_default()
+                    .merge(&tally_of(Some(item), 'd', |_| true));
+            }
+        }
+        (days.into_iter().rev().collect(), cut)
+    }
+}
 
 impl Store {
     /// Where an offset page starts: the Query's lower bound (the range's start; `None`
     /// without a range) and the bucket position; `None` when the offset is past the end.
-    /// With a range, its counts locate it; without one, [`Store::locate_offset_backwards`].
+    /// With a range, its counts locate it; without one, today's counts, then the day items
+    /// before today ([`Store::locate_in_days`]).
     pub(crate) async fn locate_page(
         &self,
         scopes: &[String],
-        counts: Option<RangeCounts>,
+        span: PageSpan,
         offset: i64,
         matches: &(dyn Fn(&Tally) -> i64 + Sync),
     ) -> StoreResult<Option<(Option<DateTime<Utc>>, PagePosition)>> {
-        Ok(match counts {
-            Some(c) => self
+        Ok(match span {
+            PageSpan::Range(c) => self
                 .locate_offset(&c, offset, matches)
                 .await?
                 .map(|p| (c.segments.first().map(|s| s.start), p)),
-            None => self
-                .locate_offset_backwards(scopes, offset, matches)
-                .await?
-                .map(|p| (None, p)),
+            PageSpan::Newest { today, earlier } => {
+                let in_today = matches(&today.total());
+                let position = if offset < in_today {
+                    self.locate_offset(&today, offset, matches).await?
+                } else {
+                    self.locate_in_days(scopes, earlier, offset - in_today, matches)
+                        .await?
+                };
+                position.map(|p| (None, p))
+            }
         })
     }
 
-    /// [`Store::locate_offset`] over everything visible, without reading the whole history:
-    /// the day items of [`WINDOW_DAYS`]-day windows, newest window first, until one holds the
-    /// offset. Cost grows with how deep the page is, not with how much history there is.
-    pub async fn locate_offset_backwards(
+    /// [`Store::locate_offset`] over the days before today, newest first, from the day items
+    /// already read (`days`), reading [`RECENT_DAYS`] more per scope while the offset is past
+    /// them: cost grows with how deep the page is (and how many days had runs), never with how
+    /// much history there is. The day found is refined to the minute as in a range.
+    async fn locate_in_days(
         &self,
         scopes: &[String],
+        mut days: RecentDays,
         offset: i64,
         matches: &(dyn Fn(&Tally) -> i64 + Sync),
     ) -> StoreResult<Option<PagePosition>> {
-        let Some((earliest, latest)) = self.clamp_range(scopes, None, None).await? else {
-            return Ok(None);
-        };
         let mut remaining = offset;
-        let mut to = latest;
-        while to > earliest {
-            let window_day = to.date_naive() - Duration::days(WINDOW_DAYS - 1);
-            let from = window_day
-                .and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc())
-                .unwrap_or(earliest)
-                .max(earliest);
-            let counts = self.counter_range(scopes, from, to).await?;
-            let n = matches(&counts.total());
-            if n > remaining {
-                return self.locate_offset(&counts, remaining, matches).await;
+        let first = self.history_floor().map(|f| f.date_naive());
+        loop {
+            let (complete, cut) = days.complete_days();
+            for (day, tally) in complete {
+                let n = matches(&tally);
+                if n > remaining {
+                    let start = day.and_time(chrono::NaiveTime::MIN).and_utc();
+                    let counts = RangeCounts {
+                        segments: vec![Segment {
+                            start,
+                            end: start + Duration::days(1),
+                            tally,
+                        }],
+                        items: HashMap::new(),
+                        scopes: scopes.to_vec(),
+                    };
+                    return self.locate_offset(&counts, remaining, matches).await;
+                }
+                remaining -= n;
             }
-            remaining -= n;
-            to = from;
+            let Some(cut) = cut else { return Ok(None) };
+            let last = cut - Duration::days(1);
+            if first.is_some_and(|f| f > last) {
+                return Ok(None);
+            }
+            days = RecentDays(
+                futures::future::try_join_all(
+                    scopes
+                        .iter()
+                        .map(|scope| self.day_items(scope, first, last, Some(RECENT_DAYS))),
+                )
+                .await?,
+            );
         }
-        Ok(None)
     }
+}
+
+/// The counts an offset page is located in ([`Store::page_counts`]).
+#[derive(Clone, Debug)]
+pub enum PageSpan {
+    /// The whole requested range.
+    Range(RangeCounts),
+    /// No range: today's counts (by hour) and the newest day items before today.
+    Newest {
+        today: RangeCounts,
+        earlier: RecentDays,
+    },
 }
 
 #[cfg(test)]

@@ -62,3 +62,40 @@ fn one_delta_updates_total_day_sum_hour_slot_and_minute_slot() {
         ]
     );
 }
+
+fn day_list(scope_days: &[(u32, i64)]) -> Vec<(NaiveDate, Item)> {
+    scope_days
+        .iter()
+        .map(|(d, v)| {
+            let day = NaiveDate::from_ymd_opt(2026, 11, *d).unwrap();
+            let item: Item = HashMap::from([("d_sSg".to_string(), n(*v))]);
+            (day, item)
+        })
+        .collect()
+}
+
+#[test]
+fn recent_days_sum_only_the_days_every_scope_answered_for() {
+    let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    // Scope A filled its page (RECENT_DAYS items, newest first, oldest = day 10): it may have
+    // more before day 10. Scope B answered everything it has (3 items, down to day 2).
+    let full: Vec<(u32, i64)> = (0..RECENT_DAYS as u32).map(|i| (23 - i, 1)).collect();
+    let days = RecentDays(vec![day_list(&full), day_list(&[(20, 5), (12, 7), (2, 9)])]);
+    let (complete, cut) = days.complete_days();
+    assert_eq!(cut, Some(day(10)));
+    let got: Vec<(NaiveDate, i64)> = complete.iter().map(|(d, t)| (*d, t.get("sSg"))).collect();
+    // Newest first; day 20 sums both scopes; day 2 (scope B) waits until A is read that far.
+    assert_eq!(got.first(), Some(&(day(23), 1)));
+    assert!(got.contains(&(day(20), 6)));
+    assert!(got.contains(&(day(12), 8)));
+    assert_eq!(got.last(), Some(&(day(10), 1)));
+    assert_eq!(got.len(), RECENT_DAYS as usize);
+    // No scope filled its page: everything is complete, nothing more to read.
+    let days = RecentDays(vec![day_list(&[(20, 5)]), day_list(&[(12, 7), (2, 9)])]);
+    let (complete, cut) = days.complete_days();
+    assert_eq!(cut, None);
+    assert_eq!(
+        complete.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
+        vec![day(20), day(12), day(2)]
+    );
+}

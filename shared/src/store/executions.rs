@@ -479,22 +479,19 @@ impl Store {
             let items = if total > 0 { items } else { Vec::new() };
             return Ok(ExecutionPage { items, total });
         }
-        let (tally, counts) = self.execution_counts(scope, filter.from, filter.to).await?;
-        let total = filter.count(&tally);
-        if offset as i64 >= total || filter.limit == 0 {
-            return Ok(ExecutionPage {
-                items: Vec::new(),
-                total,
-            });
-        }
         let scopes = scope.counter_scopes();
+        let (tally, span) = self.page_counts(&scopes, filter.from, filter.to).await?;
+        let total = filter.count(&tally);
         let empty = || ExecutionPage {
             items: Vec::new(),
             total,
         };
+        let Some(span) = span.filter(|_| (offset as i64) < total && filter.limit > 0) else {
+            return Ok(empty());
+        };
         let matches = |t: &Tally| filter.count(t);
         let Some((lo, p)) = self
-            .locate_page(&scopes, counts, offset as i64, &matches)
+            .locate_page(&scopes, span, offset as i64, &matches)
             .await?
         else {
             return Ok(empty());

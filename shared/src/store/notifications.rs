@@ -307,30 +307,32 @@ impl Store {
                 t.get(UNREAD) + t.get(READ)
             }
         };
-        let (tally, counts) = self.notification_counts(user_id, from, to).await?;
+        // The first page needs no positioning: it starts at the newest item of the range.
+        let scopes = [scope(user_id)];
+        let (tally, span) = if offset == 0 {
+            (self.notification_counts(user_id, from, to).await?.0, None)
+        } else {
+            self.page_counts(&scopes, from, to).await?
+        };
         let total = matches(&tally);
-        if offset as i64 >= total {
-            return Ok(NotificationPage {
-                items: Vec::new(),
-                total,
-            });
-        }
         let empty = || NotificationPage {
             items: Vec::new(),
             total,
         };
-        // The first page needs no positioning: it starts at the newest item of the range.
-        let (lo, hi, skip) = if offset == 0 {
-            (from.map(floor_minute), to.map(floor_minute), 0)
-        } else {
-            let scopes = [scope(user_id)];
-            let Some((lo, p)) = self
-                .locate_page(&scopes, counts, offset as i64, &matches)
-                .await?
-            else {
-                return Ok(empty());
-            };
-            (lo, Some(p.bucket_end), p.skip as usize)
+        if offset as i64 >= total {
+            return Ok(empty());
+        }
+        let (lo, hi, skip) = match span {
+            None => (from.map(floor_minute), to.map(floor_minute), 0),
+            Some(span) => {
+                let Some((lo, p)) = self
+                    .locate_page(&scopes, span, offset as i64, &matches)
+                    .await?
+                else {
+                    return Ok(empty());
+                };
+                (lo, Some(p.bucket_end), p.skip as usize)
+            }
         };
         let (index, pk_name, pk, sk_name, prefix) = if unread_only {
             (
