@@ -128,10 +128,40 @@ impl CounterChanges {
     }
 
     /// One `ADD` update per counter item (attributes that cancel out are left out).
-    pub fn into_updates(mut self, table: &str) -> StoreResult<Vec<TransactWriteItem>> {
+    ///
+    /// With a retention `floor` (the first visible day), each scope's `TOTAL` also keeps the
+    /// [`FOLDED_ATTR`] mark: `SET if_not_exists(…, floor)` when every item written is of a
+    /// visible day (a new scope has nothing to fold), `SET` to the oldest day written when
+    /// one is before the floor (an import of old history), which sends readers back to
+    /// looking for unfolded days until the maintenance function has folded them.
+    pub fn into_updates(
+        mut self,
+        table: &str,
+        floor: Option<NaiveDate>,
+    ) -> StoreResult<Vec<TransactWriteItem>> {
+        // Per scope: the oldest day written before the floor, if any.
+        let mut marks: BTreeMap<String, Option<NaiveDate>> = BTreeMap::new();
+        if let Some(floor) = floor {
+            for (pk, sk) in self.0.keys() {
+                let mark = marks.entry(pk.clone()).or_insert(None);
+                if let Some(day) = day_of_sk(sk).filter(|d| *d < floor) {
+                    *mark = Some(mark.map_or(day, |m| m.min(day)));
+                }
+            }
+            for (pk, old) in &marks {
+                if old.is_some() {
+                    self.0.entry((pk.clone(), "TOTAL".into())).or_default();
+                }
+            }
+        }
         let mut out = Vec::with_capacity(self.0.len());
         for ((pk, sk), attrs) in self.0 {
             let sets = self.1.remove(&(pk.clone(), sk.clone())).unwrap_or_default();
+            let mark = match (sk == "TOTAL", marks.get(&pk), floor) {
+                (true, Some(Some(old)), _) => Some(("#fd = :fd", *old)),
+                (true, Some(None), Some(floor)) => Some(("#fd = if_not_exists(#fd, :fd)", floor)),
+                _ => None,
+            };
             let mut b = Update::builder()
                 .table_name(table)
                 .key("PK", s(pk))
@@ -152,6 +182,12 @@ impl CounterChanges {
                 b = b
                     .expression_attribute_names(format!("#s{i}"), name)
                     .expression_attribute_values(format!(":s{i}"), v);
+            }
+            if let Some((expr, day)) = mark {
+                set_parts.push(expr.to_string());
+                b = b
+                    .expression_attribute_names("#fd", FOLDED_ATTR)
+                    .expression_attribute_values(":fd", s(day.format("%Y-%m-%d").to_string()));
             }
             if parts.is_empty() && set_parts.is_empty() {
                 continue;
@@ -174,15 +210,40 @@ impl CounterChanges {
     }
 }
 
-/// The counter updates of one delta in `scope` (for a transaction).
+/// The counter updates of one delta in `scope` (for a transaction), with the retention
+/// `floor` ([`CounterChanges::into_updates`]).
 pub(crate) fn updates(
     table: &str,
     scope: &str,
     delta: &Delta,
+    floor: Option<NaiveDate>,
 ) -> StoreResult<Vec<TransactWriteItem>> {
     let mut c = CounterChanges::default();
     c.add(scope, delta);
-    c.into_updates(table)
+    c.into_updates(table, floor)
+}
+
+/// Attribute of a scope's `TOTAL` item: `yyyy-mm-dd`, a day before which the scope has no
+/// day item left to fold out (docs/dynamodb-access-patterns.md, "Retention"). Readers look
+/// for unfolded days past retention only when it is older than today's floor.
+pub(crate) const FOLDED_ATTR: &str = "folded_before";
+
+/// The UTC day a counter item's SK names (`D#`, `DH#`, `H#` items; `None` for `TOTAL`).
+fn day_of_sk(sk: &str) -> Option<NaiveDate> {
+    let rest = sk
+        .strip_prefix("D#")
+        .or_else(|| sk.strip_prefix("DH#"))
+        .or_else(|| sk.strip_prefix("H#"))?;
+    NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// Whether a `TOTAL` item says its scope has nothing before `floor` left to fold.
+fn folded_before(total: &Item, floor: NaiveDate) -> bool {
+    total
+        .get(FOLDED_ATTR)
+        .and_then(|v| v.as_s().ok())
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .is_some_and(|d| d >= floor)
 }
 
 /// Most items DynamoDB takes in one transaction.
@@ -205,7 +266,9 @@ impl Store {
             }
             if !writes.is_empty() && writes.len() + 1 + next.keys().count() > MAX_TX_ITEMS {
                 let mut items = std::mem::take(&mut writes);
-                items.extend(std::mem::take(&mut changes).into_updates(&self.table)?);
+                items.extend(
+                    std::mem::take(&mut changes).into_updates(&self.table, self.floor_day())?,
+                );
                 self.transact(items).await?;
                 next = CounterChanges::default();
                 for (scope, d) in &deltas {
@@ -216,7 +279,7 @@ impl Store {
             changes = next;
         }
         if !writes.is_empty() {
-            writes.extend(changes.into_updates(&self.table)?);
+            writes.extend(changes.into_updates(&self.table, self.floor_day())?);
             self.transact(writes).await?;
         }
         Ok(())
@@ -281,7 +344,7 @@ impl Store {
                     .map(|(k, v)| (k.clone(), -v.parse::<i64>().unwrap_or(0)))
                     .collect(),
             );
-            let mut items = sub.into_updates(&self.table)?;
+            let mut items = sub.into_updates(&self.table, self.floor_day())?;
             let mut rm = Update::builder()
                 .table_name(&self.table)
                 .key("PK", s(from))
@@ -470,19 +533,30 @@ impl Store {
                 None => self.batch_get(&keys).await,
             }
         };
-        // Days past retention that the maintenance function has not folded out yet.
-        let expired = async {
-            match self.history_floor() {
-                Some(floor) => {
-                    futures::future::try_join_all(
-                        scopes.iter().map(|scope| self.expired_days(scope, floor)),
-                    )
-                    .await
-                }
-                None => Ok(Vec::new()),
-            }
+        let items = read.await?;
+        // Days past retention that the maintenance function has not folded out yet: looked
+        // for only in scopes whose `TOTAL` does not say they are all folded (normally none;
+        // between midnight UTC and the daily fold, all of them).
+        let unfolded: Vec<&String> = match self.history_floor() {
+            Some(floor) => scopes
+                .iter()
+                .filter(|scope| {
+                    items
+                        .get(&format!("{scope}|TOTAL"))
+                        .is_some_and(|total| !folded_before(total, floor.date_naive()))
+                })
+                .collect(),
+            None => Vec::new(),
         };
-        let (items, expired) = futures::future::try_join(read, expired).await?;
+        let expired = match self.history_floor() {
+            Some(floor) if !unfolded.is_empty() => {
+                futures::future::try_join_all(
+                    unfolded.iter().map(|scope| self.expired_days(scope, floor)),
+                )
+                .await?
+            }
+            _ => Vec::new(),
+        };
         let mut t = Tally::default();
         for scope in scopes {
             t.merge(&tally_of(items.get(&format!("{scope}|TOTAL")), 't', |_| {
@@ -576,6 +650,11 @@ impl Store {
         let Some(floor) = self.history_floor() else {
             return Ok(0);
         };
+        // The mark as it was before looking: set below only if no writer changed it since.
+        let Some(total) = self.get(scope.to_string(), "TOTAL").await? else {
+            return Ok(0);
+        };
+        let mark = total.get(FOLDED_ATTR).cloned();
         let days = self.expired_days(scope, floor).await?;
         let mut folded = 0;
         for day in days {
@@ -592,7 +671,8 @@ impl Store {
                     .map(|(k, v)| (format!("t_{k}"), -v))
                     .collect(),
             );
-            let mut items = c.into_updates(&self.table)?;
+            // No mark here: it is set once every expired day is folded (below).
+            let mut items = c.into_updates(&self.table, None)?;
             items.push(super::tx::delete(
                 &self.table,
                 scope.to_string(),
@@ -612,7 +692,35 @@ impl Store {
             hours.push((scope.to_string(), format!("DH#{date}")));
             self.batch_delete(hours).await?;
         }
+        self.mark_folded(scope, floor.date_naive(), mark).await?;
         Ok(folded)
+    }
+
+    /// Sets a scope's [`FOLDED_ATTR`] to `floor` once its days before it are folded, on
+    /// condition that the mark is still `seen` (a writer of an old day in between moves it
+    /// back and wins: the next daily run folds that day too).
+    async fn mark_folded(
+        &self,
+        scope: &str,
+        floor: NaiveDate,
+        seen: Option<AttributeValue>,
+    ) -> StoreResult<()> {
+        let mut u = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(scope))
+            .key("SK", s("TOTAL"))
+            .update_expression("SET #fd = :fd")
+            .expression_attribute_names("#fd", FOLDED_ATTR)
+            .expression_attribute_values(":fd", s(floor.format("%Y-%m-%d").to_string()));
+        u = match seen {
+            Some(v) => u
+                .condition_expression("#fd = :seen")
+                .expression_attribute_values(":seen", v),
+            None => u.condition_expression("attribute_exists(PK) AND attribute_not_exists(#fd)"),
+        };
+        super::ignore_conflict(super::map_conditional(u.send().await).map(|_| ()))
     }
 
     /// The part of `[from, to)` where `scopes` can have counts: from the first counted day to
@@ -708,12 +816,13 @@ impl Store {
             .scan_index_forward(false);
         let items = match limit {
             Some(n) => q.limit(n).send().await?.items.unwrap_or_default(),
-            None => q
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await?,
+            None => {
+                q.into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await?
+            }
         };
         Ok(items
             .into_iter()

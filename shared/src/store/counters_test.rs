@@ -35,7 +35,7 @@ fn one_delta_updates_total_day_sum_hour_slot_and_minute_slot() {
         at,
         adds: vec![("rSg".into(), 1)],
     };
-    let items = updates("t", "XSTAT#ALL#0", &d).unwrap();
+    let items = updates("t", "XSTAT#ALL#0", &d, None).unwrap();
     let mut keys: Vec<(String, String)> = items
         .iter()
         .map(|i| {
@@ -98,4 +98,47 @@ fn recent_days_sum_only_the_days_every_scope_answered_for() {
         complete.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
         vec![day(20), day(12), day(2)]
     );
+}
+
+/// The `TOTAL` update's expression and its `:fd` value, for a delta on 2026-11-23.
+fn total_mark(floor: Option<NaiveDate>) -> (String, Option<String>) {
+    let at = DateTime::parse_from_rfc3339("2026-11-23T05:07:09Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let d = Delta {
+        at,
+        adds: vec![("sSg".into(), 1)],
+    };
+    let items = updates("t", "XSTAT#ALL#0", &d, floor).unwrap();
+    let total = items
+        .iter()
+        .filter_map(|i| i.update())
+        .find(|u| u.key().get("SK").unwrap().as_s().unwrap() == "TOTAL")
+        .unwrap();
+    (
+        total.update_expression().to_string(),
+        total
+            .expression_attribute_values()
+            .and_then(|v| v.get(":fd"))
+            .map(|v| v.as_s().unwrap().clone()),
+    )
+}
+
+#[test]
+fn total_keeps_the_folded_mark() {
+    let day = |d| NaiveDate::from_ymd_opt(2026, 11, d);
+    // No retention: no mark.
+    assert_eq!(total_mark(None), ("ADD #a0 :v0".to_string(), None));
+    // A visible day: a new scope starts marked at the floor; an existing mark is kept.
+    let (expr, v) = total_mark(day(1));
+    assert!(
+        expr.ends_with("SET #fd = if_not_exists(#fd, :fd)"),
+        "{expr}"
+    );
+    assert_eq!(v.as_deref(), Some("2026-11-01"));
+    // A day already past retention (an import of old history): the mark moves back to it,
+    // so readers look for unfolded days until the maintenance function folds it.
+    let (expr, v) = total_mark(day(24));
+    assert!(expr.ends_with("SET #fd = :fd"), "{expr}");
+    assert_eq!(v.as_deref(), Some("2026-11-23"));
 }

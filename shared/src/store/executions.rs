@@ -346,14 +346,15 @@ impl Store {
             at: e.started_at,
             adds: vec![(e.counter_field(), 1)],
         };
-        let mut all = counters::updates(&self.table, &all_scope_of(&e.id), &delta)?;
+        let mut all =
+            counters::updates(&self.table, &all_scope_of(&e.id), &delta, self.floor_day())?;
         let mut job = CounterChanges::default();
         job.add(&job_scope(&e.job_id), &delta);
         // The job's last run time lives on its small `TOTAL` counter item, which this
         // transaction updates anyway: recording a run never rewrites the job item or its
         // `JOBS` index copy (a hot partition when thousands of jobs fire together).
         job.set_on_total(LAST_STARTED_ATTR, s(fmt_ts(&e.started_at)));
-        all.extend(job.into_updates(&self.table)?);
+        all.extend(job.into_updates(&self.table, self.floor_day())?);
         items.extend(all);
         // The job must still exist: checked in the same transaction as the claim, so once the
         // run is claimed nothing else must succeed before the run can happen.
@@ -423,8 +424,18 @@ impl Store {
         job_id: &str,
         delta: &Delta,
     ) -> StoreResult<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
-        let mut items = counters::updates(&self.table, &all_scope_of(execution_id), delta)?;
-        items.extend(counters::updates(&self.table, &job_scope(job_id), delta)?);
+        let mut items = counters::updates(
+            &self.table,
+            &all_scope_of(execution_id),
+            delta,
+            self.floor_day(),
+        )?;
+        items.extend(counters::updates(
+            &self.table,
+            &job_scope(job_id),
+            delta,
+            self.floor_day(),
+        )?);
         Ok(items)
     }
 
@@ -778,7 +789,7 @@ impl Store {
         }
         self.batch_write(requests).await?;
         let updates: Vec<_> = changes
-            .into_updates(&self.table)?
+            .into_updates(&self.table, self.floor_day())?
             .into_iter()
             .filter_map(|t| t.update)
             .collect();

@@ -210,6 +210,11 @@ impl Store {
         self.floor_at(Utc::now())
     }
 
+    /// The day of [`Store::history_floor`]: the first visible UTC day.
+    pub(crate) fn floor_day(&self) -> Option<chrono::NaiveDate> {
+        self.history_floor().map(|f| f.date_naive())
+    }
+
     fn floor_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let days = self.retention_days?;
         let day = now.date_naive() - chrono::Duration::days(days as i64);

@@ -178,7 +178,7 @@ impl Store {
                     changes.add(scope, d);
                 }
                 let mut items = writes;
-                items.extend(changes.into_updates(&self.table)?);
+                items.extend(changes.into_updates(&self.table, self.floor_day())?);
                 match self.transact(items).await {
                     Ok(()) | Err(StoreError::Conflict) => Ok(()),
                     Err(e) => Err(e),
@@ -200,7 +200,7 @@ impl Store {
             changes.add(&scope, &d);
         }
         let mut items = vec![tx::create(&self.table, self.notification_item(n)?)?];
-        items.extend(changes.into_updates(&self.table)?);
+        items.extend(changes.into_updates(&self.table, self.floor_day())?);
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
