@@ -11,7 +11,7 @@ use shared::{
     error::ApiResult,
     openapi as doc,
     services::{executions as svc, query::Query as Q},
-    web::{finish, AppState, CurrentUser},
+    web::{finish, AppState, CurrentUser, VerifiedAccess},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -92,10 +92,10 @@ async fn job_execution(
     responses((status = 200, body = doc::ExecutionList), doc::Errors))]
 async fn list_executions(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    token: VerifiedAccess,
     Query(q): Query<Q>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(svc::list(&state, &q).await?))
+    Ok(Json(token.read(&state, svc::list(&state, &q)).await?))
 }
 
 /// Counts by status, success rate and mean duration over a range.

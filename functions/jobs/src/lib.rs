@@ -15,7 +15,7 @@ use shared::{
     error::{ApiError, ApiResult},
     openapi as doc,
     services::{bulk, jobs as svc},
-    web::{finish, idempotent, json_object, AppState, CurrentUser},
+    web::{finish, idempotent, json_object, AppState, CurrentUser, VerifiedAccess},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -41,8 +41,8 @@ pub fn app(state: AppState) -> Router {
 /// Every job, newest first, unpaginated.
 #[utoipa::path(get, path = "/api/v2/jobs", tag = "jobs", security(("bearer" = [])),
     responses((status = 200, body = doc::JobList), doc::Errors))]
-async fn list_jobs(State(state): State<AppState>, _user: CurrentUser) -> ApiResult<Response> {
-    let body = svc::list(&state).await?;
+async fn list_jobs(State(state): State<AppState>, token: VerifiedAccess) -> ApiResult<Response> {
+    let body = token.read(&state, svc::list(&state)).await?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body,
