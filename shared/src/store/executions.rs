@@ -502,7 +502,12 @@ impl Store {
         };
         let matches = |t: &Tally| filter.count(t);
         let Some((lo, p)) = self
-            .locate_page(&scopes, span, offset as i64, &matches)
+            .locate_page(
+                &scopes,
+                span,
+                (offset as i64, filter.limit as i64),
+                &matches,
+            )
             .await?
         else {
             return Ok(empty());

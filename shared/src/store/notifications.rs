@@ -326,7 +326,7 @@ impl Store {
             None => (from.map(floor_minute), to.map(floor_minute), 0),
             Some(span) => {
                 let Some((lo, p)) = self
-                    .locate_page(&scopes, span, offset as i64, &matches)
+                    .locate_page(&scopes, span, (offset as i64, limit as i64), &matches)
                     .await?
                 else {
                     return Ok(empty());
