@@ -622,24 +622,8 @@ impl Store {
     /// normally none or one, as [`Store::expire_counters`] folds them out daily.
     async fn expired_days(&self, scope: &str, floor: DateTime<Utc>) -> StoreResult<Vec<Item>> {
         let last = floor.date_naive() - Duration::days(1);
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(scope))
-            .expression_attribute_values(":lo", s("D#"))
-            .expression_attribute_values(":hi", s(format!("{}~", day_sk(last))))
-            .limit(100)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        items
-            .into_iter()
-            .map(|i| i.map_err(StoreError::from))
-            .collect()
+        let days = self.day_items(scope, None, last, None).await?;
+        Ok(days.into_iter().map(|(_, item)| item).collect())
     }
 
     /// Folds a scope's days past retention out of its `TOTAL` item: per expired day one
