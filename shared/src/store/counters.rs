@@ -515,8 +515,9 @@ impl Store {
     }
 
     /// [`Store::counter_totals`] and, when `range` is given, [`Store::counter_range`] of it,
-    /// in one step: one BatchGetItem of the `TOTAL` items and the range's items, concurrent
-    /// with the expired-day Queries.
+    /// in one step: one BatchGetItem of the `TOTAL` items and the range's edge items (beside
+    /// the range's day Queries); then, only for scopes whose [`FOLDED_ATTR`] mark is older than
+    /// the floor, the Query of their expired days.
     async fn totals_and_range(
         &self,
         scopes: &[String],
@@ -527,35 +528,24 @@ impl Store {
             .iter()
             .map(|p| (p.clone(), "TOTAL".to_string()))
             .collect();
-        let read = async {
-            match &plan {
-                Some(plan) => self.read_plan(scopes, plan, keys).await,
-                None => self.batch_get(&keys).await,
-            }
+        let items = match &plan {
+            Some(plan) => self.read_plan(scopes, plan, keys).await?,
+            None => self.batch_get(&keys).await?,
         };
-        let items = read.await?;
         // Days past retention that the maintenance function has not folded out yet: looked
         // for only in scopes whose `TOTAL` does not say they are all folded (normally none;
         // between midnight UTC and the daily fold, all of them).
-        let unfolded: Vec<&String> = match self.history_floor() {
-            Some(floor) => scopes
-                .iter()
-                .filter(|scope| {
+        let expired = match self.history_floor() {
+            Some(floor) => {
+                let unfolded = scopes.iter().filter(|scope| {
                     items
                         .get(&format!("{scope}|TOTAL"))
                         .is_some_and(|total| !folded_before(total, floor.date_naive()))
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let expired = match self.history_floor() {
-            Some(floor) if !unfolded.is_empty() => {
-                futures::future::try_join_all(
-                    unfolded.iter().map(|scope| self.expired_days(scope, floor)),
-                )
-                .await?
+                });
+                futures::future::try_join_all(unfolded.map(|scope| self.expired_days(scope, floor)))
+                    .await?
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         let mut t = Tally::default();
         for scope in scopes {
@@ -567,6 +557,27 @@ impl Store {
             t.merge(&tally_of(Some(&day), 'd', |_| true).negated());
         }
         Ok((t, plan.map(|plan| plan.assemble(items, scopes))))
+    }
+
+    /// Counts of `scopes` over `[from, to)`: all time ([`Store::counter_totals`]) when both
+    /// bounds are absent, else the range clamped to where counts can be
+    /// ([`Store::clamp_range`], [`Store::counter_range`]) with its per-bucket counts.
+    pub(crate) async fn counts(
+        &self,
+        scopes: &[String],
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<(Tally, Option<RangeCounts>)> {
+        if from.is_none() && to.is_none() {
+            return Ok((self.counter_totals(scopes).await?, None));
+        }
+        Ok(match self.clamp_range(scopes, from, to).await? {
+            Some((from, to)) => {
+                let counts = self.counter_range(scopes, from, to).await?;
+                (counts.total(), Some(counts))
+            }
+            None => (Tally::default(), None),
+        })
     }
 
     /// What a page needs from the counters: the total of `[from, to)` (all time when both are
@@ -593,18 +604,14 @@ impl Store {
                 counts.map(|today| PageSpan::Newest { today, earlier }),
             ));
         }
-        Ok(match self.clamp_range(scopes, from, to).await? {
-            Some((from, to)) => {
-                let counts = self.counter_range(scopes, from, to).await?;
-                (counts.total(), Some(PageSpan::Range(counts)))
-            }
-            None => (Tally::default(), None),
-        })
+        let (total, counts) = self.counts(scopes, from, to).await?;
+        Ok((total, counts.map(PageSpan::Range)))
     }
 
-    /// The [`RECENT_DAYS`] newest visible day items of each scope before `before`.
+    /// The [`RECENT_DAYS`] newest visible day items of each scope before `before` (one Query
+    /// per scope, `Limit` [`RECENT_DAYS`]).
     async fn recent_days(&self, scopes: &[String], before: NaiveDate) -> StoreResult<RecentDays> {
-        let first = self.history_floor().map(|f| f.date_naive());
+        let first = self.floor_day();
         let last = before - Duration::days(1);
         if first.is_some_and(|f| f > last) {
             return Ok(RecentDays(vec![Vec::new(); scopes.len()]));
@@ -811,11 +818,7 @@ impl Store {
         Ok(items
             .into_iter()
             .filter_map(|item| {
-                let day = item
-                    .get("SK")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|sk| sk.strip_prefix("D#"))
-                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())?;
+                let day = day_of_sk(item.get("SK")?.as_s().ok()?)?;
                 Some((day, item))
             })
             .collect())
@@ -1179,7 +1182,6 @@ impl Store {
         matches: &(dyn Fn(&Tally) -> i64 + Sync),
     ) -> StoreResult<Option<PagePosition>> {
         let mut remaining = offset;
-        let first = self.history_floor().map(|f| f.date_naive());
         loop {
             let (complete, cut) = days.complete_days();
             for (day, tally) in complete {
@@ -1200,18 +1202,7 @@ impl Store {
                 remaining -= n;
             }
             let Some(cut) = cut else { return Ok(None) };
-            let last = cut - Duration::days(1);
-            if first.is_some_and(|f| f > last) {
-                return Ok(None);
-            }
-            days = RecentDays(
-                futures::future::try_join_all(
-                    scopes
-                        .iter()
-                        .map(|scope| self.day_items(scope, first, last, Some(RECENT_DAYS))),
-                )
-                .await?,
-            );
+            days = self.recent_days(scopes, cut).await?;
         }
     }
 }

@@ -448,16 +448,7 @@ impl Store {
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<(Tally, Option<RangeCounts>)> {
         let scopes = scope.counter_scopes();
-        if from.is_none() && to.is_none() {
-            return Ok((self.counter_totals(&scopes).await?, None));
-        }
-        match self.clamp_range(&scopes, from, to).await? {
-            Some((from, to)) => {
-                let counts = self.counter_range(&scopes, from, to).await?;
-                Ok((counts.total(), Some(counts)))
-            }
-            None => Ok((Tally::default(), None)),
-        }
+        self.counts(&scopes, from, to).await
     }
 
     /// One page of executions newest first: `total` from the counters, the page start found

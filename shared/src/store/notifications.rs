@@ -243,16 +243,7 @@ impl Store {
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<(Tally, Option<RangeCounts>)> {
         let scopes = vec![scope(user_id)];
-        if from.is_none() && to.is_none() {
-            return Ok((self.counter_totals(&scopes).await?, None));
-        }
-        match self.clamp_range(&scopes, from, to).await? {
-            Some((from, to)) => {
-                let counts = self.counter_range(&scopes, from, to).await?;
-                Ok((counts.total(), Some(counts)))
-            }
-            None => Ok((Tally::default(), None)),
-        }
+        self.counts(&scopes, from, to).await
     }
 
     /// A user's newest notifications, at most `limit` (one Query with `Limit`).
