@@ -252,17 +252,31 @@ struct Function {
 
 struct Env {
     bin_dir: PathBuf,
+    /// The counting proxy: where counted processes send their DynamoDB calls.
     ddb_proxy: String,
+    /// DynamoDB Local itself: where timed processes send theirs (the proxy's own latency is
+    /// no part of a function's figures).
+    ddb_direct: String,
     config: Config,
+}
+
+/// Where a spawned process sends its DynamoDB calls.
+#[derive(Clone, Copy, PartialEq)]
+enum Ddb {
+    /// Through the counting proxy (calls, items, capacity; `BENCH_TRACE`).
+    Counted,
+    /// Straight to DynamoDB Local (latency, CPU, cold start).
+    Direct,
 }
 
 impl Function {
     async fn spawn(env: &Env, name: &str) -> Self {
-        Self::spawn_wrapped(env, name, None).await
+        Self::spawn_wrapped(env, name, None, Ddb::Counted).await
     }
 
-    /// Spawns `name`, behind the command `wrap` when given (profiling).
-    async fn spawn_wrapped(env: &Env, name: &str, wrap: Option<&str>) -> Self {
+    /// Spawns `name`, behind the command `wrap` when given (profiling), its DynamoDB calls
+    /// sent as `ddb` says.
+    async fn spawn_wrapped(env: &Env, name: &str, wrap: Option<&str>, ddb: Ddb) -> Self {
         let (tx, rx) = mpsc::channel(4);
         let rt = Runtime {
             events: Arc::new(tokio::sync::Mutex::new(rx)),
@@ -314,7 +328,13 @@ impl Function {
                 "AWS_ENDPOINT_URL",
                 std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
             )
-            .env("AWS_ENDPOINT_URL_DYNAMODB", &env.ddb_proxy)
+            .env(
+                "AWS_ENDPOINT_URL_DYNAMODB",
+                match ddb {
+                    Ddb::Counted => &env.ddb_proxy,
+                    Ddb::Direct => &env.ddb_direct,
+                },
+            )
             .env("TABLE_NAME", &c.table_name)
             .env("SCHEDULE_GROUP_NAME", &c.schedule_group)
             .env("JWT_SECRET_KEY", c.jwt_secret.expose())
@@ -497,6 +517,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// Invocations of the counting pass (calls, items and capacity are the same on every one).
+const COUNTED: usize = 20;
+
 async fn measure(
     env: &Env,
     counts: &Arc<Mutex<DdbCounts>>,
@@ -507,6 +530,8 @@ async fn measure(
 ) -> Sample {
     let wrap = std::env::var("BENCH_WRAP").ok().filter(|w| !w.is_empty());
     let event = || http_event("GET", &req.path, token, None);
+    // Timed processes talk to DynamoDB Local directly; `BENCH_TRACE` needs the proxy's log.
+    let timed = if tracing_on() { Ddb::Counted } else { Ddb::Direct };
     // Cold starts: `colds` fresh processes (median); the last one goes on to the warm part.
     let (mut inits, mut coldv) = (Vec::new(), Vec::new());
     let mut f = None;
@@ -514,7 +539,7 @@ async fn measure(
         if tracing_on() {
             eprintln!("spawn {} (t = {:.1} ms)", req.function, trace_clock());
         }
-        let g = Function::spawn_wrapped(env, req.function, wrap.as_deref()).await;
+        let g = Function::spawn_wrapped(env, req.function, wrap.as_deref(), timed).await;
         let (first, _) = g.invoke(event()).await;
         if tracing_on() {
             eprintln!("first answer (t = {:.1} ms)", trace_clock());
@@ -539,16 +564,23 @@ async fn measure(
     for _ in 0..2 {
         f.invoke(event()).await;
     }
-    *counts.lock().unwrap() = DdbCounts::default();
     let cpu0 = f.cpu_ns();
     let mut times = Vec::with_capacity(warm);
+    let mut cpus = Vec::with_capacity(warm);
     for _ in 0..warm {
+        let c0 = f.cpu_ns();
         let (r, took) = f.invoke(event()).await;
+        cpus.push((f.cpu_ns() - c0) as f64 / 1e6);
         assert_eq!(r["statusCode"], 200, "{}", req.name);
         times.push(took.as_secs_f64() * 1e3);
     }
     let cpu_ms = (f.cpu_ns() - cpu0) as f64 / 1e6 / warm as f64;
-    let c = counts.lock().unwrap().clone();
+    if std::env::var("BENCH_CPU_DIST").is_ok() {
+        let mut c = cpus.clone();
+        c.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let q = |p: f64| c[((c.len() - 1) as f64 * p) as usize];
+        eprintln!("cpu dist {}: mean {cpu_ms:.3} p10 {:.3} p50 {:.3} p90 {:.3} max {:.3}", req.name, q(0.1), q(0.5), q(0.9), q(1.0));
+    }
     let rss_mb = f.rss_mb();
     if wrap.is_some() {
         // A profiler writes its data on SIGINT, not on the SIGKILL of `kill_on_drop`.
@@ -560,16 +592,29 @@ async fn measure(
         tokio::time::timeout(Duration::from_secs(30), f.child.wait())
             .await
             .ok();
+    } else {
+        drop(f);
     }
+    // The counting pass: another warm process, its calls through the proxy.
+    let c = Function::spawn(env, req.function).await;
+    for _ in 0..2 {
+        c.invoke(event()).await;
+    }
+    *counts.lock().unwrap() = DdbCounts::default();
+    for _ in 0..COUNTED {
+        let (r, _) = c.invoke(event()).await;
+        assert_eq!(r["statusCode"], 200, "{}", req.name);
+    }
+    let n = counts.lock().unwrap().clone();
     Sample {
         init_ms,
         cold_ms,
         warm_ms: median(times),
         cpu_ms,
         rss_mb,
-        calls: c.calls as f64 / warm as f64,
-        items: c.items_read as f64 / warm as f64,
-        capacity: c.capacity / warm as f64,
+        calls: n.calls as f64 / COUNTED as f64,
+        items: n.items_read as f64 / COUNTED as f64,
+        capacity: n.capacity / COUNTED as f64,
     }
 }
 
@@ -690,6 +735,7 @@ async fn main() {
     let env = Env {
         bin_dir,
         ddb_proxy,
+        ddb_direct: ddb.clone(),
         config,
     };
 
