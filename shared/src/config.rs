@@ -92,6 +92,11 @@ pub struct Config {
     /// default [`DEFAULT_RETENTION_DAYS`]; `0` or `off` keeps everything). See
     /// `Store::history_floor`.
     pub retention_days: Option<u32>,
+    /// How long after the job list's change mark moved a list index read may still miss the
+    /// change (`JOB_LIST_SETTLE_MS`, default [`crate::job_list::SETTLE`]; see
+    /// [`crate::job_list`]). Zero only where the index is read-after-write consistent
+    /// (DynamoDB Local).
+    pub job_list_settle: chrono::Duration,
 }
 
 /// Default retention of executions and notifications, days.
@@ -317,6 +322,11 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             retention_days: retention_var(),
+            job_list_settle: var("JOB_LIST_SETTLE_MS")
+                .and_then(|v| v.parse::<u32>().ok())
+                .map_or(crate::job_list::SETTLE, |ms| {
+                    chrono::Duration::milliseconds(ms.into())
+                }),
         }
     }
 }

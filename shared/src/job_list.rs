@@ -3,29 +3,65 @@
 //! A warm Lambda answering `GET /jobs` again would otherwise re-read, re-parse and
 //! re-serialize every job although jobs change rarely. The cache keeps, per job, its read
 //! shape already serialized ([`Job::to_json`] as JSON text) under the [`JobVersion`] it was
-//! built from, and revalidates every entry on every request against the list index, read
-//! projected to the version attributes only ([`crate::store::Store::list_job_versions`]).
-//! Nothing is ever served stale: an entry whose version differs from the index is re-read
-//! (BatchGetItem) before it is served, and jobs no longer listed are dropped. What changes
-//! without a job write — `last_execution_at` (the job's counter item, read on every request)
-//! and `next_execution_at` (computed from the clock, cached only until the instant it names)
-//! — is spliced in per request.
+//! built from, and the order of the last list index read.
+//!
+//! **When the index is read again.** Every write that changes the list moves the table's
+//! list change mark ([`crate::store::ListMark`]) after it lands. Each request reads the mark
+//! together with the caller's user and the listed jobs' last runs (one BatchGetItem,
+//! [`crate::store::Store::job_list_snapshot`]); the cached list is served as is only while
+//! it is **trusted** for that mark: built from an index read that started at least [`SETTLE`]
+//! after the mark last moved (so the index, which is eventually consistent, already held
+//! every change the mark counts), at most [`MAX_TRUST`] ago (which also bounds how long a
+//! change whose mark write failed can go unseen). Otherwise the list index is read,
+//! projected to the version attributes ([`crate::store::Store::list_job_versions`]), every
+//! entry whose version differs is re-read (BatchGetItem) before it is served, and jobs no
+//! longer listed are dropped. What changes without a job write — `last_execution_at` (the
+//! job's counter item, read on every request) and `next_execution_at` (computed from the
+//! clock, cached only until the instant it names) — is spliced in per request.
 
 use crate::domain::{cron::CronExpr, fmt_ts, Job};
-use crate::store::JobVersion;
+use crate::store::{JobVersion, ListMark};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long after the list change mark moved an index read may still miss the change
+/// (DynamoDB propagates to a GSI "typically within a fraction of a second").
+pub const SETTLE: chrono::Duration = chrono::Duration::seconds(2);
+
+/// Longest a process serves the list on an unmoved mark alone before reading the index again.
+pub const MAX_TRUST: Duration = Duration::from_secs(60);
 
 /// More stale entries than this and the whole list is re-read with one Query instead of a
 /// BatchGetItem of the stale ones (also the cold path: an empty cache).
 pub const FULL_RELOAD_AT: usize = 25;
 
 /// Jobs' read shapes by id, one process's worth. Cheap to share behind an `Arc`.
-#[derive(Default)]
 pub struct JobListCache {
     entries: Mutex<HashMap<String, Entry>>,
+    state: Mutex<ListState>,
+    served_on_mark: AtomicU64,
+    settle: chrono::Duration,
+}
+
+impl Default for JobListCache {
+    fn default() -> Self {
+        Self::new(SETTLE)
+    }
+}
+
+/// The last index read applied, and for which mark it may be served without another.
+#[derive(Default)]
+struct ListState {
+    /// The order of the last index read applied.
+    listed: Vec<JobVersion>,
+    /// `(mark version, until)`: the list is trusted for that mark until then.
+    trust: Option<(u64, Instant)>,
+    /// Index reads begun ([`JobListCache::begin_check`]); only the latest may set trust.
+    checks: u64,
 }
 
 struct Entry {
@@ -47,9 +83,100 @@ struct NextFire {
 }
 
 impl JobListCache {
+    /// An empty cache whose index reads are trusted once begun `settle` after the mark moved.
+    pub fn new(settle: chrono::Duration) -> Self {
+        Self {
+            entries: Mutex::default(),
+            state: Mutex::default(),
+            served_on_mark: AtomicU64::new(0),
+            settle,
+        }
+    }
+
     /// Whether nothing is cached (a cold process).
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
+    }
+
+    /// The ids of the last index read applied, in its order (whose last runs the next
+    /// snapshot reads).
+    pub fn listed_ids(&self) -> Vec<String> {
+        self.state().listed.iter().map(|v| v.id.clone()).collect()
+    }
+
+    /// Whether the list is trusted for some mark now (else the index will be read anyway,
+    /// and can be read beside the snapshot).
+    pub fn trusted_now(&self) -> bool {
+        self.state()
+            .trust
+            .is_some_and(|(_, until)| Instant::now() < until)
+    }
+
+    /// The response document ([`JobListCache::render`]) from the cache alone, when it is
+    /// trusted for `mark`; `None` means: read the index.
+    pub fn render_trusted(
+        &self,
+        mark: ListMark,
+        last_runs: &HashMap<String, DateTime<Utc>>,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let state = self.state();
+        match state.trust {
+            Some((v, until)) if v == mark.version && Instant::now() < until => {
+                let mut entries = self.lock();
+                // Every listed job's entry of the listed version (a concurrent request in
+                // the same process may have replaced or dropped one): else read the index.
+                let whole = state
+                    .listed
+                    .iter()
+                    .all(|v| entries.get(&v.id).is_some_and(|e| e.version == *v));
+                if !whole {
+                    return None;
+                }
+                self.served_on_mark.fetch_add(1, Ordering::Relaxed);
+                Some(render_entries(
+                    &mut entries,
+                    &state.listed,
+                    last_runs,
+                    tz,
+                    now,
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Requests answered from the cache without reading the index, since the start.
+    pub fn served_on_mark(&self) -> u64 {
+        self.served_on_mark.load(Ordering::Relaxed)
+    }
+
+    /// Starts an index read; pass the number returned to [`JobListCache::applied`].
+    pub fn begin_check(&self) -> u64 {
+        let mut state = self.state();
+        state.checks += 1;
+        state.checks
+    }
+
+    /// Records the index read `check` (begun at `started`, after or beside the read of
+    /// `mark`) as applied: its order is kept, and it is trusted for `mark` for
+    /// [`MAX_TRUST`] if it started the settle time ([`SETTLE`] by default) after the mark moved and no other read began
+    /// since (concurrent requests in one process: the later one decides).
+    pub fn applied(
+        &self,
+        check: u64,
+        listed: &[JobVersion],
+        mark: ListMark,
+        started: DateTime<Utc>,
+    ) {
+        let mut state = self.state();
+        let latest = state.checks == check;
+        if latest {
+            state.listed = listed.to_vec();
+        }
+        state.trust = (latest && mark.changed_at + self.settle <= started)
+            .then(|| (mark.version, Instant::now() + MAX_TRUST));
     }
 
     /// The ids among `listed` whose entry is missing or of another version.
@@ -62,10 +189,17 @@ impl JobListCache {
             .collect()
     }
 
-    /// Stores the read shape of each job (replacing older entries).
+    /// Stores the read shape of each job (replacing entries of other versions, unless
+    /// updated later: a concurrent request's older read does not win).
     pub fn put(&self, jobs: &[Job]) {
         let mut entries = self.lock();
         for job in jobs {
+            if entries
+                .get(&job.id)
+                .is_some_and(|e| e.version.updated_at > job.updated_at)
+            {
+                continue;
+            }
             let mut head = job.to_json().to_string();
             head.pop(); // the closing brace
             entries.insert(
@@ -104,7 +238,28 @@ impl JobListCache {
         tz: Tz,
         now: DateTime<Utc>,
     ) -> String {
-        let mut entries = self.lock();
+        render_entries(&mut self.lock(), listed, last_runs, tz, now)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        // A panic while holding the lock leaves only a cache behind: keep using it.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ListState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// [`JobListCache::render`] over the locked entries.
+fn render_entries(
+    entries: &mut HashMap<String, Entry>,
+    listed: &[JobVersion],
+    last_runs: &HashMap<String, DateTime<Utc>>,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> String {
+    {
         let (count, bytes) = listed
             .iter()
             .filter_map(|v| entries.get(&v.id))
@@ -132,11 +287,6 @@ impl JobListCache {
         }
         out.push_str("]}");
         out
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        // A panic while holding the lock leaves only a cache behind: keep using it.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

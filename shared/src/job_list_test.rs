@@ -108,3 +108,70 @@ fn versions_decide_what_is_stale_and_deleted_jobs_go() {
     assert_eq!(v["count"], 1);
     assert_eq!(v["jobs"][0]["updated_at"], json!(fmt_ts(&a2.updated_at)));
 }
+
+fn mark(version: u64, changed_at: DateTime<Utc>) -> ListMark {
+    ListMark {
+        version,
+        changed_at,
+    }
+}
+
+#[test]
+fn served_from_the_cache_only_while_trusted_for_the_mark() {
+    let tz: Tz = "Asia/Tokyo".parse().unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
+    let a = job("a", "*/5 * * * *", true, 1);
+    let listed = [JobVersion::of(&a)];
+    let none = HashMap::new();
+    let cache = JobListCache::default();
+    cache.put(std::slice::from_ref(&a));
+
+    // An index read that began long after the mark moved: trusted for that mark only.
+    let check = cache.begin_check();
+    cache.applied(
+        check,
+        &listed,
+        mark(7, now - chrono::Duration::hours(1)),
+        now,
+    );
+    assert!(cache.trusted_now());
+    assert_eq!(cache.listed_ids(), vec!["a".to_string()]);
+    let body = cache.render_trusted(mark(7, now - chrono::Duration::hours(1)), &none, tz, now);
+    assert_eq!(body, Some(cache.render(&listed, &none, tz, now)));
+    assert_eq!(cache.served_on_mark(), 1);
+    assert_eq!(cache.render_trusted(mark(8, now), &none, tz, now), None);
+
+    // Began less than SETTLE after the mark moved: the index may not hold the change yet.
+    let check = cache.begin_check();
+    cache.applied(
+        check,
+        &listed,
+        mark(8, now - SETTLE + chrono::Duration::milliseconds(1)),
+        now,
+    );
+    assert!(!cache.trusted_now());
+    assert_eq!(cache.render_trusted(mark(8, now), &none, tz, now), None);
+
+    // Only the latest of two concurrent index reads may set trust.
+    let first = cache.begin_check();
+    let second = cache.begin_check();
+    cache.applied(second, &listed, mark(8, now - SETTLE), now);
+    cache.applied(first, &listed, mark(8, now - SETTLE), now);
+    assert!(!cache.trusted_now());
+    cache.applied(second, &listed, mark(8, now - SETTLE), now);
+    assert!(cache
+        .render_trusted(mark(8, now - SETTLE), &none, tz, now)
+        .is_some());
+
+    // An entry of another version than listed (replaced meanwhile) is never served as listed.
+    let mut newer = a.clone();
+    newer.updated_at = a.updated_at + chrono::Duration::seconds(1);
+    cache.put(&[newer]);
+    assert_eq!(
+        cache.render_trusted(mark(8, now - SETTLE), &none, tz, now),
+        None
+    );
+    // …and an older read does not replace a newer entry.
+    cache.put(std::slice::from_ref(&a));
+    assert_eq!(cache.stale(&listed), vec!["a".to_string()]);
+}

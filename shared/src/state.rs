@@ -37,6 +37,7 @@ impl AppState {
             config.access_ttl_secs,
             config.refresh_ttl_secs,
         );
+        let job_list = Arc::new(crate::job_list::JobListCache::new(config.job_list_settle));
         Self {
             config: Arc::new(config),
             store,
@@ -44,7 +45,7 @@ impl AppState {
             engine,
             tokens,
             alerts,
-            job_list: Arc::default(),
+            job_list,
         }
     }
 

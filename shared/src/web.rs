@@ -95,15 +95,9 @@ pub async fn authenticate(
 
 /// The user a verified token names: 401 `User not found` / `User account is deactivated`.
 async fn load_user(state: &AppState, sub: &str) -> ApiResult<User> {
-    let user = state
-        .store
-        .get_user(sub)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("User not found"))?;
-    if !user.is_active {
-        return Err(ApiError::unauthorized("User account is deactivated"));
-    }
-    Ok(user)
+    let user = state.store.get_user(sub).await?;
+    crate::services::auth::require_active(user.as_ref().map(|u| u.is_active))?;
+    Ok(user.expect("checked above"))
 }
 
 /// An access token whose signature and expiry check out (401 as [`CurrentUser`] otherwise),
@@ -115,6 +109,13 @@ pub struct VerifiedAccess {
 }
 
 impl VerifiedAccess {
+    /// The token's subject (a user id): for a read that looks the user up itself, in one
+    /// call with what it reads, and answers its 401 first
+    /// ([`crate::services::auth::require_active`]).
+    pub fn subject(&self) -> &str {
+        &self.sub
+    }
+
     /// Runs `read` while the token's user is looked up; the lookup answers first: a missing or
     /// deactivated user gets the same 401 as [`CurrentUser`] whatever `read` returned (a 400
     /// included), so the order of checks is unchanged. `read` must not write anything.

@@ -531,7 +531,11 @@ async fn measure(
     let wrap = std::env::var("BENCH_WRAP").ok().filter(|w| !w.is_empty());
     let event = || http_event("GET", &req.path, token, None);
     // Timed processes talk to DynamoDB Local directly; `BENCH_TRACE` needs the proxy's log.
-    let timed = if tracing_on() { Ddb::Counted } else { Ddb::Direct };
+    let timed = if tracing_on() {
+        Ddb::Counted
+    } else {
+        Ddb::Direct
+    };
     // Cold starts: `colds` fresh processes (median); the last one goes on to the warm part.
     let (mut inits, mut coldv) = (Vec::new(), Vec::new());
     let mut f = None;
@@ -579,7 +583,14 @@ async fn measure(
         let mut c = cpus.clone();
         c.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let q = |p: f64| c[((c.len() - 1) as f64 * p) as usize];
-        eprintln!("cpu dist {}: mean {cpu_ms:.3} p10 {:.3} p50 {:.3} p90 {:.3} max {:.3}", req.name, q(0.1), q(0.5), q(0.9), q(1.0));
+        eprintln!(
+            "cpu dist {}: mean {cpu_ms:.3} p10 {:.3} p50 {:.3} p90 {:.3} max {:.3}",
+            req.name,
+            q(0.1),
+            q(0.5),
+            q(0.9),
+            q(1.0)
+        );
     }
     let rss_mb = f.rss_mb();
     if wrap.is_some() {

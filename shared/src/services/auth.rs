@@ -86,6 +86,17 @@ async fn count_failure(state: &AppState, keys: &[String]) {
     }
 }
 
+/// The check every authenticated request makes of its token's user once found
+/// (api-contract §1.2): `None` (no such user) → 401 `User not found`; `Some(false)`
+/// (deactivated) → 401 `User account is deactivated`.
+pub fn require_active(found: Option<bool>) -> ApiResult<()> {
+    match found {
+        None => Err(ApiError::unauthorized("User not found")),
+        Some(false) => Err(ApiError::unauthorized("User account is deactivated")),
+        Some(true) => Ok(()),
+    }
+}
+
 /// POST /auth/login: 200 with tokens and the user; 401 `Invalid email/username or password`;
 /// 429 with `Retry-After` after too many failures for the account or the source address
 /// within the window (never a permanent lockout: the window ends).

@@ -479,33 +479,73 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
     )
 }
 
-/// GET /jobs: every job, newest first, with `last_execution_at` and `next_execution_at`.
+/// GET /jobs: every job, newest first, with `last_execution_at` and `next_execution_at`,
+/// for `caller` (a verified access token's subject: 401 when that user is missing or
+/// deactivated, before anything else is answered).
 ///
-/// Served from this process's [`crate::job_list::JobListCache`], revalidated first: the
-/// list index read projected to each job's version (one Query), the stale or missing jobs
-/// re-read (one BatchGetItem; the whole list in one Query when the cache is empty or more
-/// than [`crate::job_list::FULL_RELOAD_AT`] are stale), then the last runs (one
-/// BatchGetItem). Returns the response document as JSON text.
-pub async fn list(state: &AppState) -> ApiResult<String> {
+/// Served from this process's [`crate::job_list::JobListCache`]. First one BatchGetItem
+/// ([`crate::store::Store::job_list_snapshot`]: the caller, the list change mark, the cached
+/// jobs' last runs); while the cache is trusted for the mark that is all. Otherwise (also
+/// beside the snapshot when no trust is left) the list index is read projected to each job's
+/// version (one Query), the stale or missing jobs re-read (one BatchGetItem; the whole list
+/// in one Query when the cache is empty or more than [`crate::job_list::FULL_RELOAD_AT`] are
+/// stale), and the last runs of jobs not cached before (one BatchGetItem). Returns the
+/// response document as JSON text.
+pub async fn list(state: &AppState, caller: &str) -> ApiResult<String> {
     let cache = &state.job_list;
-    let listed = if cache.is_empty() {
-        let jobs = state.store.list_jobs().await?;
+    let (tz, now) = (state.config.timezone, Utc::now());
+    let cached = cache.listed_ids();
+    let cached: Vec<&str> = cached.iter().map(String::as_str).collect();
+    let snapshot = state.store.job_list_snapshot(caller, &cached);
+    let check = (!cache.trusted_now()).then(|| cache.begin_check());
+    let (snapshot, index) = if cache.is_empty() {
+        // Cold: the whole list beside the snapshot.
+        let (snap, jobs) = futures::future::join(snapshot, state.store.list_jobs()).await;
+        let snap = snap?;
+        super::auth::require_active(snap.caller_active)?;
+        let jobs = jobs?;
         cache.put(&jobs);
-        jobs.iter().map(JobVersion::of).collect()
+        (
+            snap,
+            Some(jobs.iter().map(JobVersion::of).collect::<Vec<_>>()),
+        )
+    } else if check.is_some() {
+        let (snap, listed) = futures::future::join(snapshot, state.store.list_job_versions()).await;
+        let snap = snap?;
+        super::auth::require_active(snap.caller_active)?;
+        (snap, Some(listed?))
     } else {
-        let listed = state.store.list_job_versions().await?;
-        let stale = cache.stale(&listed);
-        if stale.len() > crate::job_list::FULL_RELOAD_AT {
-            cache.put(&state.store.list_jobs().await?);
-        } else if !stale.is_empty() {
-            cache.put(&state.store.get_jobs(&stale).await?);
+        let snap = snapshot.await?;
+        super::auth::require_active(snap.caller_active)?;
+        if let Some(body) = cache.render_trusted(snap.mark, &snap.last_runs, tz, now) {
+            return Ok(body);
         }
-        listed
+        (snap, None)
     };
+    let check = check.unwrap_or_else(|| cache.begin_check());
+    let listed = match index {
+        Some(listed) => listed,
+        None => state.store.list_job_versions().await?,
+    };
+    let stale = cache.stale(&listed);
+    if stale.len() > crate::job_list::FULL_RELOAD_AT {
+        cache.put(&state.store.list_jobs().await?);
+    } else if !stale.is_empty() {
+        cache.put(&state.store.get_jobs(&stale).await?);
+    }
     cache.retain(&listed);
-    let ids: Vec<&str> = listed.iter().map(|v| v.id.as_str()).collect();
-    let last_runs = state.store.last_runs(&ids).await?;
-    Ok(cache.render(&listed, &last_runs, state.config.timezone, Utc::now()))
+    let mut last_runs = snapshot.last_runs;
+    let known: std::collections::HashSet<&str> = cached.iter().copied().collect();
+    let new: Vec<&str> = listed
+        .iter()
+        .map(|v| v.id.as_str())
+        .filter(|id| !known.contains(id))
+        .collect();
+    if !new.is_empty() {
+        last_runs.extend(state.store.last_runs(&new).await?);
+    }
+    cache.applied(check, &listed, snapshot.mark, now);
+    Ok(cache.render(&listed, &last_runs, tz, now))
 }
 
 /// GET /jobs/{id}: `{"job": ...}` or 404.

@@ -16,7 +16,7 @@ const CLAIM_TTL_SECS: i64 = 7 * 24 * 3600;
 
 /// Attribute of a job's `XSTAT#JOB#<id>` / `TOTAL` counter item holding its newest run's
 /// `started_at` (the job's `last_execution_at`).
-const LAST_STARTED_ATTR: &str = "last_started_at";
+pub(super) const LAST_STARTED_ATTR: &str = "last_started_at";
 
 /// Partitions of the runs-in-flight markers (`RUNNING#<n>`).
 const RUNNING_SHARDS: usize = 4;

@@ -45,6 +45,41 @@ impl JobVersion {
     }
 }
 
+/// The job list's change mark: one item, `JOBLIST` / `MARK`, `{v: <count of list changes>,
+/// changed_at: <UTC>}`, moved (`ADD v 1`) after every write that changes what `GET /jobs`
+/// shows of a job (create, bulk create, update, pause, creator cleared, delete). Lets a
+/// process that caches the list skip re-reading the list index while the mark stands still
+/// ([`crate::job_list`]).
+const LIST_MARK: (&str, &str) = ("JOBLIST", "MARK");
+
+/// The job list's change mark as read ([`Store::job_list_snapshot`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListMark {
+    /// How many list changes were recorded (0: none ever, the item is absent).
+    pub version: u64,
+    /// When the last one was (the Unix epoch when none was).
+    pub changed_at: DateTime<Utc>,
+}
+
+impl ListMark {
+    /// The mark of a table in which no list change was ever recorded.
+    pub const NONE: ListMark = ListMark {
+        version: 0,
+        changed_at: DateTime::UNIX_EPOCH,
+    };
+}
+
+/// What `GET /jobs` reads first, in one BatchGetItem ([`Store::job_list_snapshot`]).
+#[derive(Clone, Debug)]
+pub struct ListSnapshot {
+    /// The caller's user: `None` when it does not exist, else whether it is active.
+    pub caller_active: Option<bool>,
+    /// The job list's change mark.
+    pub mark: ListMark,
+    /// `last_execution_at` of the jobs asked for that ever ran, by job id.
+    pub last_runs: std::collections::HashMap<String, DateTime<Utc>>,
+}
+
 /// Most jobs one bulk transaction carries (two items each, 100 items per transaction).
 const JOBS_PER_TX: usize = 50;
 
@@ -103,6 +138,86 @@ impl Store {
             .into_iter()
             .map(from_item)
             .collect()
+    }
+
+    /// One BatchGetItem (eventually consistent, like the list index itself), projected to
+    /// what is needed: the caller's user item (`is_active`), the job list's change mark
+    /// ([`LIST_MARK`]) and the counter `TOTAL` item of each of `job_ids` (`last_started_at`).
+    /// Capacity: half a unit per item found (all under 4 KB), `2 + job_ids.len()` keys.
+    pub async fn job_list_snapshot(
+        &self,
+        user_id: &str,
+        job_ids: &[&str],
+    ) -> StoreResult<ListSnapshot> {
+        let user_key = (super::users::pk(user_id), "PROFILE".to_string());
+        let mark_key = (LIST_MARK.0.to_string(), LIST_MARK.1.to_string());
+        let mut keys = Vec::with_capacity(job_ids.len() + 2);
+        keys.push(mark_key.clone());
+        // A subject no key can hold is no user (asking would be a ValidationException).
+        let user_key = (user_key.0.len() <= super::MAX_PARTITION_KEY_BYTES).then_some(user_key);
+        keys.extend(user_key.clone());
+        keys.extend(
+            job_ids
+                .iter()
+                .map(|id| (super::executions::job_scope(id), "TOTAL".to_string())),
+        );
+        let last = super::executions::LAST_STARTED_ATTR;
+        let mut items = self
+            .batch_get_attrs(&keys, &["is_active", "v", "changed_at", last])
+            .await?;
+        let caller_active = user_key
+            .and_then(|(pk, sk)| items.remove(&format!("{pk}|{sk}")))
+            .map(|u| u.get("is_active").and_then(|v| v.as_bool().ok()) == Some(&true));
+        let mark = items
+            .remove(&format!("{}|{}", mark_key.0, mark_key.1))
+            .map(|m| ListMark {
+                version: m
+                    .get("v")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0),
+                changed_at: m
+                    .get("changed_at")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map_or(DateTime::UNIX_EPOCH, |t| t.with_timezone(&Utc)),
+            })
+            .unwrap_or(ListMark::NONE);
+        let last_runs = job_ids
+            .iter()
+            .filter_map(|id| {
+                let item = items.remove(&format!("{}|TOTAL", super::executions::job_scope(id)))?;
+                let t = item.get(last)?.as_s().ok()?;
+                let t = DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
+                Some((id.to_string(), t))
+            })
+            .collect();
+        Ok(ListSnapshot {
+            caller_active,
+            mark,
+            last_runs,
+        })
+    }
+
+    /// Moves the job list's change mark ([`LIST_MARK`]: `ADD v 1`, `changed_at` = now) after
+    /// a write that changed the list. Not in the write's transaction (every job write would
+    /// then conflict on this one item); a failure is logged and bounded by the list cache's
+    /// periodic full check ([`crate::job_list::MAX_TRUST`]).
+    pub(super) async fn note_list_changed(&self) {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(LIST_MARK.0))
+            .key("SK", s(LIST_MARK.1))
+            .update_expression("ADD v :one SET changed_at = :now")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":now", s(fmt_ts(&Utc::now())))
+            .send()
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %super::StoreError::from(e), "job list change mark not moved");
+        }
     }
 
     /// Whether a job name (exact) is claimed.
@@ -172,7 +287,9 @@ impl Store {
             tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
         ];
         items.extend(self.outbox_items(tasks)?);
-        self.transact(items).await
+        self.transact(items).await?;
+        self.note_list_changed().await;
+        Ok(())
     }
 
     /// Creates many jobs, [`JOBS_PER_TX`] per transaction, **without** the `SYNC_PENDING`
@@ -209,6 +326,9 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if written.contains(&true) {
+            self.note_list_changed().await;
         }
         Ok(written)
     }
@@ -264,7 +384,9 @@ impl Store {
             )?);
         }
         items.extend(self.outbox_items(tasks)?);
-        self.transact(items).await
+        self.transact(items).await?;
+        self.note_list_changed().await;
+        Ok(())
     }
 
     /// Marks a job `SYNC_PENDING` before its schedule is removed (delete path).
@@ -355,7 +477,10 @@ impl Store {
         let mut items = vec![TransactWriteItem::builder().update(u).build()];
         items.extend(self.outbox_items(tasks)?);
         match self.transact(items).await {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.note_list_changed().await;
+                Ok(true)
+            }
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
@@ -377,6 +502,7 @@ impl Store {
     /// Sets `created_by = null` on the jobs a deleted user created (reads the job list: a rare
     /// admin action).
     pub(crate) async fn clear_job_creator(&self, user_id: &str) -> StoreResult<()> {
+        let mut changed = false;
         for job in self.list_jobs().await? {
             if job.created_by.as_deref() != Some(user_id) {
                 continue;
@@ -394,6 +520,10 @@ impl Store {
                 .send()
                 .await;
             ignore_conflict(map_conditional(r.map(|_| ())))?;
+            changed = true;
+        }
+        if changed {
+            self.note_list_changed().await;
         }
         Ok(())
     }
@@ -427,6 +557,7 @@ impl Store {
         ));
         items.extend(self.outbox_items(&tasks)?);
         self.transact(items).await?;
+        self.note_list_changed().await;
         // All-time totals leave the job at once (one small item); the purge moves the rest.
         let moved = self
             .move_counter_item(

@@ -35,7 +35,7 @@ pub use executions::{
     Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats, RunClaim,
 };
 pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS};
-pub use jobs::JobVersion;
+pub use jobs::{JobVersion, ListMark, ListSnapshot};
 pub use notifications::{scope as notification_counter_scope, Notification, NotificationPage};
 pub use settings::{ReconcileRecord, SlackSettings};
 pub use taxonomy::{Taxon, TaxonKind};

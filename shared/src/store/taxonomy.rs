@@ -164,7 +164,12 @@ impl Store {
                 );
             }
         }
-        self.transact(items).await
+        let repointed = previous.slug != t.slug && !job_ids.is_empty();
+        self.transact(items).await?;
+        if repointed {
+            self.note_list_changed().await;
+        }
+        Ok(())
     }
 
     fn taxon_item(&self, kind: TaxonKind, t: &Taxon) -> StoreResult<super::Item> {

@@ -36,7 +36,7 @@ impl User {
     }
 }
 
-fn pk(id: &str) -> String {
+pub(super) fn pk(id: &str) -> String {
     format!("USER#{id}")
 }
 
