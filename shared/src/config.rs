@@ -179,32 +179,26 @@ pub fn sdk_loader() -> aws_config::ConfigLoader {
     )
 }
 
-/// CA bundles read, in order, when `SSL_CERT_FILE` is not set: Amazon Linux 2023 (the Lambda
-/// `provided.al2023` runtime), Debian/Ubuntu, Alpine/macOS.
-const CA_BUNDLES: [&str; 3] = [
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/ssl/cert.pem",
-];
+/// The roots of trust of every AWS endpoint (Amazon Trust Services): Amazon Root CA 1-4
+/// and Starfield Services Root Certificate Authority - G2, as PEM (public certificates, valid
+/// until 2037-2040). Parsing a system bundle instead (~145 roots, ~200 KB of PEM, parsed once
+/// here to drop what rustls refuses and again by the SDK) cost about 4 ms of every cold start.
+const AWS_TRUST_ROOTS: &[u8] = include_bytes!("aws-trust-roots.pem");
 
-/// The AWS endpoints' roots of trust: **one** CA bundle file (`SSL_CERT_FILE`, else the first of
-/// [`CA_BUNDLES`] that exists). The SDK's default would also read every file of the
-/// certificates directory at cold start (hundreds on Debian: ~10 ms); only without any bundle
-/// does it fall back to that.
+/// The AWS endpoints' roots of trust: the CA bundle file `SSL_CERT_FILE` when set (an
+/// endpoint behind another CA: a TLS-intercepting proxy, an emulator over HTTPS), else
+/// [`AWS_TRUST_ROOTS`]. Never the SDK's default, which reads every file of the system
+/// certificates directory at cold start.
 fn trust_store() -> aws_smithy_http_client::tls::TrustStore {
     use aws_smithy_http_client::tls::TrustStore;
-    let candidates = var("SSL_CERT_FILE")
-        .into_iter()
-        .chain(CA_BUNDLES.iter().map(|p| p.to_string()));
-    for path in candidates {
-        if let Ok(pem) = std::fs::read(&path) {
-            let usable = usable_roots(&pem);
-            if !usable.is_empty() {
-                return TrustStore::empty().with_pem_certificate(usable);
-            }
+    if let Some(pem) = var("SSL_CERT_FILE").and_then(|path| std::fs::read(path).ok()) {
+        let usable = usable_roots(&pem);
+        if !usable.is_empty() {
+            return TrustStore::empty().with_pem_certificate(usable);
         }
+        tracing::warn!("SSL_CERT_FILE holds no usable root: the AWS roots are used");
     }
-    TrustStore::default()
+    TrustStore::empty().with_pem_certificate(AWS_TRUST_ROOTS)
 }
 
 /// The certificates of a PEM bundle that rustls accepts as roots, as PEM again: the SDK
@@ -333,9 +327,28 @@ impl Config {
 
 #[cfg(test)]
 mod trust_tests {
+    /// System CA bundles: Amazon Linux 2023, Debian/Ubuntu, Alpine/macOS.
+    const CA_BUNDLES: [&str; 3] = [
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/ssl/cert.pem",
+    ];
+
+    #[test]
+    fn the_compiled_in_aws_roots_are_five_usable_roots() {
+        let kept = super::usable_roots(super::AWS_TRUST_ROOTS);
+        assert_eq!(kept, super::usable_roots(&kept));
+        assert_eq!(
+            String::from_utf8_lossy(&kept)
+                .matches("BEGIN CERTIFICATE")
+                .count(),
+            5
+        );
+    }
+
     #[test]
     fn a_bundle_keeps_the_roots_rustls_accepts_and_drops_the_rest() {
-        let bundle = super::CA_BUNDLES
+        let bundle = CA_BUNDLES
             .iter()
             .find_map(|p| std::fs::read(p).ok())
             .expect("a system CA bundle");
