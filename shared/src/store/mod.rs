@@ -11,6 +11,7 @@
 //! | username / email claim | `USERNAME#<u>` / `EMAIL#<e>` | `UNIQUE` | | |
 //! | job | `JOB#<id>` | `JOB` | `JOBS` / `<created_at>#<id>` | `SYNC_PENDING` / `<id>` while its schedule may disagree |
 //! | job name claim | `JOBNAME#<name>` | `UNIQUE` | | |
+//! | job list change mark | `JOBLIST` | `MARK` | | |
 //! | execution | `JOB#<job_id>` | `EXEC#<started_at>#<id>` | `EXEC#<id>` / `EXEC` | `EXECS#<shard 0-3>` / `EXEC#<started_at>#<id>` (TTL: retention) |
 //! | run claim (idempotency key) | `RUN#<job_id>#<scheduled_time>` | `CLAIM` | | |
 //! | category / PIC team | `CATEGORY#<id>` / `TEAM#<id>` | same word | `CATEGORIES` / `TEAMS` / `<lower name>#<id>` | |
