@@ -1132,7 +1132,7 @@ async fn list_follows_every_write(app: &TestApp) {
             .map(|j| j["name"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(names(&listed(&app).await), ["list-b", "list-a"]);
+    assert_eq!(names(&listed(app).await), ["list-b", "list-a"]);
 
     let (s, _) = read(
         app.put_json(&format!("/jobs/{a_id}"), &carol, json!({"name": "list-a2"}))
@@ -1140,7 +1140,7 @@ async fn list_follows_every_write(app: &TestApp) {
     )
     .await;
     assert_eq!(s, 200);
-    assert_eq!(names(&listed(&app).await), ["list-b", "list-a2"]);
+    assert_eq!(names(&listed(app).await), ["list-b", "list-a2"]);
 
     let (_, v) = read(app.get("/pic-teams", &app.admin_token).await).await;
     let pam = v["pic_teams"][0]["id"].as_str().unwrap().to_string();
@@ -1154,7 +1154,7 @@ async fn list_follows_every_write(app: &TestApp) {
     )
     .await;
     assert_eq!(s, 200);
-    let jobs = listed(&app).await;
+    let jobs = listed(app).await;
     assert!(jobs.iter().all(|j| j["pic_team"] == "platform"), "{jobs:?}");
 
     let (s, _) = read(
@@ -1163,7 +1163,7 @@ async fn list_follows_every_write(app: &TestApp) {
     )
     .await;
     assert_eq!(s, 200);
-    let jobs = listed(&app).await;
+    let jobs = listed(app).await;
     assert_eq!(jobs[1]["created_by"], Value::Null);
 
     let (s, v) = read(
@@ -1176,15 +1176,15 @@ async fn list_follows_every_write(app: &TestApp) {
     )
     .await;
     assert_eq!((s, v["status"].as_str()), (200, Some("success")), "{v}");
-    let jobs = listed(&app).await;
+    let jobs = listed(app).await;
     assert!(jobs[1]["last_execution_at"].is_string(), "{jobs:?}");
     assert_eq!(jobs[0]["last_execution_at"], Value::Null);
 
     let (s, _) = read(app.delete(&format!("/jobs/{b_id}"), &app.admin_token).await).await;
     assert_eq!(s, 200);
-    assert_eq!(names(&listed(&app).await), ["list-a2"]);
+    assert_eq!(names(&listed(app).await), ["list-a2"]);
     let mut c = webhook_job("list-c", "https://example.com/c");
     c["pic_team"] = json!("platform");
     app.job(&app.admin_token, c).await;
-    assert_eq!(names(&listed(&app).await), ["list-c", "list-a2"]);
+    assert_eq!(names(&listed(app).await), ["list-c", "list-a2"]);
 }
