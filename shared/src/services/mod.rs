@@ -15,7 +15,6 @@ pub mod maintenance;
 pub mod notifications;
 #[cfg(feature = "web")]
 pub mod query;
-#[cfg(feature = "web")]
 pub mod scheduler;
 #[cfg(feature = "web")]
 pub mod settings;

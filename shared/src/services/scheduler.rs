@@ -7,7 +7,7 @@ use super::maintenance::{reconcile, ReconcileReport};
 use crate::{
     domain::fmt_ts,
     error::{ApiError, ApiResult},
-    web::AppState,
+    state::AppState,
 };
 use http::StatusCode;
 use serde_json::{json, Value};
