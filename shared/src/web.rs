@@ -96,8 +96,7 @@ pub async fn authenticate(
 /// The user a verified token names: 401 `User not found` / `User account is deactivated`.
 async fn load_user(state: &AppState, sub: &str) -> ApiResult<User> {
     let user = state.store.get_user(sub).await?;
-    crate::services::auth::require_active(user.as_ref().map(|u| u.is_active))?;
-    Ok(user.expect("checked above"))
+    crate::services::auth::require_active(user, |u| u.is_active)
 }
 
 /// An access token whose signature and expiry check out (401 as [`CurrentUser`] otherwise),

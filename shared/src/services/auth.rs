@@ -86,14 +86,14 @@ async fn count_failure(state: &AppState, keys: &[String]) {
     }
 }
 
-/// The check every authenticated request makes of its token's user once found
-/// (api-contract §1.2): `None` (no such user) → 401 `User not found`; `Some(false)`
-/// (deactivated) → 401 `User account is deactivated`.
-pub fn require_active(found: Option<bool>) -> ApiResult<()> {
+/// The check every authenticated request makes of its token's user once looked up
+/// (api-contract §1.2): `None` (no such user) → 401 `User not found`; a user `is_active`
+/// says is deactivated → 401 `User account is deactivated`; else the user.
+pub fn require_active<U>(found: Option<U>, is_active: impl Fn(&U) -> bool) -> ApiResult<U> {
     match found {
         None => Err(ApiError::unauthorized("User not found")),
-        Some(false) => Err(ApiError::unauthorized("User account is deactivated")),
-        Some(true) => Ok(()),
+        Some(u) if !is_active(&u) => Err(ApiError::unauthorized("User account is deactivated")),
+        Some(u) => Ok(u),
     }
 }
 

@@ -502,7 +502,7 @@ pub async fn list(state: &AppState, caller: &str) -> ApiResult<String> {
         // Cold: the whole list beside the snapshot.
         let (snap, jobs) = futures::future::join(snapshot, state.store.list_jobs()).await;
         let snap = snap?;
-        super::auth::require_active(snap.caller_active)?;
+        super::auth::require_active(snap.caller_active, |active| *active)?;
         let jobs = jobs?;
         cache.put(&jobs);
         (
@@ -512,11 +512,11 @@ pub async fn list(state: &AppState, caller: &str) -> ApiResult<String> {
     } else if check.is_some() {
         let (snap, listed) = futures::future::join(snapshot, state.store.list_job_versions()).await;
         let snap = snap?;
-        super::auth::require_active(snap.caller_active)?;
+        super::auth::require_active(snap.caller_active, |active| *active)?;
         (snap, Some(listed?))
     } else {
         let snap = snapshot.await?;
-        super::auth::require_active(snap.caller_active)?;
+        super::auth::require_active(snap.caller_active, |active| *active)?;
         if let Some(body) = cache.render_trusted(snap.mark, &snap.last_runs, tz, now) {
             return Ok(body);
         }

@@ -23,6 +23,23 @@ const RUNNING_SHARDS: usize = 4;
 
 /// The marker of a run in flight: `RUNNING#<shard>` / `<started_at>#<id>`, written with the
 /// `running` row and deleted with its completion (a sparse "index" of running runs).
+/// `last_execution_at` by job id, taken out of `items` (BatchGetItem answers by
+/// `"<PK>|<SK>"`) from each of `job_ids`' `TOTAL` counter item; jobs that never ran are absent.
+pub(super) fn last_runs_in(
+    items: &mut std::collections::HashMap<String, super::Item>,
+    job_ids: &[&str],
+) -> std::collections::HashMap<String, DateTime<Utc>> {
+    job_ids
+        .iter()
+        .filter_map(|id| {
+            let item = items.remove(&format!("{}|TOTAL", job_scope(id)))?;
+            let t = item.get(LAST_STARTED_ATTR)?.as_s().ok()?;
+            let t = DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
+            Some((id.to_string(), t))
+        })
+        .collect()
+}
+
 fn running_marker(e: &Execution) -> super::Item {
     let shard = super::shard_of(&e.id, RUNNING_SHARDS);
     std::collections::HashMap::from([
@@ -638,15 +655,7 @@ impl Store {
             .map(|id| (job_scope(id), "TOTAL".to_string()))
             .collect();
         let mut items = self.batch_get_attrs(&keys, &[LAST_STARTED_ATTR]).await?;
-        Ok(job_ids
-            .iter()
-            .filter_map(|id| {
-                let item = items.remove(&format!("{}|TOTAL", job_scope(id)))?;
-                let t = item.get(LAST_STARTED_ATTR)?.as_s().ok()?;
-                let t = DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
-                Some((id.to_string(), t))
-            })
-            .collect())
+        Ok(last_runs_in(&mut items, job_ids))
     }
 
     /// Moves a job's `last_execution_at` forward to `at` (never back): imports, whose rows

@@ -161,9 +161,16 @@ impl Store {
                 .iter()
                 .map(|id| (super::executions::job_scope(id), "TOTAL".to_string())),
         );
-        let last = super::executions::LAST_STARTED_ATTR;
         let mut items = self
-            .batch_get_attrs(&keys, &["is_active", "v", "changed_at", last])
+            .batch_get_attrs(
+                &keys,
+                &[
+                    "is_active",
+                    "v",
+                    "changed_at",
+                    super::executions::LAST_STARTED_ATTR,
+                ],
+            )
             .await?;
         let caller_active = user_key
             .and_then(|(pk, sk)| items.remove(&format!("{pk}|{sk}")))
@@ -183,15 +190,7 @@ impl Store {
                     .map_or(DateTime::UNIX_EPOCH, |t| t.with_timezone(&Utc)),
             })
             .unwrap_or(ListMark::NONE);
-        let last_runs = job_ids
-            .iter()
-            .filter_map(|id| {
-                let item = items.remove(&format!("{}|TOTAL", super::executions::job_scope(id)))?;
-                let t = item.get(last)?.as_s().ok()?;
-                let t = DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
-                Some((id.to_string(), t))
-            })
-            .collect();
+        let last_runs = super::executions::last_runs_in(&mut items, job_ids);
         Ok(ListSnapshot {
             caller_active,
             mark,
@@ -557,15 +556,16 @@ impl Store {
         ));
         items.extend(self.outbox_items(&tasks)?);
         self.transact(items).await?;
-        self.note_list_changed().await;
         // All-time totals leave the job at once (one small item); the purge moves the rest.
-        let moved = self
-            .move_counter_item(
+        let (_, moved) = futures::future::join(
+            self.note_list_changed(),
+            self.move_counter_item(
                 &super::executions::job_scope(&job.id),
                 &super::executions::all_scopes()[0],
                 "TOTAL",
-            )
-            .await;
+            ),
+        )
+        .await;
         if let Err(e) = moved {
             tracing::warn!(job_id = %job.id, error = %e, "job totals left to the history purge");
         }
