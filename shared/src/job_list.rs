@@ -127,10 +127,7 @@ impl JobListCache {
                 let mut entries = self.lock();
                 // Every listed job's entry of the listed version (a concurrent request in
                 // the same process may have replaced or dropped one): else read the index.
-                let whole = state
-                    .listed
-                    .iter()
-                    .all(|v| entries.get(&v.id).is_some_and(|e| e.version == *v));
+                let whole = state.listed.iter().all(|v| is_current(&entries, v));
                 if !whole {
                     return None;
                 }
@@ -184,7 +181,7 @@ impl JobListCache {
         let entries = self.lock();
         listed
             .iter()
-            .filter(|v| entries.get(&v.id).is_none_or(|e| e.version != **v))
+            .filter(|v| !is_current(&entries, v))
             .map(|v| v.id.clone())
             .collect()
     }
@@ -249,6 +246,11 @@ impl JobListCache {
     fn state(&self) -> std::sync::MutexGuard<'_, ListState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Whether the entry of `v`'s job is cached and of version `v`.
+fn is_current(entries: &HashMap<String, Entry>, v: &JobVersion) -> bool {
+    entries.get(&v.id).is_some_and(|e| e.version == *v)
 }
 
 /// [`JobListCache::render`] over the locked entries.
