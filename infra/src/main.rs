@@ -12,7 +12,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let state = AppState::from_env().await;
+    let state = AppState::from_env("local").await;
     let template = std::env::var("TEMPLATE_PATH")
         .map(PathBuf::from)
         .unwrap_or_else(|_| "template.yaml".into());

@@ -78,7 +78,15 @@ pub fn payload(input: &str, at: DateTime<Utc>) -> Option<serde_json::Value> {
 }
 
 /// Runs forever: every second, fires each schedule due since the previous second.
+///
+/// The executor and the maintenance function run as themselves (their own state, so their
+/// AWS calls are attributed to them, [`AppState::for_function`]) and under their template
+/// `Timeout` ([`crate::limits`]): an invocation still running then is dropped, as Lambda
+/// stops it.
 pub async fn run(state: AppState) {
+    let maintenance = Function::new(&state, "MaintenanceFunction");
+    let executor = Function::new(&state, "ExecutorFunction");
+    let state = maintenance.state.clone();
     let mut entries = load(&state).await;
     let mut last_refresh = tokio::time::Instant::now();
     let mut last_reconcile = tokio::time::Instant::now();
@@ -96,14 +104,16 @@ pub async fn run(state: AppState) {
             last_refresh = tokio::time::Instant::now();
         }
         if last_reconcile.elapsed() >= RECONCILE {
-            if let Err(e) =
-                maintenance_fn::handle(&state, serde_json::json!({"task": "reconcile"})).await
+            if let Err(e) = maintenance
+                .invoke(serde_json::json!({"task": "reconcile"}))
+                .await
             {
                 tracing::warn!(error = %e, "trigger: reconciliation failed");
             }
             // Daily on AWS; locally with each reconciliation (a no-op once a day is folded).
-            if let Err(e) =
-                maintenance_fn::handle(&state, serde_json::json!({"task": "expire_history"})).await
+            if let Err(e) = maintenance
+                .invoke(serde_json::json!({"task": "expire_history"}))
+                .await
             {
                 tracing::warn!(error = %e, "trigger: retention pass failed");
             }
@@ -111,12 +121,10 @@ pub async fn run(state: AppState) {
         }
         if last_sweep.elapsed() >= SWEEP && !sweeping.swap(true, Ordering::SeqCst) {
             // In the background: a slow delivery (SES, Slack) must not hold back firing.
-            let st = state.clone();
+            let m = maintenance.clone();
             let flag = sweeping.clone();
             tokio::spawn(async move {
-                if let Err(e) =
-                    maintenance_fn::handle(&st, serde_json::json!({"task": "sweep"})).await
-                {
+                if let Err(e) = m.invoke(serde_json::json!({"task": "sweep"})).await {
                     tracing::warn!(error = %e, "trigger: sweep failed");
                 }
                 flag.store(false, Ordering::SeqCst);
@@ -130,13 +138,13 @@ pub async fn run(state: AppState) {
                 .with_timezone(&Utc);
             (t <= now).then_some(t)
         }) {
-            let st = state.clone();
+            let m = maintenance.clone();
             let event = serde_json::json!({
                 "task": "end_date_maintenance",
                 "scheduled_time": at.to_rfc3339_opts(SecondsFormat::Secs, true),
             });
             tokio::spawn(async move {
-                match maintenance_fn::handle(&st, event).await {
+                match m.invoke(event).await {
                     Ok(r) => tracing::info!(%r, "weekly end-date maintenance"),
                     Err(e) => tracing::warn!(error = %e, "weekly end-date maintenance failed"),
                 }
@@ -151,15 +159,53 @@ pub async fn run(state: AppState) {
                 continue;
             };
             tracing::info!(schedule = %entry.schedule.name, at = %at, "trigger: firing");
-            let engine = state.engine.clone();
+            let x = executor.clone();
             tokio::spawn(async move {
-                match executor_fn::handle(&engine, event).await {
+                match x.invoke(event).await {
                     Ok(summary) => tracing::info!(%summary, "executor finished"),
                     Err(e) => tracing::error!(error = %e, "executor failed"),
                 }
             });
         }
         prev = now;
+    }
+}
+
+/// A non-HTTP function as the local stack invokes it: its own state, its template timeout.
+#[derive(Clone)]
+struct Function {
+    name: &'static str,
+    state: AppState,
+    timeout: StdDuration,
+}
+
+impl Function {
+    fn new(state: &AppState, name: &'static str) -> Self {
+        Self {
+            name,
+            state: state.for_function(name),
+            timeout: crate::limits::of(name).timeout,
+        }
+    }
+
+    /// One invocation, dropped at the function's timeout ("Task timed out", as Lambda).
+    async fn invoke(&self, event: serde_json::Value) -> Result<serde_json::Value, String> {
+        let run = async {
+            match self.name {
+                "ExecutorFunction" => executor_fn::handle(&self.state.engine, event)
+                    .await
+                    .map_err(|e| e.to_string()),
+                _ => maintenance_fn::handle(&self.state, event)
+                    .await
+                    .map_err(|e| e.to_string()),
+            }
+        };
+        tokio::time::timeout(self.timeout, run).await.unwrap_or_else(|_| {
+            Err(format!(
+                "Task timed out after {:.2} seconds",
+                self.timeout.as_secs_f64()
+            ))
+        })
     }
 }
 

@@ -157,6 +157,22 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     sdk_loader().load().await
 }
 
+/// [`sdk_config`] for one deployed unit: `function` is its logical id in `template.yaml`
+/// (`AuthFunction`, `ExecutorFunction`, …) or `cronctl`, sent as the SDK's app name
+/// (`app/<function>` in the user agent). On AWS it names the caller in CloudTrail; locally
+/// the emulator front records every call under it and `make check-iam` holds the calls
+/// against that function's policy (`infra/src/iam.rs`). A name the SDK refuses (not a
+/// token of at most 50 characters) is left out.
+pub async fn sdk_config_for(function: &str) -> aws_config::SdkConfig {
+    let loader = sdk_loader();
+    match aws_config::AppName::new(function.to_owned()) {
+        Ok(app) => loader.app_name(app),
+        Err(_) => loader,
+    }
+    .load()
+    .await
+}
+
 /// The loader behind [`sdk_config`], for callers that override more (tests).
 pub fn sdk_loader() -> aws_config::ConfigLoader {
     use aws_smithy_http_client::{tls, Builder};

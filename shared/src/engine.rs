@@ -236,6 +236,11 @@ impl Engine {
     }
 
     /// The same engine with other limits (tests use short ones).
+    /// The run timeouts `(scheduled, manual)`.
+    pub fn timeouts(&self) -> (Timeouts, Timeouts) {
+        (self.scheduled, self.manual)
+    }
+
     pub fn with_timeouts(mut self, scheduled: Timeouts, manual: Timeouts) -> Self {
         self.scheduled = scheduled;
         self.manual = manual;

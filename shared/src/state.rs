@@ -17,6 +17,16 @@ pub struct AppState {
     /// This process's cache of `GET /jobs` entries, revalidated on every request
     /// ([`crate::job_list`]).
     pub job_list: Arc<crate::job_list::JobListCache>,
+    /// The SDK clients behind the store, schedules and alerts ([`AppState::for_function`]).
+    sdk: SdkClients,
+}
+
+/// The three AWS clients a state is built from.
+#[derive(Clone)]
+struct SdkClients {
+    dynamo: aws_sdk_dynamodb::Client,
+    scheduler: aws_sdk_scheduler::Client,
+    ses: aws_sdk_sesv2::Client,
 }
 
 impl AppState {
@@ -27,6 +37,11 @@ impl AppState {
         scheduler: aws_sdk_scheduler::Client,
         ses: aws_sdk_sesv2::Client,
     ) -> Self {
+        let sdk = SdkClients {
+            dynamo: dynamo.clone(),
+            scheduler: scheduler.clone(),
+            ses: ses.clone(),
+        };
         let store =
             Store::new(dynamo, config.table_name.clone()).with_retention(config.retention_days);
         let schedules = Schedules::new(scheduler, &config);
@@ -46,27 +61,53 @@ impl AppState {
             tokens,
             alerts,
             job_list,
+            sdk,
         }
     }
 
     /// [`AppState::from_env`] for a function that serves HTTP: refuses to start (an error
     /// from `main`) without the secrets it needs ([`Config::check_http_secrets`]).
-    pub async fn from_env_http() -> Result<Self, String> {
-        let state = Self::from_env().await;
+    pub async fn from_env_http(function: &str) -> Result<Self, String> {
+        let state = Self::from_env(function).await;
         state.config.check_http_secrets()?;
         Ok(state)
     }
 
     /// Reads the environment and the standard AWS settings (`AWS_ENDPOINT_URL`,
-    /// `AWS_ENDPOINT_URL_DYNAMODB`, region, credentials) once.
-    pub async fn from_env() -> Self {
+    /// `AWS_ENDPOINT_URL_DYNAMODB`, region, credentials) once. `function` is the caller's
+    /// logical id in `template.yaml` ([`crate::config::sdk_config_for`]).
+    pub async fn from_env(function: &str) -> Self {
         let config = Config::from_env();
-        let sdk = crate::config::sdk_config().await;
+        let sdk = crate::config::sdk_config_for(function).await;
         Self::new(
             config,
             aws_sdk_dynamodb::Client::new(&sdk),
             aws_sdk_scheduler::Client::new(&sdk),
             aws_sdk_sesv2::Client::new(&sdk),
         )
+    }
+
+    /// The same state as seen by another deployed unit: the same configuration and
+    /// endpoints, SDK clients that name `function` as their app name
+    /// ([`crate::config::sdk_config_for`]), the engine's run timeouts kept, and a process
+    /// cache of its own (each Lambda has one). The local stack serves each API area with
+    /// the state of its function, so every AWS call is attributed as it would be on AWS.
+    pub fn for_function(&self, function: &str) -> Self {
+        let app = aws_config::AppName::new(function.to_owned()).ok();
+        let mut ddb = self.sdk.dynamo.config().to_builder();
+        ddb.set_app_name(app.clone());
+        let mut scheduler = self.sdk.scheduler.config().to_builder();
+        scheduler.set_app_name(app.clone());
+        let mut ses = self.sdk.ses.config().to_builder();
+        ses.set_app_name(app);
+        let (ddb, scheduler, ses) = (
+            aws_sdk_dynamodb::Client::from_conf(ddb.build()),
+            aws_sdk_scheduler::Client::from_conf(scheduler.build()),
+            aws_sdk_sesv2::Client::from_conf(ses.build()),
+        );
+        let mut state = Self::new((*self.config).clone(), ddb, scheduler, ses);
+        let (scheduled, manual) = self.engine.timeouts();
+        state.engine = state.engine.with_timeouts(scheduled, manual);
+        state
     }
 }

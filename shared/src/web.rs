@@ -447,11 +447,17 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Wraps an area's routes: JSON 404/405 fallbacks, panic → JSON 500, CORS on every response
 /// (errors included) and the state. Used identically by each Lambda and the local stack.
 pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
-    let cors = cors_layer(&state.config.cors);
+    let cors = state.config.cors.clone();
+    finish_stateless(routes.with_state(state), &cors)
+}
+
+/// [`finish`] for routes that already carry their state (the local stack serves each API
+/// area with its own function's state, then finishes them together).
+pub fn finish_stateless(routes: Router, cors: &CorsOrigins) -> Router {
+    let cors = cors_layer(cors);
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
         .layer(axum::middleware::map_response(json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,

@@ -82,14 +82,13 @@ async fn slack_posts(slack: &MockServer) -> Vec<Value> {
 }
 
 async fn sweep(app: &TestApp) -> Value {
-    maintenance_fn::handle(&app.state, json!({"task": "sweep"}))
+    maintenance_fn::handle(&app.maintenance, json!({"task": "sweep"}))
         .await
         .unwrap()
 }
 
 async fn deliver_fire(app: &TestApp, job_id: &str, at: &str) -> Value {
-    executor_fn::handle(
-        &app.state.engine,
+    executor_fn::handle(&app.executor.engine,
         json!({"job_id": job_id, "scheduled_time": at}),
     )
     .await
@@ -341,14 +340,14 @@ async fn weekly_end_date_maintenance_twice_for_one_week_sends_once() {
         .await;
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let event = json!({"task": "end_date_maintenance", "scheduled_time": at});
-    let first = maintenance_fn::handle(&app.state, event.clone())
+    let first = maintenance_fn::handle(&app.maintenance, event.clone())
         .await
         .unwrap();
     let r = &first["report"];
     assert_eq!(r["paused_expired_jobs"], 1, "{first}");
     assert_eq!(r["ending_soon_jobs"], 1, "{first}");
     assert_eq!(r["slack_messages"], 2, "{first}");
-    let second = maintenance_fn::handle(&app.state, event).await.unwrap();
+    let second = maintenance_fn::handle(&app.maintenance, event).await.unwrap();
     let r = &second["report"];
     assert_eq!(r["paused_expired_jobs"], 0, "{second}");
     assert_eq!(r["ending_soon_jobs"], 0, "{second}");

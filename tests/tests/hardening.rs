@@ -688,7 +688,7 @@ async fn a_job_created_while_reconcile_runs_is_never_taken_for_an_orphan() {
     app.team("PAM").await;
     let created = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let slot = created.clone();
-    let report = shared::services::maintenance::reconcile_with(&app.state, || async {
+    let report = shared::services::maintenance::reconcile_with(&app.maintenance, || async {
         // Lands after the schedules were listed, before the jobs are.
         let job = app
             .job(

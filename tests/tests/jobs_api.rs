@@ -931,7 +931,7 @@ async fn failed_schedule_call_is_recorded_and_repaired() {
     assert!(app.schedule(&id).await.is_none());
 
     // Once the scheduler answers again, the repair brings the schedule in line.
-    let report = shared::services::maintenance::reconcile(&app.state)
+    let report = shared::services::maintenance::reconcile(&app.maintenance)
         .await
         .unwrap();
     assert_eq!((report.scheduled_added, report.repaired), (1, 1));

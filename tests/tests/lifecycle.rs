@@ -261,11 +261,11 @@ async fn history_past_retention_is_hidden_counted_out_and_folded_daily() {
     );
 
     // The daily pass folds the expired day out of every scope, once.
-    let report = shared::services::maintenance::expire_history(&app.state)
+    let report = shared::services::maintenance::expire_history(&app.maintenance)
         .await
         .unwrap();
     assert!(report.days_folded >= 3, "{report:?}");
-    let again = shared::services::maintenance::expire_history(&app.state)
+    let again = shared::services::maintenance::expire_history(&app.maintenance)
         .await
         .unwrap();
     assert_eq!(again.days_folded, 0);
@@ -281,7 +281,7 @@ async fn history_past_retention_is_hidden_counted_out_and_folded_daily() {
     // already past retention moves the mark back, so it is still counted out until folded.
     let late = seed(&app, &job, 1, old_day).await;
     check("old run imported after folding").await;
-    let report = shared::services::maintenance::expire_history(&app.state)
+    let report = shared::services::maintenance::expire_history(&app.maintenance)
         .await
         .unwrap();
     assert!(report.days_folded >= 2, "{report:?}");

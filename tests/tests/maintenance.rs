@@ -29,7 +29,7 @@ async fn reconcile_repairs_missing_stale_orphaned_and_expired() {
         .await;
 
     // Nothing to do when in step.
-    let clean = shared::services::maintenance::reconcile(&app.state)
+    let clean = shared::services::maintenance::reconcile(&app.maintenance)
         .await
         .unwrap();
     assert_eq!((clean.db_jobs_total, clean.db_jobs_active), (5, 4));
@@ -62,7 +62,7 @@ async fn reconcile_repairs_missing_stale_orphaned_and_expired() {
     )
     .await;
 
-    let r = shared::services::maintenance::reconcile(&app.state)
+    let r = shared::services::maintenance::reconcile(&app.maintenance)
         .await
         .unwrap();
     assert_eq!(r.scheduled_added, 1);
@@ -92,7 +92,7 @@ async fn reconcile_repairs_missing_stale_orphaned_and_expired() {
     );
 
     // Idempotent.
-    let again = shared::services::maintenance::reconcile(&app.state)
+    let again = shared::services::maintenance::reconcile(&app.maintenance)
         .await
         .unwrap();
     assert_eq!(
@@ -147,7 +147,7 @@ async fn a_run_killed_after_its_claim_is_failed_by_the_next_sweep() {
         .start_execution(&running(30, "fresh"), None)
         .await
         .unwrap();
-    let r = maintenance_fn::handle(&app.state, json!({"task": "sweep"}))
+    let r = maintenance_fn::handle(&app.maintenance, json!({"task": "sweep"}))
         .await
         .unwrap();
     assert_eq!(r["report"]["abandoned_runs_failed"], 1, "{r}");
@@ -184,7 +184,7 @@ async fn a_run_killed_after_its_claim_is_failed_by_the_next_sweep() {
         "{n}"
     );
     // Idempotent, and a late completion of an already-failed run is not recorded.
-    let r = maintenance_fn::handle(&app.state, json!({"task": "sweep"}))
+    let r = maintenance_fn::handle(&app.maintenance, json!({"task": "sweep"}))
         .await
         .unwrap();
     assert_eq!(r["report"]["abandoned_runs_failed"], 0, "{r}");

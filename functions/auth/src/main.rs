@@ -5,6 +5,6 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let state = shared::state::AppState::from_env_http().await?;
+    let state = shared::state::AppState::from_env_http("AuthFunction").await?;
     lambda_http::run(auth_fn::app(state)).await
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let state = shared::state::AppState::from_env().await;
+    let state = shared::state::AppState::from_env("ExecutorFunction").await;
     let engine = &state.engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         executor_fn::handle(engine, event.payload)

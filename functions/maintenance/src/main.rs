@@ -9,7 +9,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let state = &shared::state::AppState::from_env().await;
+    let state = &shared::state::AppState::from_env("MaintenanceFunction").await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         maintenance_fn::handle(state, event.payload)
             .await

@@ -229,7 +229,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Some(v) = t.scheduler_role_arn {
         config.scheduler_role_arn = v;
     }
-    let sdk = shared::config::sdk_config().await;
+    // Named `cronctl` in the user agent: its calls are held against iam-policy.json.
+    let sdk = shared::config::sdk_config_for("cronctl").await;
     let state = AppState::new(
         config,
         aws_sdk_dynamodb::Client::new(&sdk),

@@ -72,6 +72,15 @@ const ALIASES: [(&str, &[&str]); 13] = [
     ),
 ];
 
+/// Most job rows one upload accepts; a larger file is refused whole (400 `Too many rows`)
+/// before anything is read or written. Why 1,000: every enabled row costs one
+/// `CreateSchedule`, and the whole upload must answer inside API Gateway's 30 s. At the
+/// lowest request rate EventBridge Scheduler has published as a default (50 `CreateSchedule`
+/// per second), 1,000 rows take 20 s of schedule calls, leaving 10 s for parsing,
+/// validation and the 20 jobs transactions; at today's ap-northeast-1 default (1,000/s)
+/// the bound is latency (16 calls in flight, about 3 s). Larger sets: split the file.
+pub const MAX_ROWS: usize = 1_000;
+
 fn invalid_csv(message: &str) -> ApiError {
     ApiError::bad_request("Invalid CSV", message)
 }
@@ -180,6 +189,15 @@ pub async fn upload(
         draft::github_part("default_github_owner", req.default_github_owner.as_deref())?
             .unwrap_or_else(|| state.config.default_github_owner.clone());
     let sheet = parse_sheet(&bytes)?;
+    if sheet.rows.len() > MAX_ROWS {
+        return Err(ApiError::bad_request(
+            "Too many rows",
+            &format!(
+                "The file has {} job rows; one upload takes at most {MAX_ROWS}. Split the file and upload each part.",
+                sheet.rows.len()
+            ),
+        ));
+    }
     let today = today_in(state.config.timezone);
     let names: Vec<String> = sheet
         .rows

@@ -270,6 +270,8 @@ impl Store {
         match result {
             Ok(()) => self.finish_outbox(&leased.id, "delivered", None).await,
             Err(e) if leased.attempts >= MAX_ATTEMPTS => {
+                // The template's OutboxGivenUp metric filter counts this exact message.
+                tracing::error!(task_id = %leased.id, attempts = leased.attempts, error = %e, "outbox task given up");
                 self.finish_outbox(&leased.id, "failed", Some(e)).await
             }
             Err(e) => {

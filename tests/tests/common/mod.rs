@@ -20,6 +20,10 @@ pub struct TestApp {
     pub github: MockServer,
     pub admin_token: String,
     pub scheduler: aws_sdk_scheduler::Client,
+    /// The executor's and the maintenance function's own states (their AWS calls are
+    /// recorded under their names and held against their policies, `make check-iam`).
+    pub executor: AppState,
+    pub maintenance: AppState,
 }
 
 pub fn repo_root() -> PathBuf {
@@ -72,6 +76,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let http = Client::new();
     let mut t = TestApp {
         base,
+        executor: state.for_function("ExecutorFunction"),
+        maintenance: state.for_function("MaintenanceFunction"),
         state,
         http,
         github,
@@ -99,6 +105,12 @@ pub async fn serve(state: AppState) -> String {
 }
 
 impl TestApp {
+    /// The state as deployed unit `function` sees it (`cronctl`, `SystemFunction`, …): its
+    /// AWS calls are recorded under that name for `make check-iam`.
+    pub fn as_fn(&self, function: &str) -> AppState {
+        self.state.for_function(function)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
