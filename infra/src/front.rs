@@ -38,6 +38,10 @@ use std::{
     time::Instant,
 };
 
+/// `GET` on this path answers the front's own counters (`{"throttled": {"scheduler": n,
+/// "dynamodb": n}}`) instead of forwarding.
+pub const STATS_PATH: &str = "/_front/stats";
+
 /// Table and schedule-group names that opt in to the throttling mode.
 pub const THROTTLED_PREFIX: &str = "thr-";
 
@@ -84,6 +88,8 @@ struct Front {
     recorder: Option<Arc<Mutex<(HashSet<Recorded>, std::fs::File)>>>,
     /// Scheduler calls per action in the current one-second window.
     windows: Arc<Mutex<HashMap<String, (Instant, f64)>>>,
+    /// Calls answered with a throttling error so far: `(scheduler, dynamodb)`.
+    throttled: Arc<Mutex<(u64, u64)>>,
 }
 
 /// The front's router (bind it on loopback).
@@ -108,6 +114,7 @@ pub fn router(cfg: FrontConfig) -> std::io::Result<Router> {
             .map_err(std::io::Error::other)?,
         recorder,
         windows: Arc::default(),
+        throttled: Arc::default(),
     };
     Ok(Router::new()
         .fallback(handle)
@@ -138,6 +145,11 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if uri.path() == STATS_PATH {
+        let (scheduler, dynamodb) = *f.throttled.lock().expect("stats");
+        return axum::Json(serde_json::json!({"throttled": {"scheduler": scheduler, "dynamodb": dynamodb}}))
+            .into_response();
+    }
     let target = header(&headers, "x-amz-target");
     let dynamodb = target.is_some_and(|t| t.starts_with("DynamoDB_"));
     let region = header(&headers, "authorization")
@@ -198,6 +210,7 @@ impl Front {
             let op = req.target.unwrap_or_default();
             let data = !op.ends_with("Table") && !op.ends_with("TimeToLive");
             if data && rand::random::<f64>() < self.cfg.ddb_throttle {
+                self.throttled.lock().expect("stats").1 += 1;
                 return Some(error(
                     StatusCode::BAD_REQUEST,
                     "ProvisionedThroughputExceededException",
@@ -219,7 +232,11 @@ impl Front {
             *count = 0.0;
         }
         *count += 1.0;
-        (*count > quota.max(1.0)).then(|| {
+        let over = *count > quota.max(1.0);
+        if over {
+            self.throttled.lock().expect("stats").0 += 1;
+        }
+        over.then(|| {
             error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "ThrottlingException",

@@ -260,7 +260,7 @@ fn perr(m: impl Into<String>) -> PolicyError {
 }
 
 /// What a logical id or pseudo parameter resolves to locally.
-fn resolve_name(name: &str, region: &str) -> Option<String> {
+pub fn resolve_name(name: &str, region: &str) -> Option<String> {
     Some(match name {
         "AWS::Partition" => "aws".into(),
         "AWS::Region" => region.into(),

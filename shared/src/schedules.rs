@@ -20,6 +20,34 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+/// Attempts of one Scheduler call answered `ThrottlingException`, beyond the SDK's own
+/// retries (which `AWS_MAX_ATTEMPTS` may have turned off).
+pub const THROTTLE_ATTEMPTS: u32 = 8;
+
+/// Runs `call` again while Scheduler throttles it (`ThrottlingException`: above the account's
+/// per-API request rate for the rest of that second), with full-jitter exponential backoff
+/// from 50 ms, capped at 2 s, at most [`THROTTLE_ATTEMPTS`] times in all (≤ about 6 s).
+/// Any other answer is returned as is.
+pub async fn on_throttle<T, E, R, F, Fut>(mut call: F) -> Result<T, SdkError<E, R>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if e.code() == Some("ThrottlingException") && attempt + 1 < THROTTLE_ATTEMPTS => {
+                let cap_ms = (50u64 << attempt).min(2_000);
+                let wait = rand::random::<u64>() % (cap_ms + 1);
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The placeholder EventBridge Scheduler replaces with the fire time (RFC 3339 UTC).
 pub const SCHEDULED_TIME_PLACEHOLDER: &str = "<aws.scheduler.scheduled-time>";
 
@@ -188,10 +216,10 @@ impl Schedules {
                     .target(target.clone())
             };
         }
-        match with_fields!(self.client.create_schedule()).send().await {
+        match on_throttle(|| with_fields!(self.client.create_schedule()).send()).await {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ConflictException") => {
-                with_fields!(self.client.update_schedule()).send().await?;
+                on_throttle(|| with_fields!(self.client.update_schedule()).send()).await?;
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -214,13 +242,14 @@ impl Schedules {
 
     /// Deletes the job's schedule; a missing schedule is fine.
     pub async fn remove(&self, job_id: &str) -> Result<(), ScheduleError> {
-        match self
-            .client
-            .delete_schedule()
-            .name(job_id)
-            .group_name(&self.group)
-            .send()
-            .await
+        match on_throttle(|| {
+            self.client
+                .delete_schedule()
+                .name(job_id)
+                .group_name(&self.group)
+                .send()
+        })
+        .await
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
@@ -233,13 +262,14 @@ impl Schedules {
         let mut names = Vec::new();
         let mut token = None;
         loop {
-            let out = self
-                .client
-                .list_schedules()
-                .group_name(&self.group)
-                .set_next_token(token)
-                .send()
-                .await?;
+            let out = on_throttle(|| {
+                self.client
+                    .list_schedules()
+                    .group_name(&self.group)
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
             names.extend(
                 out.schedules()
                     .iter()
@@ -254,13 +284,14 @@ impl Schedules {
 
     /// Reads one schedule; `None` when it does not exist.
     pub async fn get(&self, name: &str) -> Result<Option<StoredSchedule>, ScheduleError> {
-        match self
-            .client
-            .get_schedule()
-            .name(name)
-            .group_name(&self.group)
-            .send()
-            .await
+        match on_throttle(|| {
+            self.client
+                .get_schedule()
+                .name(name)
+                .group_name(&self.group)
+                .send()
+        })
+        .await
         {
             Ok(out) => Ok(Some(StoredSchedule {
                 name: name.to_string(),

@@ -7,6 +7,7 @@ use crate::{
     state::AppState,
     store::StoreError,
 };
+use futures::StreamExt;
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -296,6 +297,79 @@ fn notify_count(tasks: &[crate::store::outbox::OutboxTask]) -> usize {
         .sum()
 }
 
+/// Jobs whose schedule [`reconcile`] checks at once (one `GetSchedule` each, plus a fix when
+/// it differs). 16 in flight keep 10,000 jobs well inside the maintenance function's 300 s
+/// at ~30 ms a call (about 20 s), and under Scheduler's default 1,000 `GetSchedule`/s; a
+/// lower quota throttles and the calls back off (`schedules::on_throttle`).
+pub const RECONCILE_CONCURRENCY: usize = 16;
+
+/// What reconciling one job changed.
+enum Fix {
+    None,
+    Added,
+    Updated,
+    Removed,
+    Failed(String),
+}
+
+struct JobOutcome {
+    job_id: String,
+    /// Paused now: active and past its end date.
+    paused: bool,
+    /// Should have a schedule.
+    should: bool,
+    fix: Fix,
+}
+
+/// Checks one job against the schedule listing (`has`): pauses it when past its end date,
+/// reads its schedule when it should have one, and re-syncs it from a fresh read when they
+/// differ.
+async fn reconcile_job(
+    state: &AppState,
+    job: &crate::domain::Job,
+    has: bool,
+    today: chrono::NaiveDate,
+) -> Result<JobOutcome, StoreError> {
+    let mut out = JobOutcome {
+        job_id: job.id.clone(),
+        paused: false,
+        should: job.should_be_scheduled(today),
+        fix: Fix::None,
+    };
+    if job.is_active && job.is_expired(today) {
+        out.paused = state
+            .store
+            .pause_if_expired(&job.id, today, now(), &[])
+            .await?;
+    }
+    let in_sync = match (out.should, has) {
+        (false, has) => !has,
+        (true, false) => false,
+        (true, true) => match state.schedules.get(&job.id).await {
+            Ok(current) => current.is_some_and(|s| state.schedules.matches(job, &s)),
+            Err(e) => {
+                out.fix = Fix::Failed(e.to_string());
+                return Ok(out);
+            }
+        },
+    };
+    if in_sync {
+        return Ok(out);
+    }
+    // Re-read before fixing, so a write that landed since the list is not undone.
+    let Some(fresh) = state.store.get_job(&job.id).await? else {
+        return Ok(out);
+    };
+    let should = fresh.should_be_scheduled(today);
+    out.fix = match state.schedules.sync(&fresh, today).await {
+        Ok(()) if !should => Fix::Removed,
+        Ok(()) if has => Fix::Updated,
+        Ok(()) => Fix::Added,
+        Err(e) => Fix::Failed(e.to_string()),
+    };
+    Ok(out)
+}
+
 /// Makes every schedule agree with the table: creates missing ones, rewrites differing ones,
 /// removes those of inactive, expired or deleted jobs, pauses active jobs past their end date,
 /// fails runs abandoned in `running` ([`crate::engine::Engine::fail_abandoned`]), and clears the `SYNC_PENDING` markers read before it started (conditionally, so a write that
@@ -338,52 +412,48 @@ pub async fn reconcile_with<F: std::future::Future<Output = ()>>(
         report.failures += 1;
         failed.insert(id.to_string());
     };
-    for job in &jobs {
-        if job.is_active
-            && job.is_expired(today)
-            && state
-                .store
-                .pause_if_expired(&job.id, today, now(), &[])
-                .await?
-        {
-            report.expired_auto_paused += 1;
-        }
-        let has = names.contains(&job.id);
-        let should = job.should_be_scheduled(today);
-        report.db_jobs_active += usize::from(should);
-        let in_sync = match (should, has) {
-            (false, has) => !has,
-            (true, false) => false,
-            (true, true) => match state.schedules.get(&job.id).await {
-                Ok(current) => current.is_some_and(|s| state.schedules.matches(job, &s)),
-                Err(e) => {
-                    fail(&job.id, &e, &mut report);
-                    continue;
-                }
-            },
-        };
-        if in_sync {
-            continue;
-        }
-        // Re-read before fixing, so a write that landed since the list is not undone.
-        let Some(fresh) = state.store.get_job(&job.id).await? else {
-            continue;
-        };
-        let should = fresh.should_be_scheduled(today);
-        match state.schedules.sync(&fresh, today).await {
-            Ok(()) if !should => report.scheduled_removed += 1,
-            Ok(()) if has => report.scheduled_updated += 1,
-            Ok(()) => report.scheduled_added += 1,
-            Err(e) => fail(&job.id, &e, &mut report),
+    // Each job's check (and fix) is independent: RECONCILE_CONCURRENCY of them in flight,
+    // each Scheduler call backing off on throttling (`schedules::on_throttle`).
+    // Owned items: a stream of futures over borrowed ones is not `Send` for every lifetime
+    // (the system function's router needs it to be).
+    let mut checks = futures::stream::iter(jobs.iter().cloned())
+        .map(|job| {
+            let has = names.contains(&job.id);
+            async move { reconcile_job(state, &job, has, today).await }
+        })
+        .buffer_unordered(RECONCILE_CONCURRENCY);
+    while let Some(outcome) = checks.next().await {
+        let o = outcome?;
+        report.expired_auto_paused += usize::from(o.paused);
+        report.db_jobs_active += usize::from(o.should);
+        match o.fix {
+            Fix::None => {}
+            Fix::Removed => report.scheduled_removed += 1,
+            Fix::Updated => report.scheduled_updated += 1,
+            Fix::Added => report.scheduled_added += 1,
+            Fix::Failed(e) => fail(&o.job_id, &e, &mut report),
         }
     }
+    drop(checks);
     let ids: HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
-    for name in names.iter().filter(|n| !ids.contains(n.as_str())) {
-        match state.schedules.remove(name).await {
+    let orphans: Vec<String> = names
+        .iter()
+        .filter(|n| !ids.contains(n.as_str()))
+        .cloned()
+        .collect();
+    let mut removals = futures::stream::iter(orphans)
+        .map(|name| async move {
+            let r = state.schedules.remove(&name).await;
+            (name, r)
+        })
+        .buffer_unordered(RECONCILE_CONCURRENCY);
+    while let Some((name, r)) = removals.next().await {
+        match r {
             Ok(()) => report.orphaned_removed += 1,
-            Err(e) => fail(name, &e, &mut report),
+            Err(e) => fail(&name, &e, &mut report),
         }
     }
+    drop(removals);
     report.abandoned_runs_failed = state.engine.fail_abandoned().await?;
     for (id, token) in pending {
         if !failed.contains(&id) {

@@ -54,10 +54,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(shared::config::sdk_config().await, tweak).await
+}
+
+/// [`spawn_app_with`] on a given SDK configuration (retries, endpoints).
+pub async fn spawn_app_on(
+    sdk: aws_config::SdkConfig,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let github = MockServer::start().await;
     let mut config = test_config(&github).await;
     tweak(&mut config);
-    let sdk = shared::config::sdk_config().await;
     let scheduler = aws_sdk_scheduler::Client::new(&sdk);
     let mut state = AppState::new(
         config,

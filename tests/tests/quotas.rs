@@ -1,0 +1,131 @@
+//! AWS's request quotas, enforced locally by the emulator front's throttling mode (table and
+//! schedule group named `thr-…`): Scheduler answers `ThrottlingException` above its per-API
+//! rates (scaled for the emulator by `make test`), DynamoDB throttles at random. A bulk
+//! upload and the reconciliation still complete, backing off, with nothing lost.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::time::Instant;
+
+/// The front's throttling counters (`infra::front::STATS_PATH`).
+async fn throttled() -> (u64, u64) {
+    let base = std::env::var("AWS_ENDPOINT_URL").expect("make test sets AWS_ENDPOINT_URL");
+    let v: Value = reqwest::get(format!("{base}{}", infra::front::STATS_PATH))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        v["throttled"]["scheduler"].as_u64().unwrap(),
+        v["throttled"]["dynamodb"].as_u64().unwrap(),
+    )
+}
+
+async fn throttled_app() -> TestApp {
+    // The SDK's standard retries absorb DynamoDB's throttling (as deployed: 3 attempts by
+    // default; more here, where one in twenty calls is refused).
+    let sdk = shared::config::sdk_loader()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8))
+        .load()
+        .await;
+    spawn_app_on(sdk, |c| {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        c.table_name = format!("{}{id}", infra::front::THROTTLED_PREFIX);
+        c.schedule_group = format!("{}{}", infra::front::THROTTLED_PREFIX, &id[..20]);
+    })
+    .await
+}
+
+fn csv(rows: usize) -> Vec<u8> {
+    let mut out = String::from("Job Name,Cron,Target URL,Status,End Date,PIC Team\n");
+    for i in 0..rows {
+        out.push_str(&format!(
+            "quota job {i},*/5 * * * *,https://example.com/hook/{i},active,2030-01-01,quota\n"
+        ));
+    }
+    out.into_bytes()
+}
+
+#[tokio::test]
+async fn bulk_upload_and_reconcile_complete_under_throttling() {
+    let app = throttled_app().await;
+    app.team("quota").await;
+    let before = throttled().await;
+    let rows = 300;
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(csv(rows)).file_name("jobs.csv"),
+    );
+    let started = Instant::now();
+    let r = app
+        .http
+        .post(app.url("/jobs/bulk-upload"))
+        .bearer_auth(&app.admin_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    let bulk_s = started.elapsed().as_secs_f64();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["created_count"], rows, "{v}");
+    let names = app.state.schedules.list_names().await.unwrap();
+    assert_eq!(names.len(), rows, "every job has its schedule");
+
+    let started = Instant::now();
+    let report = shared::services::maintenance::reconcile(&app.maintenance)
+        .await
+        .unwrap();
+    let reconcile_s = started.elapsed().as_secs_f64();
+    assert_eq!(report.failures, 0, "{report:?}");
+    assert_eq!(report.db_jobs_active, rows);
+    assert_eq!(report.scheduled_added + report.scheduled_updated, 0, "{report:?}");
+
+    // Schedules lost behind the table's back come back, throttled or not.
+    for n in names.iter().take(20) {
+        app.state.schedules.remove(n).await.unwrap();
+    }
+    let report = shared::services::maintenance::reconcile(&app.maintenance)
+        .await
+        .unwrap();
+    assert_eq!(report.scheduled_added, 20, "{report:?}");
+    assert_eq!(report.failures, 0, "{report:?}");
+    let after = throttled().await;
+    let (scheduler, dynamodb) = (after.0 - before.0, after.1 - before.1);
+    eprintln!(
+        "quotas: bulk {rows} rows {bulk_s:.1} s, reconcile {rows} jobs {reconcile_s:.1} s; \
+         throttled (all suites meanwhile) scheduler {scheduler}, dynamodb {dynamodb}"
+    );
+    assert!(
+        scheduler + dynamodb > 0,
+        "the throttling mode refused nothing: this test proved nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_file_over_the_row_cap_is_refused_whole() {
+    let app = spawn_app().await;
+    let rows = shared::services::bulk::MAX_ROWS + 1;
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(csv(rows)).file_name("jobs.csv"),
+    );
+    let r = app
+        .http
+        .post(app.url("/jobs/bulk-upload"))
+        .bearer_auth(&app.admin_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "Too many rows");
+    assert!(v["message"].as_str().unwrap().contains("1000"), "{v}");
+    let (s, jobs) = read(app.get("/jobs", &app.admin_token).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(jobs["total"], 0, "nothing written: {jobs}");
+}
