@@ -12,7 +12,7 @@ IAM_RECORDING ?= .local/iam/calls.jsonl
 AWS_ENV = AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=ap-northeast-1 \
 	AWS_EC2_METADATA_DISABLED=true LOCAL_MODE=true
 
-.PHONY: dev test setup lint unit openapi bench check-iam package
+.PHONY: dev test setup lint unit openapi bench check-iam package bench-reconcile
 
 setup:
 	@infra/scripts/setup.sh
@@ -45,6 +45,22 @@ test: setup
 check-iam:
 	@[ -s $(IAM_RECORDING) ] || $(MAKE) test
 	@cargo run -q -p infra --bin check-iam -- --recording $(IAM_RECORDING)
+
+# sam build of every function (arm64, cargo-lambda), then each bootstrap booted under
+# qemu-user against a local Lambda Runtime API: prints `booted <LogicalId>` per function.
+package:
+	@infra/scripts/package.sh
+
+# The reconciliation of RECONCILE_JOBS (10,000) active jobs under the front's throttling mode at
+# QUOTA_SCALE × Scheduler's default rates (1.0: the real defaults); prints the time.
+QUOTA_SCALE ?= 1.0
+bench-reconcile: setup
+	@trap 'infra/scripts/emulators.sh stop .local/bench-reconcile' EXIT INT TERM; \
+	infra/scripts/emulators.sh start 8200 5250 .local/bench-reconcile && \
+	cargo build -q -p infra --bin aws-front && \
+	infra/scripts/front.sh 5260 8200 5250 .local/bench-reconcile .local/bench-reconcile/calls.jsonl $(QUOTA_SCALE) && \
+	$(AWS_ENV) AWS_ENDPOINT_URL=http://127.0.0.1:5260 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:5260 \
+	cargo nextest run -p e2e-tests --test quotas --run-ignored only --no-capture
 
 unit:
 	cargo nextest run --workspace --lib --bins

@@ -133,8 +133,10 @@ fn error(status: StatusCode, kind: &str, message: &str, dynamodb: bool) -> Respo
         serde_json::json!({"Message": message})
     };
     let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut()
-        .insert("x-amzn-errortype", HeaderValue::from_str(kind).expect("ascii"));
+    r.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_str(kind).expect("ascii"),
+    );
     r
 }
 
@@ -147,8 +149,10 @@ async fn handle(
 ) -> Response {
     if uri.path() == STATS_PATH {
         let (scheduler, dynamodb) = *f.throttled.lock().expect("stats");
-        return axum::Json(serde_json::json!({"throttled": {"scheduler": scheduler, "dynamodb": dynamodb}}))
-            .into_response();
+        return axum::Json(
+            serde_json::json!({"throttled": {"scheduler": scheduler, "dynamodb": dynamodb}}),
+        )
+        .into_response();
     }
     let target = header(&headers, "x-amz-target");
     let dynamodb = target.is_some_and(|t| t.starts_with("DynamoDB_"));
@@ -231,10 +235,12 @@ impl Front {
             *start = Instant::now();
             *count = 0.0;
         }
-        *count += 1.0;
-        let over = *count > quota.max(1.0);
+        // A refused call takes no capacity (Scheduler's rate counts what it serves).
+        let over = *count + 1.0 > quota.max(1.0);
         if over {
             self.throttled.lock().expect("stats").0 += 1;
+        } else {
+            *count += 1.0;
         }
         over.then(|| {
             error(
@@ -325,10 +331,9 @@ pub fn attribute_size(v: &Value) -> usize {
         ("N", Value::String(n)) => n.trim_start_matches('-').len().div_ceil(2) + 1,
         ("B", Value::String(b)) => b.len() * 3 / 4,
         ("BOOL", _) | ("NULL", _) => 1,
-        ("SS", Value::Array(a)) | ("BS", Value::Array(a)) => a
-            .iter()
-            .map(|s| s.as_str().map_or(0, str::len))
-            .sum(),
+        ("SS", Value::Array(a)) | ("BS", Value::Array(a)) => {
+            a.iter().map(|s| s.as_str().map_or(0, str::len)).sum()
+        }
         ("NS", Value::Array(a)) => a
             .iter()
             .map(|n| n.as_str().map_or(0, |n| n.len().div_ceil(2) + 1))
@@ -386,7 +391,10 @@ fn over_limits(req: &iam::Request, v: &Value, dynamodb: bool) -> Option<Response
                 );
             }
             if req.body.len() > MAX_TRANSACTION_BYTES {
-                return validation("Transaction request cannot be larger than 4 MB".into(), true);
+                return validation(
+                    "Transaction request cannot be larger than 4 MB".into(),
+                    true,
+                );
             }
             items.extend(list.iter().filter_map(|i| i.pointer("/Put/Item")));
         }
@@ -400,7 +408,10 @@ fn over_limits(req: &iam::Request, v: &Value, dynamodb: bool) -> Option<Response
                 .collect();
             if all.len() > 25 {
                 return validation(
-                    format!("Too many items requested for the BatchWriteItem call ({})", all.len()),
+                    format!(
+                        "Too many items requested for the BatchWriteItem call ({})",
+                        all.len()
+                    ),
                     true,
                 );
             }

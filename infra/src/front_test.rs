@@ -30,11 +30,19 @@ fn aws_limits_are_refused_before_the_emulator() {
     assert!(over_limits(&r, &put, true).is_some());
     let tx = json!({"TransactItems": (0..101).map(|_| json!({"ConditionCheck": {"TableName": "t"}})).collect::<Vec<_>>()});
     let body = tx.to_string();
-    let r = req(Some("DynamoDB_20120810.TransactWriteItems"), "", body.as_bytes());
+    let r = req(
+        Some("DynamoDB_20120810.TransactWriteItems"),
+        "",
+        body.as_bytes(),
+    );
     assert!(over_limits(&r, &tx, true).is_some());
     let ok = json!({"TransactItems": (0..100).map(|_| json!({"ConditionCheck": {"TableName": "t"}})).collect::<Vec<_>>()});
     let body = ok.to_string();
-    let r = req(Some("DynamoDB_20120810.TransactWriteItems"), "", body.as_bytes());
+    let r = req(
+        Some("DynamoDB_20120810.TransactWriteItems"),
+        "",
+        body.as_bytes(),
+    );
     assert!(over_limits(&r, &ok, true).is_none());
     let input = json!({"Target": {"Input": "x".repeat(MAX_SCHEDULE_INPUT_BYTES + 1)}});
     assert!(over_limits(&req(None, "", b""), &input, false).is_some());
@@ -44,7 +52,19 @@ fn aws_limits_are_refused_before_the_emulator() {
 fn only_named_resources_are_throttled() {
     let v = json!({"TableName": "thr-1"});
     assert!(throttled_namespace(&req(Some("x"), "", b""), &v, true));
-    assert!(!throttled_namespace(&req(Some("x"), "", b""), &json!({"TableName": "t-1"}), true));
-    assert!(throttled_namespace(&req(None, "groupName=thr-g", b""), &Value::Null, false));
-    assert!(!throttled_namespace(&req(None, "groupName=g-1", b""), &Value::Null, false));
+    assert!(!throttled_namespace(
+        &req(Some("x"), "", b""),
+        &json!({"TableName": "t-1"}),
+        true
+    ));
+    assert!(throttled_namespace(
+        &req(None, "groupName=thr-g", b""),
+        &Value::Null,
+        false
+    ));
+    assert!(!throttled_namespace(
+        &req(None, "groupName=g-1", b""),
+        &Value::Null,
+        false
+    ));
 }

@@ -78,7 +78,11 @@ fn arn(service: &str, region: &str, rest: &str) -> String {
 
 fn table_arn(region: &str, _table: &str, index: Option<&str>) -> String {
     match index {
-        Some(i) => arn("dynamodb", region, &format!("table/{LOCAL_TABLE}/index/{i}")),
+        Some(i) => arn(
+            "dynamodb",
+            region,
+            &format!("table/{LOCAL_TABLE}/index/{i}"),
+        ),
         None => arn("dynamodb", region, &format!("table/{LOCAL_TABLE}")),
     }
 }
@@ -100,7 +104,11 @@ pub fn classify(r: &Request) -> Option<Vec<Need>> {
         return scheduler(r, rest);
     }
     if let Some(name) = r.path.strip_prefix("/schedule-groups/") {
-        let res = arn("scheduler", r.region, &format!("schedule-group/{LOCAL_GROUP}"));
+        let res = arn(
+            "scheduler",
+            r.region,
+            &format!("schedule-group/{LOCAL_GROUP}"),
+        );
         let _ = name;
         let action = match r.method {
             "POST" => "scheduler:CreateScheduleGroup",
@@ -152,7 +160,11 @@ pub fn classify(r: &Request) -> Option<Vec<Need>> {
 
 fn dynamodb(op: &str, body: &[u8], region: &str) -> Vec<Need> {
     let v: Json = serde_json::from_slice(body).unwrap_or(Json::Null);
-    let table = |v: &Json| v.get("TableName").and_then(Json::as_str).map(str::to_string);
+    let table = |v: &Json| {
+        v.get("TableName")
+            .and_then(Json::as_str)
+            .map(str::to_string)
+    };
     let act = |a: &str| format!("dynamodb:{a}");
     match op {
         "TransactWriteItems" | "TransactGetItems" => v
@@ -210,7 +222,11 @@ fn scheduler(r: &Request, rest: &str) -> Option<Vec<Need>> {
             _ => None,
         };
     }
-    let schedule = arn("scheduler", r.region, &format!("schedule/{LOCAL_GROUP}/{name}"));
+    let schedule = arn(
+        "scheduler",
+        r.region,
+        &format!("schedule/{LOCAL_GROUP}/{name}"),
+    );
     let body: Json = serde_json::from_slice(r.body).unwrap_or(Json::Null);
     let pass_role = || {
         body.pointer("/Target/RoleArn")
@@ -271,7 +287,11 @@ pub fn resolve_name(name: &str, region: &str) -> Option<String> {
         "ScheduleGroup" => LOCAL_GROUP.into(),
         "Table.Arn" => arn("dynamodb", region, &format!("table/{LOCAL_TABLE}")),
         "Table.StreamArn" => arn("dynamodb", region, &format!("table/{LOCAL_TABLE}/stream/*")),
-        "ScheduleGroup.Arn" => arn("scheduler", region, &format!("schedule-group/{LOCAL_GROUP}")),
+        "ScheduleGroup.Arn" => arn(
+            "scheduler",
+            region,
+            &format!("schedule-group/{LOCAL_GROUP}"),
+        ),
         "SchedulerInvokeRole.Arn" => {
             format!("arn:aws:iam::{LOCAL_ACCOUNT}:role/cron-scheduler-invoke")
         }
@@ -337,8 +357,9 @@ fn resolve(v: &Yaml, region: &str) -> Result<Vec<String>, PolicyError> {
                         p[0].as_str().unwrap_or_default(),
                         p[1].as_str().unwrap_or_default()
                     );
-                    Ok(vec![resolve_name(&n, region)
-                        .ok_or_else(|| perr(format!("cannot resolve GetAtt {n}")))?])
+                    Ok(vec![resolve_name(&n, region).ok_or_else(|| {
+                        perr(format!("cannot resolve GetAtt {n}"))
+                    })?])
                 }
                 (Some("Fn::Sub"), Yaml::String(s)) => Ok(vec![substitute(s, region)?]),
                 _ => Err(perr(format!("unsupported value in a policy: {v:?}"))),
@@ -405,8 +426,7 @@ impl Policies {
     /// `!Sub`) as the policy of `who` (cronctl's documented policy).
     pub fn add_json(&mut self, who: &str, json: &str, region: &str) -> Result<(), PolicyError> {
         let resolved = substitute(json, region)?;
-        let v: Json =
-            serde_json::from_str(&resolved).map_err(|e| perr(format!("{who}: {e}")))?;
+        let v: Json = serde_json::from_str(&resolved).map_err(|e| perr(format!("{who}: {e}")))?;
         let y: Yaml = serde_yaml::to_value(v.get("Statement").cloned().unwrap_or(Json::Null))
             .map_err(|e| perr(e.to_string()))?;
         let list = statements(&y, region, who)?;
@@ -461,7 +481,9 @@ pub struct Report {
 impl Report {
     /// No violation (warnings aside).
     pub fn ok(&self) -> bool {
-        self.missing.is_empty() && self.unknown_functions.is_empty() && self.wildcard_actions.is_empty()
+        self.missing.is_empty()
+            && self.unknown_functions.is_empty()
+            && self.wildcard_actions.is_empty()
     }
 }
 

@@ -24,9 +24,18 @@ fn schedule(name: &str) -> String {
 
 #[test]
 fn wildcards_are_iams() {
-    assert!(wildcard("arn:aws:dynamodb:*:table/t/index/*", "arn:aws:dynamodb:x:table/t/index/GSI1"));
-    assert!(!wildcard("arn:aws:dynamodb:r:a:table/t/index/*", "arn:aws:dynamodb:r:a:table/t"));
-    assert!(!wildcard("arn:aws:dynamodb:r:a:table/t", "arn:aws:dynamodb:r:a:table/t/index/G"));
+    assert!(wildcard(
+        "arn:aws:dynamodb:*:table/t/index/*",
+        "arn:aws:dynamodb:x:table/t/index/GSI1"
+    ));
+    assert!(!wildcard(
+        "arn:aws:dynamodb:r:a:table/t/index/*",
+        "arn:aws:dynamodb:r:a:table/t"
+    ));
+    assert!(!wildcard(
+        "arn:aws:dynamodb:r:a:table/t",
+        "arn:aws:dynamodb:r:a:table/t/index/G"
+    ));
     assert!(wildcard("*", "anything"));
     assert!(wildcard("a?c", "abc"));
     assert!(!wildcard("a?c", "ac"));
@@ -50,7 +59,11 @@ fn a_transaction_needs_each_item_action_and_an_index_query_the_index() {
     let actions: Vec<_> = needs.iter().map(|n| n.action.as_str()).collect();
     assert_eq!(
         actions,
-        ["dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        [
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ]
     );
     assert!(needs.iter().all(|n| n.resource == table()));
     let q = classify(&Request {
@@ -76,11 +89,19 @@ fn creating_a_schedule_passes_its_role() {
         region: REGION,
     })
     .unwrap();
-    assert_eq!(needs[0], need("scheduler:CreateSchedule", schedule("job-1")));
-    assert_eq!(needs[1].action, "iam:PassRole");
-    assert_eq!(app_name("aws-sdk-rust/1.3 os/linux app/JobsFunction md/x"), Some("JobsFunction"));
     assert_eq!(
-        region_of("AWS4-HMAC-SHA256 Credential=local/20261207/us-east-1/dynamodb/aws4_request, Sig"),
+        needs[0],
+        need("scheduler:CreateSchedule", schedule("job-1"))
+    );
+    assert_eq!(needs[1].action, "iam:PassRole");
+    assert_eq!(
+        app_name("aws-sdk-rust/1.3 os/linux app/JobsFunction md/x"),
+        Some("JobsFunction")
+    );
+    assert_eq!(
+        region_of(
+            "AWS4-HMAC-SHA256 Credential=local/20261207/us-east-1/dynamodb/aws4_request, Sig"
+        ),
         Some("us-east-1")
     );
 }
@@ -92,7 +113,11 @@ fn the_template_grants_what_each_function_is_known_to_call() {
         call("AuthFunction", "dynamodb:GetItem", &table()),
         call("AuthFunction", "dynamodb:BatchGetItem", &table()),
         call("JobsFunction", "scheduler:CreateSchedule", &schedule("j")),
-        call("JobsFunction", "dynamodb:Query", &format!("{}/index/GSI1", table())),
+        call(
+            "JobsFunction",
+            "dynamodb:Query",
+            &format!("{}/index/GSI1", table()),
+        ),
         call(
             "JobsFunction",
             "iam:PassRole",
@@ -101,7 +126,10 @@ fn the_template_grants_what_each_function_is_known_to_call() {
     ];
     let r = check(&p, &calls);
     assert!(r.ok(), "{r:?}");
-    assert!(!r.unused.is_empty(), "the sample uses a fraction of the grants");
+    assert!(
+        !r.unused.is_empty(),
+        "the sample uses a fraction of the grants"
+    );
 }
 
 #[test]
@@ -119,12 +147,22 @@ fn a_removed_permission_is_named_with_its_function_action_and_resource() {
             call("AuthFunction", "dynamodb:Query", &table()),
         ],
     );
-    assert_eq!(r.missing, [call("AuthFunction", "dynamodb:GetItem", &table())]);
+    assert_eq!(
+        r.missing,
+        [call("AuthFunction", "dynamodb:GetItem", &table())]
+    );
     let mut p = Policies::from_template(&template(), REGION).unwrap();
     for s in p.functions.get_mut("JobsFunction").unwrap() {
         s.actions.retain(|a| a != "scheduler:CreateSchedule");
     }
-    let r = check(&p, &[call("JobsFunction", "scheduler:CreateSchedule", &schedule("j"))]);
+    let r = check(
+        &p,
+        &[call(
+            "JobsFunction",
+            "scheduler:CreateSchedule",
+            &schedule("j"),
+        )],
+    );
     assert_eq!(r.missing.len(), 1);
     assert!(!r.ok());
 }

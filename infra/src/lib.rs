@@ -67,8 +67,7 @@ pub fn router_with_limits(
                 .layer(axum::middleware::from_fn_with_state(fn_limits, gateway)),
         );
     }
-    shared::web::finish_stateless(all, &state.config.cors)
-        .layer(axum::middleware::from_fn(detach))
+    shared::web::finish_stateless(all, &state.config.cors).layer(axum::middleware::from_fn(detach))
 }
 
 /// API Gateway's body as it answers its own refusals: `{"message": …}`.

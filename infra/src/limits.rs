@@ -39,7 +39,9 @@ pub fn functions(template: &str) -> BTreeMap<String, FunctionLimits> {
             continue;
         }
         let props = res.get("Properties");
-        let timeout = num(props, "Timeout").or(num(globals, "Timeout")).unwrap_or(3);
+        let timeout = num(props, "Timeout")
+            .or(num(globals, "Timeout"))
+            .unwrap_or(3);
         let memory_mb = num(props, "MemorySize")
             .or(num(globals, "MemorySize"))
             .unwrap_or(128);

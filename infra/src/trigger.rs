@@ -200,12 +200,14 @@ impl Function {
                     .map_err(|e| e.to_string()),
             }
         };
-        tokio::time::timeout(self.timeout, run).await.unwrap_or_else(|_| {
-            Err(format!(
-                "Task timed out after {:.2} seconds",
-                self.timeout.as_secs_f64()
-            ))
-        })
+        tokio::time::timeout(self.timeout, run)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "Task timed out after {:.2} seconds",
+                    self.timeout.as_secs_f64()
+                ))
+            })
     }
 }
 

@@ -22,11 +22,11 @@ use serde::{Deserialize, Serialize};
 
 /// Attempts of one Scheduler call answered `ThrottlingException`, beyond the SDK's own
 /// retries (which `AWS_MAX_ATTEMPTS` may have turned off).
-pub const THROTTLE_ATTEMPTS: u32 = 8;
+pub const THROTTLE_ATTEMPTS: u32 = 10;
 
 /// Runs `call` again while Scheduler throttles it (`ThrottlingException`: above the account's
 /// per-API request rate for the rest of that second), with full-jitter exponential backoff
-/// from 50 ms, capped at 2 s, at most [`THROTTLE_ATTEMPTS`] times in all (≤ about 6 s).
+/// from 50 ms, capped at 2 s, at most [`THROTTLE_ATTEMPTS`] times in all (at most about 9 s of waiting).
 /// Any other answer is returned as is.
 pub async fn on_throttle<T, E, R, F, Fut>(mut call: F) -> Result<T, SdkError<E, R>>
 where
@@ -37,7 +37,9 @@ where
     let mut attempt = 0;
     loop {
         match call().await {
-            Err(e) if e.code() == Some("ThrottlingException") && attempt + 1 < THROTTLE_ATTEMPTS => {
+            Err(e)
+                if e.code() == Some("ThrottlingException") && attempt + 1 < THROTTLE_ATTEMPTS =>
+            {
                 let cap_ms = (50u64 << attempt).min(2_000);
                 let wait = rand::random::<u64>() % (cap_ms + 1);
                 tokio::time::sleep(std::time::Duration::from_millis(wait)).await;

@@ -89,8 +89,8 @@ impl AppState {
 
     /// The same state as seen by another deployed unit: the same configuration and
     /// endpoints, SDK clients that name `function` as their app name
-    /// ([`crate::config::sdk_config_for`]), the engine's run timeouts kept, and a process
-    /// cache of its own (each Lambda has one). The local stack serves each API area with
+    /// ([`crate::config::sdk_config_for`]), the engine's run timeouts and the `GET /jobs`
+    /// cache kept (only the jobs function reads it). The local stack serves each API area with
     /// the state of its function, so every AWS call is attributed as it would be on AWS.
     pub fn for_function(&self, function: &str) -> Self {
         let app = aws_config::AppName::new(function.to_owned()).ok();
@@ -108,6 +108,7 @@ impl AppState {
         let mut state = Self::new((*self.config).clone(), ddb, scheduler, ses);
         let (scheduled, manual) = self.engine.timeouts();
         state.engine = state.engine.with_timeouts(scheduled, manual);
+        state.job_list = self.job_list.clone();
         state
     }
 }

@@ -88,7 +88,8 @@ async fn sweep(app: &TestApp) -> Value {
 }
 
 async fn deliver_fire(app: &TestApp, job_id: &str, at: &str) -> Value {
-    executor_fn::handle(&app.executor.engine,
+    executor_fn::handle(
+        &app.executor.engine,
         json!({"job_id": job_id, "scheduled_time": at}),
     )
     .await
@@ -347,7 +348,9 @@ async fn weekly_end_date_maintenance_twice_for_one_week_sends_once() {
     assert_eq!(r["paused_expired_jobs"], 1, "{first}");
     assert_eq!(r["ending_soon_jobs"], 1, "{first}");
     assert_eq!(r["slack_messages"], 2, "{first}");
-    let second = maintenance_fn::handle(&app.maintenance, event).await.unwrap();
+    let second = maintenance_fn::handle(&app.maintenance, event)
+        .await
+        .unwrap();
     let r = &second["report"];
     assert_eq!(r["paused_expired_jobs"], 0, "{second}");
     assert_eq!(r["ending_soon_jobs"], 0, "{second}");

@@ -94,7 +94,9 @@ async fn legacy_import_dry_run_then_real_then_again() {
     assert_eq!(wed["cron_expression"], "0 10 * * 3");
 
     // A second import changes nothing and says so.
-    let again = import::apply(&app.as_fn("cronctl"), bundle, QUIET).await.unwrap();
+    let again = import::apply(&app.as_fn("cronctl"), bundle, QUIET)
+        .await
+        .unwrap();
     assert!(!again.changed_anything(), "{}", again.to_text());
     assert!(again.to_text().contains("nothing to change"));
     assert_eq!(stats(&app, &alice).await["total_executions"], 1010);
@@ -109,7 +111,9 @@ async fn an_import_killed_half_way_finishes_on_the_next_run() {
     let mut half = full.clone();
     half.executions.truncate(500);
     half.notifications.clear();
-    import::apply(&app.as_fn("cronctl"), half, QUIET).await.unwrap();
+    import::apply(&app.as_fn("cronctl"), half, QUIET)
+        .await
+        .unwrap();
     let unscheduled = full
         .jobs
         .iter()
@@ -120,7 +124,9 @@ async fn an_import_killed_half_way_finishes_on_the_next_run() {
         })
         .unwrap();
     app.state.schedules.remove(&unscheduled.id).await.unwrap();
-    let done = import::apply(&app.as_fn("cronctl"), full, QUIET).await.unwrap();
+    let done = import::apply(&app.as_fn("cronctl"), full, QUIET)
+        .await
+        .unwrap();
     assert_eq!(done.counts["executions"].created, 510);
     assert_eq!(done.counts["executions"].unchanged, 500);
     assert_eq!(done.counts["notifications"].created, 125);
@@ -136,7 +142,9 @@ async fn keep_cron_text_keeps_the_expressions_and_says_so() {
     let app = spawn_keeping_history().await;
     let b = legacy::read(&legacy_db(), legacy::CronMode::KeepText).unwrap();
     assert!(b.conversions.is_empty());
-    let r = import::apply(&app.as_fn("cronctl"), b, QUIET).await.unwrap();
+    let r = import::apply(&app.as_fn("cronctl"), b, QUIET)
+        .await
+        .unwrap();
     assert!(r.cron_mode.starts_with("kept as written"));
     let job = app
         .state
@@ -160,7 +168,10 @@ async fn export_import_export_gives_the_same_lines() {
     )
     .await
     .unwrap();
-    let first = export::collect(&app.as_fn("cronctl"), true).await.unwrap().to_lines();
+    let first = export::collect(&app.as_fn("cronctl"), true)
+        .await
+        .unwrap()
+        .to_lines();
     assert!(first.iter().all(|l| !l.contains("password_hash")));
     // An empty stack: a new table and schedule group, nothing seeded.
     let github = wiremock::MockServer::start().await;
@@ -180,9 +191,14 @@ async fn export_import_export_gives_the_same_lines() {
     empty.schedules.ensure_group().await.unwrap();
     let b = Bundle::from_lines("jsonl:test", &first.join("\n"));
     assert!(b.problems.is_empty(), "{:?}", b.problems);
-    let r = import::apply(&empty.for_function("cronctl"), b, QUIET).await.unwrap();
+    let r = import::apply(&empty.for_function("cronctl"), b, QUIET)
+        .await
+        .unwrap();
     assert_eq!(r.counts["executions"].created, 1010);
-    let second = export::collect(&empty.for_function("cronctl"), true).await.unwrap().to_lines();
+    let second = export::collect(&empty.for_function("cronctl"), true)
+        .await
+        .unwrap()
+        .to_lines();
     assert_eq!(first.len(), second.len());
     for (a, b) in first.iter().zip(&second) {
         assert_eq!(a, b);

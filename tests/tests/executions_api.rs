@@ -296,7 +296,8 @@ async fn concurrent_runs_all_count_and_scheduled_runs_record_their_plan() {
     // A scheduled delivery records its planned time and how late it started.
     let planned = chrono::Utc::now() - chrono::Duration::seconds(3);
     let at = planned.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let out = executor_fn::handle(&app.executor.engine,
+    let out = executor_fn::handle(
+        &app.executor.engine,
         json!({"job_id": id, "scheduled_time": at}),
     )
     .await

@@ -11,7 +11,8 @@ use wiremock::{
 };
 
 async fn deliver(app: &TestApp, job_id: &str, at: &str) -> Value {
-    executor_fn::handle(&app.executor.engine,
+    executor_fn::handle(
+        &app.executor.engine,
         json!({"job_id": job_id, "scheduled_time": at}),
     )
     .await
@@ -228,7 +229,9 @@ async fn missing_inactive_and_malformed_inputs() {
         json!({"job_id": id, "scheduled_time": "<aws.scheduler.scheduled-time>"}),
         json!("x"),
     ] {
-        let out = executor_fn::handle(&app.executor.engine, bad).await.unwrap();
+        let out = executor_fn::handle(&app.executor.engine, bad)
+            .await
+            .unwrap();
         assert_eq!(out["outcome"], "ignored");
     }
     assert!(executions(&app, id).await.is_empty());

@@ -197,3 +197,64 @@ async fn a_run_killed_after_its_claim_is_failed_by_the_next_sweep() {
         .await
         .unwrap());
 }
+
+#[tokio::test]
+async fn a_resync_out_of_time_hands_the_rest_to_the_next_sweep() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let t = app.admin_token.clone();
+    let mut ids = Vec::new();
+    for name in ["r1", "r2", "r3"] {
+        ids.push(
+            app.job(&t, webhook_job(name, "https://example.com/h"))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    for id in &ids {
+        app.state.schedules.remove(id).await.unwrap();
+    }
+    // No time at all: nothing is checked, and a whole reconciliation is requested.
+    let partial = shared::services::maintenance::reconcile_within(
+        &app.as_fn("SystemFunction"),
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (partial.unchecked, partial.scheduled_added),
+        (3, 0),
+        "{partial:?}"
+    );
+    for id in &ids {
+        assert!(app.schedule(id).await.is_none());
+    }
+    let sweep = shared::services::maintenance::sweep(&app.maintenance)
+        .await
+        .unwrap();
+    assert!(sweep.reconciled, "{sweep:?}");
+    for id in &ids {
+        assert!(
+            app.schedule(id).await.is_some(),
+            "restored by the requested reconciliation"
+        );
+    }
+    // Taken once: the next sweep does not reconcile again.
+    let again = shared::services::maintenance::sweep(&app.maintenance)
+        .await
+        .unwrap();
+    assert!(!again.reconciled);
+    // Over HTTP a resync that fits says it is complete.
+    let (s, v) = read(
+        app.post_json("/scheduler/resync", Some(&t), json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["complete"].as_bool(), v["unchecked"].as_u64()),
+        (Some(true), Some(0))
+    );
+}

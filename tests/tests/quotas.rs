@@ -39,8 +39,12 @@ async fn throttled_app() -> TestApp {
 }
 
 fn csv(rows: usize) -> Vec<u8> {
+    csv_from(0, rows)
+}
+
+fn csv_from(first: usize, rows: usize) -> Vec<u8> {
     let mut out = String::from("Job Name,Cron,Target URL,Status,End Date,PIC Team\n");
-    for i in 0..rows {
+    for i in first..first + rows {
         out.push_str(&format!(
             "quota job {i},*/5 * * * *,https://example.com/hook/{i},active,2030-01-01,quota\n"
         ));
@@ -82,7 +86,11 @@ async fn bulk_upload_and_reconcile_complete_under_throttling() {
     let reconcile_s = started.elapsed().as_secs_f64();
     assert_eq!(report.failures, 0, "{report:?}");
     assert_eq!(report.db_jobs_active, rows);
-    assert_eq!(report.scheduled_added + report.scheduled_updated, 0, "{report:?}");
+    assert_eq!(
+        report.scheduled_added + report.scheduled_updated,
+        0,
+        "{report:?}"
+    );
 
     // Schedules lost behind the table's back come back, throttled or not.
     for n in names.iter().take(20) {
@@ -127,5 +135,56 @@ async fn a_file_over_the_row_cap_is_refused_whole() {
     assert!(v["message"].as_str().unwrap().contains("1000"), "{v}");
     let (s, jobs) = read(app.get("/jobs", &app.admin_token).await).await;
     assert_eq!(s, 200);
-    assert_eq!(jobs["total"], 0, "nothing written: {jobs}");
+    assert_eq!(jobs["count"], 0, "nothing written: {jobs}");
+}
+
+/// A measurement, not a check: `make bench-reconcile` (docs/benchmarks.md). Seeds
+/// `RECONCILE_JOBS` (10,000) jobs through bulk uploads of 1,000 rows, then times the
+/// reconciliation the maintenance function runs every 10 minutes, under the front's
+/// throttling mode, and holds it to the maintenance function's template timeout.
+#[tokio::test]
+#[ignore = "measurement: make bench-reconcile"]
+async fn measure_reconcile_at_scale() {
+    let n: usize = std::env::var("RECONCILE_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let app = throttled_app().await;
+    app.team("quota").await;
+    let started = Instant::now();
+    let mut first = 0;
+    while first < n {
+        let rows = (n - first).min(shared::services::bulk::MAX_ROWS);
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(csv_from(first, rows)).file_name("jobs.csv"),
+        );
+        let r = app
+            .http
+            .post(app.url("/jobs/bulk-upload"))
+            .bearer_auth(&app.admin_token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        first += rows;
+    }
+    let seeded_s = started.elapsed().as_secs_f64();
+    let before = throttled().await;
+    let started = Instant::now();
+    let report = shared::services::maintenance::reconcile(&app.maintenance)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let after = throttled().await;
+    println!(
+        "reconcile: {n} jobs in {:.1} s (seeding {seeded_s:.0} s); {:?}; scheduler calls throttled meanwhile: {}",
+        took.as_secs_f64(),
+        report,
+        after.0 - before.0
+    );
+    assert_eq!(report.db_jobs_active, n);
+    assert_eq!(report.failures, 0);
+    assert!(took < infra::limits::of("MaintenanceFunction").timeout);
 }

@@ -22,6 +22,10 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 ///
 /// Against a deployed stack, give its table, schedule group, executor and scheduler role
 /// (stack outputs / resources) with the flags below or their environment variables.
+///
+/// IAM: the caller needs the policy in infra/cronctl/iam-policy.json (DynamoDB item actions
+/// on the table and its indexes, the schedule calls on the group, iam:PassRole on the
+/// scheduler role); `make check-iam` holds every call the tests see cronctl make against it.
 #[derive(Parser)]
 #[command(name = "cronctl", version, about, long_about, verbatim_doc_comment)]
 struct Cli {

@@ -46,12 +46,20 @@ async fn next(State(rt): State<Runtime>) -> impl IntoResponse {
         return (HeaderMap::new(), axum::Json(Value::Null));
     };
     let mut h = HeaderMap::new();
-    h.insert("lambda-runtime-aws-request-id", "boot-0001".parse().unwrap());
+    h.insert(
+        "lambda-runtime-aws-request-id",
+        "boot-0001".parse().unwrap(),
+    );
     let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
-    h.insert("lambda-runtime-deadline-ms", deadline.to_string().parse().unwrap());
+    h.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().unwrap(),
+    );
     h.insert(
         "lambda-runtime-invoked-function-arn",
-        format!("arn:aws:lambda:{REGION}:000000000000:function:boot").parse().unwrap(),
+        format!("arn:aws:lambda:{REGION}:000000000000:function:boot")
+            .parse()
+            .unwrap(),
     );
     h.insert(
         "lambda-runtime-trace-id",
@@ -67,7 +75,10 @@ fn finish(rt: &Runtime, r: Result<Value, String>) {
 }
 
 async fn response(State(rt): State<Runtime>, body: Bytes) -> &'static str {
-    finish(&rt, Ok(serde_json::from_slice(&body).unwrap_or(Value::Null)));
+    finish(
+        &rt,
+        Ok(serde_json::from_slice(&body).unwrap_or(Value::Null)),
+    );
     "{}"
 }
 
@@ -146,7 +157,12 @@ fn specs(template: &str) -> Result<Vec<FunctionSpec>, String> {
     let globals = doc.pointer_env("Globals");
     let limits = infra::limits::functions(template);
     let mut out = Vec::new();
-    for (id, res) in doc.get("Resources").and_then(Yaml::as_mapping).into_iter().flatten() {
+    for (id, res) in doc
+        .get("Resources")
+        .and_then(Yaml::as_mapping)
+        .into_iter()
+        .flatten()
+    {
         if res.get("Type").and_then(Yaml::as_str) != Some("AWS::Serverless::Function") {
             continue;
         }
@@ -155,14 +171,20 @@ fn specs(template: &str) -> Result<Vec<FunctionSpec>, String> {
         for vars in [globals, res.pointer_env("Resources")] {
             for (k, v) in vars.into_iter().flatten() {
                 let k = k.as_str().unwrap_or_default().to_string();
-                env.insert(k.clone(), resolve(v, &params).map_err(|e| format!("{id} {k}: {e}"))?);
+                env.insert(
+                    k.clone(),
+                    resolve(v, &params).map_err(|e| format!("{id} {k}: {e}"))?,
+                );
             }
         }
         let http = res
             .get("Properties")
             .and_then(|p| p.get("Events"))
             .and_then(Yaml::as_mapping)
-            .is_some_and(|m| m.values().any(|e| e.get("Type").and_then(Yaml::as_str) == Some("HttpApi")));
+            .is_some_and(|m| {
+                m.values()
+                    .any(|e| e.get("Type").and_then(Yaml::as_str) == Some("HttpApi"))
+            });
         out.push(FunctionSpec {
             memory_mb: limits.get(&id).map_or(128, |l| l.memory_mb),
             id,
@@ -203,7 +225,10 @@ fn event_for(spec: &FunctionSpec) -> (Value, &'static str) {
         })
     };
     match (spec.id.as_str(), spec.http) {
-        ("SystemFunction", _) => (http("GET", json!({"host": "boot.local"})), "GET /api/v2/health"),
+        ("SystemFunction", _) => (
+            http("GET", json!({"host": "boot.local"})),
+            "GET /api/v2/health",
+        ),
         (_, true) => (
             http(
                 "OPTIONS",
@@ -226,11 +251,16 @@ async fn boot(spec: &FunctionSpec, build_dir: &str, runner: &[String]) -> Result
     };
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(error))
         .with_state(rt);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let bootstrap = format!("{build_dir}/{}/bootstrap", spec.id);
@@ -244,7 +274,10 @@ async fn boot(spec: &FunctionSpec, build_dir: &str, runner: &[String]) -> Result
         .envs(&spec.env)
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", &spec.id)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_mb.to_string())
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            spec.memory_mb.to_string(),
+        )
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_REGION", REGION)
@@ -267,9 +300,14 @@ async fn boot(spec: &FunctionSpec, build_dir: &str, runner: &[String]) -> Result
         Ok(Ok(Ok(v))) => {
             let detail = match v.get("statusCode") {
                 Some(code) => format!("{what} → {code}"),
-                None => format!("{what} → {}", v.get("outcome").or(v.get("task")).unwrap_or(&v)),
+                None => format!(
+                    "{what} → {}",
+                    v.get("outcome").or(v.get("task")).unwrap_or(&v)
+                ),
             };
-            let ok = v.get("statusCode").map_or(true, |c| c.as_u64().is_some_and(|c| c < 400));
+            let ok = v
+                .get("statusCode")
+                .map_or(true, |c| c.as_u64().is_some_and(|c| c < 400));
             if ok {
                 Ok(format!("{detail} in {ms} ms"))
             } else {
@@ -281,9 +319,13 @@ async fn boot(spec: &FunctionSpec, build_dir: &str, runner: &[String]) -> Result
             let mut err = String::new();
             if let Some(mut s) = child.stderr.take() {
                 use tokio::io::AsyncReadExt;
-                let _ = tokio::time::timeout(Duration::from_secs(1), s.read_to_string(&mut err)).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), s.read_to_string(&mut err)).await;
             }
-            Err(format!("no answer within 90 s; stderr: {}", err.chars().take(2000).collect::<String>()))
+            Err(format!(
+                "no answer within 90 s; stderr: {}",
+                err.chars().take(2000).collect::<String>()
+            ))
         }
     }
 }
@@ -325,7 +367,11 @@ fn main() {
             }
         }
     }
-    println!("boot: {} of {} functions booted", specs.len() - failed, specs.len());
+    println!(
+        "boot: {} of {} functions booted",
+        specs.len() - failed,
+        specs.len()
+    );
     if failed > 0 {
         std::process::exit(1);
     }

@@ -22,7 +22,9 @@ fn main() {
         match flag.as_str() {
             "--quiet-unused" => quiet = true,
             "--recording" | "--template" | "--cronctl-policy" => {
-                let Some(v) = args.next() else { fail(&format!("{flag} needs a value")) };
+                let Some(v) = args.next() else {
+                    fail(&format!("{flag} needs a value"))
+                };
                 match flag.as_str() {
                     "--recording" => recording = v,
                     "--template" => template = v,
@@ -41,20 +43,32 @@ fn main() {
     let calls: Vec<Recorded> = read(&recording)
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| fail(&format!("{recording}: {e}: {l}"))))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| fail(&format!("{recording}: {e}: {l}")))
+        })
         .collect();
-    let functions: std::collections::BTreeSet<_> = calls.iter().map(|c| c.function.as_str()).collect();
+    let functions: std::collections::BTreeSet<_> =
+        calls.iter().map(|c| c.function.as_str()).collect();
     let report = check(&policies, &calls);
     if !quiet {
         for u in &report.unused {
-            println!("warning: {} is granted {} on {} and no recorded call used it", u.function, u.action, u.resource);
+            println!(
+                "warning: {} is granted {} on {} and no recorded call used it",
+                u.function, u.action, u.resource
+            );
         }
     }
     for m in &report.missing {
-        println!("MISSING: {} calls {} on {} and its policy does not allow it", m.function, m.action, m.resource);
+        println!(
+            "MISSING: {} calls {} on {} and its policy does not allow it",
+            m.function, m.action, m.resource
+        );
     }
     for w in &report.wildcard_actions {
-        println!("WILDCARD ACTION: {} is granted {} on {}", w.function, w.action, w.resource);
+        println!(
+            "WILDCARD ACTION: {} is granted {} on {}",
+            w.function, w.action, w.resource
+        );
     }
     for f in &report.unknown_functions {
         println!("UNKNOWN CALLER: {f} made AWS calls and has no policy in {template}");

@@ -34,6 +34,10 @@ pub struct ReconcileReport {
     pub repaired: usize,
     /// Runs left `running` by an executor that stopped, now marked failed.
     pub abandoned_runs_failed: usize,
+    /// Jobs not checked because the time budget ran out ([`reconcile_within`]); a whole
+    /// reconciliation was requested from the next sweep.
+    #[serde(default)]
+    pub unchecked: usize,
 }
 
 /// What one sweep did.
@@ -46,6 +50,9 @@ pub struct SweepReport {
     pub abandoned_runs_failed: usize,
     /// Jobs whose `SYNC_PENDING` schedule call was completed.
     pub schedules_repaired: usize,
+    /// A whole reconciliation ran, requested by a resync that ran out of time.
+    #[serde(default)]
+    pub reconciled: bool,
 }
 
 /// The frequent, cheap part of maintenance (every 2 minutes on AWS, every few seconds
@@ -60,6 +67,14 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
         abandoned_runs_failed: state.engine.fail_abandoned().await?,
         ..Default::default()
     };
+    if state.store.take_reconcile_request().await? {
+        let r = reconcile(state).await?;
+        tracing::info!(
+            ?r,
+            "sweep: reconciliation requested by a resync that did not fit its request"
+        );
+        report.reconciled = true;
+    }
     let today = today_in(state.config.timezone);
     for (id, token) in state.store.sync_pending_jobs().await? {
         let synced = match state.store.get_job(&id).await? {
@@ -376,7 +391,23 @@ async fn reconcile_job(
 /// raced it keeps its own). Store failures abort (the next run retries); scheduler failures
 /// are counted and retried next run.
 pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> {
-    reconcile_with(state, || async {}).await
+    reconcile_inner(state, None, || async {}).await
+}
+
+/// [`reconcile`] inside a time budget (`POST /scheduler/resync` must answer inside API
+/// Gateway's 30 s): no job is started after `budget`; the jobs left are counted in
+/// `unchecked`, orphan removal is left too, and a whole reconciliation is requested from the
+/// next sweep (within 2 minutes, in the maintenance function's 300 s).
+pub async fn reconcile_within(
+    state: &AppState,
+    budget: std::time::Duration,
+) -> Result<ReconcileReport, StoreError> {
+    let deadline = std::time::Instant::now() + budget;
+    let report = reconcile_inner(state, Some(deadline), || async {}).await?;
+    if report.unchecked > 0 {
+        state.store.request_reconcile().await?;
+    }
+    Ok(report)
 }
 
 /// [`reconcile`] with `between` run after the schedules are listed and before the jobs are
@@ -386,6 +417,15 @@ pub async fn reconcile_with<F: std::future::Future<Output = ()>>(
     state: &AppState,
     between: impl FnOnce() -> F,
 ) -> Result<ReconcileReport, StoreError> {
+    reconcile_inner(state, None, between).await
+}
+
+async fn reconcile_inner<F: std::future::Future<Output = ()>>(
+    state: &AppState,
+    deadline: Option<std::time::Instant>,
+    between: impl FnOnce() -> F,
+) -> Result<ReconcileReport, StoreError> {
+    let in_time = move || deadline.is_none_or(|d| std::time::Instant::now() < d);
     let pending = state.store.sync_pending_jobs().await?;
     // Schedules first, then jobs: a job created in between has its schedule missing from the
     // first list (and is then fixed or left alone), never an orphan whose job was not listed.
@@ -416,7 +456,9 @@ pub async fn reconcile_with<F: std::future::Future<Output = ()>>(
     // each Scheduler call backing off on throttling (`schedules::on_throttle`).
     // Owned items: a stream of futures over borrowed ones is not `Send` for every lifetime
     // (the system function's router needs it to be).
+    let mut checked: HashSet<String> = HashSet::new();
     let mut checks = futures::stream::iter(jobs.iter().cloned())
+        .take_while(|_| std::future::ready(in_time()))
         .map(|job| {
             let has = names.contains(&job.id);
             async move { reconcile_job(state, &job, has, today).await }
@@ -424,6 +466,7 @@ pub async fn reconcile_with<F: std::future::Future<Output = ()>>(
         .buffer_unordered(RECONCILE_CONCURRENCY);
     while let Some(outcome) = checks.next().await {
         let o = outcome?;
+        checked.insert(o.job_id.clone());
         report.expired_auto_paused += usize::from(o.paused);
         report.db_jobs_active += usize::from(o.should);
         match o.fix {
@@ -435,10 +478,11 @@ pub async fn reconcile_with<F: std::future::Future<Output = ()>>(
         }
     }
     drop(checks);
+    report.unchecked = jobs.len() - checked.len();
     let ids: HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
     let orphans: Vec<String> = names
         .iter()
-        .filter(|n| !ids.contains(n.as_str()))
+        .filter(|n| !ids.contains(n.as_str()) && report.unchecked == 0)
         .cloned()
         .collect();
     let mut removals = futures::stream::iter(orphans)
@@ -456,7 +500,8 @@ pub async fn reconcile_with<F: std::future::Future<Output = ()>>(
     drop(removals);
     report.abandoned_runs_failed = state.engine.fail_abandoned().await?;
     for (id, token) in pending {
-        if !failed.contains(&id) {
+        // A job the budget did not reach keeps its marker for the next run.
+        if !failed.contains(&id) && (report.unchecked == 0 || checked.contains(&id)) {
             state.store.clear_sync_pending(&id, &token).await?;
             report.repaired += 1;
         }

@@ -3,7 +3,7 @@
 //! reconciles the table with the schedules. Status reads that world; resync runs the
 //! reconciliation now.
 
-use super::maintenance::{reconcile, ReconcileReport};
+use super::maintenance::{reconcile_within, ReconcileReport};
 use crate::{
     domain::fmt_ts,
     error::{ApiError, ApiResult},
@@ -56,10 +56,18 @@ pub async fn status(state: &AppState) -> ApiResult<Value> {
     }))
 }
 
+/// How long a resync reconciles before answering: the rest of API Gateway's 30 s is left to
+/// the schedule count and the answer.
+pub const RESYNC_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// POST /scheduler/resync (admin): reconciles now and returns the contract's counters plus
-/// ours (`scheduled_updated`, `failures`, `repaired`, `abandoned_runs_failed`).
+/// ours (`scheduled_updated`, `failures`, `repaired`, `abandoned_runs_failed`). A
+/// reconciliation that does not fit [`RESYNC_BUDGET`] (about 10,000 jobs at 30 ms per
+/// Scheduler call) answers what it did with `complete: false` and `unchecked`, and the next
+/// sweep of the maintenance function (within 2 minutes) reconciles everything.
 pub async fn resync(state: &AppState) -> ApiResult<Value> {
-    let report: ReconcileReport = reconcile(state).await?;
+    let report: ReconcileReport = reconcile_within(state, RESYNC_BUDGET).await?;
+    let complete = report.unchecked == 0;
     let ran_at = crate::domain::now();
     let scheduled_now = state
         .schedules
@@ -68,7 +76,13 @@ pub async fn resync(state: &AppState) -> ApiResult<Value> {
         .map_err(unavailable)?
         .len();
     Ok(json!({
-        "message": "Scheduler resync completed",
+        "message": if complete {
+            "Scheduler resync completed"
+        } else {
+            "Scheduler resync continues in the background"
+        },
+        "complete": complete,
+        "unchecked": report.unchecked,
         "ran_at": fmt_ts(&ran_at),
         "db_jobs_total": report.db_jobs_total,
         "db_jobs_active": report.db_jobs_active,
@@ -86,6 +100,8 @@ pub async fn resync(state: &AppState) -> ApiResult<Value> {
             "scheduled_now": "schedules in the job schedule group after the resync (no internal maintenance entry: that schedule lives outside the group)",
             "invalid_cron": "always 0: every stored cron expression was validated when saved",
             "failures": "scheduler calls that failed; retried by the next reconciliation",
+            "complete": "false when the reconciliation did not fit the request's 20 s: the maintenance function's next sweep (within 2 minutes) reconciles every job",
+            "unchecked": "jobs this request did not reach (0 when complete)",
         },
     }))
 }

@@ -93,4 +93,36 @@ impl Store {
     pub async fn put_reconcile(&self, r: &ReconcileRecord) -> StoreResult<()> {
         self.put_as(r, PK.into(), "RECONCILE").await
     }
+
+    /// Asks the next sweep for a whole reconciliation (`SETTINGS` / `RECONCILE_REQUEST`): a
+    /// `POST /scheduler/resync` whose reconciliation did not fit its request.
+    pub async fn request_reconcile(&self) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", super::s(PK))
+            .item("SK", super::s("RECONCILE_REQUEST"))
+            .item("requested_at", super::s(fmt_ts(&chrono::Utc::now())))
+            .send()
+            .await
+            .map_err(super::StoreError::from)?;
+        Ok(())
+    }
+
+    /// Takes a pending reconciliation request: `true` when there was one (removed now). One
+    /// read (1 RCU) per sweep when there is none.
+    pub async fn take_reconcile_request(&self) -> StoreResult<bool> {
+        if self.get(PK.into(), "RECONCILE_REQUEST").await?.is_none() {
+            return Ok(false);
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", super::s(PK))
+            .key("SK", super::s("RECONCILE_REQUEST"))
+            .send()
+            .await
+            .map_err(super::StoreError::from)?;
+        Ok(true)
+    }
 }

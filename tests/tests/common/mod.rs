@@ -58,10 +58,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 /// [`spawn_app_with`] on a given SDK configuration (retries, endpoints).
-pub async fn spawn_app_on(
-    sdk: aws_config::SdkConfig,
-    tweak: impl FnOnce(&mut Config),
-) -> TestApp {
+pub async fn spawn_app_on(sdk: aws_config::SdkConfig, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let github = MockServer::start().await;
     let mut config = test_config(&github).await;
     tweak(&mut config);
