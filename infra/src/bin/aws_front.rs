@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! aws-front --listen 127.0.0.1:5160 --dynamodb http://127.0.0.1:8100 --moto http://127.0.0.1:5150
-//!           [--record .local/iam/calls.jsonl] [--quota-scale 1.0] [--ddb-throttle 0.1]
+//!           [--record .local/iam/calls.jsonl] [--quota-scale 1.0] [--ddb-throttle 0.02]
 //! ```
 
 use infra::front::{router, FrontConfig};
@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         moto: "http://127.0.0.1:5150".into(),
         record: None,
         quota_scale: 1.0,
-        ddb_throttle: 0.1,
+        ddb_throttle: 0.02,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
