@@ -28,7 +28,7 @@ export PATH="$root/$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 started=$(date +%s)
 # rust-cargolambda builds in place: every function shares ./target (aarch64 release).
-sam build --beta-features --template template.yaml --build-dir .aws-sam/build
+sam build --beta-features --no-cached --template template.yaml --build-dir .aws-sam/build
 echo "package: sam build took $(( $(date +%s) - started )) s"
 for f in .aws-sam/build/*/bootstrap; do
   printf '%s %s\n' "$(du -k "$f" | cut -f1) KB" "$f"

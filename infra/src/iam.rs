@@ -47,7 +47,8 @@ pub struct Recorded {
     pub resource: String,
 }
 
-/// The parts of an HTTP request to an AWS endpoint that decide its IAM needs.
+/// The parts of an HTTP request to an AWS endpoint that decide its IAM needs (the schedule
+/// group of a Scheduler call is the stack's one group, [`LOCAL_GROUP`], whatever it names).
 pub struct Request<'a> {
     pub method: &'a str,
     pub path: &'a str,
@@ -103,13 +104,12 @@ pub fn classify(r: &Request) -> Option<Vec<Need>> {
     if let Some(rest) = r.path.strip_prefix("/schedules") {
         return scheduler(r, rest);
     }
-    if let Some(name) = r.path.strip_prefix("/schedule-groups/") {
+    if r.path.starts_with("/schedule-groups/") {
         let res = arn(
             "scheduler",
             r.region,
             &format!("schedule-group/{LOCAL_GROUP}"),
         );
-        let _ = name;
         let action = match r.method {
             "POST" => "scheduler:CreateScheduleGroup",
             "GET" => "scheduler:GetScheduleGroup",
@@ -206,14 +206,6 @@ fn dynamodb(op: &str, body: &[u8], region: &str) -> Vec<Need> {
     }
 }
 
-fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-}
-
 fn scheduler(r: &Request, rest: &str) -> Option<Vec<Need>> {
     let name = rest.trim_start_matches('/');
     if name.is_empty() {
@@ -233,7 +225,6 @@ fn scheduler(r: &Request, rest: &str) -> Option<Vec<Need>> {
             .and_then(Json::as_str)
             .map(|role| need("iam:PassRole", role.to_string()))
     };
-    let _ = query_param(r.query, "groupName");
     Some(match r.method {
         "POST" => std::iter::once(need("scheduler:CreateSchedule", schedule))
             .chain(pass_role())

@@ -598,8 +598,19 @@ impl Engine {
         match req.timeout(t.per_call).send().await {
             Ok(resp) => {
                 let code = resp.status().as_u16();
-                let text = read_text(resp).await;
-                if (200..300).contains(&code) {
+                let (text, cut) = read_text(resp).await;
+                if let Some(reason) = cut {
+                    // Headers, then nothing until the timeout: not a completed response.
+                    Outcome {
+                        success: false,
+                        status: Some(code),
+                        error: Some(format!(
+                            "Webhook response did not complete (status {code}): {reason}"
+                        )),
+                        notify_error: Some(reason),
+                        output: Some(text),
+                    }
+                } else if (200..300).contains(&code) {
                     Outcome {
                         success: true,
                         status: Some(code),
@@ -681,7 +692,8 @@ impl Engine {
                 }
             };
             let code = resp.status().as_u16();
-            let text = read_text(resp).await;
+            // A dispatch is accepted by its status; a body cut short only shortens the text.
+            let (text, _) = read_text(resp).await;
             exec.target = Some(format!("{}/{}/{}", d.owner, d.repo, workflow));
             if code == 204 {
                 return Outcome {
@@ -905,19 +917,27 @@ impl Outcome {
     }
 }
 
-/// Reads at most [`READ_LIMIT`] bytes and keeps the first [`OUTPUT_CHARS`] characters.
-async fn read_text(mut resp: reqwest::Response) -> String {
+/// Reads at most [`READ_LIMIT`] bytes and keeps the first [`OUTPUT_CHARS`] characters, with
+/// why the body ended early, if it did: the call's timeout covers the body too, so a server
+/// that sends its headers and then stalls ends here with "timed out".
+async fn read_text(mut resp: reqwest::Response) -> (String, Option<String>) {
     let mut buf = Vec::new();
+    let mut cut = None;
     while buf.len() < READ_LIMIT {
         match resp.chunk().await {
             Ok(Some(c)) => buf.extend_from_slice(&c),
-            _ => break,
+            Ok(None) => break,
+            Err(e) => {
+                cut = Some(safe_http::describe(&e));
+                break;
+            }
         }
     }
-    String::from_utf8_lossy(&buf)
+    let text = String::from_utf8_lossy(&buf)
         .chars()
         .take(OUTPUT_CHARS)
-        .collect()
+        .collect();
+    (text, cut)
 }
 
 /// Outbound HTTP to user-supplied URLs (after svix's webhook client).

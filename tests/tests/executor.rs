@@ -350,3 +350,37 @@ async fn every_spelling_of_one_fire_time_runs_once() {
     assert_eq!((ran, dup), (1, 3), "{outcomes:?}");
     assert_eq!(deliver(&app, id, "not a time").await["outcome"], "ignored");
 }
+
+/// A webhook that sends its headers and the start of a body, then nothing: the run's call
+/// timeout covers the body, and a response that does not complete is a failed run.
+#[tokio::test]
+async fn a_webhook_that_stalls_after_its_headers_is_a_failed_run() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/stall", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"started\":")
+                    .await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            });
+        }
+    });
+    let job = app.job(&app.admin_token, webhook_job("stall", &url)).await;
+    let id = job["id"].as_str().unwrap();
+    let out = deliver(&app, id, "2026-11-22T00:00:00Z").await;
+    assert_eq!(out["outcome"], "ran");
+    let ex = executions(&app, id).await;
+    assert_eq!(ex[0]["status"], "failed", "{}", ex[0]);
+    let error = ex[0]["error_message"].as_str().unwrap();
+    assert!(
+        error.contains("did not complete") && error.contains("timed out"),
+        "{error}"
+    );
+}

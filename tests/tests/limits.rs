@@ -18,24 +18,13 @@ async fn a_request_outliving_its_function_timeout_is_cut() {
         total: Duration::from_secs(10),
     };
     app.state.engine = app.state.engine.clone().with_timeouts(slow, slow);
-    let base = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/api/v2", listener.local_addr().unwrap());
-        let router =
-            infra::router_with_limits(app.state.clone(), |_| infra::limits::FunctionLimits {
-                timeout: Duration::from_secs(1),
-                memory_mb: 128,
-            });
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap()
-        });
-        base
-    };
+    let base = serve_router(infra::router_with_limits(app.state.clone(), |_| {
+        infra::limits::FunctionLimits {
+            timeout: Duration::from_secs(1),
+            memory_mb: 128,
+        }
+    }))
+    .await;
     let hook = wiremock::MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
@@ -84,18 +73,9 @@ async fn bodies_over_api_gateway_and_lambda_limits_are_refused() {
     );
     // 5 MB of CSV in a multipart body: under 10 MB, but base64-encoded into the Lambda
     // event it is over Lambda's 6 MB.
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(vec![b'a'; 5 * 1024 * 1024]).file_name("big.csv"),
-    );
     let r = app
-        .http
-        .post(app.url("/jobs/bulk-upload"))
-        .bearer_auth(&app.admin_token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .upload_csv(&app.admin_token, vec![b'a'; 5 * 1024 * 1024])
+        .await;
     assert_eq!(r.status(), 413);
     let (s, v) = read(app.get("/jobs", &app.admin_token).await).await;
     assert_eq!((s, v["count"].as_u64()), (200, Some(0)));

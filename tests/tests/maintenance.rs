@@ -9,16 +9,7 @@ async fn reconcile_repairs_missing_stale_orphaned_and_expired() {
     let app = spawn_app().await;
     app.team("PAM").await;
     let t = app.admin_token.clone();
-    let mut ids = Vec::new();
-    for name in ["a", "b", "c", "d"] {
-        ids.push(
-            app.job(&t, webhook_job(name, "https://example.com/h"))
-                .await["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
-    }
+    let ids = app.webhook_jobs(&t, &["a", "b", "c", "d"]).await;
     let off = app
         .job(&t, webhook_job("off", "https://example.com/h"))
         .await["id"]
@@ -203,16 +194,7 @@ async fn a_resync_out_of_time_hands_the_rest_to_the_next_sweep() {
     let app = spawn_app().await;
     app.team("PAM").await;
     let t = app.admin_token.clone();
-    let mut ids = Vec::new();
-    for name in ["r1", "r2", "r3"] {
-        ids.push(
-            app.job(&t, webhook_job(name, "https://example.com/h"))
-                .await["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
-    }
+    let ids = app.webhook_jobs(&t, &["r1", "r2", "r3"]).await;
     for id in &ids {
         app.state.schedules.remove(id).await.unwrap();
     }

@@ -203,6 +203,10 @@ async fn date_ranges_and_bad_queries() {
     ] {
         let (s, v) = read(app.get(&format!("/notifications{q}"), t).await).await;
         assert_eq!((s, v["error"].as_str()), (400, Some(error)), "{q}");
+        if error == "Invalid date" {
+            // api-contract §3.9: the literal message, whatever the bound.
+            assert_eq!(v["message"], "Invalid date", "{q}");
+        }
     }
 }
 

@@ -58,19 +58,8 @@ async fn bulk_upload_and_reconcile_complete_under_throttling() {
     app.team("quota").await;
     let before = throttled().await;
     let rows = 300;
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(csv(rows)).file_name("jobs.csv"),
-    );
     let started = Instant::now();
-    let r = app
-        .http
-        .post(app.url("/jobs/bulk-upload"))
-        .bearer_auth(&app.admin_token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.upload_csv(&app.admin_token, csv(rows)).await;
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     let bulk_s = started.elapsed().as_secs_f64();
@@ -118,18 +107,7 @@ async fn a_file_over_the_row_cap_is_refused_whole() {
     let app = spawn_app().await;
     // 10,000 rows (a 700 KB file): refused at once, naming the cap.
     let rows = 10_000;
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(csv(rows)).file_name("jobs.csv"),
-    );
-    let r = app
-        .http
-        .post(app.url("/jobs/bulk-upload"))
-        .bearer_auth(&app.admin_token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.upload_csv(&app.admin_token, csv(rows)).await;
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"], "Too many rows");
@@ -156,18 +134,9 @@ async fn measure_reconcile_at_scale() {
     let mut first = 0;
     while first < n {
         let rows = (n - first).min(shared::services::bulk::MAX_ROWS);
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(csv_from(first, rows)).file_name("jobs.csv"),
-        );
         let r = app
-            .http
-            .post(app.url("/jobs/bulk-upload"))
-            .bearer_auth(&app.admin_token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+            .upload_csv(&app.admin_token, csv_from(first, rows))
+            .await;
         assert_eq!(r.status(), 200);
         first += rows;
     }

@@ -279,7 +279,10 @@ async fn boot(spec: &FunctionSpec, build_dir: &str, runner: &[String]) -> Result
             spec.memory_mb.to_string(),
         )
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.id))
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", spec.id),
+        )
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "boot")
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_REGION", REGION)

@@ -58,10 +58,23 @@ fn main() {
             );
         }
     }
+    // One line per function and action: the resources it needed (3 shown) and how many.
+    let mut grouped: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
     for m in &report.missing {
+        grouped
+            .entry((m.function.as_str(), m.action.as_str()))
+            .or_default()
+            .push(m.resource.as_str());
+    }
+    for ((function, action), resources) in &grouped {
+        let shown: Vec<&str> = resources.iter().take(3).copied().collect();
+        let more = match resources.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
         println!(
-            "MISSING: {} calls {} on {} and its policy does not allow it",
-            m.function, m.action, m.resource
+            "MISSING: {function} calls {action} on {}{more}, and its policy does not allow it",
+            shown.join(", ")
         );
     }
     for w in &report.wildcard_actions {

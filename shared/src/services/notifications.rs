@@ -23,7 +23,7 @@ pub async fn list(state: &AppState, caller: &CurrentUser, q: &Query) -> ApiResul
     let page = positive(q, "page", 1, None)?;
     let per_page = positive(q, "per_page", 20, None)?.min(MAX_PER_PAGE);
     let unread_only = query_bool(q.get("unread_only"), "unread_only", false)?;
-    let range = DateRange::from_query(q)?;
+    let range = DateRange::from_notifications_query(q)?;
     let offset = (page - 1).saturating_mul(per_page);
     let p = state
         .store
@@ -49,7 +49,7 @@ pub async fn list(state: &AppState, caller: &CurrentUser, q: &Query) -> ApiResul
 
 /// GET /notifications/unread-count: `{"unread_count","range"}` from the counters.
 pub async fn unread_count(state: &AppState, caller: &CurrentUser, q: &Query) -> ApiResult<Value> {
-    let range = DateRange::from_query(q)?;
+    let range = DateRange::from_notifications_query(q)?;
     let n = state
         .store
         .unread_count(&caller.0.id, range.from, range.to)
@@ -110,7 +110,7 @@ pub async fn delete(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResu
 
 /// DELETE /notifications/delete-read: the caller's read notifications in `from`/`to`.
 pub async fn delete_read(state: &AppState, caller: &CurrentUser, q: &Query) -> ApiResult<Value> {
-    let range = DateRange::from_query(q)?;
+    let range = DateRange::from_notifications_query(q)?;
     let n = state
         .store
         .delete_read_notifications(&caller.0.id, range.from, range.to)

@@ -41,16 +41,27 @@ pub struct DateRange {
 }
 
 impl DateRange {
-    /// 400 `Invalid date` for an unparsable bound, 400 `Invalid date range` when
-    /// `from >= to`.
+    /// 400 `Invalid date` for an unparsable bound (naming the bound and the accepted
+    /// forms: the executions flavour, api-contract §3.7, where the reference answered 500),
+    /// 400 `Invalid date range` when `from >= to`.
     pub fn from_query(q: &Query) -> ApiResult<Self> {
+        Self::parse(q, invalid_date)
+    }
+
+    /// [`DateRange::from_query`] with the notifications flavour's literal answer to an
+    /// unparsable bound: `{"error":"Invalid date","message":"Invalid date"}` (api-contract §3.9).
+    pub fn from_notifications_query(q: &Query) -> ApiResult<Self> {
+        Self::parse(q, |_| ApiError::bad_request("Invalid date", "Invalid date"))
+    }
+
+    fn parse(q: &Query, invalid: impl Fn(&str) -> ApiError) -> ApiResult<Self> {
         let bound = |key: &str, is_to: bool| -> ApiResult<Option<DateTime<Utc>>> {
             match q.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
                 None => Ok(None),
-                Some(s) if s.len() > 64 => Err(invalid_date(key)),
+                Some(s) if s.len() > 64 => Err(invalid(key)),
                 Some(s) => parse_range_bound(s, is_to)
                     .map(Some)
-                    .ok_or_else(|| invalid_date(key)),
+                    .ok_or_else(|| invalid(key)),
             }
         };
         let r = DateRange {

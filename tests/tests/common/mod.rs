@@ -94,9 +94,13 @@ pub async fn spawn_app_on(sdk: aws_config::SdkConfig, tweak: impl FnOnce(&mut Co
 
 /// Serves the merged router for `state` on a random loopback port; returns the `/api/v2` base.
 pub async fn serve(state: AppState) -> String {
+    serve_router(infra::router(state)).await
+}
+
+/// Serves `app` on a random loopback port; returns the `/api/v2` base.
+pub async fn serve_router(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v2", listener.local_addr().unwrap());
-    let app = infra::router(state);
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -113,6 +117,21 @@ impl TestApp {
     /// AWS calls are recorded under that name for `make check-iam`.
     pub fn as_fn(&self, function: &str) -> AppState {
         self.state.for_function(function)
+    }
+
+    /// `POST /jobs/bulk-upload` of `csv` (file `jobs.csv`) as `token`.
+    pub async fn upload_csv(&self, token: &str, csv: Vec<u8>) -> Response {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(csv).file_name("jobs.csv"),
+        );
+        self.http
+            .post(self.url("/jobs/bulk-upload"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -196,6 +215,18 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status(), 201, "team {name}");
+    }
+
+    /// Creates one webhook job per name as `token` (to `https://example.com/h`); their ids.
+    pub async fn webhook_jobs(&self, token: &str, names: &[&str]) -> Vec<String> {
+        let mut ids = Vec::new();
+        for name in names {
+            let job = self
+                .job(token, webhook_job(name, "https://example.com/h"))
+                .await;
+            ids.push(job["id"].as_str().unwrap().to_string());
+        }
+        ids
     }
 
     /// Creates a job as `token` and returns its JSON.
