@@ -22,6 +22,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         tracing::info!("seeded local admin: admin / admin123");
     }
+    if shared::services::taxonomy::seed_local_team(&state).await? {
+        tracing::info!("seeded local PIC team: Platform (platform)");
+    }
     let addr = std::env::var("LOCAL_API_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(

@@ -70,6 +70,7 @@ struct Entry {
     head: String,
     cron: CronExpr,
     is_active: bool,
+    end_date: Option<chrono::NaiveDate>,
     /// The last `next_execution_at` computed, if any.
     next: Option<NextFire>,
 }
@@ -206,6 +207,7 @@ impl JobListCache {
                     head,
                     cron: job.cron.clone(),
                     is_active: job.is_active,
+                    end_date: job.end_date,
                     next: None,
                 },
             );
@@ -293,7 +295,8 @@ fn render_entries(
 }
 
 impl Entry {
-    /// `next_execution_at` text at `now` (null when inactive or never firing), recomputed
+    /// `next_execution_at` text at `now` (null when inactive, never firing or past the end
+    /// date), recomputed
     /// only once `now` reaches the instant last computed.
     fn next_at(&mut self, tz: Tz, now: DateTime<Utc>) -> Option<&str> {
         if !self.is_active {
@@ -304,7 +307,7 @@ impl Entry {
             .as_ref()
             .is_some_and(|n| n.from <= now && n.until.is_none_or(|u| now < u));
         if !fresh {
-            let at = self.cron.next_fire_from(now, tz);
+            let at = crate::domain::job::next_fire_before_end(&self.cron, self.end_date, tz, now);
             self.next = Some(NextFire {
                 from: now,
                 until: at.map(|t| t.with_timezone(&Utc)),

@@ -16,7 +16,7 @@ use aws_sdk_scheduler::{
     types::{FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState, Target},
     Client,
 };
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -81,17 +81,10 @@ pub fn schedule_input(job_id: &str) -> String {
         .to_string()
 }
 
-/// `EndDate` for an inclusive end date: the first instant of the following day in `tz`.
+/// `EndDate` for an inclusive end date: the first instant of the following day in `tz`
+/// ([`crate::domain::job::end_instant`]).
 pub fn schedule_end(end_date: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
-    let next = end_date.succ_opt()?.and_hms_opt(0, 0, 0)?;
-    tz.from_local_datetime(&next)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|| {
-            tz.from_local_datetime(&(next + Duration::hours(1)))
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-        })
+    crate::domain::job::end_instant(end_date, tz)
 }
 
 /// A schedule as read back (for the local trigger and reconciliation).

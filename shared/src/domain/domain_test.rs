@@ -49,3 +49,23 @@ fn timestamps_are_fixed_width_z() {
         .with_timezone(&Utc);
     assert_eq!(fmt_ts(&t), "2026-11-22T00:00:00.000000Z");
 }
+
+#[test]
+fn the_next_fire_time_stops_at_the_end_date() {
+    use chrono::TimeZone;
+    let tz: chrono_tz::Tz = "Asia/Tokyo".parse().unwrap();
+    let cron = CronExpr::parse("0 9 * * *").unwrap();
+    // 2026-12-07 10:00 in Tokyo: today's 09:00 has passed, the next is tomorrow's.
+    let now = tz
+        .with_ymd_and_hms(2026, 12, 7, 10, 0, 0)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let today = NaiveDate::from_ymd_opt(2026, 12, 7);
+    let tomorrow = NaiveDate::from_ymd_opt(2026, 12, 8);
+    assert_eq!(job::next_fire_before_end(&cron, today, tz, now), None);
+    assert_eq!(
+        job::next_fire_before_end(&cron, tomorrow, tz, now).map(|t| t.to_rfc3339()),
+        Some("2026-12-08T09:00:00+09:00".into())
+    );
+    assert!(job::next_fire_before_end(&cron, None, tz, now).is_some());
+}

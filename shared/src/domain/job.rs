@@ -1,10 +1,40 @@
 //! The job entity (api-contract §2.2) and its JSON shapes (§3.4, client-needs §6).
 
 use super::{fmt_ts, ts, CronExpr, Dispatch, JobTarget};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+
+/// The first instant after an inclusive end date in `tz` (the following day's midnight, or
+/// the first existing instant after it when a DST gap swallows midnight): the schedule's
+/// `EndDate`, and the bound of `next_execution_at`.
+pub fn end_instant(end_date: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
+    let next = end_date.succ_opt()?.and_hms_opt(0, 0, 0)?;
+    tz.from_local_datetime(&next)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|| {
+            tz.from_local_datetime(&(next + chrono::Duration::hours(1)))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        })
+}
+
+/// The next fire time of `cron` after `now` in `tz`, unless it falls at or after the end of
+/// `end_date` (then the schedule never fires it).
+pub fn next_fire_before_end(
+    cron: &CronExpr,
+    end_date: Option<NaiveDate>,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Tz>> {
+    let at = cron.next_fire_from(now, tz)?;
+    match end_date.and_then(|d| end_instant(d, tz)) {
+        Some(end) if at.with_timezone(&Utc) >= end => None,
+        _ => Some(at),
+    }
+}
 
 /// A stored job. Invariants enforced by the write paths: `name` non-empty and unique,
 /// `cron` valid, `category` a slug (`general` by default), emails empty unless enabled.
@@ -89,12 +119,13 @@ impl Job {
     }
 
     /// The read shape (§3.4): [`Job::to_json`] plus `last_execution_at` (UTC `Z`) and
-    /// `next_execution_at` (scheduler zone with offset; null when inactive or never firing).
+    /// `next_execution_at` (scheduler zone with offset; null when inactive, never firing, or
+    /// when the next fire time is past the end date: the schedule ends there).
     pub fn to_read_json(&self, tz: Tz, now: DateTime<Utc>) -> Value {
         let mut v = self.to_json();
         let next = self
             .is_active
-            .then(|| self.cron.next_fire_from(now, tz))
+            .then(|| next_fire_before_end(&self.cron, self.end_date, tz, now))
             .flatten()
             .map(|t| t.to_rfc3339());
         if let Value::Object(m) = &mut v {

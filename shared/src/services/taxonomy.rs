@@ -352,22 +352,42 @@ pub async fn disable(state: &AppState, kind: TaxonKind, id: &str) -> ApiResult<V
 /// Creates the seeded categories that are missing (idempotent; start-up of the local stack
 /// and the deployment's seed step).
 pub async fn seed_categories(state: &AppState) -> Result<(), StoreError> {
-    let existing = state.store.list_taxa(TaxonKind::Category).await?;
-    for (slug, name) in SEEDED_CATEGORIES {
-        if existing.iter().any(|t| t.slug == slug) {
+    ensure_taxa(state, TaxonKind::Category, &SEEDED_CATEGORIES).await
+}
+
+/// The local stack's PIC team (`make dev` only): `platform` / "Platform", created when no team
+/// exists, so a new user can create a job in the web client at once (a job needs a team).
+/// `true` when it was created now.
+pub async fn seed_local_team(state: &AppState) -> Result<bool, StoreError> {
+    if !state.store.list_taxa(TaxonKind::Team).await?.is_empty() {
+        return Ok(false);
+    }
+    ensure_taxa(state, TaxonKind::Team, &[("platform", "Platform")]).await?;
+    Ok(true)
+}
+
+/// Creates each `(slug, name)` of `kind` that does not exist yet (idempotent).
+async fn ensure_taxa(
+    state: &AppState,
+    kind: TaxonKind,
+    seeds: &[(&str, &str)],
+) -> Result<(), StoreError> {
+    let existing = state.store.list_taxa(kind).await?;
+    for (slug, name) in seeds {
+        if existing.iter().any(|t| t.slug == *slug) {
             continue;
         }
         let t = now();
         let taxon = Taxon {
             id: uuid::Uuid::new_v4().to_string(),
-            slug: slug.into(),
-            name: name.into(),
+            slug: (*slug).into(),
+            name: (*name).into(),
             slack_handle: None,
             is_active: true,
             created_at: t,
             updated_at: t,
         };
-        match state.store.create_taxon(TaxonKind::Category, &taxon).await {
+        match state.store.create_taxon(kind, &taxon).await {
             Ok(()) | Err(StoreError::Conflict) => {}
             Err(e) => return Err(e),
         }
