@@ -81,11 +81,14 @@ pub struct FrontConfig {
     pub ddb_throttle: f64,
 }
 
+/// The distinct calls recorded so far and the file they are appended to.
+type Recorder = Arc<Mutex<(HashSet<Recorded>, std::fs::File)>>;
+
 #[derive(Clone)]
 struct Front {
     cfg: Arc<FrontConfig>,
     http: reqwest::Client,
-    recorder: Option<Arc<Mutex<(HashSet<Recorded>, std::fs::File)>>>,
+    recorder: Option<Recorder>,
     /// Scheduler calls per action in the current one-second window.
     windows: Arc<Mutex<HashMap<String, (Instant, f64)>>>,
     /// Calls answered with a throttling error so far: `(scheduler, dynamodb)`.

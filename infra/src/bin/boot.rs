@@ -32,10 +32,13 @@ const REGION: &str = "ap-northeast-1";
 /// Stands in for every `{{resolve:secretsmanager:…}}` (64 characters, like the generated key).
 const LOCAL_SECRET: &str = "local-boot-check-secret-0123456789abcdef0123456789abcdef01234567";
 
+/// Where the one invocation's outcome goes: the response, or the error the function posted.
+type Outcome = oneshot::Sender<Result<Value, String>>;
+
 #[derive(Clone)]
 struct Runtime {
     event: Arc<Mutex<Option<Value>>>,
-    done: Arc<Mutex<Option<oneshot::Sender<Result<Value, String>>>>>,
+    done: Arc<Mutex<Option<Outcome>>>,
 }
 
 async fn next(State(rt): State<Runtime>) -> impl IntoResponse {
@@ -312,7 +315,7 @@ async fn boot(spec: &FunctionSpec, build_dir: &str, runner: &[String]) -> Result
             };
             let ok = v
                 .get("statusCode")
-                .map_or(true, |c| c.as_u64().is_some_and(|c| c < 400));
+                .is_none_or(|c| c.as_u64().is_some_and(|c| c < 400));
             if ok {
                 Ok(format!("{detail} in {ms} ms"))
             } else {

@@ -192,7 +192,7 @@ pub async fn upload(
     if sheet.rows.len() > MAX_ROWS {
         return Err(ApiError::bad_request(
             "Too many rows",
-            &format!(
+            format!(
                 "The file has {} job rows; one upload takes at most {MAX_ROWS}. Split the file and upload each part.",
                 sheet.rows.len()
             ),
