@@ -60,8 +60,9 @@ pub const SCHEDULER_QUOTAS: &[(&str, f64)] = &[
 
 /// DynamoDB's item size limit, bytes.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// DynamoDB's transaction limits: items and request bytes.
+/// DynamoDB's limit on the items of one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// DynamoDB's limit on the size of one transaction request, bytes.
 pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 /// EventBridge Scheduler's limit on a target's `Input`, bytes.
 pub const MAX_SCHEDULE_INPUT_BYTES: usize = 256 * 1024;

@@ -35,27 +35,37 @@ pub const DEFAULT_REGION: &str = "ap-northeast-1";
 /// One permission one call needed: `dynamodb:Query` on `arn:aws:dynamodb:…:table/T/index/I`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Need {
+    /// `service:Action`, as IAM names it.
     pub action: String,
+    /// The resource ARN (`*` for actions without resource-level permissions).
     pub resource: String,
 }
 
 /// One recorded line: which function (the SDK app name) needed what.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Recorded {
+    /// The caller's logical id (`AuthFunction`, …) or `cronctl`.
     pub function: String,
+    /// `service:Action`.
     pub action: String,
+    /// Resource ARN (or pattern, in a [`Report`]'s unused grants).
     pub resource: String,
 }
 
 /// The parts of an HTTP request to an AWS endpoint that decide its IAM needs (the schedule
 /// group of a Scheduler call is the stack's one group, [`LOCAL_GROUP`], whatever it names).
 pub struct Request<'a> {
+    /// HTTP method (`GET`, `POST`, …).
     pub method: &'a str,
+    /// URI path (`/schedules/<name>` for Scheduler, `/` for DynamoDB).
     pub path: &'a str,
+    /// Raw query string, without `?`.
     pub query: &'a str,
     /// `X-Amz-Target` (JSON-protocol services: DynamoDB).
     pub target: Option<&'a str>,
+    /// The request body (JSON for every API here).
     pub body: &'a [u8],
+    /// The region the request was signed for.
     pub region: &'a str,
 }
 
@@ -244,8 +254,11 @@ fn scheduler(r: &Request, rest: &str) -> Option<Vec<Need>> {
 /// One resolved `Allow`/`Deny` statement.
 #[derive(Clone, Debug)]
 pub struct Statement {
+    /// `Effect: Allow` (else `Deny`).
     pub allow: bool,
+    /// Actions as written (`dynamodb:GetItem`; wildcards allowed by IAM, refused by [`check`]).
     pub actions: Vec<String>,
+    /// Resource ARNs (patterns), intrinsics resolved.
     pub resources: Vec<String>,
 }
 
@@ -258,6 +271,7 @@ pub struct Policies {
 /// Why a template could not be read as policies.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The template or policy document cannot be read as checkable policies.
     #[error("template: {0}")]
     Template(String),
 }

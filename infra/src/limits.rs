@@ -19,7 +19,9 @@ pub const LAMBDA_MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 /// One function's limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FunctionLimits {
+    /// The function's `Timeout`.
     pub timeout: Duration,
+    /// The function's `MemorySize`, MB.
     pub memory_mb: u64,
 }
 

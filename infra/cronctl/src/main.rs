@@ -293,7 +293,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Resync => {
-            let r = shared::services::maintenance::reconcile(&state)
+            let r = shared::services::maintenance::reconcile_all(&state)
                 .await
                 .map_err(err)?;
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());

@@ -38,6 +38,13 @@ pub struct ReconcileReport {
     /// reconciliation was requested from the next sweep.
     #[serde(default)]
     pub unchecked: usize,
+    /// Schedules read back and compared with their job (`GetSchedule` calls).
+    #[serde(default)]
+    pub schedules_verified: usize,
+    /// Slices the scheduled jobs were split into for reading back (1: every schedule was
+    /// read; n: one slice in n this run, [`MAX_SCHEDULE_READS`]).
+    #[serde(default)]
+    pub verify_slices: usize,
 }
 
 /// What one sweep did.
@@ -68,7 +75,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
         ..Default::default()
     };
     if state.store.take_reconcile_request().await? {
-        let r = reconcile(state).await?;
+        let r = reconcile_all(state).await?;
         tracing::info!(
             ?r,
             "sweep: reconciliation requested by a resync that did not fit its request"
@@ -318,6 +325,33 @@ fn notify_count(tasks: &[crate::store::outbox::OutboxTask]) -> usize {
 /// lower quota throttles and the calls back off (`schedules::on_throttle`).
 pub const RECONCILE_CONCURRENCY: usize = 16;
 
+/// Most schedules one periodic reconciliation reads back (`GetSchedule`) to compare with
+/// their job. Missing, orphaned and unwanted schedules are found from the listing alone, for
+/// every job, every run; reading a schedule back only finds one changed behind the table's
+/// back (a console edit). With more scheduled jobs than this, each run reads one slice of
+/// them (by a hash of the job id, rotating every 10 minutes), so every schedule is read back
+/// within `ceil(jobs / 2,000)` runs (50 minutes at 10,000 jobs) and a run's cost stays flat:
+/// 2,000 calls are 40 s at the lowest `GetSchedule` rate Scheduler has published (50/s),
+/// about 4 s at 16 in flight and 30 ms a call. `POST /scheduler/resync` reads every one.
+pub const MAX_SCHEDULE_READS: usize = 2_000;
+
+/// Which schedules a reconciliation reads back.
+#[derive(Clone, Copy, Debug)]
+enum Verify {
+    /// Every one (resync, a requested reconciliation).
+    All,
+    /// Those of jobs whose id hashes to `slot` modulo the number of slices.
+    Slice { slot: u64 },
+}
+
+/// The slice (of `slices`) a job id belongs to: a stable hash (FNV-1a) of the id.
+fn slice_of(id: &str, slices: usize) -> u64 {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash % slices.max(1) as u64
+}
+
 /// What reconciling one job changed.
 enum Fix {
     None,
@@ -333,22 +367,26 @@ struct JobOutcome {
     paused: bool,
     /// Should have a schedule.
     should: bool,
+    /// Its schedule was read back.
+    verified: bool,
     fix: Fix,
 }
 
 /// Checks one job against the schedule listing (`has`): pauses it when past its end date,
-/// reads its schedule when it should have one, and re-syncs it from a fresh read when they
-/// differ.
+/// reads its schedule back when it should have one and `verify` says so, and re-syncs it
+/// from a fresh read when they differ.
 async fn reconcile_job(
     state: &AppState,
     job: &crate::domain::Job,
     has: bool,
+    verify: bool,
     today: chrono::NaiveDate,
 ) -> Result<JobOutcome, StoreError> {
     let mut out = JobOutcome {
         job_id: job.id.clone(),
         paused: false,
         should: job.should_be_scheduled(today),
+        verified: false,
         fix: Fix::None,
     };
     if job.is_active && job.is_expired(today) {
@@ -360,8 +398,12 @@ async fn reconcile_job(
     let in_sync = match (out.should, has) {
         (false, has) => !has,
         (true, false) => false,
+        (true, true) if !verify => true,
         (true, true) => match state.schedules.get(&job.id).await {
-            Ok(current) => current.is_some_and(|s| state.schedules.matches(job, &s)),
+            Ok(current) => {
+                out.verified = true;
+                current.is_some_and(|s| state.schedules.matches(job, &s))
+            }
             Err(e) => {
                 out.fix = Fix::Failed(e.to_string());
                 return Ok(out);
@@ -391,7 +433,14 @@ async fn reconcile_job(
 /// raced it keeps its own). Store failures abort (the next run retries); scheduler failures
 /// are counted and retried next run.
 pub async fn reconcile(state: &AppState) -> Result<ReconcileReport, StoreError> {
-    reconcile_inner(state, None, || async {}).await
+    let slot = (chrono::Utc::now().timestamp() / 600) as u64;
+    reconcile_inner(state, None, Verify::Slice { slot }, || async {}).await
+}
+
+/// [`reconcile`] reading every schedule back, whatever their number (a requested
+/// reconciliation, `cronctl maintenance reconcile`).
+pub async fn reconcile_all(state: &AppState) -> Result<ReconcileReport, StoreError> {
+    reconcile_inner(state, None, Verify::All, || async {}).await
 }
 
 /// [`reconcile`] inside a time budget (`POST /scheduler/resync` must answer inside API
@@ -403,7 +452,7 @@ pub async fn reconcile_within(
     budget: std::time::Duration,
 ) -> Result<ReconcileReport, StoreError> {
     let deadline = std::time::Instant::now() + budget;
-    let report = reconcile_inner(state, Some(deadline), || async {}).await?;
+    let report = reconcile_inner(state, Some(deadline), Verify::All, || async {}).await?;
     if report.unchecked > 0 {
         state.store.request_reconcile().await?;
     }
@@ -417,12 +466,13 @@ pub async fn reconcile_with<F: std::future::Future<Output = ()>>(
     state: &AppState,
     between: impl FnOnce() -> F,
 ) -> Result<ReconcileReport, StoreError> {
-    reconcile_inner(state, None, between).await
+    reconcile_inner(state, None, Verify::All, between).await
 }
 
 async fn reconcile_inner<F: std::future::Future<Output = ()>>(
     state: &AppState,
     deadline: Option<std::time::Instant>,
+    verify: Verify,
     between: impl FnOnce() -> F,
 ) -> Result<ReconcileReport, StoreError> {
     let in_time = move || deadline.is_none_or(|d| std::time::Instant::now() < d);
@@ -456,17 +506,29 @@ async fn reconcile_inner<F: std::future::Future<Output = ()>>(
     // each Scheduler call backing off on throttling (`schedules::on_throttle`).
     // Owned items: a stream of futures over borrowed ones is not `Send` for every lifetime
     // (the system function's router needs it to be).
+    let scheduled = jobs.iter().filter(|j| j.should_be_scheduled(today)).count();
+    let slices = match verify {
+        Verify::All => 1,
+        Verify::Slice { .. } => scheduled.div_ceil(MAX_SCHEDULE_READS).max(1),
+    };
+    report.verify_slices = slices;
+    let in_slice = move |id: &str| match verify {
+        Verify::All => true,
+        Verify::Slice { slot } => slice_of(id, slices) == slot % slices as u64,
+    };
     let mut checked: HashSet<String> = HashSet::new();
     let mut checks = futures::stream::iter(jobs.iter().cloned())
         .take_while(|_| std::future::ready(in_time()))
         .map(|job| {
             let has = names.contains(&job.id);
-            async move { reconcile_job(state, &job, has, today).await }
+            let verify = in_slice(&job.id);
+            async move { reconcile_job(state, &job, has, verify, today).await }
         })
         .buffer_unordered(RECONCILE_CONCURRENCY);
     while let Some(outcome) = checks.next().await {
         let o = outcome?;
         checked.insert(o.job_id.clone());
+        report.schedules_verified += usize::from(o.verified);
         report.expired_auto_paused += usize::from(o.paused);
         report.db_jobs_active += usize::from(o.should);
         match o.fix {
@@ -518,5 +580,32 @@ async fn record(state: &AppState, report: &ReconcileReport) {
     };
     if let Err(e) = state.store.put_reconcile(&r).await {
         tracing::warn!(error = %e, "could not record the reconciliation");
+    }
+}
+
+#[cfg(test)]
+mod slice_tests {
+    use super::*;
+
+    #[test]
+    fn every_job_is_read_back_once_per_round_of_slices_and_slices_are_even() {
+        let ids: Vec<String> = (0..10_000)
+            .map(|_| uuid::Uuid::new_v4().to_string())
+            .collect();
+        let slices = ids.len().div_ceil(MAX_SCHEDULE_READS);
+        assert_eq!(slices, 5);
+        let mut seen = vec![0usize; ids.len()];
+        for slot in 0..slices as u64 {
+            let read: Vec<usize> = (0..ids.len())
+                .filter(|&i| slice_of(&ids[i], slices) == slot)
+                .collect();
+            // Even enough that a run stays near MAX_SCHEDULE_READS.
+            assert!((1_800..=2_200).contains(&read.len()), "{}", read.len());
+            for i in read {
+                seen[i] += 1;
+            }
+        }
+        assert!(seen.iter().all(|n| *n == 1));
+        assert_eq!(slice_of("any", 1), 0);
     }
 }
