@@ -205,7 +205,11 @@ async fn handle(
         return refusal;
     }
     if throttled_namespace(&req, &parsed, dynamodb) {
-        if let Some(r) = f.throttle(&req, dynamodb) {
+        let action = needs
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.action.as_str());
+        if let Some(r) = f.throttle(&req, action, dynamodb) {
             return r;
         }
     }
@@ -213,7 +217,14 @@ async fn handle(
 }
 
 impl Front {
-    fn throttle(&self, req: &iam::Request, dynamodb: bool) -> Option<Response> {
+    /// A throttling answer for this call, if the throttling mode refuses it; `action` is the
+    /// call's first IAM action (the Scheduler API whose quota it counts against).
+    fn throttle(
+        &self,
+        req: &iam::Request,
+        action: Option<&str>,
+        dynamodb: bool,
+    ) -> Option<Response> {
         if dynamodb {
             let op = req.target.unwrap_or_default();
             let data = !op.ends_with("Table") && !op.ends_with("TimeToLive");
@@ -228,7 +239,7 @@ impl Front {
             }
             return None;
         }
-        let action = iam::classify(req)?.first()?.action.clone();
+        let action = action?.to_string();
         let quota = SCHEDULER_QUOTAS
             .iter()
             .find(|(a, _)| *a == action)
