@@ -17,7 +17,7 @@
 //! | `CORS_ORIGINS` | `*` | `*` or a comma-separated origin list |
 //! | `ALLOW_PRIVATE_TARGETS` | `false` | let webhooks reach loopback/private addresses (local mode only) |
 //! | `APP_VERSION` | `2.0.0` | health `version` |
-//! | `DOCS_URL` | `http://localhost:3000/docs` | health `docs_url` |
+//! | `DOCS_URL` | the request's own origin + `/api/v2/docs` | health `docs_url` |
 //! | `LOGIN_THROTTLE_WINDOW_SECS` | `900` | login throttling window, seconds |
 //! | `LOGIN_MAX_ACCOUNT_FAILURES` / `LOGIN_MAX_SOURCE_FAILURES` | `10` / `50` | failed logins per window before 429, per account / per source address |
 //! | `MAIL_FROM` | none | SES v2 sender address (a verified identity); without it no e-mail is sent (recorded `skipped`) |
@@ -80,7 +80,9 @@ pub struct Config {
     pub cors: CorsOrigins,
     pub allow_private_targets: bool,
     pub app_version: String,
-    pub docs_url: String,
+    /// Where health says the documentation is (`DOCS_URL`); `None`: derived per request
+    /// from its `Host` (`health`).
+    pub docs_url: Option<String>,
     pub login_throttle: LoginThrottle,
     /// SES v2 sender (`MAIL_FROM`); `None`: e-mail is skipped.
     pub mail_from: Option<String>,
@@ -88,8 +90,8 @@ pub struct Config {
     pub ses_configuration_set: Option<String>,
     /// Web client base URL without trailing `/` (`FRONTEND_BASE_URL`).
     pub frontend_base_url: String,
-    /// How many whole UTC days of executions and notifications are kept (`RETENTION_DAYS`,
-    /// default [`DEFAULT_RETENTION_DAYS`]; `0` or `off` keeps everything). See
+    /// How many whole UTC days of executions and notifications are kept (`RETENTION_DAYS`;
+    /// unset, `0` or `off`: everything is kept, as the system we replace did). See
     /// `Store::history_floor`.
     pub retention_days: Option<u32>,
     /// How long after the job list's change mark moved a list index read may still miss the
@@ -99,20 +101,18 @@ pub struct Config {
     pub job_list_settle: chrono::Duration,
 }
 
-/// Default retention of executions and notifications, days.
-pub const DEFAULT_RETENTION_DAYS: u32 = 90;
-
-/// `RETENTION_DAYS`: a positive number of days; `0`, `off` or `none` keeps everything; unset or
-/// unreadable is the default.
+/// `RETENTION_DAYS`: a positive number of days (at most 100 years); unset, `0`, `off` or
+/// `none` keeps everything (the default: nothing is hidden or deleted unless asked for); an
+/// unreadable value keeps everything too, with a warning.
 fn retention_var() -> Option<u32> {
     match var("RETENTION_DAYS").map(|v| v.to_ascii_lowercase()) {
-        None => Some(DEFAULT_RETENTION_DAYS),
+        None => None,
         Some(v) if matches!(v.as_str(), "0" | "off" | "none") => None,
         Some(v) => match v.parse::<u32>() {
             Ok(n) => Some(n.min(36_500)),
             Err(_) => {
-                tracing::warn!(value = %v, "RETENTION_DAYS is not a number of days: default used");
-                Some(DEFAULT_RETENTION_DAYS)
+                tracing::warn!(value = %v, "RETENTION_DAYS is not a number of days: everything is kept");
+                None
             }
         },
     }
@@ -319,7 +319,7 @@ impl Config {
             // Private targets are a local-stack convenience, never honoured in a deployment.
             allow_private_targets: local_mode && flag("ALLOW_PRIVATE_TARGETS"),
             app_version: var("APP_VERSION").unwrap_or_else(|| "2.0.0".into()),
-            docs_url: var("DOCS_URL").unwrap_or_else(|| "http://localhost:3000/docs".into()),
+            docs_url: var("DOCS_URL"),
             login_throttle: LoginThrottle {
                 window_secs: int_var("LOGIN_THROTTLE_WINDOW_SECS", 900),
                 max_account_failures: int_var("LOGIN_MAX_ACCOUNT_FAILURES", 10),

@@ -432,8 +432,8 @@ impl Engine {
         let cutoff = now_t - chrono::Duration::from_std(IN_PROGRESS_EXPIRY).unwrap_or_default();
         let mut failed = 0;
         for stale in self.store.stale_running(cutoff, 25).await? {
-            let mut e = match stale {
-                Ok(e) => e,
+            let (mut e, imported) = match stale {
+                Ok(run) => run,
                 Err((pk, sk)) => {
                     self.store.drop_running_marker(pk, &sk).await?;
                     continue;
@@ -443,13 +443,22 @@ impl Engine {
             e.completed_at = Some(now_t);
             e.duration_seconds =
                 Some((now_t - e.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
-            e.error_message = Some(format!(
-                "Run abandoned: no result was recorded within {} s of its start (the executor stopped or timed out)",
-                IN_PROGRESS_EXPIRY.as_secs()
-            ));
-            let tasks = match self.store.get_job(&e.job_id).await? {
-                Some(job) => self.run_tasks(&job, &e, None).await,
-                None => Vec::new(),
+            // A run carried over by an import was left `running` by the system we replaced; its
+            // alerts (if any) were that system's to send.
+            let tasks = if imported {
+                e.error_message = Some(
+                    "Run abandoned: it was still running in the system this one replaced when it was imported, and no result was ever recorded".into(),
+                );
+                Vec::new()
+            } else {
+                e.error_message = Some(format!(
+                    "Run abandoned: no result was recorded within {} s of its start (the executor stopped or timed out)",
+                    IN_PROGRESS_EXPIRY.as_secs()
+                ));
+                match self.store.get_job(&e.job_id).await? {
+                    Some(job) => self.run_tasks(&job, &e, None).await,
+                    None => Vec::new(),
+                }
             };
             if self.store.complete_execution(&e, &tasks).await? {
                 failed += 1;

@@ -734,7 +734,7 @@ pub struct Health {
     pub timestamp: String,
     pub api: String,
     pub scheduler_running: bool,
-    pub scheduled_jobs_count: Option<i64>,
+    pub scheduled_jobs_count: i64,
     pub docs_url: String,
 }
 

@@ -250,11 +250,14 @@ pub fn query_bool(v: Option<&String>, field: &str, default: bool) -> ApiResult<b
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 /// Runs a creating or running request at most once per `Idempotency-Key` (IETF draft "The
-/// Idempotency-Key HTTP Header Field"), per caller: the first answer (2xx or 4xx) is stored
-/// for 24 h and replayed to a retry with the same key and the same request (header
-/// `Idempotent-Replayed: true`). The same key with a different request is 400 (the draft's 422;
-/// this API never answers 422); a retry while the first is still running is 409. A 5xx is not
-/// stored, so a retry runs again. Without the header, `run` simply runs. `request` is what
+/// Idempotency-Key HTTP Header Field"), per caller: the first final answer (a 2xx: the
+/// request took effect) is stored for 24 h and replayed to a retry with the same key and the
+/// same request (header `Idempotent-Replayed: true`). The same key with a different request is
+/// 400 (the draft's 422; this API never answers 422); a retry while the first is still running
+/// is 409, for at most [`crate::store::IN_PROGRESS_TTL_SECS`] (a function that died
+/// mid-request frees its key then). A 4xx or 5xx is not stored: a refused request wrote
+/// nothing, and its cause (a role, a missing team, a duplicate name, a rate limit) may be gone
+/// by the retry, which runs again. Without the header, `run` simply runs. `request` is what
 /// identifies the request (method, path, body), hashed.
 pub async fn idempotent<F, Fut>(
     state: &AppState,
@@ -338,9 +341,9 @@ where
                 Ok((s, v)) => (*s, v.clone()),
                 Err(e) => (e.status, e.body()),
             };
-            let stored = if status.is_server_error() {
+            let stored = if !status.is_success() {
                 Err(crate::store::StoreError::Dynamo(
-                    "not stored: server error".into(),
+                    "not stored: not a final answer".into(),
                 ))
             } else {
                 state
@@ -355,7 +358,8 @@ where
                     )
                     .await
             };
-            // Not stored (a 5xx, or too large to keep): free the key so a retry runs again.
+            // Not stored (refused, failed, or too large to keep): free the key so a retry runs
+            // again.
             if stored.is_err() {
                 if let Err(e) = state.store.release_idempotency_key(&user.id, &key).await {
                     tracing::warn!(error = %e, "could not release an Idempotency-Key");

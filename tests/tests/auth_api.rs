@@ -335,6 +335,18 @@ async fn unknown_route_and_method() {
     let (s, v) = read(app.http.get(app.url("/health")).send().await.unwrap()).await;
     assert_eq!(s, 200);
     assert_eq!(v["status"], "healthy");
+    // The contract's integer (0 before any reconciliation), and docs where this API serves them.
+    assert_eq!(v["scheduled_jobs_count"], 0);
+    let docs = v["docs_url"].as_str().unwrap().to_string();
+    assert_eq!(docs, app.url("/docs"));
+    assert_eq!(app.http.get(&docs).send().await.unwrap().status(), 200);
+    app.team("PAM").await;
+    app.webhook_jobs(&app.admin_token, &["h1", "h2"]).await;
+    shared::services::maintenance::reconcile(&app.maintenance)
+        .await
+        .unwrap();
+    let (_, v) = read(app.http.get(app.url("/health")).send().await.unwrap()).await;
+    assert_eq!(v["scheduled_jobs_count"], 2);
 }
 
 #[tokio::test]

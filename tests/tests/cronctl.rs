@@ -14,6 +14,8 @@ fn legacy_db() -> std::path::PathBuf {
 const QUIET: import::Options = import::Options {
     dry_run: false,
     progress: false,
+    keep_invalid: false,
+    keep_expired: false,
 };
 
 /// The legacy history spans Aug-Nov 2026: keep it all, whatever today's date.
@@ -36,7 +38,7 @@ async fn legacy_import_dry_run_then_real_then_again() {
         bundle.clone(),
         import::Options {
             dry_run: true,
-            progress: false,
+            ..QUIET
         },
     )
     .await
@@ -80,8 +82,19 @@ async fn legacy_import_dry_run_then_real_then_again() {
     assert_eq!(st["successful_executions"], 853, "{st}");
     assert_eq!(st["failed_executions"], 156, "{st}");
     assert_eq!(st["running_executions"], 1, "{st}");
+    // The run the source left `running` is settled by the next sweep, without alerts.
+    shared::services::maintenance::sweep(&app.maintenance)
+        .await
+        .unwrap();
+    let st = stats(&app, &alice).await;
+    assert_eq!(st["running_executions"], 0, "{st}");
+    assert_eq!(st["failed_executions"], 157, "{st}");
+    assert_eq!(st["total_executions"], 1010, "{st}");
     let (_, unread) = read(app.get("/notifications/unread-count", &alice).await).await;
-    assert_eq!(unread["unread_count"], 12, "{unread}");
+    assert_eq!(
+        unread["unread_count"], 12,
+        "no alert for a settled imported run: {unread}"
+    );
     // One schedule per active unexpired job, carrying the converted expression.
     assert_eq!(app.schedule_names().await.len(), real.schedules_expected);
     assert_eq!(real.schedules_created, real.schedules_expected);
@@ -283,4 +296,106 @@ async fn the_binary_bootstraps_an_admin_from_stdin_and_documents_itself() {
         )
         .await;
     assert_eq!(r.status(), 401);
+}
+
+/// A legacy copy with rows the API would refuse: those are listed with their reasons and not
+/// carried (nor their runs); everything else is; `--keep-invalid` carries them as they are.
+#[tokio::test]
+async fn legacy_rows_the_api_would_refuse_are_listed_and_skipped() {
+    let app = spawn_keeping_history().await;
+    let dir = std::env::temp_dir().join(format!("legacy-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("cron_jobs.db");
+    std::fs::copy(legacy_db(), &copy).unwrap();
+    let db = rusqlite::Connection::open(&copy).unwrap();
+    let ids: Vec<String> = db
+        .prepare("SELECT id FROM jobs ORDER BY created_at, id LIMIT 3")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let long = "L".repeat(300);
+    db.execute("UPDATE jobs SET name = ?1 WHERE id = ?2", (&long, &ids[0]))
+        .unwrap();
+    db.execute(
+        "UPDATE jobs SET notification_emails = '[\"not-an-email\"]' WHERE id = ?1",
+        [&ids[1]],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE jobs SET end_date = 'someday' WHERE id = ?1",
+        [&ids[2]],
+    )
+    .unwrap();
+    drop(db);
+    let bundle = legacy::read(&copy, legacy::CronMode::Convert).unwrap();
+    let r = import::apply(&app.as_fn("cronctl"), bundle.clone(), QUIET)
+        .await
+        .unwrap();
+    let text = r.to_text();
+    assert_eq!(r.refused.len(), 3, "{text}");
+    for (id, why) in [
+        (&ids[0], "Job name must be at most 255 characters"),
+        (&ids[1], "Invalid e-mail address: not-an-email"),
+        (&ids[2], "end_date \"someday\" is not a date"),
+    ] {
+        assert!(
+            r.refused
+                .iter()
+                .any(|l| l.contains(id.as_str()) && l.contains(why)),
+            "{id} {why}: {text}"
+        );
+    }
+    assert!(
+        text.contains("refused: the API would refuse these jobs (3)"),
+        "{text}"
+    );
+    assert_eq!(r.counts["jobs"].in_file, 48);
+    assert_eq!(r.counts["jobs"].created, 45);
+    assert_eq!(r.counts["jobs"].skipped, 3);
+    for id in &ids {
+        assert!(app.state.store.get_job(id).await.unwrap().is_none());
+    }
+    // Asked for, they are carried as they are (and still listed).
+    let kept = import::apply(
+        &app.as_fn("cronctl"),
+        bundle,
+        import::Options {
+            keep_invalid: true,
+            ..QUIET
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept.refused.len(), 3);
+    assert_eq!(kept.counts["jobs"].created, 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With a retention window, the import says how much history it would hide and carries it
+/// only when asked.
+#[tokio::test]
+async fn history_outside_the_retention_window_is_carried_only_when_asked() {
+    let app = spawn_app_with(|c| c.retention_days = Some(1)).await;
+    let bundle = legacy::read(&legacy_db(), legacy::CronMode::Convert).unwrap();
+    let r = import::apply(&app.as_fn("cronctl"), bundle.clone(), QUIET)
+        .await
+        .unwrap();
+    // The legacy history ends in November 2026: all of it is older than one day.
+    assert_eq!(r.outside_retention, 1010 + 125, "{}", r.to_text());
+    assert_eq!(r.counts["executions"].skipped, 1010);
+    assert_eq!(r.counts["executions"].created, 0);
+    assert!(r.to_text().contains("--keep-expired"));
+    let r = import::apply(
+        &app.as_fn("cronctl"),
+        bundle,
+        import::Options {
+            keep_expired: true,
+            ..QUIET
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.counts["executions"].created, 1010);
 }

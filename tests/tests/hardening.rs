@@ -596,6 +596,61 @@ async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_body()
 }
 
 #[tokio::test]
+async fn idempotency_key_replays_only_final_answers_and_frees_a_dead_claim() {
+    let app = spawn_app().await;
+    let post = |key: &'static str| {
+        let app = &app;
+        async move {
+            read(
+                app.http
+                    .post(app.url("/jobs"))
+                    .bearer_auth(&app.admin_token)
+                    .header("idempotency-key", key)
+                    .json(&webhook_job("after-fix", "https://example.com/h"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    // Refused because of the caller's state (no PIC team yet): not kept.
+    let (s, _) = post("k-fix").await;
+    assert_eq!(s, 400);
+    app.team("PAM").await;
+    // The cause is fixed: the retry with the same key runs again and creates the job.
+    let (s, v) = post("k-fix").await;
+    assert_eq!(s, 201, "{v}");
+    // A claim whose function died mid-request (no answer stored) holds its key only for the
+    // functions' timeout + margin, not for a day.
+    let store = &app.state.store;
+    let now = chrono::Utc::now().timestamp();
+    let admin = store.find_user_by_login("admin").await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&admin.id, "k-dead", "h", now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        store
+            .claim_idempotency_key(&admin.id, "k-dead", "h", now + 5)
+            .await
+            .unwrap(),
+        Some(shared::store::IdempotencyRecord::InProgress { .. })
+    ));
+    let later = now + shared::store::IN_PROGRESS_TTL_SECS + 1;
+    assert_eq!(
+        store
+            .claim_idempotency_key(&admin.id, "k-dead", "h", later)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
 async fn a_range_of_centuries_reads_only_the_days_that_have_history() {
     let app = spawn_app().await;
     app.team("PAM").await;

@@ -58,11 +58,25 @@ async fn welcome() -> Json<Value> {
     }))
 }
 
-/// Health. Schedules live in EventBridge Scheduler, which is always "running"; the count of
-/// schedules is not read here to keep this call free of AWS round trips.
+/// Health (api-contract §3.1). Schedules live in EventBridge Scheduler, which is always
+/// "running". `scheduled_jobs_count` is the count of jobs that should hold a schedule as the
+/// last reconciliation (every 10 minutes) found it — one GetItem, no Scheduler call; 0 before
+/// the first reconciliation or when the table cannot be read (health stays cheap and up).
+/// `docs_url` is `DOCS_URL`, or this API's own Swagger UI at the origin the request came to.
 #[utoipa::path(get, path = "/api/v2/health", tag = "system",
     responses((status = 200, body = doc::Health)))]
-async fn health(State(state): State<AppState>) -> Json<Value> {
+async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Json<Value> {
+    let scheduled = match state.store.last_reconcile().await {
+        Ok(Some(r)) => serde_json::from_str::<Value>(&r.report)
+            .ok()
+            .and_then(|v| v["db_jobs_active"].as_u64())
+            .unwrap_or(0),
+        Ok(None) => 0,
+        Err(e) => {
+            tracing::warn!(error = %e, "health: last reconciliation not readable");
+            0
+        }
+    };
     Json(json!({
         "status": "healthy",
         "service": "cron-job-scheduler",
@@ -70,9 +84,34 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "timestamp": fmt_ts(&now()),
         "api": "v2",
         "scheduler_running": true,
-        "scheduled_jobs_count": Value::Null,
-        "docs_url": state.config.docs_url,
+        "scheduled_jobs_count": scheduled,
+        "docs_url": docs_url(state.config.docs_url.as_deref(), &headers),
     }))
+}
+
+/// `DOCS_URL` when set, else `<scheme>://<Host>/api/v2/docs` for the request (`https` unless
+/// the host is loopback; API Gateway only serves HTTPS). No usable `Host`: the path alone.
+fn docs_url(configured: Option<&str>, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = configured {
+        return url.to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        });
+    match host {
+        Some(h) => {
+            let local =
+                h.starts_with("127.") || h.starts_with("localhost") || h.starts_with("[::1]");
+            let scheme = if local { "http" } else { "https" };
+            format!("{scheme}://{h}/api/v2/docs")
+        }
+        None => "/api/v2/docs".into(),
+    }
 }
 
 /// Schedules in the group, jobs awaiting repair, the last reconciliation (admin).

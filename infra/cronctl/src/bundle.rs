@@ -34,6 +34,10 @@ pub struct Bundle {
     pub notifications: Vec<Notification>,
     /// Rows that cannot be carried (or are carried changed), with the reason.
     pub problems: Vec<String>,
+    /// Jobs the source holds in a form the API would refuse, found while reading (an end date
+    /// that is not a date), by job id with the reason; the import adds what
+    /// [`shared::domain::draft::check_job`] refuses.
+    pub invalid_jobs: Vec<(String, String)>,
     pub conversions: Vec<Conversion>,
 }
 
@@ -52,6 +56,7 @@ impl Default for Bundle {
             executions: Vec::new(),
             notifications: Vec::new(),
             problems: Vec::new(),
+            invalid_jobs: Vec::new(),
             conversions: Vec::new(),
         }
     }

@@ -50,6 +50,13 @@ pub struct Report {
     pub merged: Vec<String>,
     pub kept: Vec<String>,
     pub problems: Vec<String>,
+    /// Jobs the API would refuse (the one set of job rules, `draft::check_job`), with the
+    /// reason: not carried (nor their executions) unless `--keep-invalid`.
+    pub refused: Vec<String>,
+    /// History older than the target's retention window (`RETENTION_DAYS`): executions and
+    /// notifications that would be hidden at once and deleted by TTL; not carried unless
+    /// `--keep-expired`.
+    pub outside_retention: usize,
     pub notes: Vec<String>,
     /// Active, unexpired jobs that need a schedule / schedules created (or re-made) now.
     pub schedules_expected: usize,
@@ -117,6 +124,11 @@ impl Report {
         section(&mut out, "merged into the target's", &self.merged);
         section(&mut out, "kept from the target", &self.kept);
         section(&mut out, "not carried as they are", &self.problems);
+        section(
+            &mut out,
+            "refused: the API would refuse these jobs",
+            &self.refused,
+        );
         section(&mut out, "notes", &self.notes);
         out.push_str(if self.changed_anything() {
             "\n"
@@ -131,6 +143,10 @@ impl Report {
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub dry_run: bool,
+    /// Carry jobs the API would refuse as they are (listed in `refused` all the same).
+    pub keep_invalid: bool,
+    /// Carry history older than the retention window (hidden at once, deleted by TTL).
+    pub keep_expired: bool,
     /// Show progress bars (a terminal).
     pub progress: bool,
 }
@@ -180,6 +196,90 @@ fn tally(c: &mut Counts, outcome: &[bool]) {
     c.unchanged += outcome.len() - created;
 }
 
+/// Holds every job of `bundle` to the API's rules (`draft::check_job`, plus what the reader
+/// found): a job that breaks one is listed in `refused` with the reason and removed (its
+/// executions follow it), unless `keep` carries it as it is.
+fn refuse_invalid_jobs(bundle: &mut Bundle, keep: bool, r: &mut Report) {
+    let mut reasons: HashMap<String, String> = std::mem::take(&mut bundle.invalid_jobs)
+        .into_iter()
+        .collect();
+    for j in &bundle.jobs {
+        if let Err(e) = shared::domain::draft::check_job(j) {
+            reasons
+                .entry(j.id.clone())
+                .or_insert(format!("{}: {}", e.error, e.message));
+        }
+    }
+    if reasons.is_empty() {
+        return;
+    }
+    let name_of = |j: &shared::domain::Job| {
+        let n: String = j.name.chars().take(60).collect();
+        if n.len() < j.name.len() {
+            format!("{n}…")
+        } else {
+            n
+        }
+    };
+    for j in &bundle.jobs {
+        if let Some(why) = reasons.get(&j.id) {
+            let what = if keep {
+                "carried (--keep-invalid)"
+            } else {
+                "not carried (nor its executions)"
+            };
+            r.refused
+                .push(format!("job {} \"{}\": {why}; {what}", j.id, name_of(j)));
+        }
+    }
+    if !keep {
+        let before = bundle.jobs.len();
+        bundle.jobs.retain(|j| !reasons.contains_key(&j.id));
+        let refused = before - bundle.jobs.len();
+        r.count("jobs").in_file += refused;
+        r.count("jobs").skipped += refused;
+    }
+}
+
+/// With a retention window on the target, takes the executions and notifications older than
+/// it out of `bundle` (they would be hidden at once and deleted by TTL) and says how many,
+/// unless `keep` carries them.
+fn drop_outside_retention(state: &AppState, bundle: &mut Bundle, keep: bool, r: &mut Report) {
+    let Some(floor) = state.store.history_floor() else {
+        return;
+    };
+    let old_runs = bundle
+        .executions
+        .iter()
+        .filter(|e| e.started_at < floor)
+        .count();
+    let old_notes = bundle
+        .notifications
+        .iter()
+        .filter(|n| n.created_at < floor)
+        .count();
+    r.outside_retention = old_runs + old_notes;
+    if r.outside_retention == 0 {
+        return;
+    }
+    let days = state.config.retention_days.unwrap_or_default();
+    if keep {
+        r.notes.push(format!(
+            "{old_runs} execution(s) and {old_notes} notification(s) are older than the target's retention window (RETENTION_DAYS={days}, before {}): carried (--keep-expired), hidden at once and deleted by TTL",
+            floor.date_naive()
+        ));
+        return;
+    }
+    bundle.executions.retain(|e| e.started_at >= floor);
+    bundle.notifications.retain(|n| n.created_at >= floor);
+    r.count("executions").skipped += old_runs;
+    r.count("notifications").skipped += old_notes;
+    r.notes.push(format!(
+        "{old_runs} execution(s) and {old_notes} notification(s) are older than the target's retention window (RETENTION_DAYS={days}, before {}): not carried — they would be hidden at once and deleted by TTL. Import into a stack with RETENTION_DAYS=off to keep the whole history, or pass --keep-expired",
+        floor.date_naive()
+    ));
+}
+
 /// Applies `bundle` (or, with `dry_run`, only reads the target and reports).
 pub async fn apply(
     state: &AppState,
@@ -203,6 +303,9 @@ pub async fn apply(
         problems: std::mem::take(&mut bundle.problems),
         ..Default::default()
     };
+
+    refuse_invalid_jobs(&mut bundle, opts.keep_invalid, &mut r);
+    drop_outside_retention(state, &mut bundle, opts.keep_expired, &mut r);
 
     // Categories and teams, merged by slug.
     for (kind, entity, list) in [
@@ -360,7 +463,7 @@ pub async fn apply(
     }
     let today = today_in(state.config.timezone);
     let mut carried: HashSet<String> = HashSet::new();
-    r.count("jobs").in_file = bundle.jobs.len();
+    r.count("jobs").in_file += bundle.jobs.len();
     let mut expired_active = 0;
     for j in &bundle.jobs {
         let mut job = j.clone();
@@ -444,7 +547,7 @@ pub async fn apply(
 
     // Executions, each with its counts, exactly once.
     let executions: Vec<_> = bundle.executions.iter().collect();
-    r.count("executions").in_file = executions.len();
+    r.count("executions").in_file += executions.len();
     let pb = bar(executions.len(), "executions", opts.progress);
     let mut running = 0;
     let mut exec_ids: HashSet<&str> = HashSet::new();
@@ -474,12 +577,12 @@ pub async fn apply(
     tally(r.count("executions"), &outcome);
     if running > 0 {
         r.notes.push(format!(
-            "{running} execution(s) were still `running` in the source: carried as `running`"
+            "{running} execution(s) were still `running` in the source: carried as `running`; the next sweep (within 2 minutes) settles them as failed (\"Run abandoned: …\"), without alerts"
         ));
     }
 
     // Notifications, re-pointed to merged users; dangling links become null.
-    r.count("notifications").in_file = bundle.notifications.len();
+    r.count("notifications").in_file += bundle.notifications.len();
     let pb = bar(bundle.notifications.len(), "notifications", opts.progress);
     let mut todo = Vec::new();
     for n in &bundle.notifications {

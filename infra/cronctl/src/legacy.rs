@@ -172,9 +172,17 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
                 })
             })
             .unwrap_or_default();
-        let end_date = text(r, 9)
-            .map_err(err)?
-            .and_then(|d| NaiveDate::parse_from_str(d.get(..10).unwrap_or(&d), "%Y-%m-%d").ok());
+        let end_text = text(r, 9).map_err(err)?.filter(|d| !d.trim().is_empty());
+        let end_date = end_text
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").ok());
+        if let (Some(t), None) = (&end_text, end_date) {
+            // Carried without an end date, the job would never end: refused unless kept.
+            b.invalid_jobs.push((
+                id.clone(),
+                format!("end_date \"{t}\" is not a date (YYYY-MM-DD)"),
+            ));
+        }
         let created = ts(text(r, 16).map_err(err)?).unwrap_or(now);
         let job = shared::domain::Job {
             id,

@@ -112,6 +112,14 @@ enum ImportCommand {
         /// Report what would be done; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Carry jobs the API would refuse (a name over 255 characters, a bad e-mail, an end
+        /// date that is not a date, …) as they are; they are listed as refused all the same.
+        #[arg(long)]
+        keep_invalid: bool,
+        /// Carry executions and notifications older than the target's retention window
+        /// (`RETENTION_DAYS`): they are hidden at once and deleted by TTL.
+        #[arg(long)]
+        keep_expired: bool,
         /// Keep cron text as written instead of converting APScheduler's Monday = 0
         /// day-of-week to standard cron (for jobs written for standard cron that ran wrongly).
         #[arg(long)]
@@ -125,6 +133,14 @@ enum ImportCommand {
         path: PathBuf,
         #[arg(long)]
         dry_run: bool,
+        /// Carry jobs the API would refuse (a name over 255 characters, a bad e-mail, an end
+        /// date that is not a date, …) as they are; they are listed as refused all the same.
+        #[arg(long)]
+        keep_invalid: bool,
+        /// Carry executions and notifications older than the target's retention window
+        /// (`RETENTION_DAYS`): they are hidden at once and deleted by TTL.
+        #[arg(long)]
+        keep_expired: bool,
         #[arg(long)]
         json: bool,
     },
@@ -256,6 +272,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             path,
             dry_run,
             keep_cron_text,
+            keep_invalid,
+            keep_expired,
             json,
         }) => {
             let mode = if keep_cron_text {
@@ -264,22 +282,42 @@ async fn run(cli: Cli) -> Result<(), String> {
                 legacy::CronMode::Convert
             };
             let bundle = legacy::read(&path, mode)?;
-            let r = import::apply(&state, bundle, import::Options { dry_run, progress })
-                .await
-                .map_err(err)?;
+            let r = import::apply(
+                &state,
+                bundle,
+                import::Options {
+                    dry_run,
+                    progress,
+                    keep_invalid,
+                    keep_expired,
+                },
+            )
+            .await
+            .map_err(err)?;
             print_report(&r, json);
         }
         Command::Import(ImportCommand::Jsonl {
             path,
             dry_run,
+            keep_invalid,
+            keep_expired,
             json,
         }) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let bundle = Bundle::from_lines(&format!("jsonl:{}", path.display()), &text);
-            let r = import::apply(&state, bundle, import::Options { dry_run, progress })
-                .await
-                .map_err(err)?;
+            let r = import::apply(
+                &state,
+                bundle,
+                import::Options {
+                    dry_run,
+                    progress,
+                    keep_invalid,
+                    keep_expired,
+                },
+            )
+            .await
+            .map_err(err)?;
             print_report(&r, json);
         }
         Command::Export { history, output } => {

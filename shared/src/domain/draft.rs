@@ -206,6 +206,49 @@ pub fn end_date(text: Option<&str>, today: NaiveDate) -> Result<NaiveDate, EndDa
     Ok(d)
 }
 
+/// The rules every door applies, held against a job that was built elsewhere (an import from a
+/// legacy database or an export file): the name, the GitHub fields, the `target_url`, the
+/// notification e-mails (at most [`MAX_EMAILS`], each an [`super::EmailAddress`]), the
+/// metadata size, and a target to call. An end date in the past is allowed (an imported job
+/// may have ended; it is paused). The first broken rule is the answer.
+pub fn check_job(job: &super::Job) -> Result<(), FieldError> {
+    job_name(Some(&job.name))?;
+    for (key, v) in [
+        ("github_owner", &job.github_owner),
+        ("github_repo", &job.github_repo),
+        ("github_workflow_name", &job.github_workflow_name),
+    ] {
+        github_part(key, v.as_deref())?;
+    }
+    if let Some(url) = &job.target_url {
+        target_url(url, "target_url must include scheme (http:// or https://).")?;
+    }
+    if job.notification_emails.len() > MAX_EMAILS {
+        return Err(FieldError::new(
+            "Invalid notification_emails",
+            format!("notification_emails may list at most {MAX_EMAILS} addresses"),
+        ));
+    }
+    if let Some(bad) = job
+        .notification_emails
+        .iter()
+        .find(|e| super::EmailAddress::parse(e).is_none())
+    {
+        return Err(FieldError::new(
+            "Invalid notification_emails",
+            format!("Invalid e-mail address: {}", bad.trim()),
+        ));
+    }
+    metadata_size(&job.metadata, "Invalid metadata")?;
+    if job.target().is_none() {
+        return Err(FieldError::new(
+            "Invalid target",
+            "Job must have either target_url or complete GitHub Actions configuration",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "draft_test.rs"]
 mod tests;

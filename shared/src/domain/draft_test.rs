@@ -92,3 +92,36 @@ fn end_dates() {
     );
     assert_eq!(end_date(Some("2026-11-22"), today), Err(EndDateError::Past));
 }
+
+#[test]
+fn a_built_job_is_held_to_the_same_rules() {
+    let job: crate::domain::Job = serde_json::from_value(json!({
+        "id": "j1", "name": "ok", "cron_expression": "0 9 * * 1",
+        "target_url": "https://example.com/h", "github_owner": null, "github_repo": null,
+        "github_workflow_name": null, "metadata": "{}", "category": "general",
+        "end_date": "2020-01-01", "pic_team": null, "enable_email_notifications": true,
+        "notification_emails": ["a@example.com"], "notify_on_success": false,
+        "created_by": null, "is_active": true,
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+    }))
+    .unwrap();
+    assert_eq!(check_job(&job), Ok(()));
+    let mut long = job.clone();
+    long.name = "x".repeat(300);
+    assert_eq!(check_job(&long).unwrap_err().error, "Invalid name");
+    let mut mail = job.clone();
+    mail.notification_emails = vec!["not-an-email".into()];
+    assert_eq!(
+        check_job(&mail).unwrap_err().message,
+        "Invalid e-mail address: not-an-email"
+    );
+    let mut none = job.clone();
+    none.target_url = None;
+    assert_eq!(check_job(&none).unwrap_err().error, "Invalid target");
+    let mut trick = job;
+    trick.github_owner = Some("..".into());
+    assert_eq!(
+        check_job(&trick).unwrap_err().error,
+        "Invalid GitHub configuration"
+    );
+}

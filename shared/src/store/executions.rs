@@ -719,12 +719,14 @@ impl Store {
     /// Executions still `running` that started at or before `started_before`, oldest first,
     /// at most `limit` per shard: Query `RUNNING#<shard>` with `SK <= <started_before>~`
     /// (one small marker item per run in flight, written and deleted with the run), then one
-    /// GSI1 lookup per stale run. Markers whose execution is gone are returned as `Err(id)`.
+    /// GSI1 lookup per stale run; `true` beside a run carried over by an import
+    /// ([`Store::import_execution`]). Markers whose execution is gone (or no longer
+    /// `running`) are returned as `Err((PK, SK))`.
     pub async fn stale_running(
         &self,
         started_before: DateTime<Utc>,
         limit: i32,
-    ) -> StoreResult<Vec<Result<Execution, (String, String)>>> {
+    ) -> StoreResult<Vec<Result<(Execution, bool), (String, String)>>> {
         let mut out = Vec::new();
         for shard in 0..RUNNING_SHARDS {
             let page = self
@@ -743,8 +745,9 @@ impl Store {
                 else {
                     continue;
                 };
+                let imported = item.contains_key("imported");
                 match self.get_execution(id).await? {
-                    Some(e) if e.status == "running" => out.push(Ok(e)),
+                    Some(e) if e.status == "running" => out.push(Ok((e, imported))),
                     _ => out.push(Err((format!("RUNNING#{shard}"), sk.clone()))),
                 }
             }
@@ -754,11 +757,17 @@ impl Store {
 
     /// Writes a finished (or still `running`) execution carried over from another deployment,
     /// with its counts, in one transaction that only succeeds the first time: `false` when it
-    /// is already there (an import re-run). No run-in-flight marker: a carried-over `running`
-    /// row stays as the source had it.
+    /// is already there (an import re-run). A carried-over `running` row gets a run-in-flight
+    /// marker (flagged `imported`): no executor of ours will finish it, so the sweep settles it
+    /// as failed with the reason ([`crate::engine::Engine::fail_abandoned`]), without alerts.
     pub async fn import_execution(&self, e: &Execution) -> StoreResult<bool> {
         let delta = e.recorded_delta();
         let mut items = vec![tx::create(&self.table, self.execution_item(e)?)?];
+        if e.status == "running" {
+            let mut marker = running_marker(e);
+            marker.insert("imported".into(), AttributeValue::Bool(true));
+            items.push(tx::put(&self.table, marker, None, &[], &[])?);
+        }
         items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
         match self.transact(items).await {
             Ok(()) => {

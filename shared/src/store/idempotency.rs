@@ -7,6 +7,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 /// How long a stored response answers retries, seconds (24 h).
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
+/// How long a claim without an answer holds its key, seconds: the API functions' Timeout
+/// (template.yaml, 30 s, API Gateway's own ceiling) plus a margin. A function that died
+/// mid-request (timeout, crash) frees the key this long after the claim, so the client's
+/// retry runs again instead of meeting 409 for a day.
+pub const IN_PROGRESS_TTL_SECS: i64 = 30 + 10;
+
 /// What is stored under a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdempotencyRecord {
@@ -25,8 +31,9 @@ fn pk(user_id: &str, key: &str) -> String {
 }
 
 impl Store {
-    /// Claims `key` for a request (`attribute_not_exists`); `Ok(None)` when claimed now,
-    /// otherwise the record already there.
+    /// Claims `key` for a request for [`IN_PROGRESS_TTL_SECS`] (`attribute_not_exists`, or
+    /// the record there has expired: an answer older than a day or a claim whose function
+    /// died); `Ok(None)` when claimed now, otherwise the record already there.
     pub async fn claim_idempotency_key(
         &self,
         user_id: &str,
@@ -44,7 +51,7 @@ impl Store {
             .item("state", s("in_progress"))
             .item(
                 "expires_at",
-                AttributeValue::N((now + IDEMPOTENCY_TTL_SECS).to_string()),
+                AttributeValue::N((now + IN_PROGRESS_TTL_SECS).to_string()),
             )
             .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))

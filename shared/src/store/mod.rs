@@ -35,7 +35,7 @@ pub use executions::{
     all_scopes as execution_counter_scopes, counter_field, job_scope as job_counter_scope,
     Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats, RunClaim,
 };
-pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS};
+pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS, IN_PROGRESS_TTL_SECS};
 pub use jobs::{JobVersion, ListMark, ListSnapshot};
 pub use notifications::{scope as notification_counter_scope, Notification, NotificationPage};
 pub use settings::{ReconcileRecord, SlackSettings};
