@@ -127,18 +127,64 @@ pub fn creator_and_admins(admins: &[String], job: &Job) -> Vec<String> {
     recipients
 }
 
-/// The auto-pause notices of `job` (api-contract §6.6 step 2, §7.3): in-app to the creator
-/// and the active admins `admins`, and an e-mail to those of them with
-/// `email_on_job_disabled`. Task ids start with `prefix`.
-pub fn pause_notices(
-    admins: &[String],
+/// Which path paused a job past its end date; it words the notice (api-contract §6.6 step 2
+/// for a scheduled run, §7.3 for maintenance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PausePath {
+    /// A schedule delivery or a manual run found the job expired.
+    Run,
+    /// The reconciliation or the weekly end-date maintenance found it.
+    Maintenance,
+}
+
+/// What the end-date notices of a batch of pauses need, read once per batch: the active
+/// admins and whether Slack posts are on.
+#[derive(Clone, Debug, Default)]
+pub struct EndDateAudience {
+    pub admins: Vec<String>,
+    pub slack_on: bool,
+}
+
+/// The outbox task ids of a job's end-date notices start with this: one set per job and end
+/// date, whichever path pauses it first (a second path's enqueue is refused by the ids).
+pub fn end_date_task_prefix(job: &Job) -> String {
+    let end = job
+        .end_date
+        .map(|d| d.format("%Y%m%d").to_string())
+        .unwrap_or_default();
+    format!("enddate-{}-{end}", job.id)
+}
+
+/// The auto-pause notices of `job`: in-app to the creator and the active admins, an e-mail
+/// to those of them with `email_on_job_disabled`, and (on the maintenance path, when Slack
+/// is on) a Slack post with the PIC team's `mention` and a link to the job. Task ids are
+/// [`end_date_task_prefix`] + `-notify` / `-email` / `-slack`.
+pub fn end_date_notices(
+    audience: &EndDateAudience,
     job: &Job,
-    prefix: &str,
-    message: String,
+    path: PausePath,
+    mention: &str,
+    frontend_base: &str,
 ) -> Vec<OutboxTask> {
-    let recipients = creator_and_admins(admins, job);
+    let prefix = end_date_task_prefix(job);
+    let end = job
+        .end_date
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let message = match path {
+        PausePath::Run => format!(
+            "Job \"{}\" passed its end_date ({end} JST) and was auto-paused.",
+            job.name
+        ),
+        PausePath::Maintenance => format!(
+            "Job \"{}\" passed its end_date ({end} JST) and was auto-paused. PIC Team: {}",
+            job.name,
+            job.pic_team.as_deref().unwrap_or("-")
+        ),
+    };
+    let recipients = creator_and_admins(&audience.admins, job);
     let title = "Job auto-paused (end date passed)";
-    vec![
+    let mut tasks = vec![
         OutboxTask::new(
             format!("{prefix}-notify"),
             Task::Notify {
@@ -166,7 +212,21 @@ pub fn pause_notices(
                 execution_id: None,
             },
         ),
-    ]
+    ];
+    if audience.slack_on && path == PausePath::Maintenance {
+        tasks.push(OutboxTask::new(
+            format!("{prefix}-slack"),
+            Task::Slack {
+                text: format!(
+                    ":warning: {mention}Job auto-paused (end date passed): <{}|{}> (end_date {end} JST)",
+                    job_link(frontend_base, &job.id),
+                    slack_escape(&job.name)
+                ),
+                execution_id: None,
+            },
+        ));
+    }
+    tasks
 }
 
 /// The result of a scheduled delivery.
@@ -257,7 +317,7 @@ impl Engine {
             return Ok(ScheduledOutcome::Skipped);
         }
         if job.is_expired(today_in(self.tz)) {
-            self.pause_expired(&job, true).await?;
+            self.pause_expired(&job).await?;
             return Ok(ScheduledOutcome::AutoPaused);
         }
         let Some(claim) = RunClaim::parse(&job.id, &input.scheduled_time) else {
@@ -285,41 +345,74 @@ impl Engine {
         e.ok_or_else(|| StoreError::Dynamo("manual run unexpectedly deduplicated".into()))
     }
 
-    /// Pauses a job past its end date: `is_active = false` and its schedule removed (a failed
-    /// removal is left to the maintenance reconciliation). With `notify`, the creator and active
-    /// admins are told (scheduled runs, api-contract §6.6; e-mail to those who turned on
-    /// `email_on_job_disabled`), through the outbox in the pause's own transaction; manual runs
-    /// tell nobody (§3.5).
-    pub async fn pause_expired(&self, job: &Job, notify: bool) -> EngineResult<()> {
-        let end = job
-            .end_date
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default();
-        let tasks = if notify {
-            pause_notices(
-                &self.store.active_admin_ids().await?,
-                job,
-                &format!("pause-{}", uuid::Uuid::new_v4().simple()),
-                format!(
-                    "Job \"{}\" passed its end_date ({end} JST) and was auto-paused.",
-                    job.name
-                ),
-            )
+    /// The audience of end-date notices (active admins, Slack on or off), read once for a batch
+    /// of [`Engine::auto_pause`] calls.
+    pub async fn end_date_audience(&self) -> EngineResult<EndDateAudience> {
+        Ok(EndDateAudience {
+            admins: self.store.active_admin_ids().await?,
+            slack_on: self
+                .store
+                .get_slack_settings()
+                .await?
+                .is_some_and(|s| s.is_enabled && s.webhook_url.is_some()),
+        })
+    }
+
+    /// Pauses a job past its end date — whichever path finds it (a scheduled or manual run,
+    /// the reconciliation, the weekly maintenance) — and tells its creator and the active
+    /// admins ([`end_date_notices`]) in the pause's own transaction; the schedule is removed
+    /// (a failed removal is left to the reconciliation) and the in-app notices delivered now.
+    /// The notices are sent once per job and end date: when they were already enqueued (an
+    /// earlier pause of the same end date, then a reactivation), the job is paused without
+    /// them. Returns the tasks enqueued now (empty: paused, nobody told again), or `None`
+    /// when this call did not pause it (extended, paused or deleted meanwhile: nobody to tell).
+    pub async fn auto_pause(
+        &self,
+        job: &Job,
+        today: chrono::NaiveDate,
+        audience: &EndDateAudience,
+        path: PausePath,
+    ) -> EngineResult<Option<Vec<OutboxTask>>> {
+        let mention = if audience.slack_on && path == PausePath::Maintenance {
+            team_mention(&self.store, job).await
         } else {
-            Vec::new()
+            String::new()
         };
-        if !self
+        let tasks = end_date_notices(audience, job, path, &mention, &self.frontend_base);
+        let mut paused = self
             .store
-            .pause_if_expired(&job.id, today_in(self.tz), now(), &tasks)
+            .pause_if_expired(&job.id, today, now(), &tasks)
             .await?
+            .then_some(tasks);
+        if paused.is_none()
+            && self
+                .store
+                .get_job(&job.id)
+                .await?
+                .is_some_and(|j| j.is_active && j.is_expired(today) && j.end_date == job.end_date)
         {
-            // Extended or paused meanwhile: nothing to do, and nobody to tell.
-            return Ok(());
+            // Still to pause: the refusal came from the notices' ids, already enqueued once.
+            paused = self
+                .store
+                .pause_if_expired(&job.id, today, now(), &[])
+                .await?
+                .then(Vec::new);
         }
+        let Some(tasks) = paused else {
+            return Ok(None);
+        };
         if let Err(e) = self.schedules.remove(&job.id).await {
-            tracing::warn!(job_id = %job.id, error = %e, "auto-pause: schedule removal failed");
+            tracing::warn!(job_id = %job.id, error = %e, "auto-pause: schedule removal failed; reconcile will retry");
         }
         self.deliver_notices(&tasks).await;
+        Ok(Some(tasks))
+    }
+
+    /// [`Engine::auto_pause`] of one job found by a run (api-contract §6.6 step 2).
+    pub async fn pause_expired(&self, job: &Job) -> EngineResult<()> {
+        let audience = self.end_date_audience().await?;
+        self.auto_pause(job, today_in(self.tz), &audience, PausePath::Run)
+            .await?;
         Ok(())
     }
 

@@ -411,6 +411,99 @@ async fn weekly_end_date_maintenance_twice_for_one_week_sends_once() {
     );
 }
 
+/// The end date passes → the 10-minute reconciliation pauses the job and tells its creator
+/// and the admins (in-app, Slack) once → the weekly run, a schedule delivery and another
+/// reconciliation send nothing twice.
+#[tokio::test]
+async fn an_end_date_pause_is_told_once_whichever_path_gets_there_first() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let slack = slack_receiver().await;
+    enable_slack(&app, &slack, false).await;
+    let (alice_id, alice) = app.user("alice", "user").await;
+    let job = app
+        .job(
+            &alice,
+            webhook_job("DR Testing - API - Failback", "https://example.com/h"),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive();
+    app.expire_job(id, today - chrono::Duration::days(1)).await;
+    let r = shared::services::maintenance::reconcile(&app.maintenance)
+        .await
+        .unwrap();
+    assert_eq!(r.expired_auto_paused, 1, "{r:?}");
+    assert!(
+        !app.state
+            .store
+            .get_job(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
+    assert!(app.schedule(id).await.is_none());
+    sweep(&app).await;
+    let paused_notes = |token: String| {
+        let app = &app;
+        async move {
+            let (_, n) = read(app.get("/notifications", &token).await).await;
+            n["notifications"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| {
+                    x["title"] == "Job auto-paused (end date passed)" && x["related_job_id"] == id
+                })
+                .count()
+        }
+    };
+    assert_eq!(paused_notes(alice.clone()).await, 1);
+    assert_eq!(paused_notes(app.admin_token.clone()).await, 1);
+    let posts = slack_posts(&slack).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with(":warning: @PAM Job auto-paused (end date passed): <"));
+    // Every other path: nothing more.
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let weekly = maintenance_fn::handle(
+        &app.maintenance,
+        json!({"task": "end_date_maintenance", "scheduled_time": at}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(weekly["report"]["paused_expired_jobs"], 0, "{weekly}");
+    assert_eq!(weekly["report"]["notifications_created"], 0, "{weekly}");
+    deliver_fire(&app, id, &at).await;
+    shared::services::maintenance::reconcile(&app.maintenance)
+        .await
+        .unwrap();
+    // Reactivated with the same (past) end date behind the API's back, then paused again:
+    // paused, but the notices of that end date are not sent twice.
+    let stored = app.state.store.get_job(id).await.unwrap().unwrap();
+    let mut active = stored.clone();
+    active.is_active = true;
+    app.state
+        .store
+        .update_job(&stored, &active, "t", &[])
+        .await
+        .unwrap();
+    let r = shared::services::maintenance::reconcile(&app.maintenance)
+        .await
+        .unwrap();
+    assert_eq!(r.expired_auto_paused, 1, "{r:?}");
+    sweep(&app).await;
+    assert_eq!(paused_notes(alice).await, 1);
+    assert_eq!(paused_notes(app.admin_token.clone()).await, 1);
+    assert_eq!(slack_posts(&slack).await.len(), 1);
+    let _ = alice_id;
+}
+
 #[tokio::test]
 async fn a_write_whose_request_was_cut_off_still_gets_its_notice_from_the_worker() {
     let app = spawn_app().await;

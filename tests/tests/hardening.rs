@@ -348,7 +348,7 @@ async fn auto_pause_never_undoes_a_concurrent_end_date_extension() {
         .update_job(&stale, &extended, "t", &[])
         .await
         .unwrap();
-    app.state.engine.pause_expired(&stale, true).await.unwrap();
+    app.state.engine.pause_expired(&stale).await.unwrap();
     let now_job = app.state.store.get_job(id).await.unwrap().unwrap();
     assert!(now_job.is_active, "the extension won");
     let admin = app

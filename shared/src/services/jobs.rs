@@ -770,14 +770,16 @@ fn no_target() -> ApiError {
     )
 }
 
-/// The expired-job check of execute (step 3): pause, unschedule, 400.
+/// The expired-job check of execute (step 3): pause, unschedule, 400. The pause tells the
+/// creator and the admins once per end date, as every path that pauses does (the reference
+/// told nobody here; a silent pause would leave no path to tell them later).
 pub async fn refuse_if_expired(state: &AppState, job: &Job) -> ApiResult<()> {
     let today = today_in(state.config.timezone);
     if !job.is_expired(today) {
         return Ok(());
     }
     if job.is_active {
-        state.engine.pause_expired(job, false).await?;
+        state.engine.pause_expired(job).await?;
     }
     Err(ApiError::bad_request(
         "Job expired",

@@ -175,7 +175,7 @@ pub async fn end_date_maintenance(
     state: &AppState,
     scheduled_time: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<WeeklyReport, StoreError> {
-    use crate::engine::{creator_and_admins, job_link, pause_notices, slack_escape};
+    use crate::engine::{creator_and_admins, job_link, slack_escape};
     use crate::store::outbox::{Audience, OutboxTask, Task};
     let at = scheduled_time.unwrap_or_else(now);
     let today = at.with_timezone(&state.config.timezone).date_naive();
@@ -225,36 +225,22 @@ pub async fn end_date_maintenance(
             )
         };
         if job.is_active && end < today {
-            let prefix = format!("weekly-{week}-{}-paused", job.id);
-            let mut tasks = pause_notices(
-                &admins,
-                job,
-                &prefix,
-                format!(
-                    "Job \"{}\" passed its end_date ({end_s} JST) and was auto-paused. PIC Team: {team}",
-                    job.name
-                ),
-            );
-            if slack_on {
-                tasks.push(slack(
-                    format!("{prefix}-slack"),
-                    format!(
-                        ":warning: {mention}Job auto-paused (end date passed): {link} (end_date {end_s} JST)"
-                    ),
-                ));
-            }
-            if state
-                .store
-                .pause_if_expired(&job.id, today, now(), &tasks)
+            let audience = crate::engine::EndDateAudience {
+                admins: admins.clone(),
+                slack_on,
+            };
+            if let Some(tasks) = state
+                .engine
+                .auto_pause(job, today, &audience, crate::engine::PausePath::Maintenance)
                 .await?
             {
                 report.paused_expired_jobs += 1;
                 report.notifications_created += notify_count(&tasks);
-                report.slack_messages += usize::from(slack_on);
+                report.slack_messages += tasks
+                    .iter()
+                    .filter(|t| matches!(t.task, Task::Slack { .. }))
+                    .count();
                 fresh_ids.extend(tasks.iter().map(|t| t.id.clone()));
-                if let Err(e) = state.schedules.remove(&job.id).await {
-                    tracing::warn!(job_id = %job.id, error = %e, "weekly: schedule removal failed; reconcile will retry");
-                }
             }
         } else if end >= today && (end - today).num_days() <= 30 {
             let days_left = (end - today).num_days();
@@ -372,7 +358,8 @@ struct JobOutcome {
     fix: Fix,
 }
 
-/// Checks one job against the schedule listing (`has`): pauses it when past its end date,
+/// Checks one job against the schedule listing (`has`): pauses it when past its end date
+/// (with the end-date notices, [`crate::engine::Engine::auto_pause`]),
 /// reads its schedule back when it should have one and `verify` says so, and re-syncs it
 /// from a fresh read when they differ.
 async fn reconcile_job(
@@ -381,6 +368,7 @@ async fn reconcile_job(
     has: bool,
     verify: bool,
     today: chrono::NaiveDate,
+    audience: Option<&crate::engine::EndDateAudience>,
 ) -> Result<JobOutcome, StoreError> {
     let mut out = JobOutcome {
         job_id: job.id.clone(),
@@ -389,11 +377,12 @@ async fn reconcile_job(
         verified: false,
         fix: Fix::None,
     };
-    if job.is_active && job.is_expired(today) {
+    if let (true, Some(audience)) = (job.is_active && job.is_expired(today), audience) {
         out.paused = state
-            .store
-            .pause_if_expired(&job.id, today, now(), &[])
-            .await?;
+            .engine
+            .auto_pause(job, today, audience, crate::engine::PausePath::Maintenance)
+            .await?
+            .is_some();
     }
     let in_sync = match (out.should, has) {
         (false, has) => !has,
@@ -516,13 +505,20 @@ async fn reconcile_inner<F: std::future::Future<Output = ()>>(
         Verify::All => true,
         Verify::Slice { slot } => slice_of(id, slices) == slot % slices as u64,
     };
+    // Who is told about a pause, read only when some job is to be paused.
+    let audience = if jobs.iter().any(|j| j.is_active && j.is_expired(today)) {
+        Some(state.engine.end_date_audience().await?)
+    } else {
+        None
+    };
+    let audience = &audience;
     let mut checked: HashSet<String> = HashSet::new();
     let mut checks = futures::stream::iter(jobs.iter().cloned())
         .take_while(|_| std::future::ready(in_time()))
         .map(|job| {
             let has = names.contains(&job.id);
             let verify = in_slice(&job.id);
-            async move { reconcile_job(state, &job, has, verify, today).await }
+            async move { reconcile_job(state, &job, has, verify, today, audience.as_ref()).await }
         })
         .buffer_unordered(RECONCILE_CONCURRENCY);
     while let Some(outcome) = checks.next().await {
