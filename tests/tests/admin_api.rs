@@ -485,3 +485,89 @@ async fn test_run_calls_once_and_stores_nothing() {
     let (s, v) = read(app.get("/jobs/test-run", t).await).await;
     assert_eq!((s, v["error"].as_str()), (404, Some("Job not found")));
 }
+
+/// A rename re-points any number of jobs (150 here, past one transaction's 100 items); a
+/// rename cut short after its first write is finished by the next sweep, and the old slug
+/// stays taken until then.
+#[tokio::test]
+async fn a_rename_of_any_size_repoints_every_job_and_resumes_when_cut_short() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let mut csv =
+        String::from("Job Name,Repo,Workflow Name,Cron schedule (JST),End Date,PIC Team\n");
+    for i in 0..150 {
+        csv.push_str(&format!("job-{i},api,w.yml,0 9 * * 1,2099-01-01,PAM\n"));
+    }
+    let (s, v) = read(app.upload_csv(&app.admin_token, csv.into_bytes()).await).await;
+    assert_eq!(s, 200, "{v}");
+    let pam = team_id(&app, "pam").await;
+    let (s, v) = read(
+        app.put_json(
+            &format!("/pic-teams/{pam}"),
+            &app.admin_token,
+            json!({"name": "Platform"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["jobs_updated"], 150, "{v}");
+    let teams = job_teams(&app).await;
+    assert_eq!(teams.len(), 150);
+    assert!(teams.iter().all(|t| t == "platform"), "{teams:?}");
+
+    // Cut short: the rename committed, no job re-pointed yet (what a killed function leaves).
+    let store = &app.state.store;
+    let previous = store
+        .get_taxon(shared::store::TaxonKind::Team, &pam)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut renamed = previous.clone();
+    renamed.name = "Core".into();
+    renamed.slug = "core".into();
+    renamed.updated_at = shared::domain::now();
+    store
+        .update_taxon(shared::store::TaxonKind::Team, &previous, &renamed)
+        .await
+        .unwrap();
+    assert!(job_teams(&app).await.iter().all(|t| t == "platform"));
+    // The old slug is still taken meanwhile, and a second rename waits for the first.
+    let (s, v) = read(
+        app.post_json(
+            "/pic-teams",
+            Some(&app.admin_token),
+            json!({"name": "Platform", "slack_handle": "@p"}),
+        )
+        .await,
+    )
+    .await;
+    assert!(s == 400 || s == 409, "{s} {v}");
+    let (s, _) = read(
+        app.put_json(
+            &format!("/pic-teams/{pam}"),
+            &app.admin_token,
+            json!({"name": "Elsewhere"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 409);
+    let r = shared::services::maintenance::sweep(&app.maintenance)
+        .await
+        .unwrap();
+    assert_eq!(r.renames_finished, 1, "{r:?}");
+    assert!(job_teams(&app).await.iter().all(|t| t == "core"));
+    assert!(store.pending_renames().await.unwrap().is_empty());
+    // Released now.
+    let (s, v) = read(
+        app.post_json(
+            "/pic-teams",
+            Some(&app.admin_token),
+            json!({"name": "Platform", "slack_handle": "@p"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+}

@@ -60,11 +60,14 @@ pub struct SweepReport {
     /// A whole reconciliation ran, requested by a resync that ran out of time.
     #[serde(default)]
     pub reconciled: bool,
+    /// Category or team renames whose jobs were still being re-pointed, finished now.
+    #[serde(default)]
+    pub renames_finished: usize,
 }
 
 /// The frequent, cheap part of maintenance (every 2 minutes on AWS, every few seconds
 /// locally): delivers outbox tasks that are due (those the writer could not deliver),
-/// fails abandoned runs, and completes schedule calls of jobs left `SYNC_PENDING` by a cut-off
+/// fails abandoned runs, finishes renames cut short, and completes schedule calls of jobs left `SYNC_PENDING` by a cut-off
 /// request. Each step reads only a sparse index, so an idle table costs a few empty Queries.
 pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
     let drained = state.alerts.drain(20).await?;
@@ -74,6 +77,11 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
         abandoned_runs_failed: state.engine.fail_abandoned().await?,
         ..Default::default()
     };
+    for rename in state.store.pending_renames().await? {
+        let moved = state.store.finish_rename(&rename).await?;
+        tracing::info!(?rename, moved, "sweep: finished a rename cut short");
+        report.renames_finished += 1;
+    }
     if state.store.take_reconcile_request().await? {
         let r = reconcile_all(state).await?;
         tracing::info!(

@@ -201,9 +201,10 @@ fn duplicate_slug(kind: TaxonKind, slug: &str) -> ApiError {
 }
 
 /// PUT /job-categories/{id} and /pic-teams/{id} (admin, after the JSON checks): rename
-/// (slug re-derived; every job on the old slug re-pointed in the same transaction, counted in
-/// `jobs_updated`), `is_active`, and for teams `slack_handle`. All checks run first; a 4xx
-/// writes nothing.
+/// (slug re-derived; the rename, the new slug's claim and a pending-rename record in one
+/// transaction, then every job on the old slug re-pointed in batches — any number of jobs —
+/// counted in `jobs_updated`), `is_active`, and for teams `slack_handle`. All checks run
+/// first; a 4xx writes nothing.
 pub async fn update(
     state: &AppState,
     kind: TaxonKind,
@@ -268,37 +269,11 @@ pub async fn update(
         })?);
     }
     t.updated_at = now().max(previous.updated_at + chrono::Duration::microseconds(1));
-    let job_ids: Vec<String> = if t.slug != previous.slug {
-        state
-            .store
-            .list_jobs()
-            .await?
-            .into_iter()
-            .filter(|j| match kind {
-                TaxonKind::Category => j.category == previous.slug,
-                TaxonKind::Team => j.pic_team.as_deref() == Some(previous.slug.as_str()),
-            })
-            .map(|j| j.id)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    match state.store.update_taxon(kind, &previous, &t, &job_ids).await {
+    let renamed = t.slug != previous.slug;
+    match state.store.update_taxon(kind, &previous, &t).await {
         Ok(()) => {}
-        Err(StoreError::TooManyItems(_)) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "Too many jobs",
-                format!(
-                    "{} jobs use this {}; a rename re-points at most {} jobs at once. Move some jobs first.",
-                    job_ids.len(),
-                    labels(kind).2,
-                    crate::store::Store::MAX_REPOINTED_JOBS
-                ),
-            ))
-        }
         Err(StoreError::Conflict) => {
-            if t.slug != previous.slug
+            if renamed
                 && state
                     .store
                     .list_taxa(kind)
@@ -311,17 +286,35 @@ pub async fn update(
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "Conflict",
-                "It was changed by another request (or one of its jobs was). Reload and try again.",
+                "It was changed by another request, or its previous rename is still being applied. Reload and try again.",
             ));
         }
         Err(e) => return Err(e.into()),
     }
+    // Every job on the old slug, re-pointed in batches; a run cut short is finished by the
+    // next maintenance sweep (within 2 minutes).
+    let jobs_updated = if renamed {
+        let pending = crate::store::PendingRename {
+            kind: match kind {
+                TaxonKind::Category => "CATEGORY",
+                TaxonKind::Team => "TEAM",
+            }
+            .into(),
+            taxon_id: t.id.clone(),
+            old_slug: previous.slug.clone(),
+            new_slug: t.slug.clone(),
+            updated_at: t.updated_at,
+        };
+        state.store.finish_rename(&pending).await?
+    } else {
+        0
+    };
     let (_, key, _) = labels(kind);
     let message = match kind {
         TaxonKind::Category => "Category updated",
         TaxonKind::Team => "PIC team updated",
     };
-    Ok(json!({"message": message, key: t.to_json(kind), "jobs_updated": job_ids.len()}))
+    Ok(json!({"message": message, key: t.to_json(kind), "jobs_updated": jobs_updated}))
 }
 
 /// DELETE /job-categories/{id} and /pic-teams/{id} (admin): soft delete (`is_active=false`).
@@ -330,7 +323,7 @@ pub async fn disable(state: &AppState, kind: TaxonKind, id: &str) -> ApiResult<V
     let mut t = previous.clone();
     t.is_active = false;
     t.updated_at = now().max(previous.updated_at + chrono::Duration::microseconds(1));
-    match state.store.update_taxon(kind, &previous, &t, &[]).await {
+    match state.store.update_taxon(kind, &previous, &t).await {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
             return Err(ApiError::new(

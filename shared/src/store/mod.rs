@@ -39,7 +39,7 @@ pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS, IN_PROGRESS_TTL_S
 pub use jobs::{JobVersion, ListMark, ListSnapshot};
 pub use notifications::{scope as notification_counter_scope, Notification, NotificationPage};
 pub use settings::{ReconcileRecord, SlackSettings};
-pub use taxonomy::{Taxon, TaxonKind};
+pub use taxonomy::{PendingRename, Taxon, TaxonKind};
 pub use throttle::Failures;
 pub use users::{NotificationPrefs, UiPrefs, User};
 

@@ -75,6 +75,33 @@ impl Taxon {
     }
 }
 
+/// Partition of the pending renames.
+const RENAMES_PK: &str = "RENAMES";
+
+/// A rename whose jobs are still being re-pointed (`RENAMES` / `<CATEGORY|TEAM>#<taxon id>`),
+/// written with the rename and dropped once every job carries the new slug.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingRename {
+    /// `CATEGORY` or `TEAM`.
+    pub kind: String,
+    pub taxon_id: String,
+    pub old_slug: String,
+    pub new_slug: String,
+    /// The rename's time, stamped on every re-pointed job's `updated_at`.
+    #[serde(with = "ts")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PendingRename {
+    fn taxon_kind(&self) -> StoreResult<TaxonKind> {
+        match self.kind.as_str() {
+            "CATEGORY" => Ok(TaxonKind::Category),
+            "TEAM" => Ok(TaxonKind::Team),
+            other => Err(StoreError::Dynamo(format!("unknown taxonomy kind {other}"))),
+        }
+    }
+}
+
 impl Store {
     /// Every category or team ordered by lower-cased name (Query GSI1 `CATEGORIES`/`TEAMS`).
     /// These sets are small (tens of rows), so slug and name resolution filter this list.
@@ -106,24 +133,18 @@ impl Store {
         }
     }
 
-    /// Most jobs one rename can re-point: the rename, both slug claims and the jobs share one
-    /// transaction (100 items), so no reader ever sees a half-renamed taxonomy.
-    pub const MAX_REPOINTED_JOBS: usize = 97;
-
-    /// Replaces a category or team if it still has `previous.updated_at`. When the slug
-    /// changed, moves the slug claim and re-points every job in `job_ids` (which must carry
-    /// the old slug) in the same transaction. `Conflict` when anything changed meanwhile or
-    /// the new slug is taken; `TooManyItems` above [`Self::MAX_REPOINTED_JOBS`].
+    /// Replaces a category or team if it still has `previous.updated_at` (`Conflict` when
+    /// anything changed meanwhile or the new slug is taken). When the slug changed, the same
+    /// transaction claims the new slug and records a pending rename ([`PendingRename`],
+    /// `RENAMES` / `<kind>#<id>`; `Conflict` while an earlier rename of it is still being
+    /// applied); the old slug stays claimed by this taxon until every job is re-pointed
+    /// ([`Store::finish_rename`]), so no other category or team can take it meanwhile.
     pub async fn update_taxon(
         &self,
         kind: TaxonKind,
         previous: &Taxon,
         t: &Taxon,
-        job_ids: &[String],
     ) -> StoreResult<()> {
-        if job_ids.len() > Self::MAX_REPOINTED_JOBS {
-            return Err(StoreError::TooManyItems(job_ids.len() + 3));
-        }
         let mut items = vec![tx::put(
             &self.table,
             self.taxon_item(kind, t)?,
@@ -132,44 +153,126 @@ impl Store {
             &[],
         )?];
         if previous.slug != t.slug {
-            items.push(tx::delete(
-                &self.table,
-                format!("{}{}", kind.slug_prefix(), previous.slug),
-                "UNIQUE",
-                Some("owner_id = :id"),
-                &[(":id", s(t.id.clone()))],
-            )?);
             items.push(tx::create(
                 &self.table,
                 claim_item(format!("{}{}", kind.slug_prefix(), t.slug), &t.id),
             )?);
-            let now = s(crate::domain::fmt_ts(&t.updated_at));
-            for id in job_ids {
-                let u = aws_sdk_dynamodb::types::Update::builder()
+            let pending = PendingRename {
+                kind: kind.entity().into(),
+                taxon_id: t.id.clone(),
+                old_slug: previous.slug.clone(),
+                new_slug: t.slug.clone(),
+                updated_at: t.updated_at,
+            };
+            items.push(tx::create(
+                &self.table,
+                item_with_keys(
+                    &pending,
+                    &[
+                        ("PK", RENAMES_PK.into()),
+                        ("SK", format!("{}#{}", kind.entity(), t.id)),
+                    ],
+                )?,
+            )?);
+        }
+        self.transact(items).await
+    }
+
+    /// Re-points every job on a pending rename's old slug to the new one — one conditional
+    /// UpdateItem per job (`#field = :old`; a job changed meanwhile keeps its own value), 16 in
+    /// flight, so a rename of any size fits — then releases the old slug and drops the pending
+    /// record in one transaction. Resumable: what a killed run left is finished by the next
+    /// call (the maintenance sweep calls it for every pending rename). Returns the jobs
+    /// re-pointed now.
+    pub async fn finish_rename(&self, r: &PendingRename) -> StoreResult<usize> {
+        use futures::StreamExt;
+        let kind = r.taxon_kind()?;
+        let field = kind.job_field();
+        let ids: Vec<String> = self
+            .list_jobs()
+            .await?
+            .into_iter()
+            .filter(|j| match kind {
+                TaxonKind::Category => j.category == r.old_slug,
+                TaxonKind::Team => j.pic_team.as_deref() == Some(r.old_slug.as_str()),
+            })
+            .map(|j| j.id)
+            .collect();
+        let now = s(crate::domain::fmt_ts(&r.updated_at));
+        let results: Vec<StoreResult<bool>> = futures::stream::iter(ids)
+            .map(|id| {
+                let req = self
+                    .client
+                    .update_item()
                     .table_name(&self.table)
                     .key("PK", s(format!("JOB#{id}")))
                     .key("SK", s("JOB"))
                     .update_expression("SET #f = :new, updated_at = :now")
                     .condition_expression("#f = :old")
-                    .expression_attribute_names("#f", kind.job_field())
-                    .expression_attribute_values(":new", s(t.slug.clone()))
-                    .expression_attribute_values(":old", s(previous.slug.clone()))
-                    .expression_attribute_values(":now", now.clone())
-                    .build()
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-                items.push(
-                    aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                        .update(u)
-                        .build(),
-                );
-            }
+                    .expression_attribute_names("#f", field)
+                    .expression_attribute_values(":new", s(r.new_slug.clone()))
+                    .expression_attribute_values(":old", s(r.old_slug.clone()))
+                    .expression_attribute_values(":now", now.clone());
+                async move {
+                    match super::map_conditional(req.send().await) {
+                        Ok(_) => Ok(true),
+                        Err(StoreError::Conflict) => Ok(false),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut moved = 0;
+        for r in results {
+            moved += usize::from(r?);
         }
-        let repointed = previous.slug != t.slug && !job_ids.is_empty();
-        self.transact(items).await?;
-        if repointed {
+        if moved > 0 {
             self.note_list_changed().await;
         }
-        Ok(())
+        let done = self
+            .transact(vec![
+                tx::delete(
+                    &self.table,
+                    format!("{}{}", kind.slug_prefix(), r.old_slug),
+                    "UNIQUE",
+                    Some("owner_id = :id"),
+                    &[(":id", s(r.taxon_id.clone()))],
+                )?,
+                tx::delete(
+                    &self.table,
+                    RENAMES_PK.into(),
+                    &format!("{}#{}", kind.entity(), r.taxon_id),
+                    Some("old_slug = :old"),
+                    &[(":old", s(r.old_slug.clone()))],
+                )?,
+            ])
+            .await;
+        match done {
+            // Finished by a concurrent call.
+            Ok(()) | Err(StoreError::Conflict) => Ok(moved),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Renames not finished yet (Query `PK = RENAMES`: one small item per rename in flight,
+    /// usually none).
+    pub async fn pending_renames(&self) -> StoreResult<Vec<PendingRename>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(RENAMES_PK))
+            .limit(100)
+            .send()
+            .await?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     fn taxon_item(&self, kind: TaxonKind, t: &Taxon) -> StoreResult<super::Item> {
