@@ -253,3 +253,55 @@ async fn counters_stay_right_under_concurrent_writes() {
     assert_eq!(unread(&app, &at, "").await, 4);
     assert_eq!(ids(&app, &at, "?unread_only=true").await.1["total"], 4);
 }
+
+/// 500 unread notifications are all marked read by one request, which answers well inside
+/// API Gateway's 30 s, and the counts agree with the items afterwards.
+#[tokio::test]
+async fn read_all_of_500_unread_answers_in_one_request() {
+    let app = spawn_app().await;
+    let admin = app
+        .state
+        .store
+        .find_user_by_login("admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let base = chrono::Utc::now() - chrono::Duration::hours(3);
+    let store = &app.state.store;
+    // One at a time: each carries its counter updates, which concurrent writes would contend on.
+    for i in 0..500 {
+        let n = shared::store::Notification {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: admin.id.clone(),
+            title: format!("n{i}"),
+            message: "m".into(),
+            kind: "info".into(),
+            related_job_id: None,
+            related_execution_id: None,
+            is_read: false,
+            read_at: None,
+            created_at: base + chrono::Duration::seconds(i),
+        };
+        assert!(store.import_notification(&n).await.unwrap());
+    }
+    assert_eq!(unread(&app, &app.admin_token, "").await, 500);
+    let started = std::time::Instant::now();
+    let r = app
+        .http
+        .put(app.url("/notifications/read-all"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let (s, v) = read(r).await;
+    assert_eq!((s, v["updated_count"].as_i64()), (200, Some(500)), "{v}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    assert_eq!(unread(&app, &app.admin_token, "").await, 0);
+    let (s, v) = read(
+        app.get("/notifications?unread_only=true", &app.admin_token)
+            .await,
+    )
+    .await;
+    assert_eq!((s, v["total"].as_i64()), (200, Some(0)), "{v}");
+}
