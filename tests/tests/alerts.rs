@@ -558,3 +558,74 @@ async fn a_write_whose_request_was_cut_off_still_gets_its_notice_from_the_worker
     let r = sweep(&app).await;
     assert_eq!(r["report"]["delivered"], 0, "{r}");
 }
+
+/// A delivery whose lease expired and was taken over cannot overwrite the new owner's
+/// result: every outcome write is conditional on the lease's token.
+#[tokio::test]
+async fn a_delivery_that_lost_its_lease_cannot_overwrite_the_new_owner() {
+    use shared::store::outbox::{OutboxTask, Task};
+    let app = spawn_app().await;
+    let store = &app.state.store;
+    let task = OutboxTask::new(
+        "lease-test-slack",
+        Task::Slack {
+            text: "hello".into(),
+            execution_id: None,
+        },
+    );
+    assert_eq!(store.enqueue(&[task]).await.unwrap().len(), 1);
+    let slow = store
+        .lease_outbox("lease-test-slack")
+        .await
+        .unwrap()
+        .unwrap();
+    // Held: nobody else can take it.
+    assert!(store
+        .lease_outbox("lease-test-slack")
+        .await
+        .unwrap()
+        .is_none());
+    // The lease runs out (moved into the past here) and another delivery takes the task over.
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX#lease-test-slack".into()),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX".into()),
+        )
+        .update_expression("SET due_at = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let owner = store
+        .lease_outbox("lease-test-slack")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.attempts, 2);
+    // The new owner fails and schedules a retry; the slow one's late "delivered" is dropped.
+    store
+        .settle_outbox(&owner, &Err("Slack answered 500".into()))
+        .await
+        .unwrap();
+    store.settle_outbox(&slow, &Ok(())).await.unwrap();
+    store.requeue_outbox(&slow).await.unwrap();
+    let (status, attempts, err) = store
+        .outbox_status("lease-test-slack")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), attempts, err.as_deref()),
+        ("pending", 2, Some("Slack answered 500"))
+    );
+}

@@ -142,6 +142,10 @@ pub struct Leased {
     pub task: Task,
     /// Deliveries tried so far, this one included.
     pub attempts: i64,
+    /// This lease's token (a fresh UUID per lease, stored on the task as `lease`): every write
+    /// that records the delivery's outcome is conditional on it, so a delivery whose lease
+    /// expired and was taken over cannot overwrite the new owner's result.
+    pub token: String,
 }
 
 fn pk(id: &str) -> String {
@@ -154,6 +158,26 @@ fn due_key(due: i64, id: &str) -> String {
 
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
+}
+
+/// The outcome of a write conditional on a lease: a lost lease (taken over after it expired,
+/// or the task settled by its new owner) is logged and dropped, not an error.
+fn lease_held<E, R>(
+    id: &str,
+    r: Result<(), aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> StoreResult<()>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match map_conditional(r) {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict) => {
+            tracing::warn!(task_id = id, "outbox lease lost: this delivery's outcome is dropped (the task's new owner records its own)");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 impl Store {
@@ -214,13 +238,15 @@ impl Store {
     pub async fn lease_outbox(&self, id: &str) -> StoreResult<Option<Leased>> {
         let now = chrono::Utc::now().timestamp();
         let until = now + LEASE_SECS;
+        let token = uuid::Uuid::new_v4().simple().to_string();
         let r = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(pk(id)))
             .key("SK", s("OUTBOX"))
-            .update_expression("SET due_at = :until, GSI2SK = :key ADD attempts :one")
+            .update_expression("SET due_at = :until, GSI2SK = :key, lease = :tok ADD attempts :one")
+            .expression_attribute_values(":tok", s(token.clone()))
             .condition_expression("#st = :pending AND due_at <= :now")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":until", n(until))
@@ -250,10 +276,11 @@ impl Store {
                 id: id.to_string(),
                 task,
                 attempts,
+                token,
             })),
             None => {
                 tracing::error!(task_id = id, "outbox task unreadable: given up");
-                self.finish_outbox(id, "failed", Some("unreadable task"))
+                self.finish_outbox(id, &token, "failed", Some("unreadable task"))
                     .await?;
                 Ok(None)
             }
@@ -262,32 +289,44 @@ impl Store {
 
     /// Records a delivery: `delivered` (tombstone), or a failure that is retried after a
     /// backoff (30 s × 2^attempt) until [`MAX_ATTEMPTS`], then `failed` (kept for 30 days).
+    /// Every outcome is written only while `leased` still holds the task (its token, status
+    /// `pending`); a lost lease drops the outcome with a warning (the new owner records its
+    /// own).
     pub async fn settle_outbox(
         &self,
         leased: &Leased,
         result: &Result<(), String>,
     ) -> StoreResult<()> {
         match result {
-            Ok(()) => self.finish_outbox(&leased.id, "delivered", None).await,
+            Ok(()) => {
+                self.finish_outbox(&leased.id, &leased.token, "delivered", None)
+                    .await
+            }
             Err(e) if leased.attempts >= MAX_ATTEMPTS => {
                 // The template's OutboxGivenUp metric filter counts this exact message.
                 tracing::error!(task_id = %leased.id, attempts = leased.attempts, error = %e, "outbox task given up");
-                self.finish_outbox(&leased.id, "failed", Some(e)).await
+                self.finish_outbox(&leased.id, &leased.token, "failed", Some(e))
+                    .await
             }
             Err(e) => {
                 let due = chrono::Utc::now().timestamp() + (30 << leased.attempts.min(10));
-                self.client
+                let r = self
+                    .client
                     .update_item()
                     .table_name(&self.table)
                     .key("PK", s(pk(&leased.id)))
                     .key("SK", s("OUTBOX"))
                     .update_expression("SET due_at = :due, GSI2SK = :key, last_error = :e")
+                    .condition_expression("lease = :tok AND #st = :pending")
+                    .expression_attribute_names("#st", "status")
+                    .expression_attribute_values(":tok", s(leased.token.clone()))
+                    .expression_attribute_values(":pending", s("pending"))
                     .expression_attribute_values(":due", n(due))
                     .expression_attribute_values(":key", s(due_key(due, &leased.id)))
                     .expression_attribute_values(":e", s(e.clone()))
                     .send()
-                    .await?;
-                Ok(())
+                    .await;
+                lease_held(&leased.id, r.map(|_| ()))
             }
         }
     }
@@ -296,21 +335,32 @@ impl Store {
     /// long task (a history purge) that made progress and has more to do.
     pub async fn requeue_outbox(&self, leased: &Leased) -> StoreResult<()> {
         let now = chrono::Utc::now().timestamp();
-        self.client
+        let r = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(pk(&leased.id)))
             .key("SK", s("OUTBOX"))
             .update_expression("SET due_at = :now, GSI2SK = :key ADD attempts :minus")
+            .condition_expression("lease = :tok AND #st = :pending")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":tok", s(leased.token.clone()))
+            .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":key", s(due_key(now, &leased.id)))
             .expression_attribute_values(":minus", n(-1))
             .send()
-            .await?;
-        Ok(())
+            .await;
+        lease_held(&leased.id, r.map(|_| ()))
     }
 
-    async fn finish_outbox(&self, id: &str, status: &str, error: Option<&str>) -> StoreResult<()> {
+    async fn finish_outbox(
+        &self,
+        id: &str,
+        token: &str,
+        status: &str,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
         let expires = chrono::Utc::now().timestamp() + TOMBSTONE_SECS;
         let mut b = self
             .client
@@ -318,6 +368,9 @@ impl Store {
             .table_name(&self.table)
             .key("PK", s(pk(id)))
             .key("SK", s("OUTBOX"))
+            .condition_expression("lease = :tok AND #st = :pending")
+            .expression_attribute_values(":tok", s(token))
+            .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":st", s(status))
             .expression_attribute_values(":exp", n(expires));
@@ -329,8 +382,7 @@ impl Store {
                 .expression_attribute_values(":e", s(e)),
             None => b.update_expression("SET #st = :st, expires_at = :exp REMOVE GSI2PK, GSI2SK"),
         };
-        b.send().await?;
-        Ok(())
+        lease_held(id, b.send().await.map(|_| ()))
     }
 
     /// Ids of pending tasks due now, oldest first, at most `limit` per shard (Query GSI2
