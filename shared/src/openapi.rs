@@ -698,6 +698,7 @@ pub struct SchedulerStatus {
     pub scheduled_jobs_count: i64,
     pub last_resync_at: Option<String>,
     pub jobs_pending_repair: i64,
+    pub history_purges_pending: i64,
     #[schema(value_type = Option<Object>)]
     pub last_resync: Option<Value>,
     #[schema(value_type = Object)]

@@ -339,3 +339,79 @@ async fn offset_pages_over_weeks_of_history_match_the_full_order() {
         assert_eq!(seen, expected, "{path}");
     }
 }
+
+/// A history purge that keeps failing is never given up (its job's totals were already being
+/// moved): it stays pending with a capped backoff, and the scheduler status shows it.
+#[tokio::test]
+async fn a_failing_history_purge_is_retried_until_done_and_visible_meanwhile() {
+    use shared::store::outbox::{OutboxTask, Task};
+    let app = spawn_app().await;
+    let store = &app.state.store;
+    let task = OutboxTask::new(
+        "purge-gone-job",
+        Task::PurgeJobHistory {
+            job_id: "gone-job".into(),
+        },
+    );
+    store.enqueue(&[task]).await.unwrap();
+    async fn status(app: &TestApp) -> i64 {
+        let (s, v) = read(app.get("/scheduler/status", &app.admin_token).await).await;
+        assert_eq!(s, 200, "{v}");
+        v["history_purges_pending"].as_i64().unwrap()
+    }
+    assert_eq!(status(&app).await, 1);
+    assert_eq!(store.pending_purges().await.unwrap(), vec!["gone-job"]);
+    // Failing far past the attempts other tasks get: still pending, due again within an hour.
+    for _ in 0..(shared::store::outbox::MAX_ATTEMPTS + 2) {
+        let leased = store.lease_outbox("purge-gone-job").await.unwrap().unwrap();
+        store
+            .settle_outbox(&leased, &Err("throttled".into()))
+            .await
+            .unwrap();
+        store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key(
+                "PK",
+                aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX#purge-gone-job".into()),
+            )
+            .key(
+                "SK",
+                aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX".into()),
+            )
+            .update_expression("SET due_at = :past, GSI2SK = :key")
+            .expression_attribute_values(
+                ":past",
+                aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+            )
+            .expression_attribute_values(
+                ":key",
+                aws_sdk_dynamodb::types::AttributeValue::S("0000000001#purge-gone-job".into()),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let (st, attempts, _) = store
+        .outbox_status("purge-gone-job")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (st.as_str(), attempts),
+        ("pending", shared::store::outbox::MAX_ATTEMPTS + 2)
+    );
+    assert_eq!(status(&app).await, 1);
+    // The next delivery succeeds (nothing left to purge): gone from the status.
+    shared::services::maintenance::sweep(&app.maintenance)
+        .await
+        .unwrap();
+    let (st, _, _) = store
+        .outbox_status("purge-gone-job")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(st, "delivered");
+    assert_eq!(status(&app).await, 0);
+}

@@ -28,19 +28,21 @@ fn meanings() -> Value {
         "scheduler_is_leader": "always true: there is no leader; every function keeps schedules in sync",
         "scheduled_jobs_count": "schedules in the job schedule group (one per active, unexpired job)",
         "jobs_pending_repair": "jobs whose last schedule call failed, repaired by the next reconciliation",
+        "history_purges_pending": "deleted jobs whose runs and counters are still being removed (retried until done)",
         "last_resync_at": "when the last reconciliation (maintenance, every 10 minutes, or POST /scheduler/resync) finished",
     })
 }
 
 /// GET /scheduler/status (admin).
 pub async fn status(state: &AppState) -> ApiResult<Value> {
-    let (names, pending, last) = futures::join!(
+    let (names, pending, last, purges) = futures::join!(
         state.schedules.list_names(),
         state.store.sync_pending_jobs(),
         state.store.last_reconcile(),
+        state.store.pending_purges(),
     );
     let names = names.map_err(unavailable)?;
-    let (pending, last) = (pending?, last?);
+    let (pending, last, purges) = (pending?, last?, purges?);
     let last_report: Value = last
         .as_ref()
         .and_then(|r| serde_json::from_str(&r.report).ok())
@@ -51,6 +53,7 @@ pub async fn status(state: &AppState) -> ApiResult<Value> {
         "scheduled_jobs_count": names.len(),
         "last_resync_at": last.as_ref().map(|r| fmt_ts(&r.ran_at)),
         "jobs_pending_repair": pending.len(),
+        "history_purges_pending": purges.len(),
         "last_resync": last_report,
         "meaning": meanings(),
     }))

@@ -22,6 +22,9 @@ pub const SHARDS: usize = 4;
 pub const LEASE_SECS: i64 = 60;
 /// Deliveries tried before a task is given up (kept, marked `failed`, logged).
 pub const MAX_ATTEMPTS: i64 = 5;
+/// Longest wait between two deliveries of a failing task, seconds (a history purge, which is
+/// retried until it is done).
+pub const MAX_BACKOFF_SECS: i64 = 3600;
 /// How long a delivered task's tombstone is kept, seconds.
 const TOMBSTONE_SECS: i64 = 30 * 24 * 3600;
 
@@ -288,7 +291,8 @@ impl Store {
     }
 
     /// Records a delivery: `delivered` (tombstone), or a failure that is retried after a
-    /// backoff (30 s × 2^attempt) until [`MAX_ATTEMPTS`], then `failed` (kept for 30 days).
+    /// backoff (30 s × 2^attempt, at most [`MAX_BACKOFF_SECS`]) until [`MAX_ATTEMPTS`], then
+    /// `failed` (kept for 30 days) — except a history purge, retried until it is done.
     /// Every outcome is written only while `leased` still holds the task (its token, status
     /// `pending`); a lost lease drops the outcome with a warning (the new owner records its
     /// own).
@@ -302,14 +306,23 @@ impl Store {
                 self.finish_outbox(&leased.id, &leased.token, "delivered", None)
                     .await
             }
-            Err(e) if leased.attempts >= MAX_ATTEMPTS => {
+            Err(e)
+                if leased.attempts >= MAX_ATTEMPTS
+                    && !matches!(leased.task, Task::PurgeJobHistory { .. }) =>
+            {
                 // The template's OutboxGivenUp metric filter counts this exact message.
                 tracing::error!(task_id = %leased.id, attempts = leased.attempts, error = %e, "outbox task given up");
                 self.finish_outbox(&leased.id, &leased.token, "failed", Some(e))
                     .await
             }
             Err(e) => {
-                let due = chrono::Utc::now().timestamp() + (30 << leased.attempts.min(10));
+                // A history purge is never given up (leftover items would disagree with the
+                // totals it already moved): retried with the backoff capped at an hour.
+                let backoff = (30_i64 << leased.attempts.min(10)).min(MAX_BACKOFF_SECS);
+                if leased.attempts >= MAX_ATTEMPTS {
+                    tracing::error!(task_id = %leased.id, attempts = leased.attempts, error = %e, "history purge still failing; retried");
+                }
+                let due = chrono::Utc::now().timestamp() + backoff;
                 let r = self
                     .client
                     .update_item()
@@ -383,6 +396,40 @@ impl Store {
             None => b.update_expression("SET #st = :st, expires_at = :exp REMOVE GSI2PK, GSI2SK"),
         };
         lease_held(id, b.send().await.map(|_| ()))
+    }
+
+    /// Deleted jobs whose history is still being purged (pending `purge-…` tasks, due or
+    /// backing off): Query GSI2 `OUTBOX#<shard>` (every pending task, usually a handful),
+    /// filtered on `channel = purge`. Their ids, sorted.
+    pub async fn pending_purges(&self) -> StoreResult<Vec<String>> {
+        let mut ids = Vec::new();
+        for shard in 0..SHARDS {
+            let items: Vec<_> = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI2")
+                .key_condition_expression("GSI2PK = :p")
+                .filter_expression("channel = :purge")
+                .expression_attribute_values(":p", s(format!("OUTBOX#{shard}")))
+                .expression_attribute_values(":purge", s("purge"))
+                .into_paginator()
+                .items()
+                .send()
+                .collect()
+                .await;
+            for item in items {
+                if let Some(id) = item?
+                    .get("PK")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|p| p.strip_prefix("OUTBOX#purge-"))
+                {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        ids.sort();
+        Ok(ids)
     }
 
     /// Ids of pending tasks due now, oldest first, at most `limit` per shard (Query GSI2
