@@ -95,6 +95,16 @@ async fn legacy_import_dry_run_then_real_then_again() {
         unread["unread_count"], 12,
         "no alert for a settled imported run: {unread}"
     );
+    // Every counter agrees with the items it counts.
+    let v = app
+        .as_fn("cronctl")
+        .store
+        .verify_counters(false)
+        .await
+        .unwrap();
+    assert_eq!((v.executions, v.notifications), (1010, 125), "{v:?}");
+    assert!(v.drift.is_empty(), "{:?}", v.drift);
+    assert!(v.notes.is_empty(), "{:?}", v.notes);
     // One schedule per active unexpired job, carrying the converted expression.
     assert_eq!(app.schedule_names().await.len(), real.schedules_expected);
     assert_eq!(real.schedules_created, real.schedules_expected);
@@ -398,4 +408,113 @@ async fn history_outside_the_retention_window_is_carried_only_when_asked() {
     .await
     .unwrap();
     assert_eq!(r.counts["executions"].created, 1010);
+}
+
+/// `cronctl verify` finds no drift after runs and after a job with history is deleted, and
+/// reports (then `--repair` fixes) drift written on purpose.
+#[tokio::test]
+async fn verify_reports_and_repairs_counter_drift() {
+    let app = spawn_keeping_history().await;
+    app.team("PAM").await;
+    let hooks = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&hooks)
+        .await;
+    let mut ids = Vec::new();
+    for name in ["kept", "deleted"] {
+        let job = app
+            .job(
+                &app.admin_token,
+                webhook_job(name, &format!("{}/h", hooks.uri())),
+            )
+            .await;
+        let id = job["id"].as_str().unwrap().to_string();
+        for _ in 0..3 {
+            let (s, v) = read(
+                app.post_json(
+                    &format!("/jobs/{id}/execute"),
+                    Some(&app.admin_token),
+                    json!({}),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(s, 200, "{v}");
+        }
+        ids.push(id);
+    }
+    let store = &app.as_fn("cronctl").store;
+    let v = store.verify_counters(false).await.unwrap();
+    assert_eq!(v.executions, 6);
+    assert!(v.drift.is_empty(), "{:?}", v.drift);
+    // Deleted with its history: once the purge is done, still no drift.
+    let (s, _) = read(
+        app.delete(&format!("/jobs/{}", ids[1]), &app.admin_token)
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    shared::services::maintenance::sweep(&app.maintenance)
+        .await
+        .unwrap();
+    let v = store.verify_counters(false).await.unwrap();
+    assert_eq!(v.executions, 3);
+    assert!(v.notes.is_empty(), "{:?}", v.notes);
+    assert!(v.drift.is_empty(), "{:?}", v.drift);
+    // Drift written behind the store's back: a job total and the admin's unread count.
+    let admin = store.find_user_by_login("admin").await.unwrap().unwrap();
+    for (pk, field) in [
+        (
+            shared::store::job_counter_scope(&ids[0]),
+            format!(
+                "t_{}",
+                shared::store::counter_field("success", "manual", Some("webhook"))
+            ),
+        ),
+        (
+            shared::store::notification_counter_scope(&admin.id),
+            "t_u".to_string(),
+        ),
+    ] {
+        store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+            .key(
+                "SK",
+                aws_sdk_dynamodb::types::AttributeValue::S("TOTAL".into()),
+            )
+            .update_expression("ADD #f :n")
+            .expression_attribute_names("#f", &field)
+            .expression_attribute_values(
+                ":n",
+                aws_sdk_dynamodb::types::AttributeValue::N("5".into()),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let v = store.verify_counters(false).await.unwrap();
+    assert_eq!(v.drift.len(), 2, "{:?}", v.drift);
+    assert!(v
+        .drift
+        .iter()
+        .all(|d| d.sk == "TOTAL" && d.stored == d.counted + 5));
+    let fixed = store.verify_counters(true).await.unwrap();
+    assert_eq!(fixed.repaired_items, 2);
+    let v = store.verify_counters(false).await.unwrap();
+    assert!(v.drift.is_empty(), "{:?}", v.drift);
+    let (_, unread) = read(
+        app.get("/notifications/unread-count", &app.admin_token)
+            .await,
+    )
+    .await;
+    let (_, n) = read(
+        app.get("/notifications?unread_only=true", &app.admin_token)
+            .await,
+    )
+    .await;
+    assert_eq!(unread["unread_count"], n["total"]);
 }

@@ -68,6 +68,17 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Recount every counter (job and all-jobs statistics, totals, unread counts) from the
+    /// items it counts and list what drifted; exits 1 when something did. Reads the whole
+    /// table: run it when the deployment is quiet.
+    Verify {
+        /// Correct every drifting counter (`ADD` the difference), then say what was fixed.
+        #[arg(long)]
+        repair: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make every schedule agree with the table now (as `POST /scheduler/resync`).
     Resync,
     /// Schedules, jobs awaiting repair and the last reconciliation (as `GET /scheduler/status`).
@@ -234,6 +245,31 @@ fn print_report(r: &import::Report, json: bool) {
     }
 }
 
+fn verify_text(r: &shared::store::verify::VerifyReport, repair: bool) -> String {
+    let mut out = format!(
+        "counted {} executions of {} jobs and {} notifications of {} users; compared {} counter items\n",
+        r.executions, r.jobs, r.notifications, r.users, r.counter_items
+    );
+    for n in &r.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    if r.drift.is_empty() {
+        out.push_str("no drift: every counter agrees with its items\n");
+        return out;
+    }
+    out.push_str(&format!("drift ({}):\n", r.drift.len()));
+    for d in &r.drift {
+        out.push_str(&format!(
+            "  {} / {} {}: counted {}, stored {}\n",
+            d.pk, d.sk, d.field, d.counted, d.stored
+        ));
+    }
+    if repair {
+        out.push_str(&format!("repaired {} counter item(s)\n", r.repaired_items));
+    }
+    out
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let mut config = shared::config::Config::from_env();
     let t = cli.target;
@@ -328,6 +364,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Some(p) => std::fs::write(&p, text)
                     .map_err(|e| format!("cannot write {}: {e}", p.display()))?,
                 None => print!("{text}"),
+            }
+        }
+        Command::Verify { repair, json } => {
+            let r = state.store.verify_counters(repair).await.map_err(err)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            } else {
+                print!("{}", verify_text(&r, repair));
+            }
+            if !r.drift.is_empty() && !repair {
+                return Err(format!(
+                    "{} counter attribute(s) disagree with the items; `cronctl verify --repair` fixes them",
+                    r.drift.len()
+                ));
             }
         }
         Command::Resync => {

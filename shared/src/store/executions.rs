@@ -120,7 +120,7 @@ impl Execution {
 
     /// The counts of this row as it stands: one in its state's field, plus its duration in
     /// the success / failed sum once finished (bucketed at `started_at`).
-    fn recorded_delta(&self) -> Delta {
+    pub(super) fn recorded_delta(&self) -> Delta {
         let mut adds = vec![(self.counter_field(), 1)];
         let micros = self.duration_micros();
         if micros != 0 && self.status != "running" {
@@ -194,7 +194,7 @@ fn execs_partition(execution_id: &str) -> String {
     format!("EXECS#{}", super::shard_of(execution_id, ALL_SHARDS))
 }
 
-fn all_scope_of(execution_id: &str) -> String {
+pub(super) fn all_scope_of(execution_id: &str) -> String {
     format!("XSTAT#ALL#{}", super::shard_of(execution_id, ALL_SHARDS))
 }
 

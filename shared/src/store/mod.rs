@@ -30,6 +30,7 @@ mod settings;
 mod taxonomy;
 mod throttle;
 mod users;
+pub mod verify;
 
 pub use executions::{
     all_scopes as execution_counter_scopes, counter_field, job_scope as job_counter_scope,

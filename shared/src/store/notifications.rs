@@ -55,7 +55,7 @@ impl Notification {
         })
     }
 
-    fn field(&self) -> &'static str {
+    pub(super) fn field(&self) -> &'static str {
         if self.is_read {
             READ
         } else {
@@ -102,7 +102,7 @@ impl Store {
         Ok(item)
     }
 
-    fn delta(n: &Notification, adds: Vec<(&str, i64)>) -> Vec<(String, Delta)> {
+    pub(super) fn delta(n: &Notification, adds: Vec<(&str, i64)>) -> Vec<(String, Delta)> {
         vec![(
             scope(&n.user_id),
             Delta {
