@@ -1,6 +1,6 @@
 //! Passwords (passlib `pbkdf2_sha256`, api-contract §1.5) and JWTs (§1.4, policy §8).
 
-use crate::{config::Secret, domain::Role, error::ApiError};
+use crate::{config::Secret, error::ApiError};
 use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -86,7 +86,17 @@ pub struct Claims {
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fresh: Option<bool>,
+    /// Session id: shared by the tokens of one login (its refresh token and every access
+    /// token minted from it); logout ends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The user's session version when the session began ([`crate::store::User::admits`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sv: Option<u64>,
 }
+
+/// How far in the future a token's `iat` may be (clock skew between instances), seconds.
+pub const IAT_LEEWAY_SECS: i64 = 60;
 
 /// What a verified token says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +105,8 @@ pub struct Verified {
     pub jti: Option<String>,
     /// Expiry, epoch seconds.
     pub exp: i64,
+    /// Its session (`sid`, `sv` claims).
+    pub session: crate::store::SessionClaims,
 }
 
 /// Signs and checks HS256 tokens with the configured key and lifetimes.
@@ -125,13 +137,13 @@ impl Tokens {
         }
     }
 
-    /// Issues a token of `kind` for a user.
+    /// Issues a token of `kind` for `user` in session `sid` (a new session id per login;
+    /// a refresh passes on its own), at the user's current session version.
     pub fn issue(
         &self,
         kind: TokenKind,
-        user_id: &str,
-        role: Role,
-        email: &str,
+        user: &crate::store::User,
+        sid: &str,
     ) -> Result<String, ApiError> {
         let iat = chrono::Utc::now().timestamp();
         let (ttl, kind, fresh) = match kind {
@@ -142,16 +154,23 @@ impl Tokens {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             jti: uuid::Uuid::new_v4().to_string(),
-            sub: user_id.to_string(),
-            role: role.as_str().to_string(),
-            email: Some(email.to_string()),
+            sub: user.id.clone(),
+            role: user.role.as_str().to_string(),
+            email: Some(user.email.clone()),
             exp: iat + ttl,
             iat,
             kind: Some(kind.to_string()),
             fresh,
+            sid: Some(sid.to_string()),
+            sv: Some(user.session_version),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)
+    }
+
+    /// A refresh token's lifetime, seconds (how long a logout must remember its session).
+    pub fn refresh_ttl(&self) -> i64 {
+        self.refresh_ttl
     }
 
     /// Checks signature, `exp` (required, no leeway), `nbf` and the `type` claim, returning
@@ -191,6 +210,14 @@ impl Tokens {
         if kind != want {
             return Err(ApiError::unauthorized("Invalid token type"));
         }
+        // Issued in the future (beyond clock skew): not one of ours, or a forged clock.
+        if claims
+            .get("iat")
+            .and_then(|v| v.as_i64())
+            .is_some_and(|iat| iat > chrono::Utc::now().timestamp() + IAT_LEEWAY_SECS)
+        {
+            return Err(ApiError::unauthorized("Invalid token"));
+        }
         Ok(Verified {
             sub,
             jti: claims
@@ -198,6 +225,14 @@ impl Tokens {
                 .and_then(|v| v.as_str())
                 .map(str::to_string),
             exp: claims.get("exp").and_then(|v| v.as_i64()).unwrap_or(0),
+            session: crate::store::SessionClaims {
+                sid: claims
+                    .get("sid")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                sv: claims.get("sv").and_then(|v| v.as_u64()).unwrap_or(0),
+            },
         })
     }
 }

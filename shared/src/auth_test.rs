@@ -1,5 +1,21 @@
 use super::*;
 
+fn user(id: &str) -> crate::store::User {
+    crate::store::User {
+        id: id.into(),
+        username: id.into(),
+        email: format!("{id}@x.io"),
+        password_hash: String::new(),
+        role: crate::domain::Role::User,
+        is_active: true,
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+        session_version: 3,
+        kept_session: None,
+        revoked_sessions: Default::default(),
+    }
+}
+
 #[derive(Deserialize)]
 struct Vector {
     password: String,
@@ -43,12 +59,8 @@ fn new_hashes_round_trip_and_malformed_fail() {
 #[test]
 fn token_kinds_are_not_interchangeable() {
     let t = Tokens::new(&Secret::new("k"), 60, 120);
-    let access = t
-        .issue(TokenKind::Access, "u1", Role::User, "a@b.co")
-        .unwrap();
-    let refresh = t
-        .issue(TokenKind::Refresh, "u1", Role::User, "a@b.co")
-        .unwrap();
+    let access = t.issue(TokenKind::Access, &user("u1"), "s1").unwrap();
+    let refresh = t.issue(TokenKind::Refresh, &user("u1"), "s1").unwrap();
     assert_eq!(t.verify(&access, TokenKind::Access).unwrap(), "u1");
     assert_eq!(t.verify(&refresh, TokenKind::Refresh).unwrap(), "u1");
     assert_eq!(
@@ -143,11 +155,23 @@ fn issuer_audience_and_header_type_are_checked() {
         t.verify(&tok, TokenKind::Access).unwrap_err().message,
         "Invalid token"
     );
-    let issued = t
-        .issue(TokenKind::Refresh, "u", crate::domain::Role::User, "u@x.io")
-        .unwrap();
+    let issued = t.issue(TokenKind::Refresh, &user("u"), "s9").unwrap();
     let v = t.verify_claims(&issued, TokenKind::Refresh).unwrap();
     assert!(v.jti.is_some() && v.exp > now);
+    assert_eq!(
+        v.session,
+        crate::store::SessionClaims {
+            sid: "s9".into(),
+            sv: 3
+        }
+    );
+    // Issued in the future beyond the leeway: refused.
+    let future = serde_json::json!({"sub":"u","exp":now + 7200,"iat":now + 3600,"iss":ISSUER,"aud":AUDIENCE});
+    let tok = jsonwebtoken::encode(&Header::default(), &future, &key).unwrap();
+    assert_eq!(
+        t.verify(&tok, TokenKind::Access).unwrap_err().message,
+        "Invalid token"
+    );
 }
 
 #[test]
@@ -164,4 +188,25 @@ fn outside_local_mode_a_real_key_is_required() {
     c.local_mode = true;
     c.jwt_secret_configured = false;
     assert!(c.check_http_secrets().is_ok());
+}
+
+#[test]
+fn a_user_admits_only_live_sessions() {
+    use crate::store::SessionClaims;
+    let mut u = user("u");
+    let s = |sid: &str, sv: u64| SessionClaims {
+        sid: sid.into(),
+        sv,
+    };
+    assert!(u.admits(&s("a", 3)));
+    assert!(!u.admits(&s("a", 2)));
+    u.revoked_sessions.insert("a".into(), i64::MAX);
+    assert!(!u.admits(&s("a", 3)));
+    assert!(u.admits(&s("b", 3)));
+    u.end_sessions(Some("b"));
+    assert!(u.admits(&s("b", 3)), "kept across the change");
+    assert!(!u.admits(&s("c", 3)));
+    assert!(u.admits(&s("c", 4)));
+    u.end_sessions(None);
+    assert!(!u.admits(&s("b", 3)));
 }

@@ -21,7 +21,8 @@ pub use crate::state::AppState;
 
 /// The authenticated caller, with the role **stored** for them (never the token's claim).
 #[derive(Clone, Debug)]
-pub struct CurrentUser(pub User);
+/// The caller: its user (read and checked) and the session of the token it presented.
+pub struct CurrentUser(pub User, pub crate::store::SessionClaims);
 
 impl CurrentUser {
     /// user-or-admin gate: 403 `User or admin access required`.
@@ -72,10 +73,10 @@ pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     kind: TokenKind,
-) -> ApiResult<User> {
+) -> ApiResult<(User, crate::store::SessionClaims)> {
     let token = bearer_token(headers)?;
     let verified = state.tokens.verify_claims(token, kind)?;
-    // Refresh tokens can be revoked by logout; access tokens live an hour and are not looked up.
+    // A refresh token can also be revoked by its own id (logout with it in the body).
     if kind == TokenKind::Refresh {
         let revoked = match &verified.jti {
             Some(jti) => {
@@ -90,13 +91,26 @@ pub async fn authenticate(
             return Err(ApiError::unauthorized("Token has been revoked"));
         }
     }
-    load_user(state, &verified.sub).await
+    Ok((load_user(state, &verified).await?, verified.session))
 }
 
-/// The user a verified token names: 401 `User not found` / `User account is deactivated`.
-async fn load_user(state: &AppState, sub: &str) -> ApiResult<User> {
-    let user = state.store.get_user(sub).await?;
-    crate::services::auth::require_active(user, |u| u.is_active)
+/// The user a verified token names: 401 `User not found` / `User account is deactivated`,
+/// and 401 `Token has been revoked` when its session ended (logout, a password change or
+/// reset, a role change, a deactivation: [`User::admits`]).
+async fn load_user(state: &AppState, verified: &crate::auth::Verified) -> ApiResult<User> {
+    let user = state.store.get_user(&verified.sub).await?;
+    let user = crate::services::auth::require_active(user, |u| u.is_active)?;
+    require_session(&user, &verified.session)?;
+    Ok(user)
+}
+
+/// 401 `Token has been revoked` unless `user` admits the token's session.
+pub fn require_session(user: &User, session: &crate::store::SessionClaims) -> ApiResult<()> {
+    if user.admits(session) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized("Token has been revoked"))
+    }
 }
 
 /// An access token whose signature and expiry check out (401 as [`CurrentUser`] otherwise),
@@ -104,7 +118,7 @@ async fn load_user(state: &AppState, sub: &str) -> ApiResult<User> {
 /// runs beside the read ([`VerifiedAccess::read`]) rather than a round trip before it.
 #[derive(Clone, Debug)]
 pub struct VerifiedAccess {
-    sub: String,
+    verified: crate::auth::Verified,
 }
 
 impl VerifiedAccess {
@@ -112,7 +126,12 @@ impl VerifiedAccess {
     /// call with what it reads, and answers its 401 first
     /// ([`crate::services::auth::require_active`]).
     pub fn subject(&self) -> &str {
-        &self.sub
+        &self.verified.sub
+    }
+
+    /// The token's session, checked against the user once read ([`require_session`]).
+    pub fn session(&self) -> &crate::store::SessionClaims {
+        &self.verified.session
     }
 
     /// Runs `read` while the token's user is looked up; the lookup answers first: a missing or
@@ -123,7 +142,7 @@ impl VerifiedAccess {
         state: &AppState,
         read: impl std::future::Future<Output = ApiResult<T>>,
     ) -> ApiResult<T> {
-        let (user, out) = futures::future::join(load_user(state, &self.sub), read).await;
+        let (user, out) = futures::future::join(load_user(state, &self.verified), read).await;
         user?;
         out
     }
@@ -138,7 +157,7 @@ impl FromRequestParts<AppState> for VerifiedAccess {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)?;
         let verified = state.tokens.verify_claims(token, TokenKind::Access)?;
-        Ok(VerifiedAccess { sub: verified.sub })
+        Ok(VerifiedAccess { verified })
     }
 }
 
@@ -151,7 +170,7 @@ impl FromRequestParts<AppState> for CurrentUser {
     ) -> Result<Self, Self::Rejection> {
         authenticate(state, &parts.headers, TokenKind::Access)
             .await
-            .map(CurrentUser)
+            .map(|(user, session)| CurrentUser(user, session))
     }
 }
 

@@ -194,13 +194,16 @@ async fn me_and_missing_or_bad_tokens() {
     assert_eq!((s, v["message"].as_str().unwrap()), (401, "Invalid token"));
 
     // A well-signed token for a user that does not exist.
+    let mut ghost = app
+        .state
+        .store
+        .find_user_by_login("admin")
+        .await
+        .unwrap()
+        .unwrap();
+    ghost.id = "ghost".into();
     let t = shared::auth::Tokens::new(&app.state.config.jwt_secret, 60, 60)
-        .issue(
-            shared::auth::TokenKind::Access,
-            "ghost",
-            shared::domain::Role::Admin,
-            "g@x.io",
-        )
+        .issue(shared::auth::TokenKind::Access, &ghost, "s")
         .unwrap();
     let (s, v) = read(app.get("/auth/me", &t).await).await;
     assert_eq!((s, v["message"].as_str().unwrap()), (401, "User not found"));
@@ -405,21 +408,25 @@ async fn logout_revokes_the_refresh_token_it_is_given() {
             .send()
     };
     assert_eq!(refresh_call().await.unwrap().status(), 200);
-    // Logout without a body (as the web client sends it) revokes nothing.
-    let r = app
-        .http
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&access)
-        .send()
+    // A second session's refresh token, given in the body of this session's logout, is
+    // revoked by its own id; this session ends as well (the body is optional).
+    let other: Value = app
+        .post_json(
+            "/auth/login",
+            None,
+            json!({"username": "admin", "password": "admin123"}),
+        )
+        .await
+        .json()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(refresh_call().await.unwrap().status(), 200);
+    let other_access = other["access_token"].as_str().unwrap().to_string();
+    let other_refresh = other["refresh_token"].as_str().unwrap().to_string();
     let r = app
         .post_json(
             "/auth/logout",
             Some(&access),
-            json!({"refresh_token": refresh}),
+            json!({"refresh_token": other_refresh}),
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -428,7 +435,18 @@ async fn logout_revokes_the_refresh_token_it_is_given() {
         (s, v["message"].as_str()),
         (401, Some("Token has been revoked"))
     );
-    // The access token still works until it expires; a new login gets a new refresh token.
-    assert_eq!(app.get("/auth/me", &access).await.status(), 200);
+    assert_eq!(app.get("/auth/me", &access).await.status(), 401);
+    let (s, _) = read(
+        app.http
+            .post(app.url("/auth/refresh"))
+            .bearer_auth(&other_refresh)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 401);
+    // The other session's access token lives on until it expires; a new login works.
+    assert_eq!(app.get("/auth/me", &other_access).await.status(), 200);
     app.login("admin", "admin123").await;
 }

@@ -513,14 +513,15 @@ async fn a_stalled_store_answers_503_with_retry_after_well_inside_30_s() {
         aws_sdk_scheduler::Client::new(&sdk),
         aws_sdk_sesv2::Client::new(&sdk),
     );
+    let u1: shared::store::User = serde_json::from_value(json!({
+        "id": "u1", "username": "u1", "email": "a@x.io", "password_hash": "",
+        "role": "admin", "is_active": true,
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+    }))
+    .unwrap();
     let token = state
         .tokens
-        .issue(
-            shared::auth::TokenKind::Access,
-            "u1",
-            shared::domain::Role::Admin,
-            "a@x.io",
-        )
+        .issue(shared::auth::TokenKind::Access, &u1, "s1")
         .unwrap();
     let base = serve(state).await;
     let started = std::time::Instant::now();

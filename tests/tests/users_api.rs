@@ -56,17 +56,34 @@ async fn list_read_update_with_self_and_admin_rules() {
     assert_eq!(v["updated_fields"], json!(["email"]));
     assert_eq!(v["user"]["email"], "alice2@example.com");
     assert!(v["user"]["updated_at"].as_str().unwrap().ends_with('Z'));
+    // One's own password: the current one is required, and must be right.
+    for (body, error) in [
+        (json!({"password": "newpass1"}), "Current password required"),
+        (
+            json!({"password": "newpass1", "current_password": "wrong-one"}),
+            "Invalid current password",
+        ),
+    ] {
+        let (s, v) = read(
+            app.put_json(&format!("/auth/users/{alice}"), &at, body)
+                .await,
+        )
+        .await;
+        assert_eq!((s, v["error"].as_str()), (400, Some(error)), "{v}");
+    }
     let (s, _) = read(
         app.put_json(
             &format!("/auth/users/{alice}"),
             &at,
-            json!({"password": "newpass1"}),
+            json!({"password": "newpass1", "current_password": "password1"}),
         )
         .await,
     )
     .await;
     assert_eq!(s, 200);
     app.login("alice2@example.com", "newpass1").await;
+    // The session it was changed from goes on.
+    assert_eq!(read(app.get("/auth/me", &at).await).await.0, 200);
 
     // Admin-only fields: 403 and nothing written, even the e-mail sent with them.
     let before = user_json(&app, &alice).await;
@@ -454,4 +471,115 @@ async fn oauth2_form_login() {
         let (s, v) = read(form(bad).await.unwrap()).await;
         assert_eq!(s, 400, "{bad}: {v}");
     }
+}
+
+async fn login_pair(app: &TestApp, username: &str, password: &str) -> (String, String) {
+    let (s, v) = read(
+        app.post_json(
+            "/auth/login",
+            None,
+            json!({"username": username, "password": password}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    (
+        v["access_token"].as_str().unwrap().to_string(),
+        v["refresh_token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn refresh_status(app: &TestApp, refresh: &str) -> u16 {
+    read(
+        app.post_json("/auth/refresh", Some(refresh), json!({}))
+            .await,
+    )
+    .await
+    .0
+}
+
+/// Sessions end when they should: an admin's reset ends every session of the account (access
+/// and refresh tokens, and access tokens minted from them), a logout without a body ends the
+/// presented session only, a role change and a deactivation end them all, and a reactivation
+/// does not bring them back.
+#[tokio::test]
+async fn sessions_end_on_reset_logout_role_change_and_deactivation() {
+    let app = spawn_app().await;
+    let (bob, _) = app.user("bob", "user").await;
+    let (a1, r1) = login_pair(&app, "bob", "password1").await;
+    let (a2, r2) = login_pair(&app, "bob", "password1").await;
+    assert_eq!(refresh_status(&app, &r1).await, 200);
+    // Logout with no body (what the web client sends): that session only.
+    let r = app
+        .http
+        .post(app.url("/auth/logout"))
+        .bearer_auth(&a1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (s, v) = read(app.get("/auth/me", &a1).await).await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (401, Some("Token has been revoked"))
+    );
+    assert_eq!(refresh_status(&app, &r1).await, 401);
+    assert_eq!(
+        read(app.get("/jobs", &a1).await).await.0,
+        401,
+        "the cached list path too"
+    );
+    assert_eq!(read(app.get("/auth/me", &a2).await).await.0, 200);
+    assert_eq!(refresh_status(&app, &r2).await, 200);
+    // An admin resets bob's password: every earlier token is dead.
+    let (s, _) = read(
+        app.put_json(
+            &format!("/auth/users/{bob}"),
+            &app.admin_token,
+            json!({"password": "reset-by-admin"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(read(app.get("/auth/me", &a2).await).await.0, 401);
+    assert_eq!(read(app.get("/jobs", &a2).await).await.0, 401);
+    assert_eq!(refresh_status(&app, &r2).await, 401);
+    // A role change ends the sessions begun since; so does a deactivation, for good.
+    let (a3, r3) = login_pair(&app, "bob", "reset-by-admin").await;
+    let (s, _) = read(
+        app.put_json(
+            &format!("/auth/users/{bob}"),
+            &app.admin_token,
+            json!({"role": "viewer"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(read(app.get("/auth/me", &a3).await).await.0, 401);
+    assert_eq!(refresh_status(&app, &r3).await, 401);
+    let (a4, r4) = login_pair(&app, "bob", "reset-by-admin").await;
+    for active in [false, true] {
+        let (s, _) = read(
+            app.put_json(
+                &format!("/auth/users/{bob}"),
+                &app.admin_token,
+                json!({"is_active": active}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+    let (s, v) = read(app.get("/auth/me", &a4).await).await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (401, Some("Token has been revoked"))
+    );
+    assert_eq!(refresh_status(&app, &r4).await, 401);
+    // A fresh login works.
+    let (a5, _) = login_pair(&app, "bob", "reset-by-admin").await;
+    assert_eq!(read(app.get("/auth/me", &a5).await).await.0, 200);
 }

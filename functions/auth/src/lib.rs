@@ -84,8 +84,8 @@ async fn login_form(
 #[utoipa::path(post, path = "/api/v2/auth/refresh", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = doc::RefreshResponse), doc::Errors))]
 async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let user = authenticate(&state, &headers, TokenKind::Refresh).await?;
-    Ok(Json(svc::refresh(&state, &user)?))
+    let (user, session) = authenticate(&state, &headers, TokenKind::Refresh).await?;
+    Ok(Json(svc::refresh(&state, &user, &session.sid)?))
 }
 
 /// The caller.
@@ -108,7 +108,8 @@ async fn verify(user: CurrentUser) -> Json<Value> {
     }))
 }
 
-/// Logs out; a `refresh_token` in the body is revoked until it expires.
+/// Logs out: ends the session of the presented token (its refresh token and every access
+/// token of that login), with or without a body; a `refresh_token` in the body is revoked too.
 #[utoipa::path(post, path = "/api/v2/auth/logout", tag = "auth", security(("bearer" = [])),
     request_body(content = Option<doc::LogoutRequest>, description = "Optional"),
     responses((status = 200, body = doc::LogoutResponse), doc::Errors))]
@@ -117,7 +118,7 @@ async fn logout(
     user: CurrentUser,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(svc::logout(&state, &user.0, &body).await?))
+    Ok(Json(svc::logout(&state, &user.0, &user.1, &body).await?))
 }
 
 /// Creates a user (admin).

@@ -42,7 +42,7 @@ pub fn app(state: AppState) -> Router {
 #[utoipa::path(get, path = "/api/v2/jobs", tag = "jobs", security(("bearer" = [])),
     responses((status = 200, body = doc::JobList), doc::Errors))]
 async fn list_jobs(State(state): State<AppState>, token: VerifiedAccess) -> ApiResult<Response> {
-    let body = svc::list(&state, token.subject()).await?;
+    let body = svc::list(&state, token.subject(), token.session()).await?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body,

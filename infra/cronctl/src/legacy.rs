@@ -85,6 +85,9 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
             is_active: active,
             created_at: created,
             updated_at: ts(u).unwrap_or(created),
+            session_version: 0,
+            kept_session: None,
+            revoked_sessions: Default::default(),
         });
     }
 

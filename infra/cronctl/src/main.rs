@@ -201,6 +201,8 @@ async fn admin_create(
             u.password_hash = hash_password(&password);
             u.role = Role::Admin;
             u.is_active = true;
+            // A reset ends every session the account had.
+            u.end_sessions(None);
             if let Some(e) = &email {
                 u.email = e.as_str().to_string();
             }
@@ -226,6 +228,9 @@ async fn admin_create(
                 is_active: true,
                 created_at: t,
                 updated_at: t,
+                session_version: 0,
+                kept_session: None,
+                revoked_sessions: Default::default(),
             };
             state
                 .store

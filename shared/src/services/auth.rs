@@ -144,12 +144,10 @@ pub async fn login(
     if let Err(e) = state.store.clear_login_failures(&keys[0]).await {
         tracing::warn!(error = %e, "could not clear failed logins");
     }
-    let access = state
-        .tokens
-        .issue(TokenKind::Access, &user.id, user.role, &user.email)?;
-    let refresh = state
-        .tokens
-        .issue(TokenKind::Refresh, &user.id, user.role, &user.email)?;
+    // A new session: both tokens carry its id and the user's session version.
+    let sid = uuid::Uuid::new_v4().simple().to_string();
+    let access = state.tokens.issue(TokenKind::Access, &user, &sid)?;
+    let refresh = state.tokens.issue(TokenKind::Refresh, &user, &sid)?;
     Ok(json!({
         "success": true,
         "message": "Login successful",
@@ -185,9 +183,23 @@ pub async fn login_form(state: &AppState, body: &[u8], source: Option<&str>) -> 
     login(state, m, source).await
 }
 
-/// POST /auth/logout: revokes the refresh token given in the body (`{"refresh_token": ...}`,
-/// optional) until it expires; any other body is ignored, as the client sends none.
-pub async fn logout(state: &AppState, caller: &User, body: &[u8]) -> ApiResult<Value> {
+/// POST /auth/logout: ends the caller's session — the presented access token, its refresh
+/// token and every access token minted from it answer 401 from now on — with or without a
+/// body (the web client sends none). A `refresh_token` in the body (optional) is revoked too,
+/// by its own id, when it is the caller's.
+pub async fn logout(
+    state: &AppState,
+    caller: &User,
+    session: &crate::store::SessionClaims,
+    body: &[u8],
+) -> ApiResult<Value> {
+    let now = chrono::Utc::now().timestamp();
+    if !session.sid.is_empty() {
+        state
+            .store
+            .revoke_session(caller, &session.sid, now + state.tokens.refresh_ttl(), now)
+            .await?;
+    }
     let token = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
         v.get("refresh_token")
             .and_then(Value::as_str)
@@ -207,12 +219,11 @@ pub async fn logout(state: &AppState, caller: &User, body: &[u8]) -> ApiResult<V
     }))
 }
 
-/// POST /auth/refresh for an authenticated refresh-token holder: a new access token.
-/// The refresh token stays valid and reusable (policy §8).
-pub fn refresh(state: &AppState, user: &User) -> ApiResult<Value> {
-    let access = state
-        .tokens
-        .issue(TokenKind::Access, &user.id, user.role, &user.email)?;
+/// POST /auth/refresh for an authenticated refresh-token holder: a new access token in the
+/// same session (`sid`). The refresh token stays valid and reusable (policy §8) until its
+/// session ends.
+pub fn refresh(state: &AppState, user: &User, sid: &str) -> ApiResult<Value> {
+    let access = state.tokens.issue(TokenKind::Access, user, sid)?;
     Ok(json!({
         "access_token": access,
         "refresh_token": Value::Null,
@@ -284,6 +295,9 @@ pub async fn register(
         is_active,
         created_at: t,
         updated_at: t,
+        session_version: 0,
+        kept_session: None,
+        revoked_sessions: Default::default(),
     };
     match state.store.create_user(&user).await {
         Ok(()) => Ok((
@@ -323,6 +337,9 @@ pub async fn ensure_admin(
         is_active: true,
         created_at: t,
         updated_at: t,
+        session_version: 0,
+        kept_session: None,
+        revoked_sessions: Default::default(),
     };
     match state.store.create_user(&user).await {
         Ok(()) => Ok(true),

@@ -491,18 +491,22 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
 /// in one Query when the cache is empty or more than [`crate::job_list::FULL_RELOAD_AT`] are
 /// stale), and the last runs of jobs not cached before (one BatchGetItem). Returns the
 /// response document as JSON text.
-pub async fn list(state: &AppState, caller: &str) -> ApiResult<String> {
+pub async fn list(
+    state: &AppState,
+    caller: &str,
+    session: &crate::store::SessionClaims,
+) -> ApiResult<String> {
     let cache = &state.job_list;
     let (tz, now) = (state.config.timezone, Utc::now());
     let cached = cache.listed_ids();
     let cached: Vec<&str> = cached.iter().map(String::as_str).collect();
-    let snapshot = state.store.job_list_snapshot(caller, &cached);
+    let snapshot = state.store.job_list_snapshot(caller, session, &cached);
     let check = (!cache.trusted_now()).then(|| cache.begin_check());
     let (snapshot, index) = if cache.is_empty() {
         // Cold: the whole list beside the snapshot.
         let (snap, jobs) = futures::future::join(snapshot, state.store.list_jobs()).await;
         let snap = snap?;
-        super::auth::require_active(snap.caller_active, |active| *active)?;
+        caller_checks(&snap)?;
         let jobs = jobs?;
         cache.put(&jobs);
         (
@@ -512,11 +516,11 @@ pub async fn list(state: &AppState, caller: &str) -> ApiResult<String> {
     } else if check.is_some() {
         let (snap, listed) = futures::future::join(snapshot, state.store.list_job_versions()).await;
         let snap = snap?;
-        super::auth::require_active(snap.caller_active, |active| *active)?;
+        caller_checks(&snap)?;
         (snap, Some(listed?))
     } else {
         let snap = snapshot.await?;
-        super::auth::require_active(snap.caller_active, |active| *active)?;
+        caller_checks(&snap)?;
         if let Some(body) = cache.render_trusted(snap.mark, &snap.last_runs, tz, now) {
             return Ok(body);
         }
@@ -768,6 +772,16 @@ fn no_target() -> ApiError {
         "Missing target configuration",
         "Job has no valid target configuration to execute.",
     )
+}
+
+/// The caller checks of a job list snapshot: 401 as every authenticated request
+/// (`User not found`, `User account is deactivated`, `Token has been revoked`).
+fn caller_checks(snap: &crate::store::ListSnapshot) -> ApiResult<()> {
+    super::auth::require_active(snap.caller_active, |active| *active)?;
+    if !snap.caller_session_ok {
+        return Err(ApiError::unauthorized("Token has been revoked"));
+    }
+    Ok(())
 }
 
 /// The expired-job check of execute (step 3): pause, unschedule, 400. The pause tells the

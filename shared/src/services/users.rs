@@ -3,7 +3,7 @@
 //! before anything is written (policy §4).
 
 use crate::{
-    auth::hash_password,
+    auth::{hash_password, verify_password},
     domain::{now, EmailAddress, Role},
     error::{ApiError, ApiResult},
     store::{NotificationPrefs, StoreError, UiPrefs, User},
@@ -109,6 +109,25 @@ pub async fn update(
                 "Password must be at most 1024 characters long",
             ));
         }
+        // Changing one's own password proves the current one first: a stolen access token
+        // alone cannot take the account over.
+        if caller.0.id == previous.id {
+            let current = match body.get("current_password") {
+                Some(Value::String(c)) if !c.is_empty() => c.clone(),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "Current password required",
+                        "\"current_password\" is required to change your own password.",
+                    ))
+                }
+            };
+            if !verify_password(&current, &previous.password_hash) {
+                return Err(ApiError::bad_request(
+                    "Invalid current password",
+                    "The current password is not correct.",
+                ));
+            }
+        }
         user.password_hash = hash_password(&p);
         updated.push("password");
     }
@@ -130,6 +149,17 @@ pub async fn update(
     }
     if updated.is_empty() {
         return Err(ApiError::bad_request_plain("No valid fields to update"));
+    }
+    // A new password, another role or a deactivation ends every earlier session (a
+    // reactivation does not bring them back); one's own password change keeps the session
+    // it was made from.
+    if updated.contains(&"password")
+        || user.role != previous.role
+        || (previous.is_active && !user.is_active)
+    {
+        let keep = (caller.0.id == previous.id && user.role == previous.role)
+            .then_some(caller.1.sid.as_str());
+        user.end_sessions(keep);
     }
     user.updated_at = now().max(previous.updated_at + chrono::Duration::microseconds(1));
     match state.store.update_user(&previous, &user).await {

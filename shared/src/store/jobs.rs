@@ -74,6 +74,8 @@ impl ListMark {
 pub struct ListSnapshot {
     /// The caller's user: `None` when it does not exist, else whether it is active.
     pub caller_active: Option<bool>,
+    /// Whether the caller's user admits the token's session ([`super::User::admits`]).
+    pub caller_session_ok: bool,
     /// The job list's change mark.
     pub mark: ListMark,
     /// `last_execution_at` of the jobs asked for that ever ran, by job id.
@@ -141,12 +143,13 @@ impl Store {
     }
 
     /// One BatchGetItem (eventually consistent, like the list index itself), projected to
-    /// what is needed: the caller's user item (`is_active`), the job list's change mark
+    /// what is needed: the caller's user item (`is_active` and its sessions), the job list's change mark
     /// ([`LIST_MARK`]) and the counter `TOTAL` item of each of `job_ids` (`last_started_at`).
     /// Capacity: half a unit per item found (all under 4 KB), `2 + job_ids.len()` keys.
     pub async fn job_list_snapshot(
         &self,
         user_id: &str,
+        session: &super::SessionClaims,
         job_ids: &[&str],
     ) -> StoreResult<ListSnapshot> {
         let user_key = (super::users::pk(user_id), "PROFILE".to_string());
@@ -166,15 +169,21 @@ impl Store {
                 &keys,
                 &[
                     "is_active",
+                    "session_version",
+                    "kept_session",
+                    "revoked_sessions",
                     "v",
                     "changed_at",
                     super::executions::LAST_STARTED_ATTR,
                 ],
             )
             .await?;
-        let caller_active = user_key
-            .and_then(|(pk, sk)| items.remove(&format!("{pk}|{sk}")))
-            .map(|u| u.get("is_active").and_then(|v| v.as_bool().ok()) == Some(&true));
+        let caller = user_key.and_then(|(pk, sk)| items.remove(&format!("{pk}|{sk}")));
+        let caller_session_ok = caller
+            .as_ref()
+            .is_some_and(|u| super::users::item_admits(u, session));
+        let caller_active =
+            caller.map(|u| u.get("is_active").and_then(|v| v.as_bool().ok()) == Some(&true));
         let mark = items
             .remove(&format!("{}|{}", mark_key.0, mark_key.1))
             .map(|m| ListMark {
@@ -193,6 +202,7 @@ impl Store {
         let last_runs = super::executions::last_runs_in(&mut items, job_ids);
         Ok(ListSnapshot {
             caller_active,
+            caller_session_ok,
             mark,
             last_runs,
         })

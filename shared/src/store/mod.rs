@@ -42,7 +42,7 @@ pub use notifications::{scope as notification_counter_scope, Notification, Notif
 pub use settings::{ReconcileRecord, SlackSettings};
 pub use taxonomy::{PendingRename, Taxon, TaxonKind};
 pub use throttle::Failures;
-pub use users::{NotificationPrefs, UiPrefs, User};
+pub use users::{NotificationPrefs, SessionClaims, UiPrefs, User};
 
 use aws_sdk_dynamodb::{
     error::{DisplayErrorContext, SdkError},

@@ -1,7 +1,8 @@
 //! Users and their username/email uniqueness claims (api-contract §2.1).
 
-use super::{claim_item, from_item, item_with_keys, s, tx, Store, StoreResult};
+use super::{claim_item, from_item, item_with_keys, s, tx, Store, StoreError, StoreResult};
 use crate::domain::{fmt_ts, ts, Role};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -19,9 +20,81 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     #[serde(with = "ts")]
     pub updated_at: DateTime<Utc>,
+    /// Sessions: a token is honoured only while its `sv` claim equals this. A password
+    /// change or reset, a role change and a deactivation move it on, ending every session
+    /// issued before ([`User::admits`]).
+    #[serde(default)]
+    pub session_version: u64,
+    /// A session kept across the last move of `session_version`: the caller's own, when they
+    /// changed their own password.
+    #[serde(default)]
+    pub kept_session: Option<String>,
+    /// Sessions ended by logout: session id → when its refresh token expires (epoch s; then
+    /// the entry is dropped).
+    #[serde(default)]
+    pub revoked_sessions: std::collections::BTreeMap<String, i64>,
+}
+
+/// [`User::admits`] over the parts of a user item (a projected read that did not load the
+/// whole user).
+pub(crate) fn admits(
+    version: u64,
+    kept: Option<&str>,
+    revoked: impl Fn(&str) -> bool,
+    session: &SessionClaims,
+) -> bool {
+    if !session.sid.is_empty() && revoked(&session.sid) {
+        return false;
+    }
+    session.sv == version || (!session.sid.is_empty() && kept == Some(session.sid.as_str()))
+}
+
+/// [`User::admits`] of a raw user item (`session_version`, `kept_session`,
+/// `revoked_sessions`; absent: a user from before sessions, version 0).
+pub(crate) fn item_admits(item: &super::Item, session: &SessionClaims) -> bool {
+    let version = item
+        .get("session_version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let kept = item.get("kept_session").and_then(|v| v.as_s().ok());
+    let revoked = item.get("revoked_sessions").and_then(|v| v.as_m().ok());
+    admits(
+        version,
+        kept.map(String::as_str),
+        |sid| revoked.is_some_and(|m| m.contains_key(sid)),
+        session,
+    )
+}
+
+/// What a verified token says about its session (claims `sid`, `sv`; absent in tokens issued
+/// before sessions existed: session `""`, version 0).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionClaims {
+    pub sid: String,
+    pub sv: u64,
 }
 
 impl User {
+    /// Whether a token of `session` may act for this user: its session was not ended by
+    /// logout, and it was issued at the current session version (or is the one session kept
+    /// across the last change).
+    pub fn admits(&self, session: &SessionClaims) -> bool {
+        admits(
+            self.session_version,
+            self.kept_session.as_deref(),
+            |sid| self.revoked_sessions.contains_key(sid),
+            session,
+        )
+    }
+
+    /// Ends every session issued so far, except `keep` (the caller's own, on a change of
+    /// their own password).
+    pub fn end_sessions(&mut self, keep: Option<&str>) {
+        self.session_version += 1;
+        self.kept_session = keep.filter(|k| !k.is_empty()).map(str::to_string);
+    }
+
     /// The user object of every payload: `{"id","username","email","role","is_active","created_at","updated_at"}`.
     pub fn to_json(&self) -> Value {
         json!({
@@ -225,6 +298,88 @@ impl Store {
             )?);
         }
         self.transact(items).await
+    }
+
+    /// Ends one session of a user (logout): `revoked_sessions.<sid> = until` (the refresh
+    /// token's expiry), dropping entries already expired, in one UpdateItem that leaves
+    /// `updated_at` alone. A user item written before sessions existed gets the map.
+    pub async fn revoke_session(
+        &self,
+        user: &User,
+        sid: &str,
+        until: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        let expired: Vec<&String> = user
+            .revoked_sessions
+            .iter()
+            .filter(|(k, exp)| **exp < now && k.as_str() != sid)
+            .map(|(k, _)| k)
+            .take(50)
+            .collect();
+        let mut u = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk(&user.id)))
+            .key("SK", s("PROFILE"))
+            .condition_expression("attribute_exists(revoked_sessions)")
+            .expression_attribute_names("#rs", "revoked_sessions")
+            .expression_attribute_names("#sid", sid)
+            .expression_attribute_values(":until", AttributeValue::N(until.to_string()));
+        let mut expr = "SET #rs.#sid = :until".to_string();
+        if !expired.is_empty() {
+            let names: Vec<String> = (0..expired.len()).map(|i| format!("#rs.#x{i}")).collect();
+            for (i, k) in expired.iter().enumerate() {
+                u = u.expression_attribute_names(format!("#x{i}"), k.as_str());
+            }
+            expr.push_str(&format!(" REMOVE {}", names.join(", ")));
+        }
+        match super::map_conditional(u.update_expression(expr).send().await) {
+            Err(StoreError::Conflict) => {
+                let map = AttributeValue::M(std::collections::HashMap::from([(
+                    sid.to_string(),
+                    AttributeValue::N(until.to_string()),
+                )]));
+                let r = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("PK", s(pk(&user.id)))
+                    .key("SK", s("PROFILE"))
+                    .condition_expression(
+                        "attribute_exists(PK) AND attribute_not_exists(revoked_sessions)",
+                    )
+                    .update_expression("SET revoked_sessions = :m")
+                    .expression_attribute_values(":m", map)
+                    .send()
+                    .await;
+                match super::map_conditional(r) {
+                    // Created meanwhile by another logout: set the entry in it.
+                    Err(StoreError::Conflict) => {
+                        let r = self
+                            .client
+                            .update_item()
+                            .table_name(&self.table)
+                            .key("PK", s(pk(&user.id)))
+                            .key("SK", s("PROFILE"))
+                            .condition_expression("attribute_exists(revoked_sessions)")
+                            .update_expression("SET #rs.#sid = :until")
+                            .expression_attribute_names("#rs", "revoked_sessions")
+                            .expression_attribute_names("#sid", sid)
+                            .expression_attribute_values(
+                                ":until",
+                                AttributeValue::N(until.to_string()),
+                            )
+                            .send()
+                            .await;
+                        super::ignore_conflict(super::map_conditional(r).map(|_| ()))
+                    }
+                    other => other.map(|_| ()),
+                }
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     /// Deletes a user, their claims, preferences, notifications and notification counters
