@@ -108,6 +108,90 @@ async fn inactive_user_cannot_log_in() {
         (s, v["message"].as_str().unwrap()),
         (401, "Account is inactive. Contact administrator.")
     );
+    // A wrong password answers exactly as for an active account (or no account at all).
+    let wrong = |username: &'static str| {
+        let app = &app;
+        async move {
+            read(
+                app.post_json(
+                    "/auth/login",
+                    None,
+                    json!({"username": username, "password": "wrong-pass"}),
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let inactive = wrong("dave").await;
+    assert_eq!(inactive.0, 401);
+    assert_eq!(inactive, wrong("admin").await);
+    assert_eq!(inactive, wrong("nobody-here").await);
+}
+
+/// Strangers cannot lock an account out: failures from many sources only slow its logins
+/// down; the pair (account, source) and a source that failed are what block, and the
+/// account's username and e-mail share one counter.
+#[tokio::test]
+async fn many_sources_slow_an_account_down_but_never_lock_its_owner_out() {
+    let app = spawn_app().await;
+    let login = |user: &'static str, password: &'static str, source: String| {
+        let app = &app;
+        async move {
+            let mut body = serde_json::Map::new();
+            let key = if user.contains('@') {
+                "email"
+            } else {
+                "username"
+            };
+            body.insert(key.into(), json!(user));
+            body.insert("password".into(), json!(password));
+            shared::services::auth::login(&app.as_fn("AuthFunction"), body, Some(&source)).await
+        }
+    };
+    for i in 0..10 {
+        let r = login("admin", "wrong-pass", format!("203.0.113.{i}")).await;
+        assert_eq!(r.unwrap_err().status, 401);
+    }
+    // The owner, from a source that has not failed: in, after a bounded delay.
+    let started = std::time::Instant::now();
+    assert!(login("admin", "admin123", "198.51.100.7".into())
+        .await
+        .is_ok());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    // One source guessing by username and e-mail together: one counter, 429 within 12.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let who = if i % 2 == 0 {
+            "admin"
+        } else {
+            "admin@example.com"
+        };
+        let r = login(who, "wrong-pass", "192.0.2.9".into()).await;
+        statuses.push(r.map(|_| 200).unwrap_or_else(|e| e.status.as_u16()));
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        10,
+        "{statuses:?}"
+    );
+    // ...while the owner elsewhere still gets in.
+    assert!(login("admin", "admin123", "198.51.100.8".into())
+        .await
+        .is_ok());
+}
+
+#[test]
+fn the_account_delay_grows_then_stops_at_its_ceiling() {
+    use shared::services::auth::{account_delay, MAX_ACCOUNT_DELAY_MS};
+    assert!(account_delay(9, 10).is_zero());
+    assert_eq!(account_delay(10, 10).as_millis(), 250);
+    assert_eq!(account_delay(11, 10).as_millis(), 500);
+    assert_eq!(
+        account_delay(1_000, 10).as_millis() as u64,
+        MAX_ACCOUNT_DELAY_MS
+    );
 }
 
 #[tokio::test]

@@ -39,48 +39,94 @@ fn required_password(body: &Map<String, Value>, allow_blank: bool) -> ApiResult<
 const DUMMY_HASH: &str =
     "$pbkdf2-sha256$29000$lHIupTTm/D.nFEJIyTnHGA$ZZl4UjH6CU7BaJ1H40sPzovxrbEuXZUHMdXvODU2JNc";
 
-/// Throttling keys of one login attempt: the account (as typed, lower-cased) and the source.
-fn throttle_keys(identifier: &str, source: Option<&str>) -> Vec<String> {
-    let mut keys = vec![format!("ACCOUNT#{}", identifier.to_lowercase())];
-    if let Some(ip) = source.filter(|s| !s.is_empty()) {
-        keys.push(format!("SOURCE#{ip}"));
-    }
-    keys
+/// Longest a login is slowed down for an account under attack from many sources, ms.
+pub const MAX_ACCOUNT_DELAY_MS: u64 = 3_000;
+
+/// Throttling keys of one login attempt (OWASP authentication cheat sheet, NIST 800-63B
+/// §5.2.2): the **pair** (account, source) and the **source** block when their failures run
+/// out; the **account** alone never blocks — past its ceiling it only slows logins down
+/// ([`account_delay`]), so strangers cannot lock its owner out. The account is the user id
+/// whatever identifier was typed (username or e-mail), or the typed identifier (lower-cased)
+/// when there is no such user.
+struct ThrottleKeys {
+    pair: String,
+    source: Option<String>,
+    account: String,
 }
 
-/// 429 when the account or the source address has used up its failed logins for the window.
-async fn refuse_if_throttled(state: &AppState, keys: &[String]) -> ApiResult<()> {
+impl ThrottleKeys {
+    fn new(account: &str, source: Option<&str>) -> Self {
+        let source = source.filter(|s| !s.is_empty());
+        Self {
+            pair: format!("PAIR#{account}#{}", source.unwrap_or("-")),
+            source: source.map(|ip| format!("SOURCE#{ip}")),
+            account: format!("ACCOUNT#{account}"),
+        }
+    }
+
+    fn all(&self) -> Vec<String> {
+        let mut keys = vec![self.pair.clone(), self.account.clone()];
+        keys.extend(self.source.clone());
+        keys
+    }
+}
+
+/// How long a login waits when its account has failed `count` times in the window from
+/// anywhere: nothing up to the ceiling `max`, then 250 ms doubling per failure, at most
+/// [`MAX_ACCOUNT_DELAY_MS`].
+pub fn account_delay(count: i64, max: i64) -> std::time::Duration {
+    if count < max {
+        return std::time::Duration::ZERO;
+    }
+    let doublings = (count - max).min(8) as u32;
+    std::time::Duration::from_millis((250u64 << doublings).min(MAX_ACCOUNT_DELAY_MS))
+}
+
+/// 429 when this (account, source) pair or this source has used up its failed logins for
+/// the window; otherwise waits out the account's progressive delay, if any.
+async fn refuse_if_throttled(state: &AppState, keys: &ThrottleKeys) -> ApiResult<()> {
     let limits = state.config.login_throttle;
     let now = chrono::Utc::now().timestamp();
-    let failures = state.store.login_failures(keys).await?;
-    let wait = keys
+    let all = keys.all();
+    let failures = state.store.login_failures(&all).await?;
+    let live = |f: &crate::store::Failures| f.window_start + limits.window_secs > now;
+    let wait = all
         .iter()
-        .zip(failures)
+        .zip(&failures)
         .filter(|(k, f)| {
-            let max = if k.starts_with("ACCOUNT#") {
+            let max = if k.starts_with("PAIR#") {
                 limits.max_account_failures
-            } else {
+            } else if k.starts_with("SOURCE#") {
                 limits.max_source_failures
+            } else {
+                return false;
             };
-            f.count >= max && f.window_start + limits.window_secs > now
+            f.count >= max && live(f)
         })
         .map(|(_, f)| f.window_start + limits.window_secs - now)
         .max();
-    match wait {
-        Some(secs) => Err(ApiError::too_many(
+    if let Some(secs) = wait {
+        return Err(ApiError::too_many(
             "Too many login attempts",
             format!("Too many failed logins. Try again in {secs} seconds."),
             secs.max(1) as u64,
-        )),
-        None => Ok(()),
+        ));
     }
+    let account = failures[1];
+    if live(&account) {
+        let delay = account_delay(account.count, limits.max_account_failures);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+    Ok(())
 }
 
-async fn count_failure(state: &AppState, keys: &[String]) {
+async fn count_failure(state: &AppState, keys: &ThrottleKeys) {
     let now = chrono::Utc::now().timestamp();
     let window = state.config.login_throttle.window_secs;
-    for k in keys {
-        if let Err(e) = state.store.record_login_failure(k, now, window).await {
+    for k in keys.all() {
+        if let Err(e) = state.store.record_login_failure(&k, now, window).await {
             tracing::warn!(error = %e, "could not record a failed login");
         }
     }
@@ -97,9 +143,11 @@ pub fn require_active<U>(found: Option<U>, is_active: impl Fn(&U) -> bool) -> Ap
     }
 }
 
-/// POST /auth/login: 200 with tokens and the user; 401 `Invalid email/username or password`;
-/// 429 with `Retry-After` after too many failures for the account or the source address
-/// within the window (never a permanent lockout: the window ends).
+/// POST /auth/login: 200 with tokens and the user; 401 `Invalid email/username or password`
+/// (unknown account, wrong password — an inactive account's included); 401 `Account is
+/// inactive…` only with the right password; 429 with `Retry-After` after too many failures
+/// for this (account, source) pair or this source within the window (never a permanent
+/// lockout: the window ends); an account failing from many sources is only slowed down.
 pub async fn login(
     state: &AppState,
     body: Map<String, Value>,
@@ -123,26 +171,35 @@ pub async fn login(
         .or(email)
         .ok_or_else(|| invalid("Either username or email must be provided"))?;
     let identifier = identifier.trim();
-    let keys = throttle_keys(identifier, source);
-    refuse_if_throttled(state, &keys).await?;
     let user = state.store.find_user_by_login(identifier).await?;
+    let account = match &user {
+        Some(u) => u.id.clone(),
+        None => format!("name:{}", identifier.to_lowercase()),
+    };
+    let keys = ThrottleKeys::new(&account, source);
+    refuse_if_throttled(state, &keys).await?;
+    // One password check on every path (a dummy hash when there is no such user), and one
+    // answer for an unknown account, a wrong password and an inactive account's wrong
+    // password: nothing tells them apart. Only the right password learns that the account
+    // is inactive.
     let Some(user) = user else {
         let _ = verify_password(&password, DUMMY_HASH);
         count_failure(state, &keys).await;
         return Err(ApiError::unauthorized("Invalid email/username or password"));
     };
-    if !user.is_active {
-        count_failure(state, &keys).await;
-        return Err(ApiError::unauthorized(
-            "Account is inactive. Contact administrator.",
-        ));
-    }
     if !verify_password(&password, &user.password_hash) {
         count_failure(state, &keys).await;
         return Err(ApiError::unauthorized("Invalid email/username or password"));
     }
-    if let Err(e) = state.store.clear_login_failures(&keys[0]).await {
-        tracing::warn!(error = %e, "could not clear failed logins");
+    if !user.is_active {
+        return Err(ApiError::unauthorized(
+            "Account is inactive. Contact administrator.",
+        ));
+    }
+    for k in [&keys.pair, &keys.account] {
+        if let Err(e) = state.store.clear_login_failures(k).await {
+            tracing::warn!(error = %e, "could not clear failed logins");
+        }
     }
     // A new session: both tokens carry its id and the user's session version.
     let sid = uuid::Uuid::new_v4().simple().to_string();
