@@ -22,6 +22,7 @@
 //! | `LOGIN_MAX_ACCOUNT_FAILURES` / `LOGIN_MAX_SOURCE_FAILURES` | `10` / `50` | failed logins per window before 429, per account / per source address |
 //! | `MAIL_FROM` | none | SES v2 sender address (a verified identity); without it no e-mail is sent (recorded `skipped`) |
 //! | `SES_CONFIGURATION_SET` | none | SES configuration set named on every e-mail |
+//! | `RATE_LIMIT_SCALE` | `1` | multiplies the per-user limits on costly endpoints (execute, test-run, bulk upload, cron checks, register) |
 //! | `FRONTEND_BASE_URL` | `http://localhost:5173` | web client base for links in Slack messages (trailing `/` dropped) |
 
 use chrono_tz::Tz;
@@ -99,6 +100,9 @@ pub struct Config {
     /// [`crate::job_list`]). Zero only where the index is read-after-write consistent
     /// (DynamoDB Local).
     pub job_list_settle: chrono::Duration,
+    /// Multiplies every per-user rate limit (`RATE_LIMIT_SCALE`, default 1;
+    /// [`crate::web::Costly`]): a deployment with heavier legitimate use raises it.
+    pub rate_limit_scale: u32,
 }
 
 /// `RETENTION_DAYS`: a positive number of days (at most 100 years); unset, `0`, `off` or
@@ -332,6 +336,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             retention_days: retention_var(),
+            rate_limit_scale: int_var("RATE_LIMIT_SCALE", 1).clamp(1, 10_000) as u32,
             job_list_settle: var("JOB_LIST_SETTLE_MS")
                 .and_then(|v| v.parse::<u32>().ok())
                 .map_or(crate::job_list::SETTLE, |ms| {

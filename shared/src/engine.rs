@@ -256,6 +256,9 @@ pub struct Engine {
     /// `None` when the safe client could not be built: webhook calls then fail closed.
     webhook_http: Option<reqwest::Client>,
     github_http: Option<reqwest::Client>,
+    /// `DEFAULT_GITHUB_OWNER`: the one owner the platform token reaches until admins save an
+    /// allowlist ([`Store::github_owner_allowed`]).
+    default_github_owner: String,
     /// `None` when `GITHUB_API_BASE_URL` is not a URL: GitHub runs then fail, logged.
     github_base: Option<url::Url>,
     github_token: Option<Secret>,
@@ -279,6 +282,7 @@ impl Engine {
                 .inspect_err(|e| tracing::error!(error = %e, "GITHUB_API_BASE_URL is not a URL"))
                 .ok(),
             github_token: config.github_token.clone(),
+            default_github_owner: config.default_github_owner.clone(),
             allow_private: config.allow_private_targets,
             tz: config.timezone,
             scheduled: Timeouts::SCHEDULED,
@@ -662,6 +666,13 @@ impl Engine {
         match &plan.target {
             JobTarget::Webhook(url) => self.call_webhook(url, &plan.metadata, trigger, t).await,
             JobTarget::GitHub(d) => {
+                // The platform's token only reaches owners on the allowlist (a caller's own
+                // token of a manual run is theirs to aim).
+                if plan.github_token.is_none() {
+                    if let Some(refused) = self.fence_github(&d.owner).await {
+                        return Outcome::failed(refused);
+                    }
+                }
                 let token = plan.github_token.as_ref().or(self.github_token.as_ref());
                 let Some(token) = token else {
                     return Outcome::failed(format!(
@@ -672,6 +683,24 @@ impl Engine {
                 self.call_github(d, &plan.metadata, token, trigger, t, exec)
                     .await
             }
+        }
+    }
+
+    /// Why the platform's GitHub token may not reach `owner` (not on the allowlist, or the
+    /// allowlist unreadable: fail closed), or `None` when it may.
+    async fn fence_github(&self, owner: &str) -> Option<String> {
+        match self
+            .store
+            .github_owner_allowed(owner, &self.default_github_owner)
+            .await
+        {
+            Ok(true) => None,
+            Ok(false) => Some(format!(
+                "GitHub owner \"{owner}\" is not on this platform's allowlist: no call was made"
+            )),
+            Err(e) => Some(format!(
+                "GitHub owner allowlist unreadable ({e}): no call was made"
+            )),
         }
     }
 
@@ -903,6 +932,15 @@ impl Engine {
                 }
             }
             JobTarget::GitHub(d) => {
+                if let Some(refused) = self.fence_github(&d.owner).await {
+                    return TestRun {
+                        ok: false,
+                        kind: "github",
+                        status_code: None,
+                        error: Some("GitHub owner not allowed".into()),
+                        message: refused,
+                    };
+                }
                 let Some(token) = &self.github_token else {
                     return TestRun {
                         ok: false,

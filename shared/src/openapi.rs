@@ -739,6 +739,21 @@ pub struct Health {
     pub docs_url: String,
 }
 
+/// The GitHub owner allowlist.
+#[derive(ToSchema)]
+pub struct GithubOwners {
+    pub owners: Vec<String>,
+    pub default_owner: String,
+    pub updated_at: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+/// `PUT /settings/github-owners` body.
+#[derive(ToSchema)]
+pub struct GithubOwnersUpdate {
+    pub owners: Vec<String>,
+}
+
 /// `GET /` answer.
 #[derive(ToSchema)]
 pub struct Welcome {

@@ -491,3 +491,77 @@ pub fn finish_stateless(routes: Router, cors: &CorsOrigins) -> Router {
 #[cfg(test)]
 #[path = "web_test.rs"]
 mod tests;
+
+/// The costly actions limited per user (429 + `Retry-After` past the limit), each with its
+/// own bucket ([`crate::store::Store::take_rate_token`]). Sized for people, not scripts: the
+/// web client's debounced cron checks (every 350 ms while typing) stay far below theirs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Costly {
+    /// `POST /jobs/{id}/execute`: 30 a minute, 10 at once.
+    Execute,
+    /// `POST /jobs/test-run`: 10 a minute, 5 at once.
+    TestRun,
+    /// `POST /jobs/bulk-upload`: 5 a minute, 3 at once.
+    BulkUpload,
+    /// `POST /jobs/cron-preview`: 240 a minute, 60 at once.
+    CronPreview,
+    /// `POST /jobs/validate-cron`: 240 a minute, 60 at once.
+    ValidateCron,
+    /// `POST /auth/register` (admins): 30 a minute, 10 at once.
+    Register,
+}
+
+impl Costly {
+    /// Its name in keys and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Costly::Execute => "execute",
+            Costly::TestRun => "test-run",
+            Costly::BulkUpload => "bulk-upload",
+            Costly::CronPreview => "cron-preview",
+            Costly::ValidateCron => "validate-cron",
+            Costly::Register => "register",
+        }
+    }
+
+    /// Its limit per user.
+    pub fn limit(self) -> crate::store::RateLimit {
+        let (per_minute, burst) = match self {
+            Costly::Execute => (30, 10),
+            Costly::TestRun => (10, 5),
+            Costly::BulkUpload => (5, 3),
+            Costly::CronPreview | Costly::ValidateCron => (240, 60),
+            Costly::Register => (30, 10),
+        };
+        crate::store::RateLimit { per_minute, burst }
+    }
+}
+
+/// Counts one `action` of `user` against its limit: 429 `Too many requests` with
+/// `Retry-After` (whole seconds, at least 1) when the user's bucket is empty.
+pub async fn rate_limit(state: &AppState, user: &User, action: Costly) -> ApiResult<()> {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    match state
+        .store
+        .take_rate_token(
+            &user.id,
+            action.name(),
+            action.limit().scaled(state.config.rate_limit_scale),
+            now_ms,
+        )
+        .await?
+    {
+        None => Ok(()),
+        Some(wait_ms) => {
+            let secs = ((wait_ms + 999) / 1000).max(1);
+            Err(ApiError::too_many(
+                "Too many requests",
+                format!(
+                    "Too many {} requests. Try again in {secs} seconds.",
+                    action.name()
+                ),
+                secs as u64,
+            ))
+        }
+    }
+}

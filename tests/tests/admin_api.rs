@@ -571,3 +571,136 @@ async fn a_rename_of_any_size_repoints_every_job_and_resumes_when_cut_short() {
     .await;
     assert_eq!(s, 201, "{v}");
 }
+
+/// The platform's GitHub token only reaches owners on the allowlist admins manage: jobs,
+/// manual runs, test-runs, bulk rows and scheduled runs alike, refused before any call.
+#[tokio::test]
+async fn the_platform_github_token_only_reaches_allowlisted_owners() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let t = app.admin_token.clone();
+    let (_, ut) = app.user("ursula", "user").await;
+    // Admins only.
+    assert_eq!(
+        read(app.get("/settings/github-owners", &ut).await).await.0,
+        403
+    );
+    let (s, v) = read(
+        app.put_json(
+            "/settings/github-owners",
+            &t,
+            json!({"owners": ["Pay-Baymax", "pay-baymax", "partner-org"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["owners"], json!(["Pay-Baymax", "partner-org"]));
+    for bad in [json!({"owners": ["../x"]}), json!({"owners": "x"})] {
+        let (s, v) = read(app.put_json("/settings/github-owners", &t, bad).await).await;
+        assert_eq!((s, v["error"].as_str()), (400, Some("Invalid owners")));
+    }
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&app.github)
+        .await;
+    // A user aims the token at another organisation: refused, nothing sent.
+    let (s, v) = read(
+        app.post_json(
+            "/jobs/test-run",
+            Some(&ut),
+            json!({"github_owner": "victim-org", "github_repo": "prod-infra", "github_workflow_name": "destroy.yml"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("GitHub owner not allowed")),
+        "{v}"
+    );
+    let (s, v) = read(
+        app.post_json(
+            "/jobs",
+            Some(&ut),
+            json!({"name": "x", "cron_expression": "0 9 * * 1", "end_date": "2099-01-01", "pic_team": "PAM",
+                "github_owner": "victim-org", "github_repo": "r", "github_workflow_name": "w.yml"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("GitHub owner not allowed")),
+        "{v}"
+    );
+    let csv = b"Job Name,Repo,Workflow Name,Cron schedule (JST),End Date,PIC Team\nx,victim-org/r,w.yml,0 9 * * 1,2099-01-01,PAM\n".to_vec();
+    let (s, v) = read(app.upload_csv(&ut, csv).await).await;
+    assert_eq!(
+        (s, v["errors"][0]["error"].as_str()),
+        (400, Some("GitHub owner not allowed")),
+        "{v}"
+    );
+    assert!(app.github.received_requests().await.unwrap().is_empty());
+    // An allowed owner is reached.
+    let (s, v) = read(
+        app.post_json(
+            "/jobs/test-run",
+            Some(&ut),
+            json!({"github_owner": "partner-org", "github_repo": "r", "github_workflow_name": "w.yml"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(app.github.received_requests().await.unwrap().len(), 1);
+    // A job whose owner is taken off the list later: its runs make no call and say why.
+    let job = app
+        .job(
+            &ut,
+            json!({"name": "partner", "cron_expression": "0 9 * * 1", "end_date": "2099-01-01", "pic_team": "PAM",
+                "github_owner": "partner-org", "github_repo": "r", "github_workflow_name": "w.yml"}),
+        )
+        .await;
+    let (s, _) = read(
+        app.put_json(
+            "/settings/github-owners",
+            &t,
+            json!({"owners": ["Pay-Baymax"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let id = job["id"].as_str().unwrap();
+    let (s, v) = read(
+        app.post_json(&format!("/jobs/{id}/execute"), Some(&ut), json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("GitHub owner not allowed")),
+        "{v}"
+    );
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let out = executor_fn::handle(
+        &app.executor.engine,
+        json!({"job_id": id, "scheduled_time": at}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["execution"]["status"], "failed", "{out}");
+    assert!(out["execution"]["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("not on this platform's allowlist"));
+    assert_eq!(app.github.received_requests().await.unwrap().len(), 1);
+    // It can still be paused.
+    let (s, _) = read(
+        app.put_json(&format!("/jobs/{id}"), &ut, json!({"is_active": false}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+}

@@ -324,3 +324,36 @@ async fn a_thousand_rows_create_a_thousand_jobs_with_exactly_their_schedules() {
     let (_, listed) = read(app.get("/jobs", &app.admin_token).await).await;
     assert_eq!(listed["jobs"].as_array().unwrap().len(), 1000);
 }
+
+/// Cells a spreadsheet would run as formulas, and headers that appear twice, are refused
+/// before anything is written.
+#[tokio::test]
+async fn formula_cells_and_duplicate_headers_are_refused() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let header = "Job Name,Repo,Workflow Name,Cron schedule (JST),End Date,PIC Team\n";
+    for (body, needle) in [
+        (
+            format!("{header}ok,api,w.yml,0 9 * * 1,2099-01-01,PAM\n=HYPERLINK(\"x\"),api,w.yml,0 9 * * 1,2099-01-01,PAM\n"),
+            "Row 3, column \"job name\"",
+        ),
+        (
+            format!("{header}x,api,@SUM(A1),0 9 * * 1,2099-01-01,PAM\n"),
+            "Row 2, column \"workflow name\"",
+        ),
+        (
+            format!("{header}\"\tcmd\",api,w.yml,0 9 * * 1,2099-01-01,PAM\n"),
+            "formula injection",
+        ),
+        (
+            "Job Name,Repo,Job Name,Workflow Name,Cron schedule (JST),End Date,PIC Team\na,api,b,w.yml,0 9 * * 1,2099-01-01,PAM\n".to_string(),
+            "CSV header \"job name\" appears more than once",
+        ),
+    ] {
+        let (s, v) = read(app.upload_csv(&app.admin_token, body.into_bytes()).await).await;
+        assert_eq!((s, v["error"].as_str()), (400, Some("Invalid CSV")), "{v}");
+        assert!(v["message"].as_str().unwrap().contains(needle), "{v}");
+    }
+    let (_, jobs) = read(app.get("/jobs", &app.admin_token).await).await;
+    assert_eq!(jobs["count"], 0);
+}

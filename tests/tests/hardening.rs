@@ -760,3 +760,56 @@ async fn a_job_created_while_reconcile_runs_is_never_taken_for_an_orphan() {
     assert_eq!(report.orphaned_removed, 0, "{report:?}");
     assert!(app.schedule(&id).await.is_some(), "{report:?}");
 }
+
+/// Costly endpoints are limited per user: 40 parallel test-runs by one user meet 429 with
+/// `Retry-After`, another user is not affected, and a refused call reaches nothing.
+#[tokio::test]
+async fn costly_endpoints_are_rate_limited_per_user() {
+    let app = spawn_app_with(|c| c.rate_limit_scale = 1).await;
+    let hooks = wiremock::MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hooks)
+        .await;
+    let (_, ut) = app.user("ursula", "user").await;
+    let url = format!("{}/h", hooks.uri());
+    let calls = (0..40).map(|_| {
+        app.http
+            .post(app.url("/jobs/test-run"))
+            .bearer_auth(&ut)
+            .json(&json!({"target_url": url}))
+            .send()
+    });
+    let answers = futures::future::join_all(calls).await;
+    let mut limited = 0;
+    for r in answers {
+        let r = r.unwrap();
+        if r.status() == 429 {
+            limited += 1;
+            let wait: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&wait), "{wait}");
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["error"], "Too many requests");
+        } else {
+            assert_eq!(r.status(), 200);
+        }
+    }
+    assert!(limited >= 30, "{limited} of 40 limited");
+    let reached = hooks.received_requests().await.unwrap().len();
+    assert_eq!(reached, 40 - limited, "a refused test-run calls nothing");
+    // Another user's bucket is their own.
+    let (s, _) = read(
+        app.post_json(
+            "/jobs/test-run",
+            Some(&app.admin_token),
+            json!({"target_url": url}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+}

@@ -1188,3 +1188,78 @@ async fn list_follows_every_write(app: &TestApp) {
     app.job(&app.admin_token, c).await;
     assert_eq!(names(&listed(app).await), ["list-c", "list-a2"]);
 }
+
+/// Job names that read the same are the same name (NFKC, case, invisible characters), and
+/// names that would display other than they read are refused.
+#[tokio::test]
+async fn lookalike_names_are_duplicates_and_bidi_or_line_breaks_are_refused() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    app.job(
+        &app.admin_token,
+        webhook_job("Café Sync", "https://example.com/h"),
+    )
+    .await;
+    for name in [
+        "café sync",
+        "Cafe\u{301} Sync",
+        "Caf\u{200B}é Sync",
+        "CAFÉ  SYNC",
+    ] {
+        let (s, v) = read(
+            app.post_json(
+                "/jobs",
+                Some(&app.admin_token),
+                webhook_job(name, "https://example.com/h"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (400, Some("Duplicate job name")),
+            "{name:?} {v}"
+        );
+    }
+    for name in ["evil\u{202E}gnp.exe", "two\r\nlines", "nul\u{0}byte"] {
+        let (s, v) = read(
+            app.post_json(
+                "/jobs",
+                Some(&app.admin_token),
+                webhook_job(name, "https://example.com/h"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (400, Some("Invalid name")),
+            "{name:?} {v}"
+        );
+    }
+    // A new spelling of its own name is a rename to itself, not a duplicate.
+    let (_, list) = read(app.get("/jobs", &app.admin_token).await).await;
+    let id = list["jobs"][0]["id"].as_str().unwrap().to_string();
+    let (s, v) = read(
+        app.put_json(
+            &format!("/jobs/{id}"),
+            &app.admin_token,
+            json!({"name": "CAFÉ SYNC"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    // Deleting it frees the name for every spelling.
+    assert_eq!(
+        read(app.delete(&format!("/jobs/{id}"), &app.admin_token).await)
+            .await
+            .0,
+        200
+    );
+    app.job(
+        &app.admin_token,
+        webhook_job("café sync", "https://example.com/h"),
+    )
+    .await;
+}

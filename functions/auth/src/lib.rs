@@ -131,6 +131,7 @@ async fn register(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
+    shared::web::rate_limit(&state, &user.0, shared::web::Costly::Register).await?;
     let body = expect_object(parse_json(&body)?)?;
     let (status, out) = svc::register(&state, body).await?;
     Ok((status, Json(out)))

@@ -15,7 +15,9 @@ use shared::{
     error::{ApiError, ApiResult},
     openapi as doc,
     services::{bulk, jobs as svc},
-    web::{finish, idempotent, json_object, AppState, CurrentUser, VerifiedAccess},
+    web::{
+        finish, idempotent, json_object, rate_limit, AppState, Costly, CurrentUser, VerifiedAccess,
+    },
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -199,6 +201,7 @@ async fn execute_job(
         &[path.as_bytes(), &body],
         || async {
             user.require_writer()?;
+            rate_limit(&state, &user.0, Costly::Execute).await?;
             let job = svc::load_owned(&state, &user, &id, "execute").await?;
             svc::refuse_if_expired(&state, &job).await?;
             let body = if body.iter().all(u8::is_ascii_whitespace) {
@@ -220,10 +223,12 @@ async fn execute_job(
     request_body = doc::CronRequest,
     responses((status = 200, body = doc::CronValidation), doc::Errors))]
 async fn validate_cron(
-    _user: CurrentUser,
+    State(state): State<AppState>,
+    user: CurrentUser,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    rate_limit(&state, &user.0, Costly::ValidateCron).await?;
     Ok(Json(svc::validate_cron(&json_object(&headers, &body)?)?))
 }
 
@@ -233,10 +238,11 @@ async fn validate_cron(
     responses((status = 200, body = doc::CronPreview), doc::Errors))]
 async fn cron_preview(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    rate_limit(&state, &user.0, Costly::CronPreview).await?;
     Ok(Json(svc::cron_preview(
         &state,
         &json_object(&headers, &body)?,
@@ -261,6 +267,7 @@ async fn test_run(
         &[b"POST /jobs/test-run", &body],
         || async {
             user.require_writer()?;
+            rate_limit(&state, &user.0, Costly::TestRun).await?;
             let body = json_object(&headers, &body)?;
             Ok((StatusCode::OK, svc::test_run(&state, &body).await?))
         },
@@ -323,6 +330,7 @@ async fn bulk_upload(State(state): State<AppState>, user: CurrentUser, req: Requ
         &[b"POST /jobs/bulk-upload", &bytes],
         || async {
             user.require_writer()?;
+            rate_limit(&state, &user.0, Costly::BulkUpload).await?;
             let req = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
             let upload = read_upload(&state, req).await?;
             bulk::upload(&state, &user, upload).await

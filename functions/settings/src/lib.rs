@@ -1,4 +1,5 @@
-//! Settings area (api-contract §3.10): the Slack settings singleton (admin). Routing only;
+//! Settings area (api-contract §3.10): the Slack settings singleton and the GitHub owner
+//! allowlist (admin). Routing only;
 //! the rules are in `shared::services::settings`.
 
 use axum::{body::Bytes, extract::State, http::HeaderMap, Json, Router};
@@ -13,7 +14,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The area's routes and their OpenAPI description, without state.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_slack, put_slack))
+    OpenApiRouter::new()
+        .routes(routes!(get_slack, put_slack))
+        .routes(routes!(get_github_owners, put_github_owners))
 }
 
 /// The Lambda's whole application.
@@ -42,4 +45,30 @@ async fn put_slack(
     user.require_admin()?;
     let body = json_object(&headers, &body)?;
     Ok(Json(svc::put(&state, &body).await?))
+}
+
+/// The GitHub owners the platform's token may reach (admin).
+#[utoipa::path(get, path = "/api/v2/settings/github-owners", tag = "settings", security(("bearer" = [])),
+    responses((status = 200, body = doc::GithubOwners), doc::Errors))]
+async fn get_github_owners(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    Ok(Json(svc::get_github_owners(&state).await?))
+}
+
+/// Replaces the GitHub owner allowlist (admin).
+#[utoipa::path(put, path = "/api/v2/settings/github-owners", tag = "settings", security(("bearer" = [])),
+    request_body = doc::GithubOwnersUpdate,
+    responses((status = 200, body = doc::GithubOwners), doc::Errors))]
+async fn put_github_owners(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    let body = json_object(&headers, &body)?;
+    Ok(Json(svc::put_github_owners(&state, &user.0, &body).await?))
 }

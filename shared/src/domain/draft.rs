@@ -38,7 +38,9 @@ impl FieldError {
     }
 }
 
-/// A job name: trimmed, non-empty, at most [`MAX_NAME_CHARS`].
+/// A job name: trimmed, non-empty, at most [`MAX_NAME_CHARS`], no character
+/// [`super::name::is_forbidden`] (controls, line breaks, bidi overrides). Two names are the
+/// same job name when their [`super::name::name_key`] is (the store's claim).
 pub fn job_name(raw: Option<&str>) -> Result<String, FieldError> {
     let name = raw.map(str::trim).unwrap_or_default();
     if name.is_empty() {
@@ -51,6 +53,15 @@ pub fn job_name(raw: Option<&str>) -> Result<String, FieldError> {
         return Err(FieldError::new(
             "Invalid name",
             format!("Job name must be at most {MAX_NAME_CHARS} characters."),
+        ));
+    }
+    if let Some(c) = super::name::first_forbidden(name) {
+        return Err(FieldError::new(
+            "Invalid name",
+            format!(
+                "Job name may not contain control, line-break or bidirectional-override characters (found U+{:04X}).",
+                c as u32
+            ),
         ));
     }
     Ok(name.to_string())

@@ -4,6 +4,7 @@
 pub mod cron;
 pub mod draft;
 pub mod job;
+pub mod name;
 pub mod target;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};

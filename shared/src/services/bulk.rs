@@ -124,13 +124,25 @@ fn parse_sheet(bytes: &[u8]) -> ApiResult<Sheet> {
     if keep.is_empty() {
         return Err(invalid_csv("CSV header row has no usable column names."));
     }
+    // Two columns with one name: which one a row means is a guess, so none is made.
+    let mut seen = std::collections::HashSet::new();
+    if let Some((_, dup)) = keep.iter().find(|(_, h)| !seen.insert(h.as_str())) {
+        return Err(invalid_csv(&format!(
+            "CSV header \"{dup}\" appears more than once; keep one column per name."
+        )));
+    }
     let data = &records[1..];
     let mut rows = Vec::new();
     let mut removed = 0;
+    let mut formula_rows: Vec<(usize, String)> = Vec::new();
     for rec in data {
         let mut row = HashMap::new();
         for (i, h) in &keep {
-            row.insert(h.clone(), rec.get(*i).unwrap_or("").trim().to_string());
+            let raw = rec.get(*i).unwrap_or("");
+            if starts_formula(raw) {
+                formula_rows.push((rows.len() + removed, h.clone()));
+            }
+            row.insert(h.clone(), raw.trim().to_string());
         }
         if row.values().all(|v| v.is_empty()) {
             removed += 1;
@@ -144,7 +156,25 @@ fn parse_sheet(bytes: &[u8]) -> ApiResult<Sheet> {
         "removed_column_count": header.len() - keep.len(),
         "removed_empty_row_count": removed,
     });
+    if let Some((i, column)) = formula_rows.first() {
+        // Rows numbered as the row errors number them: the file's line, the header being 1.
+        return Err(invalid_csv(&format!(
+            "Row {}, column \"{column}\": a cell may not start with =, +, -, @, a tab or a carriage return (spreadsheet formula injection). {} cell(s) in all.",
+            i + 2,
+            formula_rows.len()
+        )));
+    }
     Ok(Sheet { rows, stats })
+}
+
+/// A cell a spreadsheet would run as a formula (OWASP "CSV injection"): its first character,
+/// or the first after leading spaces, is `=`, `+`, `-` or `@`; or it starts with a tab or a
+/// carriage return.
+fn starts_formula(cell: &str) -> bool {
+    cell.starts_with(['\t', '\r'])
+        || cell
+            .trim_start_matches(' ')
+            .starts_with(['=', '+', '-', '@'])
 }
 
 fn field<'a>(row: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
@@ -207,11 +237,20 @@ pub async fn upload(
         .map(str::to_string)
         .collect();
     // Three independent reads, issued together.
-    let (categories, teams, taken) = tokio::try_join!(
+    let (categories, teams, taken, allowlist) = tokio::try_join!(
         state.store.list_taxa(TaxonKind::Category),
         state.store.list_taxa(TaxonKind::Team),
         state.store.taken_job_names(&names),
+        state.store.get_github_owners(),
     )?;
+    // The owners the platform's token may reach (`Store::github_owner_allowed`).
+    let owner_allowed = |owner: &str| match &allowlist {
+        Some(list) => list.owners.iter().any(|o| o.eq_ignore_ascii_case(owner)),
+        None => state
+            .config
+            .default_github_owner
+            .eq_ignore_ascii_case(owner),
+    };
 
     let mut errors: Vec<Value> = Vec::new();
     let mut accepted: Vec<(Job, String)> = Vec::new();
@@ -295,7 +334,7 @@ pub async fn upload(
             errors.push(row_error(n, Some(name), e.error, &e.message));
             continue;
         }
-        if !seen.insert(name.to_string()) {
+        if !seen.insert(crate::domain::name::name_key(name)) {
             errors.push(row_error(
                 n,
                 Some(name),
@@ -386,12 +425,22 @@ pub async fn upload(
             Some("disable" | "disabled" | "inactive" | "false" | "0" | "no" | "n" | "off")
         );
         let github = target_url.is_none();
+        let owner = github.then(|| owner.unwrap_or_else(|| default_owner.clone()));
+        if let Some(o) = owner.as_deref().filter(|o| !owner_allowed(o)) {
+            errors.push(row_error(
+                n,
+                Some(name),
+                "GitHub owner not allowed",
+                &format!("GitHub owner \"{o}\" is not on this platform's allowlist; an admin can add it (PUT /api/v2/settings/github-owners)."),
+            ));
+            continue;
+        }
         let job = Job {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.to_string(),
             cron,
             target_url,
-            github_owner: github.then(|| owner.unwrap_or_else(|| default_owner.clone())),
+            github_owner: owner,
             github_repo: if github { repo } else { None },
             github_workflow_name: if github { workflow } else { None },
             metadata,

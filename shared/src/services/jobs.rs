@@ -188,6 +188,9 @@ pub async fn create(
             "Please provide either \"target_url\" or GitHub Actions configuration (github_owner, github_repo, github_workflow_name)",
         ));
     }
+    if let Some(JobTarget::GitHub(d)) = job.target() {
+        super::settings::require_github_owner(state, &d.owner).await?;
+    }
 
     let token = uuid::Uuid::new_v4().to_string();
     let notice = job_notice(
@@ -314,7 +317,9 @@ pub async fn update(
     let mut job = previous.clone();
     if body.contains_key("name") {
         let name = job_name(&body)?;
-        if name != previous.name && state.store.job_name_taken(&name).await? {
+        if crate::domain::name::name_key(&name) != crate::domain::name::name_key(&previous.name)
+            && state.store.job_name_taken(&name).await?
+        {
             return Err(duplicate_name(&name, false));
         }
         job.name = name;
@@ -397,6 +402,13 @@ pub async fn update(
             "Job must have either target_url or complete GitHub Actions configuration",
         ));
     }
+    // A new GitHub owner must be on the allowlist (a job whose owner was removed since can
+    // still be paused, renamed or edited otherwise).
+    if let Some(JobTarget::GitHub(d)) = job.target() {
+        if previous.github_owner.as_deref() != Some(d.owner.as_str()) {
+            super::settings::require_github_owner(state, &d.owner).await?;
+        }
+    }
     job.updated_at = now().max(previous.updated_at + Duration::microseconds(1));
 
     let token = uuid::Uuid::new_v4().to_string();
@@ -420,7 +432,10 @@ pub async fn update(
     {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
-            if job.name != previous.name && state.store.job_name_taken(&job.name).await? {
+            if crate::domain::name::name_key(&job.name)
+                != crate::domain::name::name_key(&previous.name)
+                && state.store.job_name_taken(&job.name).await?
+            {
                 return Err(duplicate_name(&job.name, false));
             }
             return Err(ApiError::new(
@@ -674,6 +689,9 @@ pub async fn execute(
         (JobTarget::GitHub(_), Some(t)) => Some(crate::config::Secret::new(t)),
         _ => None,
     };
+    if let (JobTarget::GitHub(d), None) = (&target, &github_token) {
+        super::settings::require_github_owner(state, &d.owner).await?;
+    }
     let plan = RunPlan {
         target,
         metadata: metadata.unwrap_or_else(|| job.metadata.clone()),
@@ -742,7 +760,10 @@ pub async fn test_run(state: &AppState, body: &Map<String, Value>) -> ApiResult<
                 "Webhook URL must start with http:// or https://",
             )
         })?),
-        (None, Some(d)) => JobTarget::GitHub(d),
+        (None, Some(d)) => {
+            super::settings::require_github_owner(state, &d.owner).await?;
+            JobTarget::GitHub(d)
+        }
         (None, None) => return Err(missing()),
     };
     let out = state

@@ -77,6 +77,16 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
         abandoned_runs_failed: state.engine.fail_abandoned().await?,
         ..Default::default()
     };
+    if !state.store.setting_done("NAME_KEYS").await? {
+        let shared = state.store.claim_name_identities().await?;
+        if !shared.is_empty() {
+            tracing::warn!(
+                ?shared,
+                "jobs whose names differ only in case or spelling: both kept; rename one"
+            );
+        }
+        state.store.mark_setting_done("NAME_KEYS").await?;
+    }
     for rename in state.store.pending_renames().await? {
         let moved = state.store.finish_rename(&rename).await?;
         tracing::info!(?rename, moved, "sweep: finished a rename cut short");

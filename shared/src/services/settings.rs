@@ -85,3 +85,89 @@ pub async fn put(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value
     state.store.put_slack_settings(&s).await?;
     Ok(json!({"message": "Slack settings updated", "slack_settings": s.to_json()}))
 }
+
+/// Most owners on the GitHub allowlist.
+pub const MAX_GITHUB_OWNERS: usize = 100;
+
+fn owners_json(state: &AppState, stored: Option<crate::store::GithubOwners>) -> Value {
+    let default = state.config.default_github_owner.clone();
+    match stored {
+        Some(o) => json!({
+            "owners": o.owners,
+            "default_owner": default,
+            "updated_at": crate::domain::fmt_ts(&o.updated_at),
+            "updated_by": o.updated_by,
+        }),
+        None => json!({
+            "owners": if default.is_empty() { vec![] } else { vec![default.clone()] },
+            "default_owner": default,
+            "updated_at": Value::Null,
+            "updated_by": Value::Null,
+        }),
+    }
+}
+
+/// GET /settings/github-owners (admin): the owners the platform's GitHub token may reach —
+/// the saved list, or only `DEFAULT_GITHUB_OWNER` until one is saved.
+pub async fn get_github_owners(state: &AppState) -> ApiResult<Value> {
+    Ok(owners_json(state, state.store.get_github_owners().await?))
+}
+
+/// PUT /settings/github-owners (admin): `{"owners": [...]}`, each one GitHub path segment
+/// (`draft::github_part`), duplicates (case-insensitive) dropped, at most
+/// [`MAX_GITHUB_OWNERS`]; an empty list lets the token reach no owner at all.
+pub async fn put_github_owners(
+    state: &AppState,
+    caller: &crate::store::User,
+    body: &Map<String, Value>,
+) -> ApiResult<Value> {
+    let invalid = |m: String| ApiError::bad_request("Invalid owners", m);
+    let Some(Value::Array(items)) = body.get("owners") else {
+        return Err(invalid(
+            "\"owners\" must be a list of GitHub owners.".into(),
+        ));
+    };
+    if items.len() > MAX_GITHUB_OWNERS {
+        return Err(invalid(format!("At most {MAX_GITHUB_OWNERS} owners.")));
+    }
+    let mut owners: Vec<String> = Vec::new();
+    for item in items {
+        let raw = item
+            .as_str()
+            .ok_or_else(|| invalid("\"owners\" must be a list of strings.".into()))?;
+        let owner = crate::domain::draft::github_part("owners", Some(raw))
+            .map_err(|e| invalid(e.message))?
+            .ok_or_else(|| invalid("An owner cannot be empty.".into()))?;
+        if !owners.iter().any(|o| o.eq_ignore_ascii_case(&owner)) {
+            owners.push(owner);
+        }
+    }
+    let saved = crate::store::GithubOwners {
+        owners,
+        updated_at: now(),
+        updated_by: Some(caller.id.clone()),
+    };
+    state.store.put_github_owners(&saved).await?;
+    let mut out = owners_json(state, Some(saved));
+    out["message"] = json!("GitHub owners updated");
+    Ok(out)
+}
+
+/// 400 `GitHub owner not allowed` unless the platform's GitHub token may reach `owner`
+/// (`Store::github_owner_allowed`): checked before any call, for jobs, manual runs and
+/// test-runs alike.
+pub async fn require_github_owner(state: &AppState, owner: &str) -> ApiResult<()> {
+    if state
+        .store
+        .github_owner_allowed(owner, &state.config.default_github_owner)
+        .await?
+    {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "GitHub owner not allowed",
+        format!(
+            "GitHub owner \"{owner}\" is not on this platform's allowlist; an admin can add it (PUT /api/v2/settings/github-owners)."
+        ),
+    ))
+}

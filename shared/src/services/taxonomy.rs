@@ -130,6 +130,7 @@ pub async fn create(
             "Name must be at most 255 characters.",
         ));
     }
+    refuse_forbidden(&name)?;
     let slug = slugify(&body_str(body, "slug")?.unwrap_or_else(|| name.clone()));
     if slug.is_empty() {
         return Err(ApiError::bad_request(
@@ -200,6 +201,20 @@ fn duplicate_slug(kind: TaxonKind, slug: &str) -> ApiError {
     )
 }
 
+/// 400 `Invalid name` for a name holding a control, line-break or bidi-override character.
+fn refuse_forbidden(name: &str) -> ApiResult<()> {
+    match crate::domain::name::first_forbidden(name) {
+        None => Ok(()),
+        Some(c) => Err(ApiError::bad_request(
+            "Invalid name",
+            format!(
+                "Name may not contain control, line-break or bidirectional-override characters (found U+{:04X}).",
+                c as u32
+            ),
+        )),
+    }
+}
+
 /// PUT /job-categories/{id} and /pic-teams/{id} (admin, after the JSON checks): rename
 /// (slug re-derived; the rename, the new slug's claim and a pending-rename record in one
 /// transaction, then every job on the old slug re-pointed in batches — any number of jobs —
@@ -222,6 +237,7 @@ pub async fn update(
                 "Name must be at most 255 characters.",
             ));
         }
+        refuse_forbidden(&name)?;
         if kind == TaxonKind::Category && previous.slug == "general" && name != previous.name {
             return Err(ApiError::bad_request(
                 "Invalid category",

@@ -14,8 +14,17 @@ fn pk(id: &str) -> String {
     format!("JOB#{id}")
 }
 
+/// The claim of a job name: one per name identity ([`crate::domain::name::name_key`]), so
+/// "Café Sync", "café sync" and its decomposed spelling are one name.
 fn name_pk(name: &str) -> String {
-    format!("JOBNAME#{name}")
+    format!("JOBNAME#{}", crate::domain::name::name_key(name))
+}
+
+/// The claim key the store wrote before names were compared by identity (the exact name);
+/// removed beside the identity claim so none is left behind.
+fn legacy_name_pk(name: &str) -> Option<String> {
+    let exact = format!("JOBNAME#{name}");
+    (exact != name_pk(name)).then_some(exact)
 }
 
 /// What identifies one stored state of a job's read shape: `updated_at` changes on every
@@ -229,25 +238,41 @@ impl Store {
         }
     }
 
-    /// Whether a job name (exact) is claimed.
+    /// Whether a job name (by identity: [`crate::domain::name::name_key`]) is claimed.
     pub async fn job_name_taken(&self, name: &str) -> StoreResult<bool> {
         Ok(self.get(name_pk(name), "UNIQUE").await?.is_some())
     }
 
-    /// Which of `names` are claimed (BatchGetItem on the name claims, 100 keys per call).
+    /// Which of `names` are claimed, by identity (BatchGetItem on the name claims, 100 keys
+    /// per call): the names of `names` whose identity is taken.
     pub async fn taken_job_names(
         &self,
         names: &[String],
     ) -> StoreResult<std::collections::HashSet<String>> {
+        let keys: std::collections::BTreeSet<String> = names
+            .iter()
+            .map(|n| crate::domain::name::name_key(n))
+            .collect();
+        let keys: Vec<String> = keys.into_iter().collect();
+        let taken = self.taken_name_keys(&keys).await?;
+        Ok(names
+            .iter()
+            .filter(|n| taken.contains(&crate::domain::name::name_key(n)))
+            .cloned()
+            .collect())
+    }
+
+    async fn taken_name_keys(
+        &self,
+        unique: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
-        let unique: Vec<&String> = unique.into_iter().collect();
         let mut taken = std::collections::HashSet::new();
         for chunk in unique.chunks(100) {
             let mut keys = KeysAndAttributes::builder().consistent_read(true);
             for n in chunk {
                 keys = keys.keys(std::collections::HashMap::from([
-                    ("PK".to_string(), s(name_pk(n))),
+                    ("PK".to_string(), s(format!("JOBNAME#{n}"))),
                     ("SK".to_string(), s("UNIQUE")),
                 ]));
             }
@@ -280,6 +305,63 @@ impl Store {
             }
         }
         Ok(taken)
+    }
+
+    /// The transaction items that release a job's name: its identity claim and, when the
+    /// store wrote one before names were compared by identity, its exact-name claim — each
+    /// deleted if it is this job's, and a claim already gone is no failure.
+    fn release_name_claims(&self, name: &str, job_id: &str) -> StoreResult<Vec<TransactWriteItem>> {
+        std::iter::once(name_pk(name))
+            .chain(legacy_name_pk(name))
+            .map(|claim| {
+                tx::delete(
+                    &self.table,
+                    claim,
+                    "UNIQUE",
+                    Some("attribute_not_exists(PK) OR owner_id = :id"),
+                    &[(":id", s(job_id.to_string()))],
+                )
+            })
+            .collect()
+    }
+
+    /// Claims every job's name identity (a stack whose claims were written by exact name
+    /// before): PutItem `JOBNAME#<identity>` if absent, then DeleteItem of the exact-name
+    /// claim. Idempotent; run once per stack by the maintenance sweep (marker
+    /// `SETTINGS`/`NAME_KEYS`). Returns the identities two jobs share (left to an admin:
+    /// neither is renamed behind their back).
+    pub async fn claim_name_identities(&self) -> StoreResult<Vec<String>> {
+        let mut shared = Vec::new();
+        for job in self.list_jobs().await? {
+            let r = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(claim_item(name_pk(&job.name), &job.id)))
+                .condition_expression("attribute_not_exists(PK) OR owner_id = :id")
+                .expression_attribute_values(":id", s(job.id.clone()))
+                .send()
+                .await;
+            match super::map_conditional(r) {
+                Ok(_) => {}
+                Err(StoreError::Conflict) => shared.push(job.name.clone()),
+                Err(e) => return Err(e),
+            }
+            if let Some(exact) = legacy_name_pk(&job.name) {
+                let r = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("PK", s(exact))
+                    .key("SK", s("UNIQUE"))
+                    .condition_expression("owner_id = :id")
+                    .expression_attribute_values(":id", s(job.id.clone()))
+                    .send()
+                    .await;
+                super::ignore_conflict(super::map_conditional(r).map(|_| ()))?;
+            }
+        }
+        Ok(shared)
     }
 
     /// Creates a job and its name claim, marked `SYNC_PENDING` with `sync_token`.
@@ -379,14 +461,9 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Dynamo(e.to_string()))?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        if previous.name != job.name {
-            items.push(tx::delete(
-                &self.table,
-                name_pk(&previous.name),
-                "UNIQUE",
-                Some("owner_id = :id"),
-                &[(":id", s(job.id.clone()))],
-            )?);
+        // A new name identity moves the claim; a new spelling of the same name keeps it.
+        if name_pk(&previous.name) != name_pk(&job.name) {
+            items.extend(self.release_name_claims(&previous.name, &job.id)?);
             items.push(tx::create(
                 &self.table,
                 claim_item(name_pk(&job.name), &job.id),
@@ -547,16 +624,8 @@ impl Store {
         job: &Job,
         tasks: &[super::outbox::OutboxTask],
     ) -> StoreResult<()> {
-        let mut items = vec![
-            tx::delete(&self.table, pk(&job.id), "JOB", None, &[])?,
-            tx::delete(
-                &self.table,
-                name_pk(&job.name),
-                "UNIQUE",
-                Some("owner_id = :id"),
-                &[(":id", s(job.id.clone()))],
-            )?,
-        ];
+        let mut items = vec![tx::delete(&self.table, pk(&job.id), "JOB", None, &[])?];
+        items.extend(self.release_name_claims(&job.name, &job.id)?);
         let mut tasks = tasks.to_vec();
         tasks.push(super::outbox::OutboxTask::new(
             format!("purge-{}", job.id),

@@ -10,7 +10,7 @@
 //! | user | `USER#<id>` | `PROFILE` | `USERS` / `<created_at>#<id>` | |
 //! | username / email claim | `USERNAME#<u>` / `EMAIL#<e>` | `UNIQUE` | | |
 //! | job | `JOB#<id>` | `JOB` | `JOBS` / `<created_at>#<id>` | `SYNC_PENDING` / `<id>` while its schedule may disagree |
-//! | job name claim | `JOBNAME#<name>` | `UNIQUE` | | |
+//! | job name claim | `JOBNAME#<name identity>` (`domain::name::name_key`) | `UNIQUE` | | |
 //! | job list change mark | `JOBLIST` | `MARK` | | |
 //! | execution | `JOB#<job_id>` | `EXEC#<started_at>#<id>` | `EXEC#<id>` / `EXEC` | `EXECS#<shard 0-3>` / `EXEC#<started_at>#<id>` (TTL: retention) |
 //! | run claim (idempotency key) | `RUN#<job_id>#<scheduled_time>` | `CLAIM` | | |
@@ -26,6 +26,7 @@ mod idempotency;
 mod jobs;
 mod notifications;
 pub mod outbox;
+mod rate;
 mod settings;
 mod taxonomy;
 mod throttle;
@@ -39,7 +40,8 @@ pub use executions::{
 pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS, IN_PROGRESS_TTL_SECS};
 pub use jobs::{JobVersion, ListMark, ListSnapshot};
 pub use notifications::{scope as notification_counter_scope, Notification, NotificationPage};
-pub use settings::{ReconcileRecord, SlackSettings};
+pub use rate::RateLimit;
+pub use settings::{GithubOwners, ReconcileRecord, SlackSettings};
 pub use taxonomy::{PendingRename, Taxon, TaxonKind};
 pub use throttle::Failures;
 pub use users::{NotificationPrefs, SessionClaims, UiPrefs, User};

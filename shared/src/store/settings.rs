@@ -49,6 +49,16 @@ pub struct ReconcileRecord {
 
 const PK: &str = "SETTINGS";
 
+/// The GitHub owners the platform's token may reach (`SETTINGS` / `GITHUB_OWNERS`), managed
+/// by admins; absent: only `DEFAULT_GITHUB_OWNER`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GithubOwners {
+    pub owners: Vec<String>,
+    #[serde(with = "ts")]
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<String>,
+}
+
 impl Store {
     /// The Slack settings, if ever saved (GetItem `SETTINGS`/`SLACK`).
     pub async fn get_slack_settings(&self) -> StoreResult<Option<SlackSettings>> {
@@ -82,6 +92,52 @@ impl Store {
     /// Writes the Slack settings (PutItem; last writer wins, as for any settings form).
     pub async fn put_slack_settings(&self, s: &SlackSettings) -> StoreResult<()> {
         self.put_as(s, PK.into(), "SLACK").await
+    }
+
+    /// Whether the one-off step `name` ran on this stack (`SETTINGS` / `DONE#<name>`; one
+    /// GetItem).
+    pub async fn setting_done(&self, name: &str) -> StoreResult<bool> {
+        Ok(self
+            .get(PK.into(), &format!("DONE#{name}"))
+            .await?
+            .is_some())
+    }
+
+    /// Records that the one-off step `name` ran.
+    pub async fn mark_setting_done(&self, name: &str) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", super::s(PK))
+            .item("SK", super::s(format!("DONE#{name}")))
+            .item("at", super::s(fmt_ts(&chrono::Utc::now())))
+            .send()
+            .await
+            .map_err(super::StoreError::from)?;
+        Ok(())
+    }
+
+    /// The stored GitHub owner allowlist, if an admin ever saved one (GetItem).
+    pub async fn get_github_owners(&self) -> StoreResult<Option<GithubOwners>> {
+        self.get_as(PK.into(), "GITHUB_OWNERS").await
+    }
+
+    /// Saves the GitHub owner allowlist (PutItem).
+    pub async fn put_github_owners(&self, o: &GithubOwners) -> StoreResult<()> {
+        self.put_as(o, PK.into(), "GITHUB_OWNERS").await
+    }
+
+    /// Whether the platform's GitHub token may reach `owner`: it is on the stored allowlist,
+    /// or, with none stored, it is `default_owner` (GitHub owners compare case-insensitively).
+    pub async fn github_owner_allowed(
+        &self,
+        owner: &str,
+        default_owner: &str,
+    ) -> StoreResult<bool> {
+        Ok(match self.get_github_owners().await? {
+            Some(list) => list.owners.iter().any(|o| o.eq_ignore_ascii_case(owner)),
+            None => !default_owner.is_empty() && default_owner.eq_ignore_ascii_case(owner),
+        })
     }
 
     /// The last reconciliation record.

@@ -30,6 +30,9 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The GitHub owner allowlist every test app starts with.
+pub const TEST_GITHUB_OWNERS: &[&str] = &["Pay-Baymax", "o", "acme", "other", "Octo"];
+
 /// Short limits so timeout tests take a second, not ten.
 pub const FAST: Timeouts = Timeouts {
     per_call: Duration::from_millis(800),
@@ -46,6 +49,8 @@ pub async fn test_config(github: &MockServer) -> Config {
     config.allow_private_targets = true;
     config.default_github_owner = "Pay-Baymax".into();
     config.mail_from = Some("cron@example.com".into());
+    // Tests call costly endpoints back to back; the limits' own test sets 1.
+    config.rate_limit_scale = 100;
     config
 }
 
@@ -76,6 +81,16 @@ pub async fn spawn_app_on(sdk: aws_config::SdkConfig, tweak: impl FnOnce(&mut Co
     shared::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
         .await
         .expect("admin");
+    // The GitHub owners the tests aim at (the allowlist's own test replaces this list).
+    state
+        .store
+        .put_github_owners(&shared::store::GithubOwners {
+            owners: TEST_GITHUB_OWNERS.iter().map(|o| o.to_string()).collect(),
+            updated_at: shared::domain::now(),
+            updated_by: None,
+        })
+        .await
+        .expect("github owners");
     let base = serve(state.clone()).await;
     let http = Client::new();
     let mut t = TestApp {
