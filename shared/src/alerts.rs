@@ -298,6 +298,8 @@ impl Alerts {
                 Ok(Delivered::Done)
             }
             Task::Slack { text, .. } => self.post_slack(text).await,
+            // Written with its change, never enqueued: nothing to deliver.
+            Task::Audit { .. } => Ok(Delivered::Done),
             Task::PurgeJobHistory { job_id } => {
                 let deadline = std::time::Instant::now() + PURGE_SLICE;
                 match self.store.purge_job_history(job_id, deadline).await {

@@ -739,6 +739,33 @@ pub struct Health {
     pub docs_url: String,
 }
 
+/// One audit log entry.
+#[derive(ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: String,
+    pub actor_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Value>,
+    pub request_id: Option<String>,
+    pub source: Option<String>,
+}
+
+/// `GET /audit` answer.
+#[derive(ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub count: i64,
+    pub page_size: i64,
+    pub next_cursor: Option<String>,
+}
+
 /// The GitHub owner allowlist.
 #[derive(ToSchema)]
 pub struct GithubOwners {

@@ -21,8 +21,44 @@ pub use crate::state::AppState;
 
 /// The authenticated caller, with the role **stored** for them (never the token's claim).
 #[derive(Clone, Debug)]
-/// The caller: its user (read and checked) and the session of the token it presented.
-pub struct CurrentUser(pub User, pub crate::store::SessionClaims);
+/// The caller: its user (read and checked), the session of the token it presented, and where
+/// the request came from (for the audit log).
+pub struct CurrentUser(pub User, pub crate::store::SessionClaims, pub RequestMeta);
+
+/// What identifies a request in the audit log: API Gateway's trace id (or `X-Request-Id`),
+/// and the source address — the right-most `X-Forwarded-For` entry (the one API Gateway
+/// appends; those before it are the client's to write), or the peer address locally.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub source: Option<String>,
+}
+
+impl RequestMeta {
+    fn of(parts: &Parts) -> Self {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.len() <= 256)
+                .map(str::to_string)
+        };
+        let source = header("x-forwarded-for")
+            .and_then(|v| v.rsplit(',').next().map(|s| s.trim().to_string()))
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            });
+        Self {
+            request_id: header("x-amzn-trace-id").or_else(|| header("x-request-id")),
+            source,
+        }
+    }
+}
 
 impl CurrentUser {
     /// user-or-admin gate: 403 `User or admin access required`.
@@ -46,6 +82,43 @@ impl CurrentUser {
         self.0.role == crate::domain::Role::Admin
     }
     /// Name used in notification texts: e-mail, else username, else `Unknown`.
+    /// An audit entry of this caller's `action` on an entity, with the request's id and source.
+    pub fn audit(
+        &self,
+        action: &str,
+        entity_type: &str,
+        entity_id: &str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> crate::store::audit::AuditEntry {
+        crate::store::audit::AuditEntry::new(
+            Some(&self.0.id),
+            &self.0.username,
+            action,
+            entity_type,
+            entity_id,
+            before,
+            after,
+        )
+        .from_request(self.2.request_id.clone(), self.2.source.clone())
+    }
+
+    /// The audit entry as a task of the change's transaction.
+    pub fn audit_task(
+        &self,
+        action: &str,
+        entity_type: &str,
+        entity_id: &str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> crate::store::outbox::OutboxTask {
+        let entry = self.audit(action, entity_type, entity_id, before, after);
+        crate::store::outbox::OutboxTask::new(
+            format!("audit-{}", entry.id),
+            crate::store::outbox::Task::Audit { entry },
+        )
+    }
+
     pub fn actor(&self) -> String {
         [&self.0.email, &self.0.username]
             .into_iter()
@@ -170,7 +243,7 @@ impl FromRequestParts<AppState> for CurrentUser {
     ) -> Result<Self, Self::Rejection> {
         authenticate(state, &parts.headers, TokenKind::Access)
             .await
-            .map(|(user, session)| CurrentUser(user, session))
+            .map(|(user, session)| CurrentUser(user, session, RequestMeta::of(parts)))
     }
 }
 

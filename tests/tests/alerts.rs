@@ -586,26 +586,7 @@ async fn a_delivery_that_lost_its_lease_cannot_overwrite_the_new_owner() {
         .unwrap()
         .is_none());
     // The lease runs out (moved into the past here) and another delivery takes the task over.
-    store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX#lease-test-slack".into()),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX".into()),
-        )
-        .update_expression("SET due_at = :past")
-        .expression_attribute_values(
-            ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    make_outbox_task_due(store, "lease-test-slack").await;
     let owner = store
         .lease_outbox("lease-test-slack")
         .await

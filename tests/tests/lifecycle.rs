@@ -368,30 +368,7 @@ async fn a_failing_history_purge_is_retried_until_done_and_visible_meanwhile() {
             .settle_outbox(&leased, &Err("throttled".into()))
             .await
             .unwrap();
-        store
-            .client()
-            .update_item()
-            .table_name(store.table())
-            .key(
-                "PK",
-                aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX#purge-gone-job".into()),
-            )
-            .key(
-                "SK",
-                aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX".into()),
-            )
-            .update_expression("SET due_at = :past, GSI2SK = :key")
-            .expression_attribute_values(
-                ":past",
-                aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
-            )
-            .expression_attribute_values(
-                ":key",
-                aws_sdk_dynamodb::types::AttributeValue::S("0000000001#purge-gone-job".into()),
-            )
-            .send()
-            .await
-            .unwrap();
+        make_outbox_task_due(store, "purge-gone-job").await;
     }
     let (st, attempts, _) = store
         .outbox_status("purge-gone-job")

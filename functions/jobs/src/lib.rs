@@ -204,6 +204,11 @@ async fn execute_job(
             rate_limit(&state, &user.0, Costly::Execute).await?;
             let job = svc::load_owned(&state, &user, &id, "execute").await?;
             svc::refuse_if_expired(&state, &job).await?;
+            // A privileged action: recorded before the run starts (the run records itself).
+            state
+                .store
+                .put_audit(&user.audit("execute", "job", &job.id, None, None))
+                .await?;
             let body = if body.iter().all(u8::is_ascii_whitespace) {
                 Map::new()
             } else {
@@ -269,7 +274,7 @@ async fn test_run(
             user.require_writer()?;
             rate_limit(&state, &user.0, Costly::TestRun).await?;
             let body = json_object(&headers, &body)?;
-            Ok((StatusCode::OK, svc::test_run(&state, &body).await?))
+            Ok((StatusCode::OK, svc::test_run(&state, &user, &body).await?))
         },
     )
     .await

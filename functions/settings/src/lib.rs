@@ -44,7 +44,7 @@ async fn put_slack(
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     let body = json_object(&headers, &body)?;
-    Ok(Json(svc::put(&state, &body).await?))
+    Ok(Json(svc::put(&state, &user, &body).await?))
 }
 
 /// The GitHub owners the platform's token may reach (admin).
@@ -70,5 +70,5 @@ async fn put_github_owners(
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     let body = json_object(&headers, &body)?;
-    Ok(Json(svc::put_github_owners(&state, &user.0, &body).await?))
+    Ok(Json(svc::put_github_owners(&state, &user, &body).await?))
 }

@@ -34,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(welcome))
         .routes(routes!(health))
+        .routes(routes!(audit_log))
         .routes(routes!(scheduler_status))
         .routes(routes!(scheduler_resync))
         .routes(routes!(openapi_json))
@@ -112,6 +113,26 @@ fn docs_url(configured: Option<&str>, headers: &axum::http::HeaderMap) -> String
         }
         None => "/api/v2/docs".into(),
     }
+}
+
+/// The audit log, newest first, 50 a page (admin).
+#[utoipa::path(get, path = "/api/v2/audit", tag = "audit", security(("bearer" = [])),
+    params(
+        ("entity_type" = Option<String>, Query, description = "job, user, category, pic_team, slack_settings, github_owners, test_run"),
+        ("entity_id" = Option<String>, Query, description = "With entity_type: one entity's history"),
+        ("actor_id" = Option<String>, Query, description = "One actor's entries"),
+        ("from" = Option<String>, Query, description = "YYYY-MM-DD or ISO datetime, inclusive"),
+        ("to" = Option<String>, Query, description = "YYYY-MM-DD (whole day) or ISO datetime, exclusive"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses((status = 200, body = doc::AuditPage), doc::Errors))]
+async fn audit_log(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    Ok(Json(shared::services::audit::list(&state, &q).await?))
 }
 
 /// Schedules in the group, jobs awaiting repair, the last reconciliation (admin).

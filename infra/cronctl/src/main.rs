@@ -120,41 +120,61 @@ enum ImportCommand {
     /// active, unexpired jobs. Safe to re-run: only what is missing is written.
     Sqlite {
         path: PathBuf,
-        /// Report what would be done; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Carry jobs the API would refuse (a name over 255 characters, a bad e-mail, an end
-        /// date that is not a date, …) as they are; they are listed as refused all the same.
-        #[arg(long)]
-        keep_invalid: bool,
-        /// Carry executions and notifications older than the target's retention window
-        /// (`RETENTION_DAYS`): they are hidden at once and deleted by TTL.
-        #[arg(long)]
-        keep_expired: bool,
         /// Keep cron text as written instead of converting APScheduler's Monday = 0
         /// day-of-week to standard cron (for jobs written for standard cron that ran wrongly).
         #[arg(long)]
         keep_cron_text: bool,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        flags: ImportFlags,
     },
     /// Import a `cronctl export` file (into an empty stack, or to add what is missing).
     Jsonl {
         path: PathBuf,
-        #[arg(long)]
-        dry_run: bool,
-        /// Carry jobs the API would refuse (a name over 255 characters, a bad e-mail, an end
-        /// date that is not a date, …) as they are; they are listed as refused all the same.
-        #[arg(long)]
-        keep_invalid: bool,
-        /// Carry executions and notifications older than the target's retention window
-        /// (`RETENTION_DAYS`): they are hidden at once and deleted by TTL.
-        #[arg(long)]
-        keep_expired: bool,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        flags: ImportFlags,
     },
+}
+
+/// What both imports take.
+#[derive(Args)]
+struct ImportFlags {
+    /// Report what would be done; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Carry jobs the API would refuse (a name over 255 characters, a bad e-mail, an end
+    /// date that is not a date, …) as they are; they are listed as refused all the same.
+    #[arg(long)]
+    keep_invalid: bool,
+    /// Carry executions and notifications older than the target's retention window
+    /// (`RETENTION_DAYS`): they are hidden at once and deleted by TTL.
+    #[arg(long)]
+    keep_expired: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Applies `bundle` with `flags` and prints the report.
+async fn run_import(
+    state: &AppState,
+    bundle: Bundle,
+    flags: ImportFlags,
+    progress: bool,
+) -> Result<(), String> {
+    let r = import::apply(
+        state,
+        bundle,
+        import::Options {
+            dry_run: flags.dry_run,
+            progress,
+            keep_invalid: flags.keep_invalid,
+            keep_expired: flags.keep_expired,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    print_report(&r, flags.json);
+    Ok(())
 }
 
 fn read_password(from_stdin: bool) -> Result<String, String> {
@@ -311,55 +331,21 @@ async fn run(cli: Cli) -> Result<(), String> {
         ),
         Command::Import(ImportCommand::Sqlite {
             path,
-            dry_run,
             keep_cron_text,
-            keep_invalid,
-            keep_expired,
-            json,
+            flags,
         }) => {
             let mode = if keep_cron_text {
                 legacy::CronMode::KeepText
             } else {
                 legacy::CronMode::Convert
             };
-            let bundle = legacy::read(&path, mode)?;
-            let r = import::apply(
-                &state,
-                bundle,
-                import::Options {
-                    dry_run,
-                    progress,
-                    keep_invalid,
-                    keep_expired,
-                },
-            )
-            .await
-            .map_err(err)?;
-            print_report(&r, json);
+            run_import(&state, legacy::read(&path, mode)?, flags, progress).await?;
         }
-        Command::Import(ImportCommand::Jsonl {
-            path,
-            dry_run,
-            keep_invalid,
-            keep_expired,
-            json,
-        }) => {
+        Command::Import(ImportCommand::Jsonl { path, flags }) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let bundle = Bundle::from_lines(&format!("jsonl:{}", path.display()), &text);
-            let r = import::apply(
-                &state,
-                bundle,
-                import::Options {
-                    dry_run,
-                    progress,
-                    keep_invalid,
-                    keep_expired,
-                },
-            )
-            .await
-            .map_err(err)?;
-            print_report(&r, json);
+            run_import(&state, bundle, flags, progress).await?;
         }
         Command::Export { history, output } => {
             let b = export::collect(&state, history).await.map_err(err)?;

@@ -203,7 +203,14 @@ pub async fn create(
     );
     match state
         .store
-        .create_job(&job, &token, std::slice::from_ref(&notice))
+        .create_job(
+            &job,
+            &token,
+            &[
+                notice.clone(),
+                user.audit_task("create", "job", &job.id, None, Some(job.to_json())),
+            ],
+        )
         .await
     {
         Ok(()) => {}
@@ -427,7 +434,21 @@ pub async fn update(
     );
     match state
         .store
-        .update_job(&previous, &job, &token, std::slice::from_ref(&notice))
+        .update_job(
+            &previous,
+            &job,
+            &token,
+            &[
+                notice.clone(),
+                user.audit_task(
+                    "update",
+                    "job",
+                    &job.id,
+                    Some(previous.to_json()),
+                    Some(job.to_json()),
+                ),
+            ],
+        )
         .await
     {
         Ok(()) => {}
@@ -486,7 +507,13 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
     );
     state
         .store
-        .delete_job(&job, std::slice::from_ref(&notice))
+        .delete_job(
+            &job,
+            &[
+                notice.clone(),
+                user.audit_task("delete", "job", &job.id, Some(job.to_json()), None),
+            ],
+        )
         .await?;
     deliver_now(state, &notice).await;
     Ok(
@@ -710,7 +737,11 @@ pub async fn execute(
 /// POST /jobs/test-run (after the gate and JSON checks): one outbound call, nothing stored.
 /// `target_url` wins over GitHub fields; `timeout_seconds` (default 10) is clamped to 1..=20
 /// so the answer stays inside API Gateway's 30 s.
-pub async fn test_run(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value> {
+pub async fn test_run(
+    state: &AppState,
+    user: &CurrentUser,
+    body: &Map<String, Value>,
+) -> ApiResult<Value> {
     let target_url = bounded_url(body, "target_url")?;
     let owner = github_field(body, "github_owner")?;
     let repo = github_field(body, "github_repo")?;
@@ -766,6 +797,21 @@ pub async fn test_run(state: &AppState, body: &Map<String, Value>) -> ApiResult<
         }
         (None, None) => return Err(missing()),
     };
+    // Recorded before the call (which stores nothing else): who aimed what where.
+    let aimed = match &target {
+        JobTarget::GitHub(d) => d.display(),
+        JobTarget::Webhook(u) => u.to_string(),
+    };
+    state
+        .store
+        .put_audit(&user.audit(
+            "test_run",
+            "test_run",
+            &aimed,
+            None,
+            Some(Value::Object(body.clone())),
+        ))
+        .await?;
     let out = state
         .engine
         .test_run(

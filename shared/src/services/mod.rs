@@ -3,6 +3,8 @@
 //! [`maintenance`] and [`schedule_after_write`] are shared with the functions that serve no HTTP.
 
 #[cfg(feature = "web")]
+pub mod audit;
+#[cfg(feature = "web")]
 pub mod auth;
 #[cfg(feature = "web")]
 pub mod bulk;

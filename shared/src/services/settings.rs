@@ -58,8 +58,13 @@ fn text(body: &Map<String, Value>, key: &str, max: usize) -> ApiResult<Option<St
 /// URL; `http` too on the local stack with `ALLOW_PRIVATE_TARGETS`), `channel`, and
 /// `notify_run_failures` (beyond the reference: also post failed runs); enabled without a
 /// webhook is a 400. Nothing is saved on a 400.
-pub async fn put(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value> {
+pub async fn put(
+    state: &AppState,
+    caller: &crate::web::CurrentUser,
+    body: &Map<String, Value>,
+) -> ApiResult<Value> {
     let mut s = get_or_create(state).await?;
+    let before = s.to_json();
     if let Some(v) = body.get("is_enabled") {
         s.is_enabled = body_bool(v, "is_enabled")?;
     }
@@ -83,6 +88,16 @@ pub async fn put(state: &AppState, body: &Map<String, Value>) -> ApiResult<Value
     }
     s.updated_at = now();
     state.store.put_slack_settings(&s).await?;
+    state
+        .store
+        .put_audit(&caller.audit(
+            "update",
+            "slack_settings",
+            &s.id,
+            Some(before),
+            Some(s.to_json()),
+        ))
+        .await?;
     Ok(json!({"message": "Slack settings updated", "slack_settings": s.to_json()}))
 }
 
@@ -118,7 +133,7 @@ pub async fn get_github_owners(state: &AppState) -> ApiResult<Value> {
 /// [`MAX_GITHUB_OWNERS`]; an empty list lets the token reach no owner at all.
 pub async fn put_github_owners(
     state: &AppState,
-    caller: &crate::store::User,
+    caller: &crate::web::CurrentUser,
     body: &Map<String, Value>,
 ) -> ApiResult<Value> {
     let invalid = |m: String| ApiError::bad_request("Invalid owners", m);
@@ -145,9 +160,20 @@ pub async fn put_github_owners(
     let saved = crate::store::GithubOwners {
         owners,
         updated_at: now(),
-        updated_by: Some(caller.id.clone()),
+        updated_by: Some(caller.0.id.clone()),
     };
+    let before = state.store.get_github_owners().await?;
     state.store.put_github_owners(&saved).await?;
+    state
+        .store
+        .put_audit(&caller.audit(
+            "update",
+            "github_owners",
+            "allowlist",
+            before.map(|b| json!(b.owners)),
+            Some(json!(saved.owners)),
+        ))
+        .await?;
     let mut out = owners_json(state, Some(saved));
     out["message"] = json!("GitHub owners updated");
     Ok(out)

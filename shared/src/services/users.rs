@@ -162,7 +162,28 @@ pub async fn update(
         user.end_sessions(keep);
     }
     user.updated_at = now().max(previous.updated_at + chrono::Duration::microseconds(1));
-    match state.store.update_user(&previous, &user).await {
+    // A password set by someone else is a reset; the hash itself never reaches the log.
+    let action = if updated.contains(&"password") && caller.0.id != previous.id {
+        "password_reset"
+    } else {
+        "update"
+    };
+    let mut after = user.to_json();
+    if updated.contains(&"password") {
+        after["password"] = json!("changed");
+    }
+    let entry = caller.audit(
+        action,
+        "user",
+        &user.id,
+        Some(previous.to_json()),
+        Some(after),
+    );
+    match state
+        .store
+        .update_user_audited(&previous, &user, Some(&entry))
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
             if user.email != previous.email
@@ -198,7 +219,8 @@ pub async fn delete(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResu
         ));
     }
     let user = load(state, id).await?;
-    state.store.delete_user(&user).await?;
+    let entry = caller.audit("delete", "user", &user.id, Some(user.to_json()), None);
+    state.store.delete_user(&user, Some(&entry)).await?;
     Ok(json!({
         "message": "User deleted successfully",
         "deleted_user": {"id": user.id, "username": user.username},

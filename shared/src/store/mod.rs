@@ -20,6 +20,7 @@
 //! | run in flight | `RUNNING#<shard 0-3>` | `<started_at>#<execution id>` | | |
 //! | outbox task | `OUTBOX#<task id>` | `OUTBOX` | | `OUTBOX#<shard 0-3>` / `<due epoch s>#<task id>` while pending |
 
+pub mod audit;
 pub mod counters;
 mod executions;
 mod idempotency;

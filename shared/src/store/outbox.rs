@@ -93,6 +93,9 @@ pub enum Task {
     /// Removes a deleted job's history (executions, then its counters out of the all-jobs
     /// counters), a bounded slice per delivery, so `DELETE /jobs/{id}` answers at once.
     PurgeJobHistory { job_id: String },
+    /// An audit entry written in the change's own transaction: [`Store::outbox_items`] turns
+    /// it into the entry's item ([`super::audit`]), never an outbox task.
+    Audit { entry: super::audit::AuditEntry },
 }
 
 impl Task {
@@ -103,6 +106,7 @@ impl Task {
             Task::Email { .. } => "email",
             Task::Slack { .. } => "slack",
             Task::PurgeJobHistory { .. } => "purge",
+            Task::Audit { .. } => "audit",
         }
     }
 
@@ -116,7 +120,7 @@ impl Task {
             Task::Email { execution_id, .. } | Task::Slack { execution_id, .. } => {
                 execution_id.as_deref()
             }
-            Task::PurgeJobHistory { .. } => None,
+            Task::PurgeJobHistory { .. } | Task::Audit { .. } => None,
         }
     }
 }
@@ -209,7 +213,10 @@ impl Store {
     pub fn outbox_items(&self, tasks: &[OutboxTask]) -> StoreResult<Vec<TransactWriteItem>> {
         tasks
             .iter()
-            .map(|t| tx::create(&self.table, self.outbox_item(t)?))
+            .map(|t| match &t.task {
+                Task::Audit { entry } => self.audit_tx(entry),
+                _ => tx::create(&self.table, self.outbox_item(t)?),
+            })
             .collect()
     }
 

@@ -265,6 +265,16 @@ impl Store {
     /// Replaces a user if it still has `previous.updated_at`, moving the e-mail claim when the
     /// e-mail changed. `Conflict` when the user changed meanwhile or the e-mail is taken.
     pub async fn update_user(&self, previous: &User, user: &User) -> StoreResult<()> {
+        self.update_user_audited(previous, user, None).await
+    }
+
+    /// [`Store::update_user`] with its audit entry in the same transaction.
+    pub async fn update_user_audited(
+        &self,
+        previous: &User,
+        user: &User,
+        audit: Option<&super::audit::AuditEntry>,
+    ) -> StoreResult<()> {
         let item = item_with_keys(
             user,
             &[
@@ -296,6 +306,9 @@ impl Store {
                 &self.table,
                 claim_item(format!("EMAIL#{}", user.email), &user.id),
             )?);
+        }
+        if let Some(a) = audit {
+            items.push(self.audit_tx(a)?);
         }
         self.transact(items).await
     }
@@ -384,8 +397,12 @@ impl Store {
 
     /// Deletes a user, their claims, preferences, notifications and notification counters
     /// (api-contract §2.9); jobs they created keep existing with `created_by = null`.
-    pub async fn delete_user(&self, user: &User) -> StoreResult<()> {
-        self.transact(vec![
+    pub async fn delete_user(
+        &self,
+        user: &User,
+        audit: Option<&super::audit::AuditEntry>,
+    ) -> StoreResult<()> {
+        let mut items = vec![
             tx::delete(&self.table, pk(&user.id), "PROFILE", None, &[])?,
             tx::delete(
                 &self.table,
@@ -403,8 +420,11 @@ impl Store {
             )?,
             tx::delete(&self.table, pk(&user.id), "PREFS", None, &[])?,
             tx::delete(&self.table, pk(&user.id), "UIPREFS", None, &[])?,
-        ])
-        .await?;
+        ];
+        if let Some(a) = audit {
+            items.push(self.audit_tx(a)?);
+        }
+        self.transact(items).await?;
         self.delete_user_notifications(&user.id).await?;
         self.clear_job_creator(&user.id).await
     }

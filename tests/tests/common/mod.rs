@@ -276,6 +276,24 @@ impl TestApp {
     }
 }
 
+/// Makes outbox task `id` due again now, as if its lease or backoff had run out (due time and
+/// its index key moved to the epoch).
+pub async fn make_outbox_task_due(store: &shared::store::Store, id: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("OUTBOX#{id}")))
+        .key("SK", AttributeValue::S("OUTBOX".into()))
+        .update_expression("SET due_at = :past, GSI2SK = :key")
+        .expression_attribute_values(":past", AttributeValue::N("1".into()))
+        .expression_attribute_values(":key", AttributeValue::S(format!("0000000001#{id}")))
+        .send()
+        .await
+        .unwrap();
+}
+
 /// A valid webhook job body aimed at `url`.
 pub fn webhook_job(name: &str, url: &str) -> Value {
     json!({

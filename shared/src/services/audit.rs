@@ -1,0 +1,35 @@
+//! `GET /api/v2/audit` (admins): the audit log, newest first, a cursor page of
+//! [`crate::store::audit::AUDIT_PAGE`] at a time ([`crate::store::audit`]).
+
+use super::query::{exact, DateRange, Query};
+use crate::{
+    error::ApiResult,
+    store::audit::{AuditFilter, AUDIT_PAGE},
+    web::AppState,
+};
+use serde_json::{json, Value};
+
+/// Filters `entity_type`, `entity_id`, `actor_id`, `from`, `to` (400 `Invalid date` /
+/// `Invalid date range` as the other lists) and `cursor` (the previous page's `next_cursor`;
+/// anything else starts at the newest entry). `{"entries", "count", "next_cursor"}`.
+pub async fn list(state: &AppState, q: &Query) -> ApiResult<Value> {
+    let range = DateRange::from_query(q)?;
+    let filter = AuditFilter {
+        entity_type: exact(q, "entity_type")?,
+        entity_id: exact(q, "entity_id")?,
+        actor_id: exact(q, "actor_id")?,
+        from: range.from,
+        to: range.to,
+    };
+    let cursor = q
+        .get("cursor")
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty() && c.len() <= 4096);
+    let (entries, next) = state.store.audit_page(&filter, cursor).await?;
+    Ok(json!({
+        "entries": entries.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
+        "count": entries.len(),
+        "page_size": AUDIT_PAGE,
+        "next_cursor": next,
+    }))
+}
