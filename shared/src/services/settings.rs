@@ -170,8 +170,8 @@ pub async fn put_github_owners(
             "update",
             "github_owners",
             "allowlist",
-            before.map(|b| json!(b.owners)),
-            Some(json!(saved.owners)),
+            before.map(|b| json!({"owners": b.owners})),
+            Some(json!({"owners": saved.owners})),
         ))
         .await?;
     let mut out = owners_json(state, Some(saved));
