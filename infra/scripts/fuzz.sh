@@ -43,7 +43,9 @@ run() {
     --max-examples "$examples" --seed 1 --no-color "${@:2}" | tee -a "$state/fuzz.out"
 }
 : >"$state/fuzz.out"
-# Everything but the operations that can deactivate or delete the fuzzing admin, then those.
-run "$t" --exclude-path-regex '^/api/v2/auth/users/\{id\}$'
+# Everything but the operations that end the fuzzing admin's session (logout, a role or
+# password change, a deactivation or delete of itself), then those, each with a fresh login.
+run "$t" --exclude-path-regex '^/api/v2/auth/(users/\{id\}|logout)$'
 run "$(token)" --include-path-regex '^/api/v2/auth/users/\{id\}$'
+run "$(token)" --include-path-regex '^/api/v2/auth/logout$'
 echo "fuzz: $(grep -Eo '[0-9]+ generated' "$state/fuzz.out" | awk '{s+=$1} END {print s}') requests, no server error, no schema violation"
