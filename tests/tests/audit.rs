@@ -145,6 +145,20 @@ async fn pages_follow_the_cursor_newest_first() {
     let second = audit(&app, &format!("?entity_type=job&cursor={cursor}")).await;
     assert_eq!(second["count"], 5, "{second}");
     assert_eq!(second["next_cursor"], Value::Null);
+    // The same log through cronctl's store calls.
+    let (entries, next) = app
+        .as_fn("cronctl")
+        .store
+        .audit_page(
+            &shared::store::audit::AuditFilter {
+                entity_type: Some("job".into()),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((entries.len(), next.is_some()), (50, true));
     let mut seen: Vec<String> = first["entries"]
         .as_array()
         .unwrap()

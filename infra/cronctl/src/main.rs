@@ -83,6 +83,24 @@ enum Command {
     Resync,
     /// Schedules, jobs awaiting repair and the last reconciliation (as `GET /scheduler/status`).
     Status,
+    /// The audit log, newest first (as `GET /api/v2/audit`), one page of 50; `--cursor`
+    /// continues with the `next_cursor` it printed.
+    Audit {
+        #[arg(long)]
+        entity_type: Option<String>,
+        #[arg(long)]
+        entity_id: Option<String>,
+        #[arg(long)]
+        actor_id: Option<String>,
+        /// RFC 3339 instant, inclusive.
+        #[arg(long)]
+        from: Option<String>,
+        /// RFC 3339 instant, exclusive.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
     /// Run one task of the maintenance function now.
     Maintenance {
         /// `sweep` (outbox, abandoned runs, pending schedule calls), `reconcile`, or `weekly`
@@ -376,6 +394,40 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(err)?;
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        }
+        Command::Audit {
+            entity_type,
+            entity_id,
+            actor_id,
+            from,
+            to,
+            cursor,
+        } => {
+            let instant = |v: Option<String>| {
+                v.map(|t| {
+                    chrono::DateTime::parse_from_rfc3339(&t)
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                        .map_err(|e| format!("not an RFC 3339 instant: {t} ({e})"))
+                })
+                .transpose()
+            };
+            let filter = shared::store::audit::AuditFilter {
+                entity_type,
+                entity_id,
+                actor_id,
+                from: instant(from)?,
+                to: instant(to)?,
+            };
+            let (entries, next) = state
+                .store
+                .audit_page(&filter, cursor.as_deref())
+                .await
+                .map_err(err)?;
+            let out = serde_json::json!({
+                "entries": entries.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
+                "next_cursor": next,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         }
         Command::Status => {
             let v = shared::services::scheduler::status(&state)
