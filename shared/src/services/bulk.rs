@@ -244,12 +244,12 @@ pub async fn upload(
         state.store.get_github_owners(),
     )?;
     // The owners the platform's token may reach (`Store::github_owner_allowed`).
-    let owner_allowed = |owner: &str| match &allowlist {
-        Some(list) => list.owners.iter().any(|o| o.eq_ignore_ascii_case(owner)),
-        None => state
-            .config
-            .default_github_owner
-            .eq_ignore_ascii_case(owner),
+    let owner_allowed = |owner: &str| {
+        crate::store::GithubOwners::allows(
+            allowlist.as_ref(),
+            &state.config.default_github_owner,
+            owner,
+        )
     };
 
     let mut errors: Vec<Value> = Vec::new();

@@ -59,6 +59,17 @@ pub struct GithubOwners {
     pub updated_by: Option<String>,
 }
 
+impl GithubOwners {
+    /// Whether `owner` may be reached: it is on the saved list, or, with none saved, it is
+    /// `default_owner` (GitHub owners compare case-insensitively).
+    pub fn allows(saved: Option<&GithubOwners>, default_owner: &str, owner: &str) -> bool {
+        match saved {
+            Some(list) => list.owners.iter().any(|o| o.eq_ignore_ascii_case(owner)),
+            None => !default_owner.is_empty() && default_owner.eq_ignore_ascii_case(owner),
+        }
+    }
+}
+
 impl Store {
     /// The Slack settings, if ever saved (GetItem `SETTINGS`/`SLACK`).
     pub async fn get_slack_settings(&self) -> StoreResult<Option<SlackSettings>> {
@@ -134,10 +145,11 @@ impl Store {
         owner: &str,
         default_owner: &str,
     ) -> StoreResult<bool> {
-        Ok(match self.get_github_owners().await? {
-            Some(list) => list.owners.iter().any(|o| o.eq_ignore_ascii_case(owner)),
-            None => !default_owner.is_empty() && default_owner.eq_ignore_ascii_case(owner),
-        })
+        Ok(GithubOwners::allows(
+            self.get_github_owners().await?.as_ref(),
+            default_owner,
+            owner,
+        ))
     }
 
     /// The last reconciliation record.
