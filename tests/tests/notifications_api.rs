@@ -305,3 +305,163 @@ async fn read_all_of_500_unread_answers_in_one_request() {
     .await;
     assert_eq!((s, v["total"].as_i64()), (200, Some(0)), "{v}");
 }
+
+/// Read-all is one write (a read mark), not one per unread item: stored items keep their
+/// stored state, everything created up to the mark reads as read (with the mark's time), what
+/// arrives after is unread, and counts, unread pages, ranges, single reads, deletes and
+/// delete-read agree with that — with retention on as well.
+#[tokio::test]
+async fn read_all_sets_one_mark_that_everything_else_respects() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let (_, at) = app.user("alice", "viewer").await;
+    let alice = app
+        .state
+        .store
+        .find_user_by_login("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let store = &app.state.store;
+    // 30 old unread (yesterday and earlier) and 3 live ones.
+    let base = chrono::Utc::now() - chrono::Duration::hours(30);
+    for i in 0..30 {
+        let n = shared::store::Notification {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: alice.id.clone(),
+            title: format!("old{i}"),
+            message: "m".into(),
+            kind: "info".into(),
+            related_job_id: None,
+            related_execution_id: None,
+            is_read: false,
+            read_at: None,
+            created_at: base + chrono::Duration::minutes(i),
+        };
+        assert!(store.import_notification(&n).await.unwrap());
+    }
+    for i in 0..3 {
+        app.job(
+            &app.admin_token,
+            webhook_job(&format!("before{i}"), "https://example.com/h"),
+        )
+        .await;
+    }
+    assert_eq!(unread(&app, &at, "").await, 33);
+    let r = app
+        .http
+        .put(app.url("/notifications/read-all"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = read(r).await;
+    assert_eq!((s, v["updated_count"].as_i64()), (200, Some(33)), "{v}");
+    let first = store
+        .read_mark(&alice.id)
+        .await
+        .unwrap()
+        .expect("a read mark");
+    // One write: the items themselves are still stored unread.
+    let stored = store.recent_notifications(&alice.id, 100).await.unwrap();
+    assert_eq!(stored.iter().filter(|n| !n.is_read).count(), 33);
+    // Nothing changes on a second read-all with nothing unread.
+    let r = app
+        .http
+        .put(app.url("/notifications/read-all"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.1["updated_count"], 0);
+    assert_eq!(store.read_mark(&alice.id).await.unwrap().unwrap(), first);
+
+    // Two more arrive after the mark (same minute as the mark, most likely).
+    for i in 0..2 {
+        app.job(
+            &app.admin_token,
+            webhook_job(&format!("after{i}"), "https://example.com/h"),
+        )
+        .await;
+    }
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(unread(&app, &at, "").await, 2);
+    assert_eq!(unread(&app, &at, &format!("?from={today}")).await, 2);
+    let yesterday = today.pred_opt().unwrap();
+    assert_eq!(unread(&app, &at, &format!("?to={yesterday}")).await, 0);
+    let mark_q = first
+        .at
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    assert_eq!(unread(&app, &at, &format!("?to={mark_q}")).await, 0);
+    let (u, v) = ids(&app, &at, "?unread_only=true&per_page=1").await;
+    assert_eq!((u.len(), v["total"].as_i64()), (1, Some(2)));
+    let (u2, _) = ids(&app, &at, "?unread_only=true&per_page=1&page=2").await;
+    let (u3, _) = ids(&app, &at, "?unread_only=true&per_page=1&page=3").await;
+    assert_eq!((u2.len(), u3.len()), (1, 0));
+    assert_ne!(u, u2);
+    let (_, v) = ids(&app, &at, "?per_page=100").await;
+    assert_eq!(v["total"], 35);
+    let list = v["notifications"].as_array().unwrap();
+    let mark_time = shared::domain::fmt_ts(&first.at);
+    for n in list {
+        let covered = !n["title"].as_str().unwrap().starts_with("New Job Created")
+            || !n["message"].as_str().unwrap().contains("\"after");
+        assert_eq!(n["is_read"], covered, "{n}");
+        if covered {
+            assert_eq!(n["read_at"], mark_time.as_str(), "{n}");
+        } else {
+            assert!(n["read_at"].is_null(), "{n}");
+        }
+    }
+    // A covered one read again keeps the mark's time; an uncovered one is read for real.
+    let old_id = list.last().unwrap()["id"].as_str().unwrap().to_string();
+    let (s, v) = read(
+        app.put_json(&format!("/notifications/{old_id}/read"), &at, json!(null))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["notification"]["read_at"].as_str()),
+        (200, Some(mark_time.as_str()))
+    );
+    let (s, _) = read(
+        app.put_json(&format!("/notifications/{}/read", u[0]), &at, json!(null))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(unread(&app, &at, "").await, 1);
+    // Deleting a covered (stored unread) one leaves the unread count alone.
+    let (s, _) = read(app.delete(&format!("/notifications/{old_id}"), &at).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(unread(&app, &at, "").await, 1);
+    assert_eq!(unread(&app, &at, &format!("?from={today}")).await, 1);
+    // Retention on: the ranged path gives the same answer.
+    let kept = store.clone().with_retention(Some(30));
+    assert_eq!(kept.unread_count(&alice.id, None, None).await.unwrap(), 1);
+    // delete-read: the 32 covered ones left and the one read for real; the unread one stays.
+    let (s, v) = read(app.delete("/notifications/delete-read", &at).await).await;
+    assert_eq!((s, v["deleted_count"].as_i64()), (200, Some(33)), "{v}");
+    let (left, v) = ids(&app, &at, "").await;
+    assert_eq!((left, v["total"].as_i64()), (u2.clone(), Some(1)));
+    assert_eq!(unread(&app, &at, "").await, 1);
+    // A second read-all: the first mark's items would keep their time; this one covers u2.
+    let r = app
+        .http
+        .put(app.url("/notifications/read-all"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.1["updated_count"], 1);
+    let second = store.read_mark(&alice.id).await.unwrap().unwrap();
+    assert_eq!(second.earlier, vec![mark_time.clone()]);
+    assert_eq!(
+        second.read_at(first.at - chrono::Duration::seconds(1)),
+        first.at
+    );
+    assert_eq!(unread(&app, &at, "").await, 0);
+    // The counters still agree with the stored items.
+    let report = store.verify_counters(false).await.unwrap();
+    assert!(report.drift.is_empty(), "{:?}", report.drift);
+}

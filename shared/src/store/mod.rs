@@ -28,6 +28,7 @@ mod jobs;
 mod notifications;
 pub mod outbox;
 mod rate;
+mod read_mark;
 mod settings;
 mod taxonomy;
 mod throttle;
@@ -42,6 +43,7 @@ pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS, IN_PROGRESS_TTL_S
 pub use jobs::{JobVersion, ListMark, ListSnapshot};
 pub use notifications::{scope as notification_counter_scope, Notification, NotificationPage};
 pub use rate::RateLimit;
+pub use read_mark::ReadMark;
 pub use settings::{GithubOwners, ReconcileRecord, SlackSettings};
 pub use taxonomy::{PendingRename, Taxon, TaxonKind};
 pub use throttle::Failures;

@@ -7,7 +7,9 @@
 
 use super::{
     counters::{floor_minute, Delta, RangeCounts, Tally},
-    from_item, item_with_keys, s, tx, Item, Store, StoreError, StoreResult,
+    from_item, item_with_keys,
+    read_mark::ReadMark,
+    s, tx, Item, Store, StoreError, StoreResult,
 };
 use crate::domain::{fmt_ts, now, ts};
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -53,6 +55,16 @@ impl Notification {
             "read_at": self.read_at.as_ref().map(fmt_ts),
             "created_at": fmt_ts(&self.created_at),
         })
+    }
+
+    /// The notification as its owner sees it: one covered by their read mark reads as read
+    /// (`read_at` = the mark that covered it), whatever its stored state.
+    pub fn as_seen(mut self, mark: Option<&ReadMark>) -> Self {
+        if let Some(m) = mark.filter(|m| !self.is_read && m.covers(self.created_at)) {
+            self.is_read = true;
+            self.read_at = Some(m.read_at(self.created_at));
+        }
+        self
     }
 
     pub(super) fn field(&self) -> &'static str {
@@ -127,17 +139,16 @@ impl Store {
         related_job_id: Option<&str>,
         related_execution_id: Option<&str>,
     ) -> StoreResult<()> {
-        let created_at = now();
         let mut seen = std::collections::HashSet::new();
-        let mut ops = Vec::with_capacity(recipients.len());
-        for user_id in recipients.iter().filter(|u| seen.insert(u.as_str())) {
-            let id = uuid::Uuid::new_v5(
-                &uuid::Uuid::NAMESPACE_OID,
-                format!("{seed}/{user_id}").as_bytes(),
-            )
-            .to_string();
-            let n = Notification {
-                id,
+        let notes: Vec<Notification> = recipients
+            .iter()
+            .filter(|u| seen.insert(u.as_str()))
+            .map(|user_id| Notification {
+                id: uuid::Uuid::new_v5(
+                    &uuid::Uuid::NAMESPACE_OID,
+                    format!("{seed}/{user_id}").as_bytes(),
+                )
+                .to_string(),
                 user_id: user_id.clone(),
                 title: title.into(),
                 message: message.into(),
@@ -146,8 +157,26 @@ impl Store {
                 related_execution_id: related_execution_id.map(str::to_string),
                 is_read: false,
                 read_at: None,
-                created_at,
-            };
+                created_at: now(),
+            })
+            .collect();
+        // One transaction per recipient (notification + id claim + read-mark check +
+        // counters), so a redelivery skips exactly the ones already written; 8 in flight.
+        use futures::StreamExt;
+        let results: Vec<StoreResult<()>> = futures::stream::iter(notes)
+            .map(|n| self.notify_one(n))
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        results.into_iter().collect::<StoreResult<Vec<()>>>()?;
+        Ok(())
+    }
+
+    /// Writes one recipient's notification unless its id is already claimed. A read mark
+    /// set at the same instant fails the check: the notification is then stamped again.
+    async fn notify_one(&self, mut n: Notification) -> StoreResult<()> {
+        for _ in 0..3 {
+            n.created_at = now();
             // The id claim makes a repeated delivery fail its condition instead of writing a
             // second notification (the notification's own key embeds its time).
             let claim = std::collections::HashMap::from([
@@ -156,56 +185,65 @@ impl Store {
                 (
                     "expires_at".to_string(),
                     aws_sdk_dynamodb::types::AttributeValue::N(
-                        (created_at.timestamp() + 30 * 24 * 3600).to_string(),
+                        (n.created_at.timestamp() + 30 * 24 * 3600).to_string(),
                     ),
                 ),
             ]);
-            ops.push((
-                vec![
-                    tx::create(&self.table, self.notification_item(&n)?)?,
-                    tx::create(&self.table, claim)?,
-                ],
-                Self::delta(&n, vec![(UNREAD, 1)]),
-            ));
+            let mut changes = super::counters::CounterChanges::default();
+            for (scope, d) in Self::delta(&n, vec![(UNREAD, 1)]) {
+                changes.add(&scope, &d);
+            }
+            let mut items = vec![
+                tx::create(&self.table, self.notification_item(&n)?)?,
+                tx::create(&self.table, claim)?,
+                self.mark_before(&n.user_id, n.created_at)?,
+            ];
+            items.extend(changes.into_updates(&self.table, self.floor_day())?);
+            match self.transact(items).await {
+                Err(StoreError::Conflict) => {
+                    if self
+                        .get(format!("NOTIFID#{}", n.id), "UNIQUE")
+                        .await?
+                        .is_some()
+                    {
+                        return Ok(());
+                    }
+                }
+                other => return other,
+            }
         }
-        // One transaction per recipient (notification + id claim + counters), so a redelivery
-        // skips exactly the ones already written; 8 in flight.
-        use futures::StreamExt;
-        let results: Vec<StoreResult<()>> = futures::stream::iter(ops)
-            .map(|(writes, deltas)| async move {
-                let mut changes = super::counters::CounterChanges::default();
-                for (scope, d) in &deltas {
-                    changes.add(scope, d);
-                }
-                let mut items = writes;
-                items.extend(changes.into_updates(&self.table, self.floor_day())?);
-                match self.transact(items).await {
-                    Ok(()) | Err(StoreError::Conflict) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            })
-            .buffer_unordered(8)
-            .collect()
-            .await;
-        results.into_iter().collect::<StoreResult<Vec<()>>>()?;
-        Ok(())
+        Err(StoreError::Conflict)
     }
 
     /// Writes a notification carried over from another deployment (id, times and read state
     /// kept) with its counts, only the first time: `false` when it is already there.
     pub async fn import_notification(&self, n: &Notification) -> StoreResult<bool> {
-        let field = if n.is_read { READ } else { UNREAD };
-        let mut changes = super::counters::CounterChanges::default();
-        for (scope, d) in Self::delta(n, vec![(field, 1)]) {
-            changes.add(&scope, &d);
+        let mut n = n.clone();
+        for _ in 0..2 {
+            let mut changes = super::counters::CounterChanges::default();
+            for (scope, d) in Self::delta(&n, vec![(n.field(), 1)]) {
+                changes.add(&scope, &d);
+            }
+            let mut items = vec![tx::create(&self.table, self.notification_item(&n)?)?];
+            if !n.is_read {
+                items.push(self.mark_before(&n.user_id, n.created_at)?);
+            }
+            items.extend(changes.into_updates(&self.table, self.floor_day())?);
+            match self.transact(items).await {
+                Ok(()) => return Ok(true),
+                Err(StoreError::Conflict) if !n.is_read => {
+                    // Already there, or the owner's read mark covers it: then it is read.
+                    let mark = self.read_mark(&n.user_id).await?;
+                    if !mark.as_ref().is_some_and(|m| m.covers(n.created_at)) {
+                        return Ok(false);
+                    }
+                    n = n.as_seen(mark.as_ref());
+                }
+                Err(StoreError::Conflict) => return Ok(false),
+                Err(e) => return Err(e),
+            }
         }
-        let mut items = vec![tx::create(&self.table, self.notification_item(n)?)?];
-        items.extend(changes.into_updates(&self.table, self.floor_day())?);
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conflict) => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(false)
     }
 
     /// Every notification of a user, oldest first (Query `PK = USER#<id>`,
@@ -273,11 +311,9 @@ impl Store {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<i64> {
-        Ok(self
-            .notification_counts(user_id, from, to)
-            .await?
-            .0
-            .get(UNREAD))
+        let mark = self.read_mark(user_id).await?;
+        self.unread_after_mark(user_id, mark.as_ref(), from, to)
+            .await
     }
 
     /// One page of a user's notifications newest first (`unread_only` reads the unread index),
@@ -291,6 +327,17 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> StoreResult<NotificationPage> {
+        let mark = self.read_mark(user_id).await?;
+        // Unread only: what the read mark covers is read, so the range starts after it.
+        let after = match (&mark, unread_only) {
+            (Some(m), true) => match self.after_mark(m, from, to) {
+                Some(a) => Some(a),
+                None => return Ok(NotificationPage::default()),
+            },
+            _ => None,
+        };
+        let from = after.map_or(from, |a| a.count_from);
+        let subtract = after.map_or(0, |a| a.subtract);
         let matches = move |t: &Tally| {
             if unread_only {
                 t.get(UNREAD)
@@ -305,7 +352,7 @@ impl Store {
         } else {
             self.page_counts(&scopes, from, to).await?
         };
-        let total = matches(&tally);
+        let total = (matches(&tally) - subtract).max(0);
         let empty = || NotificationPage {
             items: Vec::new(),
             total,
@@ -325,6 +372,12 @@ impl Store {
                 (lo, Some(p.bucket_end), p.skip as usize)
             }
         };
+        // The mark's own minute: its covered items sort last in it, so they are cut off by
+        // the exact bound without moving the page start.
+        let lo = match (lo, after.and_then(|a| a.items_from)) {
+            (Some(l), Some(f)) => Some(l.max(f)),
+            (l, f) => l.or(f),
+        };
         let (index, pk_name, pk, sk_name, prefix) = if unread_only {
             (
                 Some("GSI2"),
@@ -342,7 +395,7 @@ impl Store {
         Ok(NotificationPage {
             items: items
                 .into_iter()
-                .map(from_item)
+                .map(|i| Ok(from_item::<Notification>(i)?.as_seen(mark.as_ref())))
                 .collect::<StoreResult<_>>()?,
             total,
         })
@@ -454,26 +507,36 @@ impl Store {
         ))
     }
 
-    /// Marks one notification read (idempotent: an already-read one keeps its `read_at`).
-    /// Returns the stored state.
+    /// Marks one notification read (idempotent: an already-read one, or one its owner's read
+    /// mark covers, keeps its `read_at`). Returns the state its owner sees.
     pub async fn mark_notification_read(&self, n: &Notification) -> StoreResult<Notification> {
-        if n.is_read {
-            return Ok(n.clone());
-        }
-        let at = now();
-        match self.transact_counted(vec![self.read_op(n, at)?]).await {
-            Ok(()) => {
-                let mut read = n.clone();
-                read.is_read = true;
-                read.read_at = Some(at);
-                Ok(read)
+        let mut current = n.clone();
+        for _ in 0..3 {
+            let mark = self.read_mark(&current.user_id).await?;
+            let seen = current.clone().as_seen(mark.as_ref());
+            if seen.is_read {
+                return Ok(seen);
             }
-            Err(StoreError::Conflict) => Ok(self
-                .get_notification(&n.id)
-                .await?
-                .unwrap_or_else(|| n.clone())),
-            Err(e) => Err(e),
+            let at = now();
+            let check = self.mark_before(&current.user_id, current.created_at)?;
+            match self
+                .transact_counted(vec![self.read_op(&current, at)?, (check, vec![])])
+                .await
+            {
+                Ok(()) => {
+                    current.is_read = true;
+                    current.read_at = Some(at);
+                    return Ok(current);
+                }
+                // Read meanwhile, or a read mark passed it: look again.
+                Err(StoreError::Conflict) => match self.get_notification(&n.id).await? {
+                    Some(fresh) => current = fresh,
+                    None => return Ok(seen),
+                },
+                Err(e) => return Err(e),
+            }
         }
+        Err(StoreError::Conflict)
     }
 
     /// The notifications of one read state in `[from, to)` (the state index; all pages).
@@ -515,37 +578,6 @@ impl Store {
         items.into_iter().map(|i| from_item(i?)).collect()
     }
 
-    /// Marks every unread notification of a user read; returns how many. Reads only the
-    /// unread index.
-    pub async fn mark_all_notifications_read(&self, user_id: &str) -> StoreResult<usize> {
-        let unread = self
-            .notifications_in_state(user_id, false, None, None)
-            .await?;
-        let at = now();
-        let mut done = 0;
-        for chunk in unread.chunks(25) {
-            let ops = chunk
-                .iter()
-                .map(|n| self.read_op(n, at))
-                .collect::<StoreResult<Vec<_>>>()?;
-            match self.transact_counted(ops).await {
-                Ok(()) => done += chunk.len(),
-                // One was read meanwhile: fall back to one at a time for this chunk.
-                Err(StoreError::Conflict) => {
-                    for n in chunk {
-                        match self.transact_counted(vec![self.read_op(n, at)?]).await {
-                            Ok(()) => done += 1,
-                            Err(StoreError::Conflict) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(done)
-    }
-
     fn delete_op(
         &self,
         n: &Notification,
@@ -565,11 +597,32 @@ impl Store {
         ))
     }
 
-    /// Deletes one notification (a concurrent read is retried with the fresh state).
+    /// The read-mark side of deleting `n` (stored state): nothing for a stored-read one; for a
+    /// stored-unread one, its removal from the snapshot when the mark covers it, else the check
+    /// that the mark has not passed it.
+    fn delete_mark_op(
+        &self,
+        n: &Notification,
+        mark: Option<&ReadMark>,
+    ) -> StoreResult<Option<(TransactWriteItem, Vec<(String, Delta)>)>> {
+        if n.is_read {
+            return Ok(None);
+        }
+        Ok(Some(match mark.filter(|m| m.covers(n.created_at)) {
+            Some(m) => (self.mark_forget(&n.user_id, m, &[n.created_at])?, vec![]),
+            None => (self.mark_before(&n.user_id, n.created_at)?, vec![]),
+        }))
+    }
+
+    /// Deletes one notification (a concurrent read or read mark is retried with the fresh
+    /// state).
     pub async fn delete_notification(&self, n: &Notification) -> StoreResult<()> {
         let mut current = n.clone();
         for _ in 0..3 {
-            match self.transact_counted(vec![self.delete_op(&current)?]).await {
+            let mark = self.read_mark(&current.user_id).await?;
+            let mut ops = vec![self.delete_op(&current)?];
+            ops.extend(self.delete_mark_op(&current, mark.as_ref())?);
+            match self.transact_counted(ops).await {
                 Err(StoreError::Conflict) => match self.get_notification(&n.id).await? {
                     Some(fresh) => current = fresh,
                     None => return Ok(()),
@@ -580,7 +633,8 @@ impl Store {
         Err(StoreError::Conflict)
     }
 
-    /// Deletes a user's read notifications created in `[from, to)`; returns how many.
+    /// Deletes a user's read notifications created in `[from, to)` — stored read, and stored
+    /// unread but covered by their read mark; returns how many.
     pub async fn delete_read_notifications(
         &self,
         user_id: &str,
@@ -598,14 +652,49 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        Ok(read.len())
+        let mut deleted = read.len();
+        let Some(mark) = self.read_mark(user_id).await? else {
+            return Ok(deleted);
+        };
+        let end = mark.at + Duration::microseconds(1);
+        let covered = self
+            .notifications_in_state(user_id, false, from, Some(to.map_or(end, |t| t.min(end))))
+            .await?;
+        // 20 deletes + their counter items + the mark stay under 100 transaction items.
+        for chunk in covered.chunks(20) {
+            let times: Vec<DateTime<Utc>> = chunk.iter().map(|n| n.created_at).collect();
+            let mut ops = chunk
+                .iter()
+                .map(|n| self.delete_op(n))
+                .collect::<StoreResult<Vec<_>>>()?;
+            ops.push((self.mark_forget(user_id, &mark, &times)?, vec![]));
+            match self.transact_counted(ops).await {
+                Ok(()) => deleted += chunk.len(),
+                // The mark moved or one of them changed: one at a time, as they are now.
+                Err(StoreError::Conflict) => {
+                    for n in chunk {
+                        let fresh = self.get_notification(&n.id).await?;
+                        let mark = self.read_mark(user_id).await?;
+                        if let Some(f) = fresh.filter(|f| f.clone().as_seen(mark.as_ref()).is_read)
+                        {
+                            self.delete_notification(&f).await?;
+                            deleted += 1;
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
     }
 
-    /// Deletes all of a user's notifications and their counters (user deletion, §2.9).
+    /// Deletes all of a user's notifications, their read mark and their counters (user
+    /// deletion, §2.9).
     pub async fn delete_user_notifications(&self, user_id: &str) -> StoreResult<()> {
-        let keys = self
+        let mut keys = self
             .keys_with_prefix(&format!("USER#{user_id}"), "NOTIF#")
             .await?;
+        keys.push(Self::mark_key(user_id));
         self.batch_delete(keys).await?;
         self.drop_scope(&scope(user_id)).await
     }
