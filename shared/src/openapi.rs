@@ -699,10 +699,24 @@ pub struct SchedulerStatus {
     pub last_resync_at: Option<String>,
     pub jobs_pending_repair: i64,
     pub history_purges_pending: i64,
+    pub retention: RetentionStatus,
     #[schema(value_type = Option<Object>)]
     pub last_resync: Option<Value>,
     #[schema(value_type = Object)]
     pub meaning: Value,
+}
+
+/// The history retention in effect (`GET /scheduler/status`).
+#[derive(ToSchema)]
+pub struct RetentionStatus {
+    /// Whole UTC days of executions and notifications kept; null keeps everything.
+    pub days: Option<i64>,
+    /// First UTC day (`YYYY-MM-DD`) still visible after a raise of the window, if any.
+    pub kept_since: Option<String>,
+    /// `RETENTION_DAYS` as configured (null: off).
+    pub configured_days: Option<i64>,
+    /// Why the configured value is not in effect (a change on a live table), if it is not.
+    pub refused: Option<String>,
 }
 
 /// `POST /scheduler/resync` answer.

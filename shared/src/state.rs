@@ -17,6 +17,9 @@ pub struct AppState {
     /// This process's cache of `GET /jobs` entries, revalidated on every request
     /// ([`crate::job_list`]).
     pub job_list: Arc<crate::job_list::JobListCache>,
+    /// `RETENTION_DAYS` against the table's record ([`AppState::from_env`]): what the store
+    /// applies, and why a changed value is not applied.
+    pub retention: crate::store::RetentionCheck,
     /// The SDK clients behind the store, schedules and alerts ([`AppState::for_function`]).
     sdk: SdkClients,
 }
@@ -30,9 +33,23 @@ struct SdkClients {
 }
 
 impl AppState {
-    /// Builds the state from configuration and SDK clients (call once, at init).
+    /// Builds the state from configuration and SDK clients (call once, at init), applying
+    /// `RETENTION_DAYS` as configured (no comparison with the table: tests and tools that
+    /// settle it themselves, [`AppState::with_retention`]).
     pub fn new(
         config: Config,
+        dynamo: aws_sdk_dynamodb::Client,
+        scheduler: aws_sdk_scheduler::Client,
+        ses: aws_sdk_sesv2::Client,
+    ) -> Self {
+        let check = crate::store::RetentionCheck::unchecked(config.retention_days);
+        Self::with_retention(config, check, dynamo, scheduler, ses)
+    }
+
+    /// [`AppState::new`] applying a settled retention ([`AppState::settle_retention`]).
+    pub fn with_retention(
+        config: Config,
+        retention: crate::store::RetentionCheck,
         dynamo: aws_sdk_dynamodb::Client,
         scheduler: aws_sdk_scheduler::Client,
         ses: aws_sdk_sesv2::Client,
@@ -42,8 +59,8 @@ impl AppState {
             scheduler: scheduler.clone(),
             ses: ses.clone(),
         };
-        let store =
-            Store::new(dynamo, config.table_name.clone()).with_retention(config.retention_days);
+        let store = Store::new(dynamo, config.table_name.clone())
+            .with_retention_in_effect(retention.in_effect.clone());
         let schedules = Schedules::new(scheduler, &config);
         let alerts = crate::alerts::Alerts::new(store.clone(), ses, &config);
         let engine = Engine::new(store.clone(), schedules.clone(), alerts.clone(), &config);
@@ -61,7 +78,33 @@ impl AppState {
             tokens,
             alerts,
             job_list,
+            retention,
             sdk,
+        }
+    }
+
+    /// Compares `RETENTION_DAYS` with the retention recorded in the table
+    /// ([`Store::settle_retention`]; one GetItem, and — `record`, for the maintenance
+    /// function and cronctl — one PutItem on a stack's first start). A changed value is
+    /// refused — the record stays in effect — and logged as an error with the reason; an
+    /// unreachable table leaves the configured value in effect (warned).
+    pub async fn settle_retention(
+        config: &Config,
+        dynamo: &aws_sdk_dynamodb::Client,
+        record: bool,
+    ) -> crate::store::RetentionCheck {
+        let store = Store::new(dynamo.clone(), config.table_name.clone());
+        match store.settle_retention(config.retention_days, record).await {
+            Ok(check) => {
+                if let Some(reason) = &check.refused {
+                    tracing::error!(%reason, "RETENTION_DAYS change refused");
+                }
+                check
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "retention record unreadable: RETENTION_DAYS applied as configured");
+                crate::store::RetentionCheck::unchecked(config.retention_days)
+            }
         }
     }
 
@@ -79,9 +122,13 @@ impl AppState {
     pub async fn from_env(function: &str) -> Self {
         let config = Config::from_env();
         let sdk = crate::config::sdk_config_for(function).await;
-        Self::new(
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let record = function == "MaintenanceFunction";
+        let retention = Self::settle_retention(&config, &dynamo, record).await;
+        Self::with_retention(
             config,
-            aws_sdk_dynamodb::Client::new(&sdk),
+            retention,
+            dynamo,
             aws_sdk_scheduler::Client::new(&sdk),
             aws_sdk_sesv2::Client::new(&sdk),
         )
@@ -105,7 +152,13 @@ impl AppState {
             aws_sdk_scheduler::Client::from_conf(scheduler.build()),
             aws_sdk_sesv2::Client::from_conf(ses.build()),
         );
-        let mut state = Self::new((*self.config).clone(), ddb, scheduler, ses);
+        let mut state = Self::with_retention(
+            (*self.config).clone(),
+            self.retention.clone(),
+            ddb,
+            scheduler,
+            ses,
+        );
         let (scheduled, manual) = self.engine.timeouts();
         state.engine = state.engine.with_timeouts(scheduled, manual);
         state.job_list = self.job_list.clone();

@@ -518,3 +518,102 @@ async fn verify_reports_and_repairs_counter_drift() {
     .await;
     assert_eq!(unread["unread_count"], n["total"]);
 }
+
+/// `RETENTION_DAYS` changed on a live table is refused (the record stays in effect, with the
+/// reason, also in `GET /scheduler/status`); `cronctl retention set` re-stamps the history and
+/// records the new rule; raising it afterwards keeps hidden what the old window hid.
+#[tokio::test]
+async fn a_retention_change_is_refused_until_the_history_is_restamped() {
+    let app = spawn_keeping_history().await;
+    let store = &app.state.store;
+    let admin = store.find_user_by_login("admin").await.unwrap().unwrap();
+    let now = chrono::Utc::now();
+    let mut ids = Vec::new();
+    for (i, age) in [10i64, 1].into_iter().enumerate() {
+        let n = shared::store::Notification {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: admin.id.clone(),
+            title: format!("n{i}"),
+            message: "m".into(),
+            kind: "info".into(),
+            related_job_id: None,
+            related_execution_id: None,
+            is_read: true,
+            read_at: Some(now),
+            created_at: now - chrono::Duration::days(age),
+        };
+        assert!(store.import_notification(&n).await.unwrap());
+        ids.push(n);
+    }
+    let expiry = |n: &shared::store::Notification| {
+        let key = format!("NOTIF#{}#{}", shared::domain::fmt_ts(&n.created_at), n.id);
+        let pk = format!("USER#{}", n.user_id);
+        async move {
+            store
+                .client()
+                .get_item()
+                .table_name(store.table())
+                .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+                .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+                .get("expires_at")
+                .map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+        }
+    };
+    assert_eq!(expiry(&ids[0]).await, None);
+
+    // First start records what is configured; a changed value is then refused.
+    let first = store.settle_retention(None, true).await.unwrap();
+    assert_eq!((first.in_effect.days, first.refused), (None, None));
+    let changed = store.settle_retention(Some(5), false).await.unwrap();
+    assert_eq!(changed.in_effect.days, None);
+    let reason = changed.refused.expect("refused");
+    assert!(reason.contains("cronctl retention set 5"), "{reason}");
+    // The status endpoint says what is in effect and why.
+    let (s, v) = read(app.get("/scheduler/status", &app.admin_token).await).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["retention"]["days"], serde_json::Value::Null, "{v}");
+    assert!(v["retention"].get("refused").is_some(), "{v}");
+
+    // Lowering it: everything re-stamped, the 10-day-old one now hidden.
+    let r = store.set_retention(Some(5)).await.unwrap();
+    assert_eq!((r.notifications, r.left_hidden), (2, 0), "{r:?}");
+    let day = |d: i64| {
+        (now - chrono::Duration::days(d))
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp()
+    };
+    assert_eq!(expiry(&ids[1]).await, Some(day(1) + 7 * 86_400));
+    assert_eq!(expiry(&ids[0]).await, Some(day(10) + 7 * 86_400));
+    let ok = store.settle_retention(Some(5), false).await.unwrap();
+    assert_eq!((ok.in_effect.days, ok.refused), (Some(5), None));
+    let five = store.clone().with_retention_in_effect(ok.in_effect);
+    let seen = five.recent_notifications(&admin.id, 10).await.unwrap();
+    assert_eq!(seen.len(), 1);
+
+    // Off again: what the 5-day window hid stays hidden (and keeps its expiry); the rest is
+    // kept for good.
+    let r = store.set_retention(None).await.unwrap();
+    assert_eq!((r.notifications, r.left_hidden), (1, 1), "{r:?}");
+    let since = (now - chrono::Duration::days(5)).date_naive();
+    assert_eq!(r.retention.kept_since, Some(since));
+    assert_eq!(expiry(&ids[1]).await, None);
+    assert_eq!(expiry(&ids[0]).await, Some(day(10) + 7 * 86_400));
+    let off = store.settle_retention(None, false).await.unwrap();
+    assert_eq!(off.in_effect.kept_since, Some(since));
+    let kept = store.clone().with_retention_in_effect(off.in_effect);
+    assert_eq!(
+        kept.recent_notifications(&admin.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -262,7 +262,7 @@ fn drop_outside_retention(state: &AppState, bundle: &mut Bundle, keep: bool, r: 
     if r.outside_retention == 0 {
         return;
     }
-    let days = state.config.retention_days.unwrap_or_default();
+    let days = state.store.retention().days.unwrap_or_default();
     if keep {
         r.notes.push(format!(
             "{old_runs} execution(s) and {old_notes} notification(s) are older than the target's retention window (RETENTION_DAYS={days}, before {}): carried (--keep-expired), hidden at once and deleted by TTL",

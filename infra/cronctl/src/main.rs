@@ -101,6 +101,15 @@ enum Command {
         #[arg(long)]
         cursor: Option<String>,
     },
+    /// The history retention: `show` what is in effect (and whether `RETENTION_DAYS` is
+    /// refused), or `set <days|off>` on a live table: re-stamps every execution and
+    /// notification with the new expiry, then records the rule the functions apply.
+    Retention {
+        #[arg(value_parser = ["show", "set"])]
+        action: String,
+        /// For `set`: whole UTC days (1-36500), or `off` to keep everything.
+        days: Option<String>,
+    },
     /// Run one task of the maintenance function now.
     Maintenance {
         /// `sweep` (outbox, abandoned runs, pending schedule calls), `reconcile`, or `weekly`
@@ -330,9 +339,13 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     // Named `cronctl` in the user agent: its calls are held against iam-policy.json.
     let sdk = shared::config::sdk_config_for("cronctl").await;
-    let state = AppState::new(
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    // Imports and history writes apply the table's recorded retention, as the functions do.
+    let retention = AppState::settle_retention(&config, &dynamo, true).await;
+    let state = AppState::with_retention(
         config,
-        aws_sdk_dynamodb::Client::new(&sdk),
+        retention,
+        dynamo,
         aws_sdk_scheduler::Client::new(&sdk),
         aws_sdk_sesv2::Client::new(&sdk),
     );
@@ -434,6 +447,29 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("{e:?}"))?;
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Command::Retention { action, days } => {
+            if action == "set" {
+                let days = match days.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    Some("off" | "0") => None,
+                    Some(d) => Some(
+                        d.parse::<u32>()
+                            .ok()
+                            .filter(|d| (1..=36_500).contains(d))
+                            .ok_or_else(|| format!("not a number of days (1-36500) or off: {d}"))?,
+                    ),
+                    None => return Err("cronctl retention set <days|off>".into()),
+                };
+                let r = state.store.set_retention(days).await.map_err(err)?;
+                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            } else {
+                let out = serde_json::json!({
+                    "recorded": state.store.recorded_retention().await.map_err(err)?,
+                    "configured_days": state.retention.configured,
+                    "refused": state.retention.refused,
+                });
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            }
         }
         Command::Maintenance {
             task,

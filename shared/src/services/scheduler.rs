@@ -29,6 +29,7 @@ fn meanings() -> Value {
         "scheduled_jobs_count": "schedules in the job schedule group (one per active, unexpired job)",
         "jobs_pending_repair": "jobs whose last schedule call failed, repaired by the next reconciliation",
         "history_purges_pending": "deleted jobs whose runs and counters are still being removed (retried until done)",
+        "retention": "history kept: days in effect (null: everything), first day kept after a raise, RETENTION_DAYS as configured, and why a changed value is refused (cronctl retention set applies it)",
         "last_resync_at": "when the last reconciliation (maintenance, every 10 minutes, or POST /scheduler/resync) finished",
     })
 }
@@ -54,6 +55,12 @@ pub async fn status(state: &AppState) -> ApiResult<Value> {
         "last_resync_at": last.as_ref().map(|r| fmt_ts(&r.ran_at)),
         "jobs_pending_repair": pending.len(),
         "history_purges_pending": purges.len(),
+        "retention": {
+            "days": state.retention.in_effect.days,
+            "kept_since": state.retention.in_effect.kept_since.map(|d| d.to_string()),
+            "configured_days": state.retention.configured,
+            "refused": state.retention.refused,
+        },
         "last_resync": last_report,
         "meaning": meanings(),
     }))

@@ -29,6 +29,7 @@ mod notifications;
 pub mod outbox;
 mod rate;
 mod read_mark;
+mod retention;
 mod settings;
 mod taxonomy;
 mod throttle;
@@ -44,6 +45,7 @@ pub use jobs::{JobVersion, ListMark, ListSnapshot};
 pub use notifications::{scope as notification_counter_scope, Notification, NotificationPage};
 pub use rate::RateLimit;
 pub use read_mark::ReadMark;
+pub use retention::{Restamp, Retention, RetentionCheck};
 pub use settings::{GithubOwners, ReconcileRecord, SlackSettings};
 pub use taxonomy::{PendingRename, Taxon, TaxonKind};
 pub use throttle::Failures;
@@ -158,8 +160,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     client: Client,
     table: String,
-    /// Whole UTC days of history kept; `None` keeps everything.
-    retention_days: Option<u32>,
+    /// The history kept (days, and the first day still visible after a raise).
+    retention: Retention,
 }
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
@@ -197,15 +199,29 @@ impl Store {
         Self {
             client,
             table: table.into(),
-            retention_days: None,
+            retention: Retention::default(),
         }
     }
 
     /// The same store with a retention period for executions and notifications
     /// (`Config::retention_days`).
     pub fn with_retention(mut self, days: Option<u32>) -> Self {
-        self.retention_days = days;
+        self.retention = Retention {
+            days,
+            kept_since: None,
+        };
         self
+    }
+
+    /// The same store with the retention recorded for its table ([`Store::settle_retention`]).
+    pub fn with_retention_in_effect(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The retention this store applies.
+    pub fn retention(&self) -> &Retention {
+        &self.retention
     }
 
     /// The oldest instant still visible: 00:00 UTC of `today - retention days` (`None`: keep
@@ -223,8 +239,11 @@ impl Store {
     }
 
     fn floor_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let days = self.retention_days?;
-        let day = now.date_naive() - chrono::Duration::days(days as i64);
+        let window = self
+            .retention
+            .days
+            .map(|d| now.date_naive() - chrono::Duration::days(d as i64));
+        let day = window.max(self.retention.kept_since)?;
         day.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
     }
 
@@ -244,7 +263,7 @@ impl Store {
     /// The TTL attribute of a history item that happened at `t`: one day after the day it
     /// leaves the retention window (`None` without retention).
     pub(crate) fn history_ttl(&self, t: DateTime<Utc>) -> Option<(String, AttributeValue)> {
-        let days = self.retention_days? as i64 + 2;
+        let days = self.retention.days? as i64 + 2;
         let day = t.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
         let at = day + chrono::Duration::days(days);
         Some((
