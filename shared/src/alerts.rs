@@ -130,6 +130,11 @@ pub enum Delivered {
 }
 
 /// Longest slice of a history purge per lease, well inside [`crate::store::outbox::LEASE_SECS`].
+/// Schedule calls in flight while delivering one [`Task::SyncSchedules`] (the SDK's standard
+/// retry mode backs off on `ThrottlingException`; EventBridge Scheduler's lowest published
+/// default is 50 `CreateSchedule` per second).
+pub const SCHEDULE_CONCURRENCY: usize = 16;
+
 const PURGE_SLICE: std::time::Duration = std::time::Duration::from_secs(20);
 /// Longest one delivery run keeps re-leasing a purge that has more to do (the maintenance
 /// function's timeout is 300 s); the rest is picked up by the next sweep.
@@ -139,6 +144,9 @@ const PURGE_RUN: std::time::Duration = std::time::Duration::from_secs(200);
 #[derive(Clone, Debug)]
 pub struct Alerts {
     store: Store,
+    /// For the bulk upload's schedule tasks ([`Task::SyncSchedules`]).
+    schedules: crate::schedules::Schedules,
+    tz: chrono_tz::Tz,
     mailer: Option<Mailer>,
     /// `None` when the safe client could not be built: Slack then fails closed.
     http: Option<reqwest::Client>,
@@ -154,9 +162,16 @@ pub struct DrainReport {
 
 impl Alerts {
     /// Builds the sender (when `MAIL_FROM` is set) and the Slack client once.
-    pub fn new(store: Store, ses: aws_sdk_sesv2::Client, config: &Config) -> Self {
+    pub fn new(
+        store: Store,
+        ses: aws_sdk_sesv2::Client,
+        schedules: crate::schedules::Schedules,
+        config: &Config,
+    ) -> Self {
         Self {
             store,
+            schedules,
+            tz: config.timezone,
             mailer: config.mail_from.clone().map(|from| Mailer {
                 client: ses,
                 from,
@@ -300,6 +315,10 @@ impl Alerts {
             Task::Slack { text, .. } => self.post_slack(text).await,
             // Written with its change, never enqueued: nothing to deliver.
             Task::Audit { .. } => Ok(Delivered::Done),
+            Task::SyncSchedules {
+                job_ids,
+                sync_token,
+            } => self.sync_schedules(job_ids, sync_token).await,
             Task::PurgeJobHistory { job_id } => {
                 let deadline = std::time::Instant::now() + PURGE_SLICE;
                 match self.store.purge_job_history(job_id, deadline).await {
@@ -312,6 +331,43 @@ impl Alerts {
                 }
             }
         }
+    }
+
+    /// Repairs the schedules of a bulk upload's jobs ([`crate::schedules::repair`]),
+    /// [`SCHEDULE_CONCURRENCY`] calls in flight; fails (to be retried) when any call failed,
+    /// those jobs keeping their `SYNC_PENDING` mark meanwhile.
+    async fn sync_schedules(&self, job_ids: &[String], token: &str) -> Result<Delivered, String> {
+        use futures::StreamExt;
+        let today = crate::domain::today_in(self.tz);
+        let (store, schedules) = (self.store.clone(), self.schedules.clone());
+        let results: Vec<_> = futures::stream::iter(job_ids.to_vec())
+            .map(move |id| {
+                let (store, schedules, token) = (store.clone(), schedules.clone(), token.to_string());
+                async move {
+                    crate::schedules::repair(&store, &schedules, &id, &token, today).await
+                }
+            })
+            .buffer_unordered(SCHEDULE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut failed = 0;
+        for r in results {
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    failed += 1;
+                    tracing::warn!(error = %e, "bulk schedule call failed; retried");
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        if failed > 0 {
+            return Err(format!(
+                "{failed} of {} schedule call(s) failed",
+                job_ids.len()
+            ));
+        }
+        Ok(Delivered::Done)
     }
 
     /// Resolves e-mail recipients and applies the users' preferences.

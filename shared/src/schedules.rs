@@ -325,3 +325,31 @@ impl StoredSchedule {
 #[cfg(test)]
 #[path = "schedules_test.rs"]
 mod tests;
+
+/// Repairs one job's schedule after a write left the job `SYNC_PENDING` with `token`: syncs it
+/// with the job as stored (removes it when the job is gone, and again when a delete lands
+/// during the call), then clears the mark (only if it is still `token`). A failed schedule
+/// call is the inner error: the mark stays for the next repair. Used by the sweep and by the
+/// bulk upload's schedule task.
+pub async fn repair(
+    store: &crate::store::Store,
+    schedules: &Schedules,
+    id: &str,
+    token: &str,
+    today: NaiveDate,
+) -> Result<Result<(), ScheduleError>, crate::store::StoreError> {
+    let synced = match store.get_job(id).await? {
+        Some(job) => schedules.sync(&job, today).await,
+        // Deleted (or being deleted): no schedule may remain.
+        None => schedules.remove(id).await,
+    };
+    // A delete may have removed the job meanwhile: then no schedule may stay behind.
+    let synced = match synced {
+        Ok(()) if store.get_job(id).await?.is_none() => schedules.remove(id).await,
+        other => other,
+    };
+    if synced.is_ok() {
+        store.clear_sync_pending(id, token).await?;
+    }
+    Ok(synced)
+}

@@ -62,7 +62,7 @@ impl AppState {
         let store = Store::new(dynamo, config.table_name.clone())
             .with_retention_in_effect(retention.in_effect.clone());
         let schedules = Schedules::new(scheduler, &config);
-        let alerts = crate::alerts::Alerts::new(store.clone(), ses, &config);
+        let alerts = crate::alerts::Alerts::new(store.clone(), ses, schedules.clone(), &config);
         let engine = Engine::new(store.clone(), schedules.clone(), alerts.clone(), &config);
         let tokens = Tokens::new(
             &config.jwt_secret,

@@ -104,6 +104,8 @@ async fn refreshed_file_creates_46_jobs_and_25_schedules() {
         let r = r.unwrap();
         first.entry(r[0].trim().to_string()).or_insert(r);
     }
+    // The schedules follow through the outbox (the table's stream delivers it at once).
+    deliver_schedules(&app, 25).await;
     let (_, listed) = read(app.get("/jobs", &app.admin_token).await).await;
     let listed = listed["jobs"].as_array().unwrap().clone();
     assert_eq!(listed.len(), 46);
@@ -290,6 +292,31 @@ async fn oversized_cells_are_row_errors_with_the_same_bounds_as_post_jobs() {
     );
 }
 
+/// The answer comes once the jobs are written: the jobs that should run are marked
+/// `SYNC_PENDING` and have no schedule yet; delivering the upload's outbox tasks (as the
+/// table's stream does) creates exactly those schedules and clears the marks.
+async fn deliver_schedules(app: &TestApp, expected: usize) {
+    let pending = app.state.store.sync_pending_jobs().await.unwrap();
+    assert_eq!(pending.len(), expected, "marked until scheduled");
+    assert!(
+        app.schedule_names().await.is_empty(),
+        "no schedule call in the request"
+    );
+    let r = app.maintenance.alerts.drain(50).await.unwrap();
+    assert_eq!(r.failed, 0, "{r:?}");
+    assert_eq!(
+        r.delivered,
+        expected.div_ceil(shared::services::bulk::JOBS_PER_SCHEDULE_TASK)
+    );
+    assert!(app
+        .state
+        .store
+        .sync_pending_jobs()
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 #[tokio::test]
 async fn a_thousand_rows_create_a_thousand_jobs_with_exactly_their_schedules() {
     let app = spawn_app().await;
@@ -313,6 +340,7 @@ async fn a_thousand_rows_create_a_thousand_jobs_with_exactly_their_schedules() {
     assert_eq!(v["error_count"], 0);
     // 750 enabled rows → 750 schedules; no schedule call for the 250 disabled ones, and no job
     // left awaiting repair.
+    deliver_schedules(&app, 750).await;
     assert_eq!(app.schedule_names().await.len(), 750);
     assert!(app
         .state

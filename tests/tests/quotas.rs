@@ -65,6 +65,9 @@ async fn bulk_upload_and_reconcile_complete_under_throttling() {
     let bulk_s = started.elapsed().as_secs_f64();
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["created_count"], rows, "{v}");
+    // The schedules follow through the outbox, as the table's stream delivers it.
+    let r = app.maintenance.alerts.drain(50).await.unwrap();
+    assert_eq!(r.failed, 0, "{r:?}");
     let names = app.state.schedules.list_names().await.unwrap();
     assert_eq!(names.len(), rows, "every job has its schedule");
 
@@ -138,6 +141,7 @@ async fn measure_reconcile_at_scale() {
             .upload_csv(&app.admin_token, csv_from(first, rows))
             .await;
         assert_eq!(r.status(), 200);
+        app.maintenance.alerts.drain(50).await.unwrap();
         first += rows;
     }
     let seeded_s = started.elapsed().as_secs_f64();

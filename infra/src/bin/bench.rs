@@ -969,6 +969,23 @@ async fn main() {
         ));
     }
     let (rows_1000_s, v) = bulk(&env, &token, big.as_bytes()).await;
+    // The answer comes once the jobs are written; their schedules follow through the outbox,
+    // delivered by the maintenance function as the table's stream invokes it.
+    let started = Instant::now();
+    let maint = Function::spawn(&env, "maintenance").await;
+    loop {
+        let ids = state.store.due_outbox(25).await.unwrap();
+        if ids.is_empty() {
+            break;
+        }
+        let records: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": format!("OUTBOX#{id}")}, "SK": {"S": "OUTBOX"}}}}))
+            .collect();
+        maint.invoke(json!({"Records": records})).await;
+    }
+    let schedules_1000_s = started.elapsed().as_secs_f64();
+    drop(maint);
     let schedules = state
         .schedules
         .list_names()
@@ -976,7 +993,7 @@ async fn main() {
         .map(|s| s.len())
         .unwrap_or(0);
     eprintln!(
-        "bench: bulk 1,000 rows: {rows_1000_s:.2} s, {} created, {schedules} schedules in the group",
+        "bench: bulk 1,000 rows: answered in {rows_1000_s:.2} s, {} created; {schedules} schedules in the group {schedules_1000_s:.2} s later",
         v["created_count"]
     );
 
@@ -1054,7 +1071,7 @@ async fn main() {
 
     print_table(&rows);
     println!();
-    println!("bulk upload: 108 rows {rows_108_s:.2} s, 1,000 rows {rows_1000_s:.2} s ({schedules} schedules)");
+    println!("bulk upload: 108 rows {rows_108_s:.2} s, 1,000 rows {rows_1000_s:.2} s (answer: parse, validate, write, enqueue); their {schedules} schedules {schedules_1000_s:.2} s later (the outbox task, maintenance function)");
     println!("delete of a job with 100,000 runs: answered in {delete_job_100k_s:.3} s; history purged in {purge_100k_s:.1} s ({left} left)");
     for (k, v) in &packages {
         println!(
@@ -1064,7 +1081,7 @@ async fn main() {
     }
     let results = json!({
         "requests": rows,
-        "bulk": {"rows_108_s": rows_108_s, "rows_1000_s": rows_1000_s, "schedules_after_1000": schedules},
+        "bulk": {"rows_108_s": rows_108_s, "rows_1000_s": rows_1000_s, "schedules_after_1000": schedules, "schedules_1000_s": schedules_1000_s},
         "packages_zip_bytes": packages,
         "delete_job_100k_s": delete_job_100k_s,
         "purge_job_100k_s": purge_100k_s,

@@ -8,10 +8,12 @@ use crate::{
         cron::CronExpr, draft, now, parse_dispatch_url, target::looks_like_shorthand, today_in, Job,
     },
     error::{ApiError, ApiResult},
-    store::TaxonKind,
+    store::{
+        outbox::{OutboxTask, Task},
+        TaxonKind,
+    },
     web::{AppState, CurrentUser},
 };
-use futures::StreamExt;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -200,6 +202,7 @@ pub async fn upload(
     user: &CurrentUser,
     req: Upload,
 ) -> ApiResult<(StatusCode, Value)> {
+    let started = std::time::Instant::now();
     let Some(bytes) = req.file else {
         return Err(ApiError::bad_request(
             "Missing file",
@@ -482,7 +485,13 @@ pub async fn upload(
     }
 
     let jobs: Vec<Job> = accepted.into_iter().map(|(j, _)| j).collect();
-    let written = state.store.create_jobs(&jobs).await?;
+    let validated = started.elapsed();
+    let today = crate::domain::today_in(state.config.timezone);
+    let sync_token = uuid::Uuid::new_v4().to_string();
+    let written = state
+        .store
+        .create_jobs(&jobs, &sync_token, |j| j.should_be_scheduled(today))
+        .await?;
     let mut created = Vec::new();
     for (job, ok) in jobs.into_iter().zip(written) {
         if ok {
@@ -496,7 +505,16 @@ pub async fn upload(
             ));
         }
     }
-    create_schedules(state, &created).await;
+    let wrote = started.elapsed();
+    enqueue_schedules(state, &created, &sync_token, today).await;
+    tracing::info!(
+        rows = sheet.stats["total_rows"].as_u64().unwrap_or_default(),
+        created = created.len(),
+        validate_ms = validated.as_millis() as u64,
+        write_ms = (wrote - validated).as_millis() as u64,
+        enqueue_ms = (started.elapsed() - wrote).as_millis() as u64,
+        "bulk upload written; schedules follow through the outbox"
+    );
     let total_failed = created.is_empty() && !errors.is_empty();
     let status = if total_failed {
         StatusCode::BAD_REQUEST
@@ -518,27 +536,36 @@ pub async fn upload(
     Ok((status, body))
 }
 
-/// Schedules in flight at once during a bulk upload (the SDK's standard retry mode backs off
-/// on `ThrottlingException`).
-pub const SCHEDULE_CONCURRENCY: usize = 16;
+/// Jobs per schedule task: one task is one outbox item (ids of 36 bytes: ~4 KB) and one
+/// delivery of up to 100 calls (seconds, well inside the maintenance function's timeout).
+pub const JOBS_PER_SCHEDULE_TASK: usize = 100;
 
-/// Creates the schedules of freshly written jobs: one `CreateSchedule` per job that should
-/// run (none for inactive or expired rows: no schedule ever existed), [`SCHEDULE_CONCURRENCY`]
-/// at a time. A job whose call fails is marked `SYNC_PENDING` for the next sweep; nothing
-/// else is written per job.
-async fn create_schedules(state: &AppState, jobs: &[Job]) {
-    let today = crate::domain::today_in(state.config.timezone);
-    futures::stream::iter(jobs.iter().filter(|j| j.should_be_scheduled(today)))
-        .for_each_concurrent(SCHEDULE_CONCURRENCY, |job| async move {
-            if let Err(e) = state.schedules.upsert(job).await {
-                tracing::error!(job_id = %job.id, error = %e, "bulk: schedule call failed; job left SYNC_PENDING for repair");
-                let token = uuid::Uuid::new_v4().to_string();
-                if let Err(e) = state.store.mark_sync_pending(&job.id, &token).await {
-                    tracing::error!(job_id = %job.id, error = %e, "bulk: could not mark the job; the reconciliation will repair it");
-                }
-            }
+/// Hands the schedules of freshly written jobs to the outbox: one [`Task::SyncSchedules`] per
+/// [`JOBS_PER_SCHEDULE_TASK`] jobs that should run (none for inactive or expired rows), which
+/// the table's stream delivers at once (locally: the sweep, every 2 s). The jobs carry their
+/// `SYNC_PENDING` mark until their schedule exists, so a lost task is repaired by the sweep.
+async fn enqueue_schedules(state: &AppState, jobs: &[Job], token: &str, today: chrono::NaiveDate) {
+    let ids: Vec<String> = jobs
+        .iter()
+        .filter(|j| j.should_be_scheduled(today))
+        .map(|j| j.id.clone())
+        .collect();
+    let tasks: Vec<OutboxTask> = ids
+        .chunks(JOBS_PER_SCHEDULE_TASK)
+        .enumerate()
+        .map(|(i, chunk)| {
+            OutboxTask::new(
+                format!("schedule-{token}-{i}"),
+                Task::SyncSchedules {
+                    job_ids: chunk.to_vec(),
+                    sync_token: token.to_string(),
+                },
+            )
         })
-        .await;
+        .collect();
+    if let Err(e) = state.store.enqueue(&tasks).await {
+        tracing::error!(error = %e, "bulk: schedule tasks not enqueued; the sweep repairs the jobs left SYNC_PENDING");
+    }
 }
 
 #[cfg(test)]

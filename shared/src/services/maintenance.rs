@@ -102,23 +102,10 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
     }
     let today = today_in(state.config.timezone);
     for (id, token) in state.store.sync_pending_jobs().await? {
-        let synced = match state.store.get_job(&id).await? {
-            Some(job) => state.schedules.sync(&job, today).await,
-            // Deleted (or being deleted): no schedule may remain.
-            None => state.schedules.remove(&id).await,
-        };
-        // A delete may have removed the job meanwhile: then no schedule may stay behind.
-        let synced = match synced {
-            Ok(()) if state.store.get_job(&id).await?.is_none() => {
-                state.schedules.remove(&id).await
-            }
-            other => other,
-        };
+        let synced =
+            crate::schedules::repair(&state.store, &state.schedules, &id, &token, today).await?;
         match synced {
-            Ok(()) => {
-                state.store.clear_sync_pending(&id, &token).await?;
-                report.schedules_repaired += 1;
-            }
+            Ok(()) => report.schedules_repaired += 1,
             Err(e) => {
                 tracing::warn!(job_id = %id, error = %e, "sweep: schedule call failed; retried next sweep")
             }

@@ -383,40 +383,63 @@ impl Store {
         Ok(())
     }
 
-    /// Creates many jobs, [`JOBS_PER_TX`] per transaction, **without** the `SYNC_PENDING`
-    /// mark (bulk upload: the caller creates their schedules right after and marks only the
-    /// jobs whose schedule call failed; a crash in between is repaired by the reconciliation,
-    /// which compares every job with every schedule). Returns, per job, whether it was
-    /// written; a chunk that loses a name race is retried job by job so one taken name only
-    /// costs its own row.
-    pub async fn create_jobs(&self, jobs: &[Job]) -> StoreResult<Vec<bool>> {
-        let mut written = Vec::with_capacity(jobs.len());
+    /// Creates many jobs, [`JOBS_PER_TX`] per transaction, 4 transactions in flight; the
+    /// jobs `pending` picks carry the `SYNC_PENDING` mark with `sync_token` (bulk upload: their
+    /// schedules are made by a task right after, and the sweep repairs what it leaves).
+    /// Returns, per job, whether it was written; a chunk that loses a name race is retried
+    /// job by job so one taken name only costs its own row.
+    pub async fn create_jobs(
+        &self,
+        jobs: &[Job],
+        sync_token: &str,
+        pending: impl Fn(&Job) -> bool,
+    ) -> StoreResult<Vec<bool>> {
+        use futures::StreamExt;
+        let item = |job: &Job| {
+            if pending(job) {
+                self.job_item(job, sync_token)
+            } else {
+                self.job_item_unmarked(job)
+            }
+        };
+        let mut chunks = Vec::new();
         for chunk in jobs.chunks(JOBS_PER_TX) {
             let mut items: Vec<TransactWriteItem> = Vec::with_capacity(chunk.len() * 2);
+            let mut one_by_one = Vec::with_capacity(chunk.len());
             for job in chunk {
-                items.push(tx::create(&self.table, self.job_item_unmarked(job)?)?);
-                items.push(tx::create(
-                    &self.table,
-                    claim_item(name_pk(&job.name), &job.id),
-                )?);
+                let pair = vec![
+                    tx::create(&self.table, item(job)?)?,
+                    tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
+                ];
+                items.extend(pair.iter().cloned());
+                one_by_one.push(pair);
             }
-            match self.transact(items).await {
-                Ok(()) => written.extend(std::iter::repeat_n(true, chunk.len())),
-                Err(StoreError::Conflict) => {
-                    for job in chunk {
-                        let one = vec![
-                            tx::create(&self.table, self.job_item_unmarked(job)?)?,
-                            tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
-                        ];
-                        match self.transact(one).await {
-                            Ok(()) => written.push(true),
-                            Err(StoreError::Conflict) => written.push(false),
-                            Err(e) => return Err(e),
+            chunks.push((items, one_by_one));
+        }
+        let results: Vec<StoreResult<Vec<bool>>> = futures::stream::iter(chunks)
+            .map(|(items, one_by_one)| async move {
+                match self.transact(items).await {
+                    Ok(()) => Ok(vec![true; one_by_one.len()]),
+                    Err(StoreError::Conflict) => {
+                        let mut written = Vec::with_capacity(one_by_one.len());
+                        for pair in one_by_one {
+                            match self.transact(pair).await {
+                                Ok(()) => written.push(true),
+                                Err(StoreError::Conflict) => written.push(false),
+                                Err(e) => return Err(e),
+                            }
                         }
+                        Ok(written)
                     }
+                    Err(e) => Err(e),
                 }
-                Err(e) => return Err(e),
-            }
+            })
+            .buffered(4)
+            .collect()
+            .await;
+        let mut written = Vec::with_capacity(jobs.len());
+        for r in results {
+            written.extend(r?);
         }
         if written.contains(&true) {
             self.note_list_changed().await;

@@ -93,6 +93,14 @@ pub enum Task {
     /// Removes a deleted job's history (executions, then its counters out of the all-jobs
     /// counters), a bounded slice per delivery, so `DELETE /jobs/{id}` answers at once.
     PurgeJobHistory { job_id: String },
+    /// Makes the schedules of freshly written jobs agree with them (a bulk upload answers
+    /// once its jobs are written, marked `SYNC_PENDING` with `sync_token`; the table's stream
+    /// delivers this at once) and clears their marks. Jobs whose call fails keep their mark
+    /// for the sweep, and the task is retried.
+    SyncSchedules {
+        job_ids: Vec<String>,
+        sync_token: String,
+    },
     /// An audit entry written in the change's own transaction: [`Store::outbox_items`] turns
     /// it into the entry's item ([`super::audit`]), never an outbox task.
     Audit { entry: super::audit::AuditEntry },
@@ -106,6 +114,7 @@ impl Task {
             Task::Email { .. } => "email",
             Task::Slack { .. } => "slack",
             Task::PurgeJobHistory { .. } => "purge",
+            Task::SyncSchedules { .. } => "schedule",
             Task::Audit { .. } => "audit",
         }
     }
@@ -120,7 +129,7 @@ impl Task {
             Task::Email { execution_id, .. } | Task::Slack { execution_id, .. } => {
                 execution_id.as_deref()
             }
-            Task::PurgeJobHistory { .. } | Task::Audit { .. } => None,
+            Task::PurgeJobHistory { .. } | Task::Audit { .. } | Task::SyncSchedules { .. } => None,
         }
     }
 }
