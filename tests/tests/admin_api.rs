@@ -528,7 +528,7 @@ async fn a_rename_of_any_size_repoints_every_job_and_resumes_when_cut_short() {
     renamed.slug = "core".into();
     renamed.updated_at = shared::domain::now();
     store
-        .update_taxon(shared::store::TaxonKind::Team, &previous, &renamed)
+        .update_taxon(shared::store::TaxonKind::Team, &previous, &renamed, None)
         .await
         .unwrap();
     assert!(job_teams(&app).await.iter().all(|t| t == "platform"));

@@ -176,3 +176,127 @@ async fn pages_follow_the_cursor_newest_first() {
     seen.dedup();
     assert_eq!(seen.len(), 55);
 }
+
+/// Category and team changes, registration, bulk uploads, the Slack settings and cronctl
+/// imports are recorded too, each with its write; a refused one (a taken slug) writes none.
+#[tokio::test]
+async fn taxonomy_registration_bulk_slack_and_imports_are_recorded() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let (s, v) = read(
+        app.post_json(
+            "/job-categories",
+            Some(&app.admin_token),
+            json!({"name": "Nightly"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let cat = v["category"]["id"].as_str().unwrap().to_string();
+    let (s, _) = read(
+        app.put_json(
+            &format!("/job-categories/{cat}"),
+            &app.admin_token,
+            json!({"name": "Nightly runs"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        read(
+            app.delete(&format!("/job-categories/{cat}"), &app.admin_token)
+                .await
+        )
+        .await
+        .0,
+        200
+    );
+    // Refused: the slug is taken (by the category just made).
+    for expected in [201, 409] {
+        let (s, v) = read(
+            app.post_json(
+                "/job-categories",
+                Some(&app.admin_token),
+                json!({"name": "Weekly"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, expected, "{v}");
+    }
+    let v = audit(&app, &format!("?entity_type=category&entity_id={cat}")).await;
+    let actions: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["disable", "update", "create"], "{v}");
+    assert_eq!(v["entries"][1]["before"]["name"], "Nightly");
+    assert_eq!(v["entries"][1]["after"]["name"], "Nightly runs");
+    assert_eq!(v["entries"][0]["after"]["is_active"], false);
+    assert_eq!(audit(&app, "?entity_type=category").await["count"], 4);
+    let v = audit(&app, "?entity_type=pic_team").await;
+    assert_eq!(v["entries"][0]["action"], "create", "{v}");
+
+    // Registration, by the admin who did it; the password never.
+    let (carol, _) = app.user("carol", "viewer").await;
+    let v = audit(&app, &format!("?entity_type=user&entity_id={carol}")).await;
+    assert_eq!(v["entries"][0]["action"], "create", "{v}");
+    assert_eq!(v["entries"][0]["actor"], "admin");
+    assert_eq!(v["entries"][0]["after"]["username"], "carol");
+    assert!(!v.to_string().contains("password1"));
+
+    // A bulk upload: one entry per job created, in its transaction.
+    let csv = "Job Name,Repo,Workflow Name,Cron schedule (JST),End Date,PIC Team\nb1,api,w.yml,0 9 * * 1,2099-01-01,PAM\nb2,api,w.yml,0 9 * * 1,2099-01-01,PAM\n";
+    let (s, v) = read(
+        app.upload_csv(&app.admin_token, csv.as_bytes().to_vec())
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let v = audit(&app, "?entity_type=job").await;
+    let bulk: Vec<&Value> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "bulk_upload")
+        .collect();
+    assert_eq!(bulk.len(), 2, "{v}");
+    assert!(bulk.iter().any(|e| e["after"]["name"] == "b1"));
+
+    // Slack settings: before/after, the webhook URL redacted.
+    let (s, v) = read(
+        app.put_json(
+            "/settings/slack",
+            &app.admin_token,
+            json!({"is_enabled": true, "webhook_url": "https://hooks.slack.com/services/T/B/secret"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let v = audit(&app, "?entity_type=slack_settings").await;
+    assert_eq!(v["entries"][0]["after"]["webhook_url"], "[redacted]", "{v}");
+    assert!(!v.to_string().contains("secret"));
+
+    // A cronctl import that wrote something: one entry naming its source and counts.
+    let line = json!({"kind": "category", "data": {"id": uuid::Uuid::new_v4().to_string(), "slug": "imported", "name": "Imported", "is_active": true, "created_at": "2026-01-01T00:00:00.000000Z", "updated_at": "2026-01-01T00:00:00.000000Z"}});
+    let bundle = cronctl::bundle::Bundle::from_lines("jsonl:test", &line.to_string());
+    let opts = cronctl::import::Options {
+        dry_run: false,
+        progress: false,
+        keep_invalid: false,
+        keep_expired: false,
+    };
+    let r = cronctl::import::apply(&app.as_fn("cronctl"), bundle, opts)
+        .await
+        .unwrap();
+    assert!(r.changed_anything(), "{r:?}");
+    let v = audit(&app, "?entity_type=import").await;
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["entries"][0]["actor"], "cronctl");
+    assert_eq!(v["entries"][0]["entity_id"], "jsonl:test");
+}

@@ -133,7 +133,7 @@ async fn register(
     user.require_admin()?;
     shared::web::rate_limit(&state, &user.0, shared::web::Costly::Register).await?;
     let body = expect_object(parse_json(&body)?)?;
-    let (status, out) = svc::register(&state, body).await?;
+    let (status, out) = svc::register(&state, &user, body).await?;
     Ok((status, Json(out)))
 }
 

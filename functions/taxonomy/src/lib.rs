@@ -52,7 +52,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
     let body = json_object(headers, body)?;
-    let (status, out) = svc::create(state, kind, &body).await?;
+    let (status, out) = svc::create(state, user, kind, &body).await?;
     Ok((status, Json(out)))
 }
 
@@ -66,7 +66,7 @@ async fn update(
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     let body = json_object(headers, body)?;
-    Ok(Json(svc::update(state, kind, id, &body).await?))
+    Ok(Json(svc::update(state, user, kind, id, &body).await?))
 }
 
 async fn disable(
@@ -76,7 +76,7 @@ async fn disable(
     kind: TaxonKind,
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
-    Ok(Json(svc::disable(state, kind, id).await?))
+    Ok(Json(svc::disable(state, user, kind, id).await?))
 }
 
 /// Categories by name; inactive ones only for an admin asking `include_inactive`.

@@ -324,7 +324,7 @@ pub async fn apply(
                 ));
             } else {
                 if write {
-                    match store.create_taxon(kind, t).await {
+                    match store.create_taxon(kind, t, None).await {
                         Ok(()) | Err(StoreError::Conflict) => {}
                         Err(e) => return Err(e),
                     }
@@ -367,7 +367,7 @@ pub async fn apply(
             continue;
         }
         if write {
-            match store.create_user(u).await {
+            match store.create_user(u, None).await {
                 Ok(()) | Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e),
             }
@@ -628,5 +628,24 @@ pub async fn apply(
     })
     .await?;
     tally(r.count("notifications"), &outcome);
+    if write && r.changed_anything() {
+        // One entry per import that wrote: what came from where (the rows themselves are
+        // not copied into the log).
+        let entry = shared::store::audit::AuditEntry::new(
+            None,
+            "cronctl",
+            "import",
+            "import",
+            &r.source,
+            None,
+            Some(serde_json::json!({
+                "counts": r.counts,
+                "refused": r.refused.len(),
+                "outside_retention": r.outside_retention,
+                "schedules_created": r.schedules_created,
+            })),
+        );
+        store.put_audit(&entry).await?;
+    }
     Ok(r)
 }

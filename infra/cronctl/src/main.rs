@@ -279,9 +279,18 @@ async fn admin_create(
                 kept_session: None,
                 revoked_sessions: Default::default(),
             };
+            let audit = shared::store::audit::AuditEntry::new(
+                None,
+                "cronctl",
+                "create",
+                "user",
+                &u.id,
+                None,
+                Some(u.to_json()),
+            );
             state
                 .store
-                .create_user(&u)
+                .create_user(&u, Some(&audit))
                 .await
                 .map_err(|e| format!("could not create {username} (is the e-mail taken?): {e}"))?;
             Ok(format!("created admin {username} ({})", u.id))

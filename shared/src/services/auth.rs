@@ -293,6 +293,7 @@ pub fn refresh(state: &AppState, user: &User, sid: &str) -> ApiResult<Value> {
 /// 409 on a taken username or e-mail.
 pub async fn register(
     state: &AppState,
+    caller: &crate::web::CurrentUser,
     body: Map<String, Value>,
 ) -> ApiResult<(StatusCode, Value)> {
     let username =
@@ -356,7 +357,8 @@ pub async fn register(
         kept_session: None,
         revoked_sessions: Default::default(),
     };
-    match state.store.create_user(&user).await {
+    let audit = caller.audit("create", "user", &user.id, None, Some(user.to_json()));
+    match state.store.create_user(&user, Some(&audit)).await {
         Ok(()) => Ok((
             StatusCode::CREATED,
             json!({"success": true, "message": "User created successfully", "user": user.to_json()}),
@@ -398,7 +400,7 @@ pub async fn ensure_admin(
         kept_session: None,
         revoked_sessions: Default::default(),
     };
-    match state.store.create_user(&user).await {
+    match state.store.create_user(&user, None).await {
         Ok(()) => Ok(true),
         Err(StoreError::Conflict) => Ok(false),
         Err(e) => Err(e),

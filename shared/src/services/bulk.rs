@@ -490,7 +490,12 @@ pub async fn upload(
     let sync_token = uuid::Uuid::new_v4().to_string();
     let written = state
         .store
-        .create_jobs(&jobs, &sync_token, |j| j.should_be_scheduled(today))
+        .create_jobs(
+            &jobs,
+            &sync_token,
+            |j| j.should_be_scheduled(today),
+            |j| user.audit("bulk_upload", "job", &j.id, None, Some(j.to_json())),
+        )
         .await?;
     let mut created = Vec::new();
     for (job, ok) in jobs.into_iter().zip(written) {

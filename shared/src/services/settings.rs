@@ -87,17 +87,14 @@ pub async fn put(
         return Err(invalid("webhook_url is required when Slack is enabled."));
     }
     s.updated_at = now();
-    state.store.put_slack_settings(&s).await?;
-    state
-        .store
-        .put_audit(&caller.audit(
-            "update",
-            "slack_settings",
-            &s.id,
-            Some(before),
-            Some(s.to_json()),
-        ))
-        .await?;
+    let audit = caller.audit(
+        "update",
+        "slack_settings",
+        &s.id,
+        Some(before),
+        Some(s.to_json()),
+    );
+    state.store.put_slack_settings_audited(&s, &audit).await?;
     Ok(json!({"message": "Slack settings updated", "slack_settings": s.to_json()}))
 }
 
@@ -163,17 +160,14 @@ pub async fn put_github_owners(
         updated_by: Some(caller.0.id.clone()),
     };
     let before = state.store.get_github_owners().await?;
-    state.store.put_github_owners(&saved).await?;
-    state
-        .store
-        .put_audit(&caller.audit(
-            "update",
-            "github_owners",
-            "allowlist",
-            before.map(|b| json!({"owners": b.owners})),
-            Some(json!({"owners": saved.owners})),
-        ))
-        .await?;
+    let audit = caller.audit(
+        "update",
+        "github_owners",
+        "allowlist",
+        before.map(|b| json!({"owners": b.owners})),
+        Some(json!({"owners": saved.owners})),
+    );
+    state.store.put_github_owners(&saved, &audit).await?;
     let mut out = owners_json(state, Some(saved));
     out["message"] = json!("GitHub owners updated");
     Ok(out)

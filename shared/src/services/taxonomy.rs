@@ -5,7 +5,7 @@ use crate::{
     domain::{now, slugify},
     error::{ApiError, ApiResult},
     store::{StoreError, Taxon, TaxonKind},
-    web::{body_bool, body_str, AppState},
+    web::{body_bool, body_str, AppState, CurrentUser},
 };
 use http::StatusCode;
 use serde_json::{json, Map, Value};
@@ -112,6 +112,7 @@ pub async fn list(
 /// POST /job-categories and /pic-teams (admin, after the JSON checks): 201.
 pub async fn create(
     state: &AppState,
+    caller: &CurrentUser,
     kind: TaxonKind,
     body: &Map<String, Value>,
 ) -> ApiResult<(StatusCode, Value)> {
@@ -158,7 +159,14 @@ pub async fn create(
         TaxonKind::Category => ("Category", "category", "Category created"),
         TaxonKind::Team => ("PIC team", "pic_team", "PIC team created"),
     };
-    match state.store.create_taxon(kind, &taxon).await {
+    let audit = caller.audit(
+        "create",
+        kind.audit_entity(),
+        &taxon.id,
+        None,
+        Some(taxon.to_json(kind)),
+    );
+    match state.store.create_taxon(kind, &taxon, Some(&audit)).await {
         Ok(()) => Ok((
             StatusCode::CREATED,
             json!({"message": message, key: taxon.to_json(kind)}),
@@ -222,6 +230,7 @@ fn refuse_forbidden(name: &str) -> ApiResult<()> {
 /// first; a 4xx writes nothing.
 pub async fn update(
     state: &AppState,
+    caller: &CurrentUser,
     kind: TaxonKind,
     id: &str,
     body: &Map<String, Value>,
@@ -286,7 +295,18 @@ pub async fn update(
     }
     t.updated_at = now().max(previous.updated_at + chrono::Duration::microseconds(1));
     let renamed = t.slug != previous.slug;
-    match state.store.update_taxon(kind, &previous, &t).await {
+    let audit = caller.audit(
+        "update",
+        kind.audit_entity(),
+        &t.id,
+        Some(previous.to_json(kind)),
+        Some(t.to_json(kind)),
+    );
+    match state
+        .store
+        .update_taxon(kind, &previous, &t, Some(&audit))
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
             if renamed
@@ -334,12 +354,28 @@ pub async fn update(
 }
 
 /// DELETE /job-categories/{id} and /pic-teams/{id} (admin): soft delete (`is_active=false`).
-pub async fn disable(state: &AppState, kind: TaxonKind, id: &str) -> ApiResult<Value> {
+pub async fn disable(
+    state: &AppState,
+    caller: &CurrentUser,
+    kind: TaxonKind,
+    id: &str,
+) -> ApiResult<Value> {
     let previous = load(state, kind, id).await?;
     let mut t = previous.clone();
     t.is_active = false;
     t.updated_at = now().max(previous.updated_at + chrono::Duration::microseconds(1));
-    match state.store.update_taxon(kind, &previous, &t).await {
+    let audit = caller.audit(
+        "disable",
+        kind.audit_entity(),
+        &t.id,
+        Some(previous.to_json(kind)),
+        Some(t.to_json(kind)),
+    );
+    match state
+        .store
+        .update_taxon(kind, &previous, &t, Some(&audit))
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
             return Err(ApiError::new(
@@ -396,7 +432,7 @@ async fn ensure_taxa(
             created_at: t,
             updated_at: t,
         };
-        match state.store.create_taxon(kind, &taxon).await {
+        match state.store.create_taxon(kind, &taxon, None).await {
             Ok(()) | Err(StoreError::Conflict) => {}
             Err(e) => return Err(e),
         }

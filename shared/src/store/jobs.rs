@@ -92,7 +92,11 @@ pub struct ListSnapshot {
 }
 
 /// Most jobs one bulk transaction carries (two items each, 100 items per transaction).
-const JOBS_PER_TX: usize = 50;
+const JOBS_PER_TX: usize = 33;
+/// JSON bytes one bulk transaction carries at most (DynamoDB's limit is 4 MB).
+const TX_BYTES: usize = 3 * 1024 * 1024;
+/// An item's largest size (DynamoDB's limit), the estimate for one that does not serialize.
+const MAX_ITEM_BYTES: usize = 400 * 1024;
 
 impl Store {
     fn job_item(&self, job: &Job, sync_token: &str) -> StoreResult<Item> {
@@ -383,16 +387,18 @@ impl Store {
         Ok(())
     }
 
-    /// Creates many jobs, [`JOBS_PER_TX`] per transaction, 4 transactions in flight; the
-    /// jobs `pending` picks carry the `SYNC_PENDING` mark with `sync_token` (bulk upload: their
-    /// schedules are made by a task right after, and the sweep repairs what it leaves).
-    /// Returns, per job, whether it was written; a chunk that loses a name race is retried
-    /// job by job so one taken name only costs its own row.
+    /// Creates many jobs, [`JOBS_PER_TX`] per transaction (job, name claim and the job's
+    /// audit entry from `audit`: 99 items), 4 transactions in flight; the jobs `pending` picks
+    /// carry the `SYNC_PENDING` mark with `sync_token` (bulk upload: their schedules are made
+    /// by a task right after, and the sweep repairs what it leaves). Returns, per job, whether
+    /// it was written; a chunk that loses a name race is retried job by job so one taken name
+    /// only costs its own row (and writes no entry).
     pub async fn create_jobs(
         &self,
         jobs: &[Job],
         sync_token: &str,
         pending: impl Fn(&Job) -> bool,
+        audit: impl Fn(&Job) -> super::audit::AuditEntry,
     ) -> StoreResult<Vec<bool>> {
         use futures::StreamExt;
         let item = |job: &Job| {
@@ -402,19 +408,29 @@ impl Store {
                 self.job_item_unmarked(job)
             }
         };
-        let mut chunks = Vec::new();
-        for chunk in jobs.chunks(JOBS_PER_TX) {
-            let mut items: Vec<TransactWriteItem> = Vec::with_capacity(chunk.len() * 2);
-            let mut one_by_one = Vec::with_capacity(chunk.len());
-            for job in chunk {
-                let pair = vec![
-                    tx::create(&self.table, item(job)?)?,
-                    tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
-                ];
-                items.extend(pair.iter().cloned());
-                one_by_one.push(pair);
+        // Chunks of at most JOBS_PER_TX jobs and TX_BYTES of JSON (a job and its entry may
+        // each carry 64 KB of metadata; a transaction takes at most 4 MB).
+        let mut chunks: Vec<(Vec<TransactWriteItem>, Vec<Vec<TransactWriteItem>>)> = Vec::new();
+        let mut bytes = 0;
+        for job in jobs {
+            let size = 2 * serde_json::to_vec(job).map_or(MAX_ITEM_BYTES, |b| b.len()) + 2048;
+            let full = chunks
+                .last()
+                .is_none_or(|(_, jobs)| jobs.len() >= JOBS_PER_TX || bytes + size > TX_BYTES);
+            if full {
+                chunks.push((Vec::new(), Vec::new()));
+                bytes = 0;
             }
-            chunks.push((items, one_by_one));
+            bytes += size;
+            let writes = vec![
+                tx::create(&self.table, item(job)?)?,
+                tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
+                self.audit_tx(&audit(job))?,
+            ];
+            if let Some((items, one_by_one)) = chunks.last_mut() {
+                items.extend(writes.iter().cloned());
+                one_by_one.push(writes);
+            }
         }
         let results: Vec<StoreResult<Vec<bool>>> = futures::stream::iter(chunks)
             .map(|(items, one_by_one)| async move {

@@ -134,8 +134,36 @@ impl Store {
     }
 
     /// Saves the GitHub owner allowlist (PutItem).
-    pub async fn put_github_owners(&self, o: &GithubOwners) -> StoreResult<()> {
-        self.put_as(o, PK.into(), "GITHUB_OWNERS").await
+    pub async fn put_github_owners(
+        &self,
+        o: &GithubOwners,
+        audit: &super::audit::AuditEntry,
+    ) -> StoreResult<()> {
+        self.put_setting_audited(o, "GITHUB_OWNERS", audit).await
+    }
+
+    /// Saves an admin's change of the Slack settings with its audit entry, in one transaction.
+    pub async fn put_slack_settings_audited(
+        &self,
+        s: &SlackSettings,
+        audit: &super::audit::AuditEntry,
+    ) -> StoreResult<()> {
+        self.put_setting_audited(s, "SLACK", audit).await
+    }
+
+    /// Put `SETTINGS`/`sk` and the audit entry in one TransactWriteItems.
+    async fn put_setting_audited<T: Serialize>(
+        &self,
+        value: &T,
+        sk: &str,
+        audit: &super::audit::AuditEntry,
+    ) -> StoreResult<()> {
+        let item = item_with_keys(value, &[("PK", PK.to_string()), ("SK", sk.to_string())])?;
+        self.transact(vec![
+            super::tx::put(&self.table, item, None, &[], &[])?,
+            self.audit_tx(audit)?,
+        ])
+        .await
     }
 
     /// Whether the platform's GitHub token may reach `owner`: it is on the stored allowlist,

@@ -20,6 +20,13 @@ impl TaxonKind {
             TaxonKind::Team => "TEAM",
         }
     }
+    /// The audit log's entity type: `category` or `pic_team`.
+    pub fn audit_entity(self) -> &'static str {
+        match self {
+            TaxonKind::Category => "category",
+            TaxonKind::Team => "pic_team",
+        }
+    }
     fn list_pk(self) -> &'static str {
         match self {
             TaxonKind::Category => "CATEGORIES",
@@ -144,6 +151,7 @@ impl Store {
         kind: TaxonKind,
         previous: &Taxon,
         t: &Taxon,
+        audit: Option<&super::audit::AuditEntry>,
     ) -> StoreResult<()> {
         let mut items = vec![tx::put(
             &self.table,
@@ -174,6 +182,9 @@ impl Store {
                     ],
                 )?,
             )?);
+        }
+        if let Some(a) = audit {
+            items.push(self.audit_tx(a)?);
         }
         self.transact(items).await
     }
@@ -287,16 +298,25 @@ impl Store {
         )
     }
 
-    /// Creates a category or team with its slug claim; `Conflict` if the slug is taken.
-    pub async fn create_taxon(&self, kind: TaxonKind, t: &Taxon) -> StoreResult<()> {
+    /// Creates a category or team with its slug claim (and its audit entry, when given) in
+    /// one transaction; `Conflict` if the slug is taken.
+    pub async fn create_taxon(
+        &self,
+        kind: TaxonKind,
+        t: &Taxon,
+        audit: Option<&super::audit::AuditEntry>,
+    ) -> StoreResult<()> {
         let item = self.taxon_item(kind, t)?;
-        self.transact(vec![
+        let mut items = vec![
             tx::create(&self.table, item)?,
             tx::create(
                 &self.table,
                 claim_item(format!("{}{}", kind.slug_prefix(), t.slug), &t.id),
             )?,
-        ])
-        .await
+        ];
+        if let Some(a) = audit {
+            items.push(self.audit_tx(a)?);
+        }
+        self.transact(items).await
     }
 }

@@ -234,8 +234,13 @@ impl Store {
         Ok((u, e))
     }
 
-    /// Creates a user with its two claims in one transaction; `Conflict` if either is taken.
-    pub async fn create_user(&self, user: &User) -> StoreResult<()> {
+    /// Creates a user with its two claims in one transaction — with its audit entry, when
+    /// given; `Conflict` if either claim is taken.
+    pub async fn create_user(
+        &self,
+        user: &User,
+        audit: Option<&super::audit::AuditEntry>,
+    ) -> StoreResult<()> {
         let item = item_with_keys(
             user,
             &[
@@ -248,7 +253,7 @@ impl Store {
                 ),
             ],
         )?;
-        self.transact(vec![
+        let mut items = vec![
             tx::create(&self.table, item)?,
             tx::create(
                 &self.table,
@@ -258,8 +263,11 @@ impl Store {
                 &self.table,
                 claim_item(format!("EMAIL#{}", user.email), &user.id),
             )?,
-        ])
-        .await
+        ];
+        if let Some(a) = audit {
+            items.push(self.audit_tx(a)?);
+        }
+        self.transact(items).await
     }
 
     /// Replaces a user if it still has `previous.updated_at`, moving the e-mail claim when the

@@ -84,11 +84,22 @@ pub async fn spawn_app_on(sdk: aws_config::SdkConfig, tweak: impl FnOnce(&mut Co
     // The GitHub owners the tests aim at (the allowlist's own test replaces this list).
     state
         .store
-        .put_github_owners(&shared::store::GithubOwners {
-            owners: TEST_GITHUB_OWNERS.iter().map(|o| o.to_string()).collect(),
-            updated_at: shared::domain::now(),
-            updated_by: None,
-        })
+        .put_github_owners(
+            &shared::store::GithubOwners {
+                owners: TEST_GITHUB_OWNERS.iter().map(|o| o.to_string()).collect(),
+                updated_at: shared::domain::now(),
+                updated_by: None,
+            },
+            &shared::store::audit::AuditEntry::new(
+                None,
+                "test harness",
+                "update",
+                "github_owners",
+                "allowlist",
+                None,
+                Some(serde_json::json!({"owners": TEST_GITHUB_OWNERS})),
+            ),
+        )
         .await
         .expect("github owners");
     let base = serve(state.clone()).await;
