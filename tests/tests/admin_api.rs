@@ -704,3 +704,42 @@ async fn the_platform_github_token_only_reaches_allowlisted_owners() {
     .await;
     assert_eq!(s, 200);
 }
+
+/// A team's Slack handle and the Slack channel go into Slack messages as they are: a line
+/// break or a bidi override in them is a 400, and nothing is saved.
+#[tokio::test]
+async fn slack_handle_and_channel_refuse_line_breaks_and_bidi_overrides() {
+    let app = spawn_app().await;
+    for handle in ["@team\r\n@everyone", "@te\u{202E}am"] {
+        let (s, v) = read(
+            app.post_json(
+                "/pic-teams",
+                Some(&app.admin_token),
+                json!({"name": "Tricky", "slack_handle": handle}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (400, Some("Invalid slack_handle")),
+            "{v}"
+        );
+    }
+    let (s, v) = read(
+        app.put_json(
+            "/settings/slack",
+            &app.admin_token,
+            json!({"channel": "#ops\n#all"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("\"channel\""),
+        "{v}"
+    );
+    let (_, v) = read(app.get("/pic-teams", &app.admin_token).await).await;
+    assert!(!v.to_string().contains("Tricky"), "{v}");
+}

@@ -48,6 +48,12 @@ fn text(body: &Map<String, Value>, key: &str, max: usize) -> ApiResult<Option<St
                     "\"{key}\" must be at most {max} characters."
                 )));
             }
+            if let Some(c) = crate::domain::name::first_forbidden(s) {
+                return Err(invalid(&format!(
+                    "\"{key}\" cannot contain control, line-break or bidirectional characters (U+{:04X}).",
+                    c as u32
+                )));
+            }
             Ok(Some(s.to_string()).filter(|s| !s.is_empty()))
         }
         Some(_) => Err(invalid(&format!("\"{key}\" must be a string."))),

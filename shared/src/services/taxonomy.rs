@@ -75,6 +75,16 @@ fn slack_handle(body: &Map<String, Value>, missing: impl Fn() -> ApiError) -> Ap
             "slack_handle must be at most 255 characters.",
         ));
     }
+    // It is put into Slack messages as is: one line, no display tricks.
+    if let Some(c) = crate::domain::name::first_forbidden(&h) {
+        return Err(ApiError::bad_request(
+            "Invalid slack_handle",
+            &format!(
+                "slack_handle cannot contain control, line-break or bidirectional characters (U+{:04X}).",
+                c as u32
+            ),
+        ));
+    }
     Ok(h)
 }
 
