@@ -18,7 +18,7 @@
 
 use crate::{
     config::Config,
-    engine::safe_http,
+    safe_http,
     store::{
         outbox::{Audience, EmailPref, EmailTo, Leased, Task},
         NotificationPrefs, Store, StoreError,
@@ -313,8 +313,6 @@ impl Alerts {
                 Ok(Delivered::Done)
             }
             Task::Slack { text, .. } => self.post_slack(text).await,
-            // Written with its change, never enqueued: nothing to deliver.
-            Task::Audit { .. } => Ok(Delivered::Done),
             Task::SyncSchedules {
                 job_ids,
                 sync_token,

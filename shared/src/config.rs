@@ -101,7 +101,7 @@ pub struct Config {
     /// (DynamoDB Local).
     pub job_list_settle: chrono::Duration,
     /// Multiplies every per-user rate limit (`RATE_LIMIT_SCALE`, default 1;
-    /// [`crate::web::Costly`]): a deployment with heavier legitimate use raises it.
+    /// the web adapter's costly actions): a deployment with heavier legitimate use raises it.
     pub rate_limit_scale: u32,
 }
 

@@ -169,7 +169,7 @@ impl ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Unavailable(_) => ApiError::unavailable(e),
+            e if e.is_transient() => ApiError::unavailable(e),
             e => ApiError::internal(e),
         }
     }

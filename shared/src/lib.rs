@@ -20,6 +20,7 @@ pub mod error;
 pub mod job_list;
 #[cfg(feature = "web")]
 pub mod openapi;
+pub mod safe_http;
 pub mod schedules;
 pub mod services;
 pub mod state;

@@ -103,22 +103,6 @@ impl CurrentUser {
         .from_request(self.2.request_id.clone(), self.2.source.clone())
     }
 
-    /// The audit entry as a task of the change's transaction.
-    pub fn audit_task(
-        &self,
-        action: &str,
-        entity_type: &str,
-        entity_id: &str,
-        before: Option<Value>,
-        after: Option<Value>,
-    ) -> crate::store::outbox::OutboxTask {
-        let entry = self.audit(action, entity_type, entity_id, before, after);
-        crate::store::outbox::OutboxTask::new(
-            format!("audit-{}", entry.id),
-            crate::store::outbox::Task::Audit { entry },
-        )
-    }
-
     pub fn actor(&self) -> String {
         [&self.0.email, &self.0.username]
             .into_iter()
@@ -167,12 +151,23 @@ pub async fn authenticate(
     Ok((load_user(state, &verified).await?, verified.session))
 }
 
+/// The check every authenticated request makes of its token's user once looked up
+/// (api-contract §1.2): `None` (no such user) → 401 `User not found`; a user `is_active`
+/// says is deactivated → 401 `User account is deactivated`; else the user.
+pub fn require_active<U>(found: Option<U>, is_active: impl Fn(&U) -> bool) -> ApiResult<U> {
+    match found {
+        None => Err(ApiError::unauthorized("User not found")),
+        Some(u) if !is_active(&u) => Err(ApiError::unauthorized("User account is deactivated")),
+        Some(u) => Ok(u),
+    }
+}
+
 /// The user a verified token names: 401 `User not found` / `User account is deactivated`,
 /// and 401 `Token has been revoked` when its session ended (logout, a password change or
 /// reset, a role change, a deactivation: [`User::admits`]).
 async fn load_user(state: &AppState, verified: &crate::auth::Verified) -> ApiResult<User> {
     let user = state.store.get_user(&verified.sub).await?;
-    let user = crate::services::auth::require_active(user, |u| u.is_active)?;
+    let user = require_active(user, |u| u.is_active)?;
     require_session(&user, &verified.session)?;
     Ok(user)
 }
@@ -197,7 +192,7 @@ pub struct VerifiedAccess {
 impl VerifiedAccess {
     /// The token's subject (a user id): for a read that looks the user up itself, in one
     /// call with what it reads, and answers its 401 first
-    /// ([`crate::services::auth::require_active`]).
+    /// ([`require_active`]).
     pub fn subject(&self) -> &str {
         &self.verified.sub
     }

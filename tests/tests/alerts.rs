@@ -490,7 +490,7 @@ async fn an_end_date_pause_is_told_once_whichever_path_gets_there_first() {
     active.is_active = true;
     app.state
         .store
-        .update_job(&stored, &active, "t", &[])
+        .update_job(&stored, &active, "t", &[], None)
         .await
         .unwrap();
     let r = shared::services::maintenance::reconcile(&app.maintenance)
@@ -535,7 +535,7 @@ async fn a_write_whose_request_was_cut_off_still_gets_its_notice_from_the_worker
     );
     app.state
         .store
-        .create_job(&job, "t1", std::slice::from_ref(&notice))
+        .create_job(&job, "t1", std::slice::from_ref(&notice), None)
         .await
         .unwrap();
     assert!(app.schedule(&job.id).await.is_none());

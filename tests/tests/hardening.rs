@@ -275,7 +275,7 @@ async fn a_job_update_never_undoes_a_concurrent_run_start() {
     edited.updated_at = shared::domain::now();
     app.state
         .store
-        .update_job(&stale, &edited, "t", &[])
+        .update_job(&stale, &edited, "t", &[], None)
         .await
         .unwrap();
     let (_, v) = read(app.get(&format!("/jobs/{id}"), &app.admin_token).await).await;
@@ -345,7 +345,7 @@ async fn auto_pause_never_undoes_a_concurrent_end_date_extension() {
     extended.updated_at = shared::domain::now();
     app.state
         .store
-        .update_job(&stale, &extended, "t", &[])
+        .update_job(&stale, &extended, "t", &[], None)
         .await
         .unwrap();
     app.state.engine.pause_expired(&stale).await.unwrap();
@@ -416,7 +416,7 @@ async fn a_late_schedule_call_never_leaves_an_older_configuration_scheduled() {
     v2.updated_at = shared::domain::now();
     app.state
         .store
-        .update_job(&v1, &v2, "b", &[])
+        .update_job(&v1, &v2, "b", &[], None)
         .await
         .unwrap();
     app.state
@@ -795,7 +795,8 @@ async fn costly_endpoints_are_rate_limited_per_user() {
             let v: serde_json::Value = r.json().await.unwrap();
             assert_eq!(v["error"], "Too many requests");
         } else {
-            assert_eq!(r.status(), 200);
+            let status = r.status();
+            assert_eq!(status, 200, "{}", r.text().await.unwrap_or_default());
         }
     }
     assert!(limited >= 30, "{limited} of 40 limited");

@@ -2,12 +2,21 @@
 //! writes — and its JSON-lines form (`{"kind": "...", "data": {...}}`, one entity per line,
 //! in a fixed order so that export → import → export gives the same lines).
 
-use crate::legacy::CronMode;
 use serde_json::{json, Value};
 use shared::{
     domain::Job,
     store::{Execution, Notification, NotificationPrefs, SlackSettings, Taxon, UiPrefs, User},
 };
+
+/// How legacy cron text is carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CronMode {
+    /// Convert APScheduler's Monday = 0 day-of-week to standard cron, so each job keeps firing
+    /// at the times it did (the default).
+    Convert,
+    /// Keep the text as it is (for jobs that were written for standard cron and ran wrongly).
+    KeepText,
+}
 
 /// One cron expression the import rewrote.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -9,14 +9,14 @@
 //! kept as it is; references in the file are re-pointed to it); Slack settings and preferences
 //! already in the target are **kept**; a job whose name is taken by another job is not carried.
 
+use crate::bundle::CronMode;
 use crate::bundle::{Bundle, Conversion};
-use crate::legacy::CronMode;
 use futures::StreamExt;
 use serde::Serialize;
 use shared::{
     domain::today_in,
     state::AppState,
-    store::{StoreError, TaxonKind},
+    store::{Store, StoreError, TaxonKind},
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -307,6 +307,26 @@ pub async fn apply(
     refuse_invalid_jobs(&mut bundle, opts.keep_invalid, &mut r);
     drop_outside_retention(state, &mut bundle, opts.keep_expired, &mut r);
 
+    import_taxa(store, &bundle, write, &mut r).await?;
+    let ids = import_users(store, &bundle, write, &mut r).await?;
+    import_prefs(store, &bundle, &ids, write, &mut r).await?;
+    import_slack(store, &bundle, write, &mut r).await?;
+    let carried = import_jobs(state, &bundle, &ids, write, &mut r).await?;
+    let exec_ids = import_executions(store, &bundle, &carried, &opts, &mut r).await?;
+    import_notifications(store, &bundle, &ids, (&carried, &exec_ids), &opts, &mut r).await?;
+    if write && r.changed_anything() {
+        record_import(store, &r).await?;
+    }
+    Ok(r)
+}
+
+/// Categories and teams, merged by slug.
+async fn import_taxa(
+    store: &Store,
+    bundle: &Bundle,
+    write: bool,
+    r: &mut Report,
+) -> Result<(), StoreError> {
     // Categories and teams, merged by slug.
     for (kind, entity, list) in [
         (TaxonKind::Category, "categories", &bundle.categories),
@@ -334,7 +354,16 @@ pub async fn apply(
         }
     }
 
-    // Users, merged by username, then e-mail. `ids` maps file ids to target ids.
+    Ok(())
+}
+
+/// Users, merged by username, then e-mail. Returns file ids → target ids.
+async fn import_users(
+    store: &Store,
+    bundle: &Bundle,
+    write: bool,
+    r: &mut Report,
+) -> Result<HashMap<String, String>, StoreError> {
     let mut ids: HashMap<String, String> = HashMap::new();
     r.count("users").in_file = bundle.users.len();
     for u in &bundle.users {
@@ -376,7 +405,17 @@ pub async fn apply(
         ids.insert(u.id.clone(), u.id.clone());
     }
 
-    // Preferences: only for users without their own in the target.
+    Ok(ids)
+}
+
+/// Notification and UI preferences: only for users without their own in the target.
+async fn import_prefs(
+    store: &Store,
+    bundle: &Bundle,
+    ids: &HashMap<String, String>,
+    write: bool,
+    r: &mut Report,
+) -> Result<(), StoreError> {
     r.count("notification_preferences").in_file = bundle.prefs.len();
     for p in &bundle.prefs {
         let Some(uid) = ids.get(&p.user_id) else {
@@ -436,7 +475,16 @@ pub async fn apply(
         }
     }
 
-    // Slack settings: the file's unless the target has configured its own.
+    Ok(())
+}
+
+/// Slack settings: the file's unless the target has configured its own.
+async fn import_slack(
+    store: &Store,
+    bundle: &Bundle,
+    write: bool,
+    r: &mut Report,
+) -> Result<(), StoreError> {
     if let Some(s) = &bundle.slack {
         r.count("slack_settings").in_file = 1;
         match store.get_slack_settings().await? {
@@ -455,7 +503,19 @@ pub async fn apply(
         }
     }
 
-    // Jobs, with their creators re-pointed and `last_execution_at` from their history.
+    Ok(())
+}
+
+/// Jobs, with their creators re-pointed and `last_execution_at` from their history, and
+/// their schedules. Returns the ids of the jobs carried (new or already there).
+async fn import_jobs(
+    state: &AppState,
+    bundle: &Bundle,
+    ids: &HashMap<String, String>,
+    write: bool,
+    r: &mut Report,
+) -> Result<HashSet<String>, StoreError> {
+    let store = &state.store;
     let mut last_run: HashMap<&str, chrono::DateTime<chrono::Utc>> = HashMap::new();
     for e in &bundle.executions {
         let t = last_run.entry(e.job_id.as_str()).or_insert(e.started_at);
@@ -500,7 +560,7 @@ pub async fn apply(
             continue;
         } else {
             if write {
-                match store.create_job(&job, SYNC_TOKEN, &[]).await {
+                match store.create_job(&job, SYNC_TOKEN, &[], None).await {
                     Ok(()) | Err(StoreError::Conflict) => {}
                     Err(e) => return Err(e),
                 }
@@ -545,7 +605,18 @@ pub async fn apply(
         ));
     }
 
-    // Executions, each with its counts, exactly once.
+    Ok(carried)
+}
+
+/// Executions, each with its counts, exactly once. Returns the ids carried.
+async fn import_executions(
+    store: &Store,
+    bundle: &Bundle,
+    carried: &HashSet<String>,
+    opts: &Options,
+    r: &mut Report,
+) -> Result<HashSet<String>, StoreError> {
+    let write = !opts.dry_run;
     let executions: Vec<_> = bundle.executions.iter().collect();
     r.count("executions").in_file += executions.len();
     let pb = bar(executions.len(), "executions", opts.progress);
@@ -581,7 +652,19 @@ pub async fn apply(
         ));
     }
 
-    // Notifications, re-pointed to merged users; dangling links become null.
+    Ok(exec_ids.into_iter().map(str::to_string).collect())
+}
+
+/// Notifications, re-pointed to merged users; dangling links become null.
+async fn import_notifications(
+    store: &Store,
+    bundle: &Bundle,
+    ids: &HashMap<String, String>,
+    (carried, exec_ids): (&HashSet<String>, &HashSet<String>),
+    opts: &Options,
+    r: &mut Report,
+) -> Result<(), StoreError> {
+    let write = !opts.dry_run;
     r.count("notifications").in_file += bundle.notifications.len();
     let pb = bar(bundle.notifications.len(), "notifications", opts.progress);
     let mut todo = Vec::new();
@@ -628,24 +711,26 @@ pub async fn apply(
     })
     .await?;
     tally(r.count("notifications"), &outcome);
-    if write && r.changed_anything() {
-        // One entry per import that wrote: what came from where (the rows themselves are
-        // not copied into the log).
-        let entry = shared::store::audit::AuditEntry::new(
-            None,
-            "cronctl",
-            "import",
-            "import",
-            &r.source,
-            None,
-            Some(serde_json::json!({
-                "counts": r.counts,
-                "refused": r.refused.len(),
-                "outside_retention": r.outside_retention,
-                "schedules_created": r.schedules_created,
-            })),
-        );
-        store.put_audit(&entry).await?;
-    }
-    Ok(r)
+    Ok(())
+}
+
+/// One audit entry per import that wrote: what came from where (the rows themselves are not
+/// copied into the log).
+async fn record_import(store: &Store, r: &Report) -> Result<(), StoreError> {
+    let entry = shared::store::audit::AuditEntry::new(
+        None,
+        "cronctl",
+        "import",
+        "import",
+        &r.source,
+        None,
+        Some(serde_json::json!({
+            "counts": r.counts,
+            "refused": r.refused.len(),
+            "outside_retention": r.outside_retention,
+            "schedules_created": r.schedules_created,
+        })),
+    );
+    store.put_audit(&entry).await?;
+    Ok(())
 }

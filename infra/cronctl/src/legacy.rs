@@ -10,15 +10,7 @@ use shared::{
 };
 use std::path::Path;
 
-/// How legacy cron text is carried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CronMode {
-    /// Convert APScheduler's Monday = 0 day-of-week to standard cron, so each job keeps firing
-    /// at the times it did (the default).
-    Convert,
-    /// Keep the text as it is (for jobs that were written for standard cron and ran wrongly).
-    KeepText,
-}
+pub use crate::bundle::CronMode;
 
 /// Naive UTC `YYYY-MM-DD HH:MM:SS[.ffffff]` (how the legacy backend stores times).
 fn ts(v: Option<String>) -> Option<DateTime<Utc>> {
@@ -49,9 +41,21 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
         cron_mode: mode,
         ..Default::default()
     };
-    let err = |e: rusqlite::Error| e.to_string();
     let now = chrono::Utc::now();
+    read_users(&db, &mut b, now)?;
+    read_taxa(&db, &mut b, now)?;
+    read_jobs(&db, &mut b, mode, now)?;
+    read_executions(&db, &mut b)?;
+    read_notifications(&db, &mut b, now)?;
+    read_slack(&db, &mut b, now)?;
+    read_prefs(&db, &mut b, now)?;
+    read_ui_prefs(&db, &mut b, now)?;
+    Ok(b)
+}
 
+/// The `users` table (an unknown role is a problem, not a user).
+fn read_users(db: &Connection, b: &mut Bundle, now: DateTime<Utc>) -> Result<(), String> {
+    let err = |e: rusqlite::Error| e.to_string();
     let mut q = db
         .prepare("SELECT id, username, email, password_hash, role, is_active, created_at, updated_at FROM users ORDER BY created_at, id")
         .map_err(err)?;
@@ -90,7 +94,12 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
             revoked_sessions: Default::default(),
         });
     }
+    Ok(())
+}
 
+/// The `job_categories` and `pic_teams` tables.
+fn read_taxa(db: &Connection, b: &mut Bundle, now: DateTime<Utc>) -> Result<(), String> {
+    let err = |e: rusqlite::Error| e.to_string();
     for (table, into_teams) in [("job_categories", false), ("pic_teams", true)] {
         let cols = if into_teams { "slack_handle" } else { "NULL" };
         let mut q = db
@@ -118,7 +127,17 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
             }
         }
     }
+    Ok(())
+}
 
+/// The `jobs` table: cron text converted per `mode` (or kept), metadata and e-mail lists parsed; an unreadable end date makes the job invalid (refused unless kept).
+fn read_jobs(
+    db: &Connection,
+    b: &mut Bundle,
+    mode: CronMode,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let err = |e: rusqlite::Error| e.to_string();
     let mut q = db
         .prepare("SELECT id, name, cron_expression, target_url, github_owner, github_repo, github_workflow_name, job_metadata, category, end_date, pic_team, enable_email_notifications, notification_emails, notify_on_success, created_by, is_active, created_at, updated_at FROM jobs ORDER BY created_at, id")
         .map_err(err)?;
@@ -211,7 +230,12 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
         b.jobs.push(job);
     }
     drop(rows);
+    Ok(())
+}
 
+/// The `job_executions` table (an unreadable start or an unknown status is a problem).
+fn read_executions(db: &Connection, b: &mut Bundle) -> Result<(), String> {
+    let err = |e: rusqlite::Error| e.to_string();
     let mut q = db
         .prepare("SELECT id, job_id, status, trigger_type, started_at, completed_at, duration_seconds, execution_type, target, response_status, error_message, output FROM job_executions ORDER BY started_at, id")
         .map_err(err)?;
@@ -274,7 +298,12 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
             alerts: Default::default(),
         });
     }
+    Ok(())
+}
 
+/// The `notifications` table.
+fn read_notifications(db: &Connection, b: &mut Bundle, now: DateTime<Utc>) -> Result<(), String> {
+    let err = |e: rusqlite::Error| e.to_string();
     let mut q = db
         .prepare("SELECT id, user_id, title, message, type, related_job_id, related_execution_id, is_read, read_at, created_at FROM notifications ORDER BY created_at, id")
         .map_err(err)?;
@@ -297,7 +326,12 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
     for n in rows {
         b.notifications.push(n.map_err(err)?);
     }
+    Ok(())
+}
 
+/// The `slack_settings` singleton (its first row).
+fn read_slack(db: &Connection, b: &mut Bundle, now: DateTime<Utc>) -> Result<(), String> {
+    let err = |e: rusqlite::Error| e.to_string();
     let mut q = db
         .prepare("SELECT id, is_enabled, webhook_url, channel, created_at, updated_at FROM slack_settings ORDER BY created_at LIMIT 1")
         .map_err(err)?;
@@ -317,7 +351,12 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
         .next()
         .transpose()
         .map_err(err)?;
+    Ok(())
+}
 
+/// The `user_notification_preferences` table.
+fn read_prefs(db: &Connection, b: &mut Bundle, now: DateTime<Utc>) -> Result<(), String> {
+    let err = |e: rusqlite::Error| e.to_string();
     let mut q = db
         .prepare("SELECT id, user_id, email_on_job_success, email_on_job_failure, email_on_job_disabled, browser_notifications, daily_digest, weekly_report, created_at, updated_at FROM user_notification_preferences")
         .map_err(err)?;
@@ -341,7 +380,12 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
     for p in rows {
         b.prefs.push(p.map_err(err)?);
     }
+    Ok(())
+}
 
+/// The `user_ui_preferences` table (unknown columns dropped, missing ones defaulted).
+fn read_ui_prefs(db: &Connection, b: &mut Bundle, now: DateTime<Utc>) -> Result<(), String> {
+    let err = |e: rusqlite::Error| e.to_string();
     let mut q = db
         .prepare("SELECT id, user_id, jobs_table_columns, created_at, updated_at FROM user_ui_preferences")
         .map_err(err)?;
@@ -380,5 +424,5 @@ pub fn read(path: &Path, mode: CronMode) -> Result<Bundle, String> {
             updated_at: ts(u).unwrap_or(created),
         });
     }
-    Ok(b)
+    Ok(())
 }

@@ -331,6 +331,85 @@ fn verify_text(r: &shared::store::verify::VerifyReport, repair: bool) -> String 
     out
 }
 
+/// `cronctl verify`: prints the report; an error (exit 1) when something drifted and was not
+/// repaired.
+async fn verify(state: &AppState, repair: bool, json: bool) -> Result<(), String> {
+    let r = state
+        .store
+        .verify_counters(repair)
+        .await
+        .map_err(|e| e.to_string())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+    } else {
+        print!("{}", verify_text(&r, repair));
+    }
+    if !r.drift.is_empty() && !repair {
+        return Err(format!(
+            "{} counter attribute(s) disagree with the items; `cronctl verify --repair` fixes them",
+            r.drift.len()
+        ));
+    }
+    Ok(())
+}
+
+/// An RFC 3339 argument as an instant.
+fn instant(v: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+    v.map(|t| {
+        chrono::DateTime::parse_from_rfc3339(&t)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| format!("not an RFC 3339 instant: {t} ({e})"))
+    })
+    .transpose()
+}
+
+/// `cronctl audit`: one page as JSON text.
+async fn audit_page(
+    state: &AppState,
+    filter: &shared::store::audit::AuditFilter,
+    cursor: Option<&str>,
+) -> Result<String, String> {
+    let (entries, next) = state
+        .store
+        .audit_page(filter, cursor)
+        .await
+        .map_err(|e| e.to_string())?;
+    let out = serde_json::json!({
+        "entries": entries.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
+        "next_cursor": next,
+    });
+    Ok(serde_json::to_string_pretty(&out).unwrap_or_default())
+}
+
+/// `cronctl retention show|set <days|off>`: the answer as JSON text.
+async fn retention_command(
+    state: &AppState,
+    action: &str,
+    days: Option<&str>,
+) -> Result<String, String> {
+    let err = |e: shared::store::StoreError| e.to_string();
+    if action != "set" {
+        let out = serde_json::json!({
+            "recorded": state.store.recorded_retention().await.map_err(err)?,
+            "configured_days": state.retention.configured,
+            "refused": state.retention.refused,
+        });
+        return Ok(serde_json::to_string_pretty(&out).unwrap_or_default());
+    }
+    let days = match days.map(str::to_ascii_lowercase).as_deref() {
+        Some("off" | "0") => None,
+        Some(d) => Some(
+            d.parse::<u32>()
+                .ok()
+                .filter(|d| (1..=36_500).contains(d))
+                .ok_or_else(|| format!("not a number of days (1-36500) or off: {d}"))?,
+        ),
+        None => return Err("cronctl retention set <days|off>".into()),
+    };
+    let r = state.store.set_retention(days).await.map_err(err)?;
+    Ok(serde_json::to_string_pretty(&r).unwrap_or_default())
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let mut config = shared::config::Config::from_env();
     let t = cli.target;
@@ -397,20 +476,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 None => print!("{text}"),
             }
         }
-        Command::Verify { repair, json } => {
-            let r = state.store.verify_counters(repair).await.map_err(err)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-            } else {
-                print!("{}", verify_text(&r, repair));
-            }
-            if !r.drift.is_empty() && !repair {
-                return Err(format!(
-                    "{} counter attribute(s) disagree with the items; `cronctl verify --repair` fixes them",
-                    r.drift.len()
-                ));
-            }
-        }
+        Command::Verify { repair, json } => verify(&state, repair, json).await?,
         Command::Resync => {
             let r = shared::services::maintenance::reconcile_all(&state)
                 .await
@@ -425,14 +491,6 @@ async fn run(cli: Cli) -> Result<(), String> {
             to,
             cursor,
         } => {
-            let instant = |v: Option<String>| {
-                v.map(|t| {
-                    chrono::DateTime::parse_from_rfc3339(&t)
-                        .map(|t| t.with_timezone(&chrono::Utc))
-                        .map_err(|e| format!("not an RFC 3339 instant: {t} ({e})"))
-                })
-                .transpose()
-            };
             let filter = shared::store::audit::AuditFilter {
                 entity_type,
                 entity_id,
@@ -440,16 +498,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 from: instant(from)?,
                 to: instant(to)?,
             };
-            let (entries, next) = state
-                .store
-                .audit_page(&filter, cursor.as_deref())
-                .await
-                .map_err(err)?;
-            let out = serde_json::json!({
-                "entries": entries.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
-                "next_cursor": next,
-            });
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            println!("{}", audit_page(&state, &filter, cursor.as_deref()).await?);
         }
         Command::Status => {
             let v = shared::services::scheduler::status(&state)
@@ -458,27 +507,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Command::Retention { action, days } => {
-            if action == "set" {
-                let days = match days.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                    Some("off" | "0") => None,
-                    Some(d) => Some(
-                        d.parse::<u32>()
-                            .ok()
-                            .filter(|d| (1..=36_500).contains(d))
-                            .ok_or_else(|| format!("not a number of days (1-36500) or off: {d}"))?,
-                    ),
-                    None => return Err("cronctl retention set <days|off>".into()),
-                };
-                let r = state.store.set_retention(days).await.map_err(err)?;
-                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-            } else {
-                let out = serde_json::json!({
-                    "recorded": state.store.recorded_retention().await.map_err(err)?,
-                    "configured_days": state.retention.configured,
-                    "refused": state.retention.refused,
-                });
-                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-            }
+            println!(
+                "{}",
+                retention_command(&state, &action, days.as_deref()).await?
+            )
         }
         Command::Maintenance {
             task,

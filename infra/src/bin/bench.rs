@@ -692,8 +692,6 @@ async fn bulk(env: &Env, token: &str, csv: &[u8]) -> (f64, Value) {
 
 #[tokio::main]
 async fn main() {
-    let bin_dir = PathBuf::from(std::env::var("BENCH_BIN_DIR").expect("BENCH_BIN_DIR"));
-    let ddb = std::env::var("BENCH_DDB").expect("BENCH_DDB");
     let out_path = PathBuf::from(
         std::env::var("BENCH_OUT").unwrap_or_else(|_| "target/bench/results.json".into()),
     );
@@ -706,9 +704,63 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
+    let b = setup().await;
+    let requests: Vec<Req> = requests(&b.job_id)
+        .into_iter()
+        .filter(|r| only.as_deref().is_none_or(|o| r.name.contains(o)))
+        .collect();
+    let Some(rows) = measure_sizes(&b, &requests, (warm, colds), only.is_some()).await else {
+        return;
+    };
+    let (rows_1000_s, schedules_1000_s, schedules) = bulk_1000(&b).await;
+    let (delete_job_100k_s, purge_100k_s, purge_done, left) = delete_100k(&b).await;
+    let packages = package_sizes();
+    let rows_108_s = b.rows_108_s;
+    print_table(&rows);
+    println!();
+    println!("bulk upload: 108 rows {rows_108_s:.2} s, 1,000 rows {rows_1000_s:.2} s (answer: parse, validate, write, enqueue); their {schedules} schedules {schedules_1000_s:.2} s later (the outbox task, maintenance function)");
+    println!("delete of a job with 100,000 runs: answered in {delete_job_100k_s:.3} s; history purged in {purge_100k_s:.1} s ({left} left)");
+    for (k, v) in &packages {
+        println!(
+            "package {k}: {:.2} MB zipped",
+            v.as_u64().unwrap_or(0) as f64 / 1_048_576.0
+        );
+    }
+    let results = json!({
+        "requests": rows,
+        "bulk": {"rows_108_s": rows_108_s, "rows_1000_s": rows_1000_s, "schedules_after_1000": schedules, "schedules_1000_s": schedules_1000_s},
+        "packages_zip_bytes": packages,
+        "delete_job_100k_s": delete_job_100k_s,
+        "purge_job_100k_s": purge_100k_s,
+        "purge_finished": purge_done,
+        "runs_left_after_purge": left,
+        "warm_invocations_per_request": warm,
+    });
+    if let Some(dir) = out_path.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(&out_path, serde_json::to_string_pretty(&results).unwrap()).unwrap();
+    println!("written: {}", out_path.display());
+}
+
+/// What every phase of the bench works with.
+struct Bench {
+    env: Env,
+    state: AppState,
+    counts: Arc<Mutex<DdbCounts>>,
+    token: String,
+    /// The job that gets 1,000 then 100,000 runs.
+    job_id: String,
+    rows_108_s: f64,
+}
+
+/// The counting proxy, a fresh table with the admin, five teams and the real 108-row bulk
+/// file (its upload timed; 46 jobs kept).
+async fn setup() -> Bench {
+    let bin_dir = PathBuf::from(std::env::var("BENCH_BIN_DIR").expect("BENCH_BIN_DIR"));
+    let ddb = std::env::var("BENCH_DDB").expect("BENCH_DDB");
     let csv_path = std::env::var("BENCH_CSV")
         .unwrap_or_else(|_| "tests/fixtures/job-master-github-actions.refreshed.csv".into());
-
     // Counting proxy in front of DynamoDB Local.
     let counts: Arc<Mutex<DdbCounts>> = Default::default();
     let p = Proxy {
@@ -792,13 +844,24 @@ async fn main() {
     let mut jobs = state.store.list_jobs().await.unwrap();
     jobs.sort_by(|a, b| a.name.cmp(&b.name));
     for j in jobs.iter().skip(46) {
-        state.store.delete_job(j, &[]).await.unwrap();
+        state.store.delete_job(j, &[], None).await.unwrap();
     }
     let job_id = jobs[0].id.clone();
     // Purge tasks of those deletes are nothing to measure: drain them now.
     state.alerts.drain(50).await.unwrap();
+    Bench {
+        env,
+        state,
+        counts,
+        token,
+        job_id,
+        rows_108_s,
+    }
+}
 
-    let requests = vec![
+/// The requests measured (`BENCH_ONLY` filters them).
+fn requests(job_id: &str) -> Vec<Req> {
+    vec![
         Req {
             name: "GET /jobs (46 jobs)".into(),
             function: "jobs",
@@ -872,29 +935,34 @@ async fn main() {
             function: "system",
             path: "/api/v2/health".into(),
         },
-    ];
-    let requests: Vec<Req> = requests
-        .into_iter()
-        .filter(|r| only.as_deref().is_none_or(|o| r.name.contains(o)))
-        .collect();
+    ]
+}
 
+/// Every request at 1,000 then at 100,000 runs of one job (`warm` invocations, `colds` cold
+/// starts each). `None` when `only` (a `BENCH_ONLY` run) stops after printing them.
+async fn measure_sizes(
+    b: &Bench,
+    requests: &[Req],
+    (warm, colds): (usize, usize),
+    only: bool,
+) -> Option<Vec<Row>> {
     // 1,000 runs of one job over the same ~69 days as the 100,000 that follow (every 100th
     // minute), so both sizes cover the same days and only the density differs.
-    let (sparse, dense): (Vec<_>, Vec<_>) = run_rows(&job_id, 100_000)
+    let (sparse, dense): (Vec<_>, Vec<_>) = run_rows(&b.job_id, 100_000)
         .into_iter()
         .enumerate()
         .partition(|(i, _)| i % 100 == 0);
     let sparse: Vec<Execution> = sparse.into_iter().map(|(_, e)| e).collect();
     let dense: Vec<Execution> = dense.into_iter().map(|(_, e)| e).collect();
-    state.store.seed_executions(&sparse).await.unwrap();
+    b.state.store.seed_executions(&sparse).await.unwrap();
     // One unmeasured pass first: DynamoDB Local is a JVM, and whatever runs first pays its
     // warm-up (without this, every 1k figure is inflated and every ratio flattered).
-    for req in &requests {
-        measure(&env, &counts, req, &token, 20, 1).await;
+    for req in requests {
+        measure(&b.env, &b.counts, req, &b.token, 20, 1).await;
     }
     let mut rows: Vec<Row> = Vec::new();
-    for req in &requests {
-        let s = measure(&env, &counts, req, &token, warm, colds).await;
+    for req in requests {
+        let s = measure(&b.env, &b.counts, req, &b.token, warm, colds).await;
         eprintln!(
             "bench: 1k   {:<40} {:>7.2} ms warm, {:>6.1} items",
             req.name, s.warm_ms, s.items
@@ -914,14 +982,14 @@ async fn main() {
             ..Default::default()
         });
     }
-    if only.is_some() && std::env::var("BENCH_ONLY_1K").is_ok_and(|v| !v.is_empty()) {
+    if only && std::env::var("BENCH_ONLY_1K").is_ok_and(|v| !v.is_empty()) {
         print_table(&rows);
-        return;
+        return None;
     }
     // 100,000 runs (99,000 more, older).
     let seeded = Instant::now();
     for chunk in dense.chunks(10_000) {
-        state.store.seed_executions(chunk).await.unwrap();
+        b.state.store.seed_executions(chunk).await.unwrap();
     }
     eprintln!(
         "bench: seeded 99,000 more runs in {:.1} s",
@@ -929,11 +997,11 @@ async fn main() {
     );
     // The same unmeasured pass as before the 1k figures: seeding leaves DynamoDB Local's JVM
     // with garbage to collect and cold pages, which would otherwise land on the first requests.
-    for req in &requests {
-        measure(&env, &counts, req, &token, 20, 1).await;
+    for req in requests {
+        measure(&b.env, &b.counts, req, &b.token, 20, 1).await;
     }
     for (req, row) in requests.iter().zip(rows.iter_mut()) {
-        let s = measure(&env, &counts, req, &token, warm, colds).await;
+        let s = measure(&b.env, &b.counts, req, &b.token, warm, colds).await;
         eprintln!(
             "bench: 100k {:<40} {:>7.2} ms warm, {:>6.1} items",
             req.name, s.warm_ms, s.items
@@ -955,11 +1023,16 @@ async fn main() {
         row.init_ms = row.init_ms.max(s.init_ms);
         row.rss_mb = row.rss_mb.max(s.rss_mb);
     }
-    if only.is_some() {
+    if only {
         print_table(&rows);
-        return;
+        return None;
     }
+    Some(rows)
+}
 
+/// A bulk upload of 1,000 enabled rows: the answer, then how long until their schedules exist.
+/// `(answer s, schedules s, schedules in the group)`.
+async fn bulk_1000(b: &Bench) -> (f64, f64, usize) {
     // Bulk upload of 1,000 enabled rows.
     let mut big = String::from("Job Name,Repo,Workflow Name,Branch,Cron schedule (JST),Status,End Date,PIC Team,Request Body\n");
     for i in 0..1000 {
@@ -968,13 +1041,13 @@ async fn main() {
             i % 60
         ));
     }
-    let (rows_1000_s, v) = bulk(&env, &token, big.as_bytes()).await;
+    let (rows_1000_s, v) = bulk(&b.env, &b.token, big.as_bytes()).await;
     // The answer comes once the jobs are written; their schedules follow through the outbox,
     // delivered by the maintenance function as the table's stream invokes it.
     let started = Instant::now();
-    let maint = Function::spawn(&env, "maintenance").await;
+    let maint = Function::spawn(&b.env, "maintenance").await;
     loop {
-        let ids = state.store.due_outbox(25).await.unwrap();
+        let ids = b.state.store.due_outbox(25).await.unwrap();
         if ids.is_empty() {
             break;
         }
@@ -986,7 +1059,8 @@ async fn main() {
     }
     let schedules_1000_s = started.elapsed().as_secs_f64();
     drop(maint);
-    let schedules = state
+    let schedules = b
+        .state
         .schedules
         .list_names()
         .await
@@ -996,39 +1070,43 @@ async fn main() {
         "bench: bulk 1,000 rows: answered in {rows_1000_s:.2} s, {} created; {schedules} schedules in the group {schedules_1000_s:.2} s later",
         v["created_count"]
     );
+    (rows_1000_s, schedules_1000_s, schedules)
+}
 
+/// The delete of the job with 100,000 runs: `(answer s, purge s, purge finished, runs left)`.
+async fn delete_100k(b: &Bench) -> (f64, f64, bool, usize) {
     // Delete the job with 100,000 runs: the answer, then the purge the maintenance function
     // performs (invoked as the table's stream would).
-    let jobs_fn = Function::spawn(&env, "jobs").await;
+    let jobs_fn = Function::spawn(&b.env, "jobs").await;
     let (r, took) = jobs_fn
         .invoke(http_event(
             "DELETE",
-            &format!("/api/v2/jobs/{job_id}"),
-            &token,
+            &format!("/api/v2/jobs/{}", b.job_id),
+            &b.token,
             None,
         ))
         .await;
     assert_eq!(r["statusCode"], 200, "{r}");
     let delete_job_100k_s = took.as_secs_f64();
-    let (r, _) = Function::spawn(&env, "executions")
+    let (r, _) = Function::spawn(&b.env, "executions")
         .await
         .invoke(http_event(
             "GET",
-            &format!("/api/v2/jobs/{job_id}/executions"),
-            &token,
+            &format!("/api/v2/jobs/{}/executions", b.job_id),
+            &b.token,
             None,
         ))
         .await;
     let hidden = r["statusCode"] == 404;
-    let maint = Function::spawn(&env, "maintenance").await;
+    let maint = Function::spawn(&b.env, "maintenance").await;
     let purge_started = Instant::now();
-    let stream_event = json!({"Records": [{"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": format!("OUTBOX#purge-{job_id}")}, "SK": {"S": "OUTBOX"}}}}]});
+    let stream_event = json!({"Records": [{"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": format!("OUTBOX#purge-{}", b.job_id)}, "SK": {"S": "OUTBOX"}}}}]});
     let mut purge_done = false;
     for _ in 0..10 {
         maint.invoke(stream_event.clone()).await;
-        if state
+        if b.state
             .store
-            .outbox_status(&format!("purge-{job_id}"))
+            .outbox_status(&format!("purge-{}", b.job_id))
             .await
             .unwrap()
             .is_some_and(|s| s.0 == "delivered")
@@ -1038,9 +1116,10 @@ async fn main() {
         }
     }
     let purge_100k_s = purge_started.elapsed().as_secs_f64();
-    let left = state
+    let left = b
+        .state
         .store
-        .all_job_executions(&job_id)
+        .all_job_executions(&b.job_id)
         .await
         .map(|v| v.len())
         .unwrap_or(usize::MAX);
@@ -1048,7 +1127,11 @@ async fn main() {
         "bench: delete of the job with 100,000 runs answered in {delete_job_100k_s:.3} s (its runs hidden: {hidden}); purge {} in {purge_100k_s:.1} s, {left} runs left",
         if purge_done { "finished" } else { "NOT finished" }
     );
+    (delete_job_100k_s, purge_100k_s, purge_done, left)
+}
 
+/// Zipped package sizes (`BENCH_ZIP_DIR`, cargo lambda's output), by function.
+fn package_sizes() -> serde_json::Map<String, Value> {
     // Package sizes (cargo lambda build --release --arm64 --output-format zip).
     let mut packages = serde_json::Map::new();
     if let Ok(dir) = std::env::var("BENCH_ZIP_DIR") {
@@ -1068,30 +1151,5 @@ async fn main() {
             }
         }
     }
-
-    print_table(&rows);
-    println!();
-    println!("bulk upload: 108 rows {rows_108_s:.2} s, 1,000 rows {rows_1000_s:.2} s (answer: parse, validate, write, enqueue); their {schedules} schedules {schedules_1000_s:.2} s later (the outbox task, maintenance function)");
-    println!("delete of a job with 100,000 runs: answered in {delete_job_100k_s:.3} s; history purged in {purge_100k_s:.1} s ({left} left)");
-    for (k, v) in &packages {
-        println!(
-            "package {k}: {:.2} MB zipped",
-            v.as_u64().unwrap_or(0) as f64 / 1_048_576.0
-        );
-    }
-    let results = json!({
-        "requests": rows,
-        "bulk": {"rows_108_s": rows_108_s, "rows_1000_s": rows_1000_s, "schedules_after_1000": schedules, "schedules_1000_s": schedules_1000_s},
-        "packages_zip_bytes": packages,
-        "delete_job_100k_s": delete_job_100k_s,
-        "purge_job_100k_s": purge_100k_s,
-        "purge_finished": purge_done,
-        "runs_left_after_purge": left,
-        "warm_invocations_per_request": warm,
-    });
-    if let Some(dir) = out_path.parent() {
-        std::fs::create_dir_all(dir).ok();
-    }
-    std::fs::write(&out_path, serde_json::to_string_pretty(&results).unwrap()).unwrap();
-    println!("written: {}", out_path.display());
+    packages
 }

@@ -132,17 +132,6 @@ async fn count_failure(state: &AppState, keys: &ThrottleKeys) {
     }
 }
 
-/// The check every authenticated request makes of its token's user once looked up
-/// (api-contract §1.2): `None` (no such user) → 401 `User not found`; a user `is_active`
-/// says is deactivated → 401 `User account is deactivated`; else the user.
-pub fn require_active<U>(found: Option<U>, is_active: impl Fn(&U) -> bool) -> ApiResult<U> {
-    match found {
-        None => Err(ApiError::unauthorized("User not found")),
-        Some(u) if !is_active(&u) => Err(ApiError::unauthorized("User account is deactivated")),
-        Some(u) => Ok(u),
-    }
-}
-
 /// POST /auth/login: 200 with tokens and the user; 401 `Invalid email/username or password`
 /// (unknown account, wrong password — an inactive account's included); 401 `Account is
 /// inactive…` only with the right password; 429 with `Retry-After` after too many failures

@@ -196,6 +196,33 @@ fn row_error(row: usize, name: Option<&str>, error: &str, message: &str) -> Valu
     json!({"row": row, "job_name": name, "error": error, "message": message})
 }
 
+/// What every row is checked against: read once per upload.
+struct RowContext<'a> {
+    categories: Vec<crate::store::Taxon>,
+    teams: Vec<crate::store::Taxon>,
+    /// Names already taken in the table (by identity).
+    taken: HashSet<String>,
+    allowlist: Option<crate::store::GithubOwners>,
+    /// The platform's default owner (`DEFAULT_GITHUB_OWNER`): always allowed.
+    platform_owner: &'a str,
+    /// The owner of rows that name none (the form's `default_github_owner`, else the platform's).
+    default_owner: String,
+    today: chrono::NaiveDate,
+    created_at: chrono::DateTime<chrono::Utc>,
+    created_by: &'a str,
+}
+
+/// `(owner, repo, target_url)` of a row once checked.
+type OwnerRepoUrl = (Option<String>, Option<String>, Option<String>);
+
+/// A row's GitHub or webhook target once parsed: `(owner, repo, workflow, target_url)`.
+type RowTarget = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// POST /jobs/bulk-upload for a user-or-admin caller: `(status, body)` per api-contract §4.5.
 pub async fn upload(
     state: &AppState,
@@ -231,269 +258,20 @@ pub async fn upload(
             ),
         ));
     }
-    let today = today_in(state.config.timezone);
-    let names: Vec<String> = sheet
-        .rows
-        .iter()
-        .filter_map(|r| field(r, "name"))
-        .filter(|n| draft::job_name(Some(n)).is_ok())
-        .map(str::to_string)
-        .collect();
-    // Three independent reads, issued together.
-    let (categories, teams, taken, allowlist) = tokio::try_join!(
-        state.store.list_taxa(TaxonKind::Category),
-        state.store.list_taxa(TaxonKind::Team),
-        state.store.taken_job_names(&names),
-        state.store.get_github_owners(),
-    )?;
-    // The owners the platform's token may reach (`Store::github_owner_allowed`).
-    let owner_allowed = |owner: &str| {
-        crate::store::GithubOwners::allows(
-            allowlist.as_ref(),
-            &state.config.default_github_owner,
-            owner,
-        )
-    };
-
-    let mut errors: Vec<Value> = Vec::new();
-    let mut accepted: Vec<(Job, String)> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let created_at = now();
-    for (index, row) in sheet.rows.iter().enumerate() {
-        let n = index + 2;
-        let name = field(row, "name");
-        let mut target_url = field(row, "target_url").map(str::to_string);
-        let parts = (|| {
-            Ok::<_, draft::FieldError>((
-                draft::github_part("github_owner", field(row, "github_owner"))?,
-                // `owner/repo` is split below (§4.4 step 10), then checked as segments.
-                draft::bounded_url("github_repo", field(row, "github_repo"))?,
-                draft::github_part("github_workflow_name", field(row, "workflow"))?,
-                draft::bounded_url("dispatch_url", field(row, "dispatch_url"))?,
-            ))
-        })();
-        let (mut owner, mut repo, mut workflow, dispatch) = match parts {
-            Ok(p) => p,
-            Err(e) => {
-                errors.push(row_error(n, name, e.error, &e.message));
-                continue;
-            }
-        };
-        if let Some(url) = dispatch.as_deref() {
-            match parse_dispatch_url(url) {
-                Ok(d) => {
-                    (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
-                    target_url = None;
-                }
-                Err(m) => {
-                    errors.push(row_error(n, name, "Invalid dispatch_url", &m));
-                    continue;
-                }
-            }
-        } else if let Some(t) = target_url.clone().filter(|t| looks_like_shorthand(t)) {
-            if let Ok(d) = parse_dispatch_url(&t) {
-                (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
-                target_url = None;
-            }
-        }
-        let category =
-            match taxonomy::validate(TaxonKind::Category, &categories, field(row, "category")) {
-                Ok(c) => c,
-                Err(m) => {
-                    errors.push(row_error(n, name, "Invalid category", &m));
-                    continue;
-                }
-            };
-        let end_raw = field(row, "end_date");
-        let end_date = match draft::end_date(end_raw, today) {
-            Ok(d) => d,
-            Err(e) => {
-                let e = e.field_error((
-                    "Missing required fields",
-                    "end_date (YYYY-MM-DD) is required.",
-                ));
-                errors.push(row_error(n, name, e.error, &e.message));
-                continue;
-            }
-        };
-        let team_raw = field(row, "pic_team");
-        let team = match taxonomy::validate(TaxonKind::Team, &teams, team_raw) {
-            Ok(t) => t,
-            Err(m) => {
-                let mut e = row_error(n, name, "Invalid PIC team", &m);
-                e["pic_team"] = json!(team_raw);
-                e["pic_team_slug"] = json!(team_raw
-                    .map(|r| taxonomy::resolve(&teams, r))
-                    .filter(|s| !s.is_empty()));
-                errors.push(e);
-                continue;
-            }
-        };
-        let (Some(name), Some(cron_raw)) = (name, field(row, "cron")) else {
-            errors.push(json!({"row": n, "error": "Missing required fields", "message": "name and cron_expression are required."}));
-            continue;
-        };
-        if let Err(e) = draft::job_name(Some(name)) {
-            errors.push(row_error(n, Some(name), e.error, &e.message));
-            continue;
-        }
-        if !seen.insert(crate::domain::name::name_key(name)) {
-            errors.push(row_error(
-                n,
-                Some(name),
-                "Duplicate job name in CSV",
-                "An earlier row of this file has the same job name.",
-            ));
-            continue;
-        }
-        if taken.contains(name) {
-            errors.push(row_error(
-                n,
-                Some(name),
-                "Duplicate job name",
-                &format!("A job with the name \"{name}\" already exists."),
-            ));
-            continue;
-        }
-        let cron = match CronExpr::parse(cron_raw) {
-            Ok(c) => c,
-            Err(e) => {
-                errors.push(row_error(n, Some(name), "Invalid cron expression", &e.0));
-                continue;
-            }
-        };
-        let mut metadata = match field(row, "request_body").map(draft::metadata_text) {
-            None => Map::new(),
-            Some(Ok(m)) => m,
-            Some(Err(e)) => {
-                errors.push(row_error(n, Some(name), e.error, &e.message));
-                continue;
-            }
-        };
-        if let Some(branch) = field(row, "branch") {
-            metadata
-                .entry("branchDetails")
-                .or_insert_with(|| json!(branch));
-            if let Err(e) = draft::metadata_size(&metadata, "Invalid Request Body") {
-                errors.push(row_error(n, Some(name), e.error, &e.message));
-                continue;
-            }
-        }
-        if let Some(r) = repo.clone() {
-            let parts: Vec<&str> = r.split('/').filter(|p| !p.trim().is_empty()).collect();
-            if r.contains('/') && parts.len() == 2 {
-                owner = Some(parts[0].trim().to_string());
-                repo = Some(parts[1].trim().to_string());
-            }
-        }
-        let checked = draft::github_part("github_owner", owner.as_deref())
-            .and_then(|o| Ok((o, draft::github_part("github_repo", repo.as_deref())?)));
-        match checked {
-            Ok((o, r)) => (owner, repo) = (o, r),
-            Err(e) => {
-                errors.push(row_error(n, Some(name), e.error, &e.message));
-                continue;
-            }
-        }
-        if let Some(t) = &target_url {
-            match draft::target_url(t, "target_url must include scheme (http:// or https://).") {
-                Ok(draft::TargetField::Webhook(u)) => target_url = Some(u.to_string()),
-                Ok(draft::TargetField::GitHub(_)) => {
-                    // A shorthand that parsed was taken above; this one did not.
-                    errors.push(row_error(
-                        n,
-                        Some(name),
-                        "Invalid target_url",
-                        "target_url must include scheme (http:// or https://).",
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    errors.push(row_error(n, Some(name), e.error, &e.message));
-                    continue;
-                }
-            }
-        }
-        if target_url.is_none() && (repo.is_none() || workflow.is_none()) {
-            errors.push(row_error(
-                n,
-                Some(name),
-                "Missing target configuration",
-                "Provide target_url or GitHub config (github_owner, github_repo, github_workflow_name).",
-            ));
-            continue;
-        }
-        let is_active = !matches!(
-            field(row, "status").map(|s| s.to_lowercase()).as_deref(),
-            Some("disable" | "disabled" | "inactive" | "false" | "0" | "no" | "n" | "off")
-        );
-        let github = target_url.is_none();
-        let owner = github.then(|| owner.unwrap_or_else(|| default_owner.clone()));
-        if let Some(o) = owner.as_deref().filter(|o| !owner_allowed(o)) {
-            errors.push(row_error(
-                n,
-                Some(name),
-                "GitHub owner not allowed",
-                &format!("GitHub owner \"{o}\" is not on this platform's allowlist; an admin can add it (PUT /api/v2/settings/github-owners)."),
-            ));
-            continue;
-        }
-        let job = Job {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_string(),
-            cron,
-            target_url,
-            github_owner: owner,
-            github_repo: if github { repo } else { None },
-            github_workflow_name: if github { workflow } else { None },
-            metadata,
-            category,
-            end_date: Some(end_date),
-            pic_team: Some(team),
-            enable_email_notifications: false,
-            notification_emails: Vec::new(),
-            notify_on_success: false,
-            created_by: Some(user.0.id.clone()),
-            is_active,
-            created_at,
-            updated_at: created_at,
-            last_execution_at: None,
-        };
-        accepted.push((job, end_raw.unwrap_or_default().to_string()));
-    }
-
-    let total_failed = accepted.is_empty() && !errors.is_empty();
-    let status = if total_failed {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let ctx = row_context(state, user, &sheet, default_owner).await?;
+    let (accepted, mut errors) = check_rows(&ctx, &sheet);
     if req.dry_run {
-        let jobs: Vec<Value> = accepted
-            .iter()
-            .map(|(j, end)| json!({"name": j.name, "is_active": j.is_active, "cron_expression": j.cron.as_str(), "end_date": end, "pic_team": j.pic_team}))
-            .collect();
-        let mut body = json!({
-            "message": if total_failed { "CSV validation failed" } else { "CSV validated successfully" },
-            "dry_run": true, "stats": sheet.stats, "created_count": jobs.len(), "error_count": errors.len(),
-            "errors": errors, "jobs": jobs,
-        });
-        if total_failed {
-            body["error"] = json!("CSV validation failed");
-        }
-        return Ok((status, body));
+        return Ok(dry_run_answer(&sheet, &accepted, errors));
     }
-
     let jobs: Vec<Job> = accepted.into_iter().map(|(j, _)| j).collect();
     let validated = started.elapsed();
-    let today = crate::domain::today_in(state.config.timezone);
     let sync_token = uuid::Uuid::new_v4().to_string();
     let written = state
         .store
         .create_jobs(
             &jobs,
             &sync_token,
-            |j| j.should_be_scheduled(today),
+            |j| j.should_be_scheduled(ctx.today),
             |j| user.audit("bulk_upload", "job", &j.id, None, Some(j.to_json())),
         )
         .await?;
@@ -511,7 +289,7 @@ pub async fn upload(
         }
     }
     let wrote = started.elapsed();
-    enqueue_schedules(state, &created, &sync_token, today).await;
+    enqueue_schedules(state, &created, &sync_token, ctx.today).await;
     tracing::info!(
         rows = sheet.stats["total_rows"].as_u64().unwrap_or_default(),
         created = created.len(),
@@ -520,12 +298,292 @@ pub async fn upload(
         enqueue_ms = (started.elapsed() - wrote).as_millis() as u64,
         "bulk upload written; schedules follow through the outbox"
     );
-    let total_failed = created.is_empty() && !errors.is_empty();
-    let status = if total_failed {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    Ok(created_answer(&sheet, &created, errors))
+}
+
+/// Reads what the rows are checked against, together: categories, teams, the names already
+/// taken, the GitHub allowlist.
+async fn row_context<'a>(
+    state: &'a AppState,
+    user: &'a CurrentUser,
+    sheet: &Sheet,
+    default_owner: String,
+) -> ApiResult<RowContext<'a>> {
+    let names: Vec<String> = sheet
+        .rows
+        .iter()
+        .filter_map(|r| field(r, "name"))
+        .filter(|n| draft::job_name(Some(n)).is_ok())
+        .map(str::to_string)
+        .collect();
+    let (categories, teams, taken, allowlist) = tokio::try_join!(
+        state.store.list_taxa(TaxonKind::Category),
+        state.store.list_taxa(TaxonKind::Team),
+        state.store.taken_job_names(&names),
+        state.store.get_github_owners(),
+    )?;
+    Ok(RowContext {
+        categories,
+        teams,
+        taken,
+        allowlist,
+        platform_owner: &state.config.default_github_owner,
+        default_owner,
+        today: today_in(state.config.timezone),
+        created_at: now(),
+        created_by: &user.0.id,
+    })
+}
+
+/// Every row checked in file order (api-contract §4.4): the accepted jobs with their raw end
+/// date, and the row errors.
+fn check_rows(ctx: &RowContext, sheet: &Sheet) -> (Vec<(Job, String)>, Vec<Value>) {
+    let mut errors: Vec<Value> = Vec::new();
+    let mut accepted: Vec<(Job, String)> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for (index, row) in sheet.rows.iter().enumerate() {
+        match check_row(ctx, index + 2, row, &mut seen) {
+            Ok(job) => accepted.push(job),
+            Err(e) => errors.push(e),
+        }
+    }
+    (accepted, errors)
+}
+
+/// One row (`n`: its line in the file) → the job and its raw end date, or the row's error.
+fn check_row(
+    ctx: &RowContext,
+    n: usize,
+    row: &HashMap<String, String>,
+    seen: &mut HashSet<String>,
+) -> Result<(Job, String), Value> {
+    let name = field(row, "name");
+    let (owner, repo, workflow, target_url) = row_target(n, name, row)?;
+    let category = taxonomy::validate(TaxonKind::Category, &ctx.categories, field(row, "category"))
+        .map_err(|m| row_error(n, name, "Invalid category", &m))?;
+    let end_raw = field(row, "end_date");
+    let end_date = draft::end_date(end_raw, ctx.today).map_err(|e| {
+        let e = e.field_error((
+            "Missing required fields",
+            "end_date (YYYY-MM-DD) is required.",
+        ));
+        row_error(n, name, e.error, &e.message)
+    })?;
+    let team_raw = field(row, "pic_team");
+    let team = taxonomy::validate(TaxonKind::Team, &ctx.teams, team_raw).map_err(|m| {
+        let mut e = row_error(n, name, "Invalid PIC team", &m);
+        e["pic_team"] = json!(team_raw);
+        e["pic_team_slug"] = json!(team_raw
+            .map(|r| taxonomy::resolve(&ctx.teams, r))
+            .filter(|s| !s.is_empty()));
+        e
+    })?;
+    let (Some(name), Some(cron_raw)) = (name, field(row, "cron")) else {
+        return Err(
+            json!({"row": n, "error": "Missing required fields", "message": "name and cron_expression are required."}),
+        );
     };
+    check_new_name(ctx, n, name, seen)?;
+    let cron = CronExpr::parse(cron_raw)
+        .map_err(|e| row_error(n, Some(name), "Invalid cron expression", &e.0))?;
+    let metadata = row_metadata(n, name, row)?;
+    let (owner, repo, target_url) = row_github_or_webhook(n, name, owner, repo, target_url)?;
+    if target_url.is_none() && (repo.is_none() || workflow.is_none()) {
+        return Err(row_error(
+            n,
+            Some(name),
+            "Missing target configuration",
+            "Provide target_url or GitHub config (github_owner, github_repo, github_workflow_name).",
+        ));
+    }
+    let is_active = !matches!(
+        field(row, "status").map(|s| s.to_lowercase()).as_deref(),
+        Some("disable" | "disabled" | "inactive" | "false" | "0" | "no" | "n" | "off")
+    );
+    let github = target_url.is_none();
+    let owner = github.then(|| owner.unwrap_or_else(|| ctx.default_owner.clone()));
+    if let Some(o) = owner.as_deref().filter(|o| {
+        !crate::store::GithubOwners::allows(ctx.allowlist.as_ref(), ctx.platform_owner, o)
+    }) {
+        return Err(row_error(
+            n,
+            Some(name),
+            "GitHub owner not allowed",
+            &format!("GitHub owner \"{o}\" is not on this platform's allowlist; an admin can add it (PUT /api/v2/settings/github-owners)."),
+        ));
+    }
+    let job = Job {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.to_string(),
+        cron,
+        target_url,
+        github_owner: owner,
+        github_repo: if github { repo } else { None },
+        github_workflow_name: if github { workflow } else { None },
+        metadata,
+        category,
+        end_date: Some(end_date),
+        pic_team: Some(team),
+        enable_email_notifications: false,
+        notification_emails: Vec::new(),
+        notify_on_success: false,
+        created_by: Some(ctx.created_by.to_string()),
+        is_active,
+        created_at: ctx.created_at,
+        updated_at: ctx.created_at,
+        last_execution_at: None,
+    };
+    Ok((job, end_raw.unwrap_or_default().to_string()))
+}
+
+/// The row's target columns: GitHub owner / repo / workflow (bounded), a `dispatch_url`, or a
+/// `target_url` — an `owner/repo/workflow` shorthand there is taken as GitHub.
+fn row_target(
+    n: usize,
+    name: Option<&str>,
+    row: &HashMap<String, String>,
+) -> Result<RowTarget, Value> {
+    let mut target_url = field(row, "target_url").map(str::to_string);
+    let parts = (|| {
+        Ok::<_, draft::FieldError>((
+            draft::github_part("github_owner", field(row, "github_owner"))?,
+            // `owner/repo` is split later (§4.4 step 10), then checked as segments.
+            draft::bounded_url("github_repo", field(row, "github_repo"))?,
+            draft::github_part("github_workflow_name", field(row, "workflow"))?,
+            draft::bounded_url("dispatch_url", field(row, "dispatch_url"))?,
+        ))
+    })();
+    let (mut owner, mut repo, mut workflow, dispatch) =
+        parts.map_err(|e| row_error(n, name, e.error, &e.message))?;
+    if let Some(url) = dispatch.as_deref() {
+        let d =
+            parse_dispatch_url(url).map_err(|m| row_error(n, name, "Invalid dispatch_url", &m))?;
+        (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
+        target_url = None;
+    } else if let Some(t) = target_url.clone().filter(|t| looks_like_shorthand(t)) {
+        if let Ok(d) = parse_dispatch_url(&t) {
+            (owner, repo, workflow) = (Some(d.owner), Some(d.repo), Some(d.workflow));
+            target_url = None;
+        }
+    }
+    Ok((owner, repo, workflow, target_url))
+}
+
+/// A row's name must be new: not earlier in the file (by identity), not in the table.
+fn check_new_name(
+    ctx: &RowContext,
+    n: usize,
+    name: &str,
+    seen: &mut HashSet<String>,
+) -> Result<(), Value> {
+    if let Err(e) = draft::job_name(Some(name)) {
+        return Err(row_error(n, Some(name), e.error, &e.message));
+    }
+    if !seen.insert(crate::domain::name::name_key(name)) {
+        return Err(row_error(
+            n,
+            Some(name),
+            "Duplicate job name in CSV",
+            "An earlier row of this file has the same job name.",
+        ));
+    }
+    if ctx.taken.contains(name) {
+        return Err(row_error(
+            n,
+            Some(name),
+            "Duplicate job name",
+            &format!("A job with the name \"{name}\" already exists."),
+        ));
+    }
+    Ok(())
+}
+
+/// The row's Request Body as metadata, with `branchDetails` from the branch column.
+fn row_metadata(
+    n: usize,
+    name: &str,
+    row: &HashMap<String, String>,
+) -> Result<Map<String, Value>, Value> {
+    let mut metadata = match field(row, "request_body").map(draft::metadata_text) {
+        None => Map::new(),
+        Some(Ok(m)) => m,
+        Some(Err(e)) => return Err(row_error(n, Some(name), e.error, &e.message)),
+    };
+    if let Some(branch) = field(row, "branch") {
+        metadata
+            .entry("branchDetails")
+            .or_insert_with(|| json!(branch));
+        draft::metadata_size(&metadata, "Invalid Request Body")
+            .map_err(|e| row_error(n, Some(name), e.error, &e.message))?;
+    }
+    Ok(metadata)
+}
+
+/// An `owner/repo` repo column split (§4.4 step 10) and both checked as GitHub segments; a
+/// `target_url` checked as a webhook URL. `(owner, repo, target_url)`.
+fn row_github_or_webhook(
+    n: usize,
+    name: &str,
+    mut owner: Option<String>,
+    mut repo: Option<String>,
+    target_url: Option<String>,
+) -> Result<OwnerRepoUrl, Value> {
+    if let Some(r) = repo.clone() {
+        let parts: Vec<&str> = r.split('/').filter(|p| !p.trim().is_empty()).collect();
+        if r.contains('/') && parts.len() == 2 {
+            owner = Some(parts[0].trim().to_string());
+            repo = Some(parts[1].trim().to_string());
+        }
+    }
+    let (owner, repo) = draft::github_part("github_owner", owner.as_deref())
+        .and_then(|o| Ok((o, draft::github_part("github_repo", repo.as_deref())?)))
+        .map_err(|e| row_error(n, Some(name), e.error, &e.message))?;
+    let target_url = match &target_url {
+        None => None,
+        Some(t) => {
+            match draft::target_url(t, "target_url must include scheme (http:// or https://).") {
+                Ok(draft::TargetField::Webhook(u)) => Some(u.to_string()),
+                // A shorthand that parsed was taken earlier; this one did not.
+                Ok(draft::TargetField::GitHub(_)) => {
+                    return Err(row_error(
+                        n,
+                        Some(name),
+                        "Invalid target_url",
+                        "target_url must include scheme (http:// or https://).",
+                    ))
+                }
+                Err(e) => return Err(row_error(n, Some(name), e.error, &e.message)),
+            }
+        }
+    };
+    Ok((owner, repo, target_url))
+}
+
+/// The dry-run answer (§4.5): what would be created, and the errors.
+fn dry_run_answer(
+    sheet: &Sheet,
+    accepted: &[(Job, String)],
+    errors: Vec<Value>,
+) -> (StatusCode, Value) {
+    let total_failed = accepted.is_empty() && !errors.is_empty();
+    let jobs: Vec<Value> = accepted
+        .iter()
+        .map(|(j, end)| json!({"name": j.name, "is_active": j.is_active, "cron_expression": j.cron.as_str(), "end_date": end, "pic_team": j.pic_team}))
+        .collect();
+    let mut body = json!({
+        "message": if total_failed { "CSV validation failed" } else { "CSV validated successfully" },
+        "dry_run": true, "stats": sheet.stats, "created_count": jobs.len(), "error_count": errors.len(),
+        "errors": errors, "jobs": jobs,
+    });
+    if total_failed {
+        body["error"] = json!("CSV validation failed");
+    }
+    (status_of(total_failed), body)
+}
+
+/// The answer of a real upload (§4.5): the jobs created, and the errors.
+fn created_answer(sheet: &Sheet, created: &[Job], errors: Vec<Value>) -> (StatusCode, Value) {
+    let total_failed = created.is_empty() && !errors.is_empty();
     let jobs: Vec<Value> = created
         .iter()
         .map(|j| json!({"id": j.id, "name": j.name, "is_active": j.is_active}))
@@ -538,7 +596,16 @@ pub async fn upload(
     if total_failed {
         body["error"] = json!("Bulk upload failed");
     }
-    Ok((status, body))
+    (status_of(total_failed), body)
+}
+
+/// 400 when nothing was accepted and something failed, else 200 (§4.5).
+fn status_of(total_failed: bool) -> StatusCode {
+    if total_failed {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
 }
 
 /// Jobs per schedule task: one task is one outbox item (ids of 36 bytes: ~4 KB) and one

@@ -206,10 +206,8 @@ pub async fn create(
         .create_job(
             &job,
             &token,
-            &[
-                notice.clone(),
-                user.audit_task("create", "job", &job.id, None, Some(job.to_json())),
-            ],
+            std::slice::from_ref(&notice),
+            Some(&user.audit("create", "job", &job.id, None, Some(job.to_json()))),
         )
         .await
     {
@@ -313,17 +311,18 @@ pub async fn load_owned(
     Ok(job)
 }
 
-/// PUT /jobs/{id} after the 404/403 and JSON checks (api-contract §3.5): 200 `{"message","job"}`.
-pub async fn update(
+/// The fields of a `PUT /jobs/{id}` body applied to `job` in the contract's order (§3.5
+/// steps 4-15), each checked as it is read. Returns the new `is_active` when the body toggles
+/// it.
+async fn apply_patch(
     state: &AppState,
-    user: &CurrentUser,
-    previous: Job,
-    body: Map<String, Value>,
-) -> ApiResult<Value> {
-    let today = today_in(state.config.timezone);
-    let mut job = previous.clone();
+    previous: &Job,
+    job: &mut Job,
+    body: &Map<String, Value>,
+    today: chrono::NaiveDate,
+) -> ApiResult<Option<bool>> {
     if body.contains_key("name") {
-        let name = job_name(&body)?;
+        let name = job_name(body)?;
         if crate::domain::name::name_key(&name) != crate::domain::name::name_key(&previous.name)
             && state.store.job_name_taken(&name).await?
         {
@@ -332,13 +331,13 @@ pub async fn update(
         job.name = name;
     }
     if body.contains_key("cron_expression") {
-        job.cron = CronExpr::parse(&body_str(&body, "cron_expression")?.unwrap_or_default())
+        job.cron = CronExpr::parse(&body_str(body, "cron_expression")?.unwrap_or_default())
             .map_err(cron_error)?;
     }
     if body.contains_key("target_url") {
         apply_target_url(
-            body_str(&body, "target_url")?,
-            &mut job,
+            body_str(body, "target_url")?,
+            job,
             "target_url must include scheme (http:// or https://).",
         )?;
     }
@@ -348,10 +347,10 @@ pub async fn update(
         ("github_workflow_name", &mut job.github_workflow_name),
     ] {
         if body.contains_key(key) {
-            *slot = github_field(&body, key)?;
+            *slot = github_field(body, key)?;
         }
     }
-    complete_github_owner(state, &mut job);
+    complete_github_owner(state, job);
     if body.contains_key("metadata") {
         job.metadata = draft::metadata(body.get("metadata"))?;
     }
@@ -359,7 +358,7 @@ pub async fn update(
         job.category = resolve_and_validate(
             state,
             TaxonKind::Category,
-            body_str(&body, "category")?.as_deref(),
+            body_str(body, "category")?.as_deref(),
         )
         .await?;
     }
@@ -371,9 +370,9 @@ pub async fn update(
         )?);
     }
     if body.contains_key("pic_team") || body.contains_key("pic_team_slug") {
-        let raw = match body_str(&body, "pic_team")? {
+        let raw = match body_str(body, "pic_team")? {
             Some(v) => Some(v),
-            None => body_str(&body, "pic_team_slug")?,
+            None => body_str(body, "pic_team_slug")?,
         };
         job.pic_team = Some(resolve_and_validate(state, TaxonKind::Team, raw.as_deref()).await?);
     }
@@ -390,13 +389,25 @@ pub async fn update(
         job.notification_emails.clear();
         job.notify_on_success = false;
     }
-    let toggled = match body.get("is_active") {
+    Ok(match body.get("is_active") {
         Some(v) => {
             job.is_active = body_bool(v, "is_active")?;
             (job.is_active != previous.is_active).then_some(job.is_active)
         }
         None => None,
-    };
+    })
+}
+
+/// PUT /jobs/{id} after the 404/403 and JSON checks (api-contract §3.5): 200 `{"message","job"}`.
+pub async fn update(
+    state: &AppState,
+    user: &CurrentUser,
+    previous: Job,
+    body: Map<String, Value>,
+) -> ApiResult<Value> {
+    let today = today_in(state.config.timezone);
+    let mut job = previous.clone();
+    let toggled = apply_patch(state, &previous, &mut job, &body, today).await?;
     if job.is_active && job.is_expired(today) {
         return Err(ApiError::bad_request(
             "Job expired",
@@ -438,16 +449,14 @@ pub async fn update(
             &previous,
             &job,
             &token,
-            &[
-                notice.clone(),
-                user.audit_task(
-                    "update",
-                    "job",
-                    &job.id,
-                    Some(previous.to_json()),
-                    Some(job.to_json()),
-                ),
-            ],
+            std::slice::from_ref(&notice),
+            Some(&user.audit(
+                "update",
+                "job",
+                &job.id,
+                Some(previous.to_json()),
+                Some(job.to_json()),
+            )),
         )
         .await
     {
@@ -509,10 +518,8 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
         .store
         .delete_job(
             &job,
-            &[
-                notice.clone(),
-                user.audit_task("delete", "job", &job.id, Some(job.to_json()), None),
-            ],
+            std::slice::from_ref(&notice),
+            Some(&user.audit("delete", "job", &job.id, Some(job.to_json()), None)),
         )
         .await?;
     deliver_now(state, &notice).await;
@@ -844,7 +851,7 @@ fn no_target() -> ApiError {
 /// The caller checks of a job list snapshot: 401 as every authenticated request
 /// (`User not found`, `User account is deactivated`, `Token has been revoked`).
 fn caller_checks(snap: &crate::store::ListSnapshot) -> ApiResult<()> {
-    super::auth::require_active(snap.caller_active, |active| *active)?;
+    crate::web::require_active(snap.caller_active, |active| *active)?;
     if !snap.caller_session_ok {
         return Err(ApiError::unauthorized("Token has been revoked"));
     }

@@ -79,7 +79,7 @@ fn slack_handle(body: &Map<String, Value>, missing: impl Fn() -> ApiError) -> Ap
     if let Some(c) = crate::domain::name::first_forbidden(&h) {
         return Err(ApiError::bad_request(
             "Invalid slack_handle",
-            &format!(
+            format!(
                 "slack_handle cannot contain control, line-break or bidirectional characters (U+{:04X}).",
                 c as u32
             ),
@@ -233,6 +233,56 @@ fn refuse_forbidden(name: &str) -> ApiResult<()> {
     }
 }
 
+/// A rename's checks (api-contract §3.8): the new name (≤ 255, no control or bidi
+/// characters; "General" keeps its name) and the slug derived from it (non-empty, ≤ 100, not
+/// another's). `(name, slug)`.
+async fn new_name(
+    state: &AppState,
+    kind: TaxonKind,
+    previous: &Taxon,
+    body: &Map<String, Value>,
+) -> ApiResult<(String, String)> {
+    let name = body_str(body, "name")?
+        .ok_or_else(|| ApiError::bad_request("Invalid name", "Name cannot be empty."))?;
+    if name.chars().count() > 255 {
+        return Err(ApiError::bad_request(
+            "Invalid name",
+            "Name must be at most 255 characters.",
+        ));
+    }
+    refuse_forbidden(&name)?;
+    if kind == TaxonKind::Category && previous.slug == "general" && name != previous.name {
+        return Err(ApiError::bad_request(
+            "Invalid category",
+            "The \"General\" category cannot be renamed.",
+        ));
+    }
+    let slug = slugify(&name);
+    if slug.is_empty() {
+        return Err(ApiError::bad_request(
+            "Invalid slug",
+            "Unable to generate a valid slug from name.",
+        ));
+    }
+    if slug.len() > 100 {
+        return Err(ApiError::bad_request(
+            "Invalid slug",
+            "Slug must be at most 100 characters.",
+        ));
+    }
+    if slug != previous.slug
+        && state
+            .store
+            .list_taxa(kind)
+            .await?
+            .iter()
+            .any(|x| x.slug == slug)
+    {
+        return Err(duplicate_slug(kind, &slug));
+    }
+    Ok((name, slug))
+}
+
 /// PUT /job-categories/{id} and /pic-teams/{id} (admin, after the JSON checks): rename
 /// (slug re-derived; the rename, the new slug's claim and a pending-rename record in one
 /// transaction, then every job on the old slug re-pointed in batches — any number of jobs —
@@ -248,46 +298,7 @@ pub async fn update(
     let previous = load(state, kind, id).await?;
     let mut t = previous.clone();
     if body.contains_key("name") {
-        let name = body_str(body, "name")?
-            .ok_or_else(|| ApiError::bad_request("Invalid name", "Name cannot be empty."))?;
-        if name.chars().count() > 255 {
-            return Err(ApiError::bad_request(
-                "Invalid name",
-                "Name must be at most 255 characters.",
-            ));
-        }
-        refuse_forbidden(&name)?;
-        if kind == TaxonKind::Category && previous.slug == "general" && name != previous.name {
-            return Err(ApiError::bad_request(
-                "Invalid category",
-                "The \"General\" category cannot be renamed.",
-            ));
-        }
-        let slug = slugify(&name);
-        if slug.is_empty() {
-            return Err(ApiError::bad_request(
-                "Invalid slug",
-                "Unable to generate a valid slug from name.",
-            ));
-        }
-        if slug.len() > 100 {
-            return Err(ApiError::bad_request(
-                "Invalid slug",
-                "Slug must be at most 100 characters.",
-            ));
-        }
-        if slug != previous.slug
-            && state
-                .store
-                .list_taxa(kind)
-                .await?
-                .iter()
-                .any(|x| x.slug == slug)
-        {
-            return Err(duplicate_slug(kind, &slug));
-        }
-        t.name = name;
-        t.slug = slug;
+        (t.name, t.slug) = new_name(state, kind, &previous, body).await?;
     }
     if body.contains_key("slug") {
         return Err(ApiError::bad_request(

@@ -47,6 +47,73 @@ pub async fn get(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResult<
     Ok(json!({"user": load(state, id).await?.to_json()}))
 }
 
+/// A new e-mail (valid, not another user's), `None` when blank.
+async fn new_email(state: &AppState, previous: &User, v: &Value) -> ApiResult<Option<String>> {
+    let raw = v
+        .as_str()
+        .ok_or_else(|| ApiError::bad_request("Invalid email", "\"email\" must be a string."))?;
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Ok(None);
+    }
+    let parsed = EmailAddress::parse(&email).ok_or_else(|| {
+        ApiError::bad_request("Invalid email", "\"email\" is not a valid e-mail address.")
+    })?;
+    let email = parsed.as_str().to_string();
+    if email != previous.email && state.store.login_taken(None, Some(&email)).await?.1 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Email already exists",
+            "Email already exists",
+        ));
+    }
+    Ok(Some(email))
+}
+
+/// A new password's hash: 6-1024 characters; one's own change proves the current password
+/// first, so a stolen access token alone cannot take the account over.
+fn new_password_hash(
+    caller: &CurrentUser,
+    previous: &User,
+    body: &serde_json::Map<String, Value>,
+    v: Value,
+) -> ApiResult<String> {
+    let p = match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let n = p.chars().count();
+    if n < 6 {
+        return Err(ApiError::bad_request_plain(
+            "Password must be at least 6 characters long",
+        ));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(ApiError::bad_request(
+            "Invalid password",
+            "Password must be at most 1024 characters long",
+        ));
+    }
+    if caller.0.id == previous.id {
+        let current = match body.get("current_password") {
+            Some(Value::String(c)) if !c.is_empty() => c.clone(),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Current password required",
+                    "\"current_password\" is required to change your own password.",
+                ))
+            }
+        };
+        if !verify_password(&current, &previous.password_hash) {
+            return Err(ApiError::bad_request(
+                "Invalid current password",
+                "The current password is not correct.",
+            ));
+        }
+    }
+    Ok(hash_password(&p))
+}
+
 /// PUT /auth/users/{id} (api-contract §3.3 steps 1-10): e-mail (unique, valid), password
 /// (≥ 6, re-hashed), role and `is_active` (admins only).
 pub async fn update(
@@ -72,63 +139,13 @@ pub async fn update(
         Some(v) => Some(v.clone()),
     };
     if let Some(v) = truthy(body.get("email")) {
-        let raw = v
-            .as_str()
-            .ok_or_else(|| ApiError::bad_request("Invalid email", "\"email\" must be a string."))?;
-        let email = raw.trim().to_lowercase();
-        if !email.is_empty() {
-            let parsed = EmailAddress::parse(&email).ok_or_else(|| {
-                ApiError::bad_request("Invalid email", "\"email\" is not a valid e-mail address.")
-            })?;
-            let email = parsed.as_str().to_string();
-            if email != previous.email && state.store.login_taken(None, Some(&email)).await?.1 {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "Email already exists",
-                    "Email already exists",
-                ));
-            }
+        if let Some(email) = new_email(state, &previous, &v).await? {
             user.email = email;
             updated.push("email");
         }
     }
     if let Some(v) = truthy(body.get("password")) {
-        let p = match v {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        let n = p.chars().count();
-        if n < 6 {
-            return Err(ApiError::bad_request_plain(
-                "Password must be at least 6 characters long",
-            ));
-        }
-        if n > MAX_PASSWORD_CHARS {
-            return Err(ApiError::bad_request(
-                "Invalid password",
-                "Password must be at most 1024 characters long",
-            ));
-        }
-        // Changing one's own password proves the current one first: a stolen access token
-        // alone cannot take the account over.
-        if caller.0.id == previous.id {
-            let current = match body.get("current_password") {
-                Some(Value::String(c)) if !c.is_empty() => c.clone(),
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "Current password required",
-                        "\"current_password\" is required to change your own password.",
-                    ))
-                }
-            };
-            if !verify_password(&current, &previous.password_hash) {
-                return Err(ApiError::bad_request(
-                    "Invalid current password",
-                    "The current password is not correct.",
-                ));
-            }
-        }
-        user.password_hash = hash_password(&p);
+        user.password_hash = new_password_hash(caller, &previous, &body, v)?;
         updated.push("password");
     }
     if let Some(v) = body.get("role") {

@@ -1,9 +1,9 @@
 //! The audit log: who changed what, when, from where (`AUDIT#<entity type>#<entity id>` /
 //! `<at>#<id>`; GSI1 `AUDITLOG` / `<at>#<id>` for everything newest first; GSI2
 //! `AUDITBY#<actor id>` / `<at>#<id>` per actor). A change writes its entry **in its own
-//! transaction** (an [`crate::store::outbox::Task::Audit`] among the write's tasks becomes
-//! this item, not an outbox task), so there is no change without its record and a refused
-//! request writes none. Entries carry no TTL: kept apart from run history's retention.
+//! transaction** (the store method of the change takes the entry, [`Store::audit_tx`] makes
+//! its transaction item), so there is no change without its record and a refused request
+//! writes none. Entries carry no TTL: kept apart from run history's retention.
 
 use super::{from_item, item_with_keys, s, tx, Item, Store, StoreError, StoreResult};
 use crate::domain::{fmt_ts, ts};

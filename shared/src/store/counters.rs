@@ -202,7 +202,7 @@ impl CounterChanges {
             b = b.update_expression(expr.join(" "));
             out.push(
                 TransactWriteItem::builder()
-                    .update(b.build().map_err(|e| StoreError::Dynamo(e.to_string()))?)
+                    .update(b.build().map_err(|e| StoreError::Build(e.to_string()))?)
                     .build(),
             );
         }
@@ -361,14 +361,14 @@ impl Store {
                 .update_expression(format!("REMOVE {}", names.join(", ")))
                 .condition_expression(conds.join(" AND "))
                 .build()
-                .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+                .map_err(|e| StoreError::Build(e.to_string()))?;
             items.push(TransactWriteItem::builder().update(rm).build());
             match self.transact(items).await {
                 Ok(()) | Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
             }
         }
-        Err(StoreError::Dynamo(format!(
+        Err(StoreError::Throttled(format!(
             "counter item {from}/{sk} kept changing while being moved"
         )))
     }
@@ -905,7 +905,7 @@ impl Store {
                     ("SK".to_string(), s(sk.clone())),
                 ]));
             }
-            let mut request = Some(ka.build().map_err(|e| StoreError::Dynamo(e.to_string()))?);
+            let mut request = Some(ka.build().map_err(|e| StoreError::Build(e.to_string()))?);
             let mut attempt = 0u32;
             while let Some(req) = request.take() {
                 let resp = self

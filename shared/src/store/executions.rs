@@ -793,7 +793,7 @@ impl Store {
             let put = PutRequest::builder()
                 .set_item(Some(self.execution_item(e)?))
                 .build()
-                .map_err(|x| StoreError::Dynamo(x.to_string()))?;
+                .map_err(|x| StoreError::Build(x.to_string()))?;
             requests.push(WriteRequest::builder().put_request(put).build());
             let delta = e.recorded_delta();
             changes.add(&all_scope_of(&e.id), &delta);

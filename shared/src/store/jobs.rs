@@ -280,10 +280,7 @@ impl Store {
                     ("SK".to_string(), s("UNIQUE")),
                 ]));
             }
-            let mut request = Some(
-                keys.build()
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))?,
-            );
+            let mut request = Some(keys.build().map_err(|e| StoreError::Build(e.to_string()))?);
             while let Some(req) = request.take() {
                 let out = self
                     .client
@@ -370,18 +367,20 @@ impl Store {
 
     /// Creates a job and its name claim, marked `SYNC_PENDING` with `sync_token`.
     /// `Conflict` when the name is taken.
-    /// `tasks` (its notifications) are enqueued in the same transaction.
+    /// `tasks` (its notifications) are enqueued, and `audit` written, in the same transaction.
     pub async fn create_job(
         &self,
         job: &Job,
         sync_token: &str,
         tasks: &[super::outbox::OutboxTask],
+        audit: Option<&super::audit::AuditEntry>,
     ) -> StoreResult<()> {
         let mut items = vec![
             tx::create(&self.table, self.job_item(job, sync_token)?)?,
             tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
         ];
         items.extend(self.outbox_items(tasks)?);
+        items.extend(audit.map(|a| self.audit_tx(a)).transpose()?);
         self.transact(items).await?;
         self.note_list_changed().await;
         Ok(())
@@ -466,13 +465,14 @@ impl Store {
     /// Replaces a job if it still has `previous.updated_at` (optimistic lock), moving the name
     /// claim when the name changed, and marks it `SYNC_PENDING`. `Conflict` when the job changed
     /// meanwhile or the new name is taken.
-    /// `tasks` (its notifications) are enqueued in the same transaction.
+    /// `tasks` (its notifications) are enqueued, and `audit` written, in the same transaction.
     pub async fn update_job(
         &self,
         previous: &Job,
         job: &Job,
         sync_token: &str,
         tasks: &[super::outbox::OutboxTask],
+        audit: Option<&super::audit::AuditEntry>,
     ) -> StoreResult<()> {
         // An UpdateItem of every attribute but `last_execution_at` (kept on the job's counter
         // item, see `Store::with_last_runs`; rows written before that may still carry one).
@@ -498,7 +498,7 @@ impl Store {
         let update = b
             .update_expression(format!("SET {}", sets.join(", ")))
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(|e| StoreError::Build(e.to_string()))?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         // A new name identity moves the claim; a new spelling of the same name keeps it.
         if name_pk(&previous.name) != name_pk(&job.name) {
@@ -509,6 +509,7 @@ impl Store {
             )?);
         }
         items.extend(self.outbox_items(tasks)?);
+        items.extend(audit.map(|a| self.audit_tx(a)).transpose()?);
         self.transact(items).await?;
         self.note_list_changed().await;
         Ok(())
@@ -598,7 +599,7 @@ impl Store {
             .expression_attribute_values(":today", s(today.format("%Y-%m-%d").to_string()))
             .expression_attribute_values(":now", s(fmt_ts(&now)))
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(|e| StoreError::Build(e.to_string()))?;
         let mut items = vec![TransactWriteItem::builder().update(u).build()];
         items.extend(self.outbox_items(tasks)?);
         match self.transact(items).await {
@@ -662,6 +663,7 @@ impl Store {
         &self,
         job: &Job,
         tasks: &[super::outbox::OutboxTask],
+        audit: Option<&super::audit::AuditEntry>,
     ) -> StoreResult<()> {
         let mut items = vec![tx::delete(&self.table, pk(&job.id), "JOB", None, &[])?];
         items.extend(self.release_name_claims(&job.name, &job.id)?);
@@ -673,6 +675,7 @@ impl Store {
             },
         ));
         items.extend(self.outbox_items(&tasks)?);
+        items.extend(audit.map(|a| self.audit_tx(a)).transpose()?);
         self.transact(items).await?;
         // All-time totals leave the job at once (one small item); the purge moves the rest.
         let (_, moved) = futures::future::join(

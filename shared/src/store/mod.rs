@@ -52,7 +52,7 @@ pub use throttle::Failures;
 pub use users::{NotificationPrefs, SessionClaims, UiPrefs, User};
 
 use aws_sdk_dynamodb::{
-    error::{DisplayErrorContext, SdkError},
+    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     operation::transact_write_items::TransactWriteItemsError,
     types::{AttributeValue, TransactWriteItem},
     Client,
@@ -69,18 +69,31 @@ const MAX_SORT_KEY_BYTES: usize = 1024;
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Store failures. `Conflict` is a failed condition (a uniqueness claim or an optimistic
-/// lock); everything else is unexpected.
+/// Store failures, typed from the SDK's error kinds and DynamoDB's error codes (never from
+/// message text). `Conflict` is a failed condition (a uniqueness claim or an optimistic
+/// lock); `Throttled` and `Unavailable` may be retried shortly; the rest is unexpected.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("conditional write failed")]
     Conflict,
+    /// Any other DynamoDB service error, with its code.
     #[error("dynamodb: {0}")]
     Dynamo(String),
-    /// DynamoDB did not answer in time, could not be reached, or throttled us past the
-    /// retries: the request may be tried again shortly.
+    /// DynamoDB throttled us past the SDK's retries (`ThrottlingException`,
+    /// `ProvisionedThroughputExceededException`, `RequestLimitExceeded`).
+    #[error("dynamodb throttled: {0}")]
+    Throttled(String),
+    /// DynamoDB did not answer in time, could not be reached, or failed on its side
+    /// (`InternalServerError`, `ServiceUnavailable`): the request may be tried again shortly.
     #[error("dynamodb unavailable: {0}")]
     Unavailable(String),
+    /// A transaction cancelled for reasons other than a failed condition, with DynamoDB's
+    /// reason codes in item order (`None` for items that were fine).
+    #[error("transaction cancelled: {0:?}")]
+    Cancelled(Vec<String>),
+    /// A request the SDK's builders refused (a programming error, never input).
+    #[error("request not built: {0}")]
+    Build(String),
     #[error("a transaction would exceed DynamoDB's 100 items ({0} needed)")]
     TooManyItems(usize),
     #[error("item (de)serialization: {0}")]
@@ -89,30 +102,34 @@ pub enum StoreError {
 
 impl<E, R> From<SdkError<E, R>> for StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     fn from(e: SdkError<E, R>) -> Self {
         let text = DisplayErrorContext(&e).to_string();
-        let transient = match &e {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-            SdkError::ResponseError(_) => true,
-            SdkError::ServiceError(_) => [
-                "Throttl",
-                "ThroughputExceeded",
-                "RequestLimitExceeded",
-                "InternalServerError",
-                "ServiceUnavailable",
-            ]
-            .iter()
-            .any(|code| text.contains(code)),
-            _ => false,
-        };
-        if transient {
-            StoreError::Unavailable(text)
-        } else {
-            StoreError::Dynamo(text)
+        match &e {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => StoreError::Unavailable(text),
+            SdkError::ServiceError(se) => match se.err().code() {
+                Some("ConditionalCheckFailedException") => StoreError::Conflict,
+                Some(
+                    "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded",
+                ) => StoreError::Throttled(text),
+                Some("InternalServerError" | "ServiceUnavailable") => StoreError::Unavailable(text),
+                _ => StoreError::Dynamo(text),
+            },
+            _ => StoreError::Dynamo(text),
         }
+    }
+}
+
+impl StoreError {
+    /// Whether trying again shortly may succeed (throttled, unavailable).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Throttled(_) | StoreError::Unavailable(_))
     }
 }
 
@@ -407,9 +424,22 @@ impl Store {
                 tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                 continue;
             }
+            let busy = [
+                "ThrottlingError",
+                "ProvisionedThroughputExceeded",
+                "TransactionConflict",
+            ];
+            if codes.iter().any(|c| busy.contains(&c.as_str())) {
+                return Err(StoreError::Throttled(format!(
+                    "transaction cancelled: {codes:?}"
+                )));
+            }
+            if codes.iter().any(|c| c != "None") {
+                return Err(StoreError::Cancelled(codes));
+            }
             return Err(e.into());
         }
-        Err(StoreError::Dynamo("transaction kept conflicting".into()))
+        Err(StoreError::Throttled("transaction kept conflicting".into()))
     }
 
     /// Deletes items by key in batches of 25.
@@ -423,7 +453,7 @@ impl Store {
                     .key("SK", s(sk))
                     .build()
                     .map(|d| WriteRequest::builder().delete_request(d).build())
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))
+                    .map_err(|e| StoreError::Build(e.to_string()))
             })
             .collect::<StoreResult<Vec<_>>>()?;
         self.batch_write(requests).await
@@ -472,7 +502,7 @@ impl Store {
             }
             tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
         }
-        Err(StoreError::Dynamo(
+        Err(StoreError::Throttled(
             "batch write left unprocessed items".into(),
         ))
     }
@@ -487,7 +517,7 @@ pub(crate) mod tx {
     use aws_sdk_dynamodb::types::{Delete, Put};
 
     fn err(e: impl std::fmt::Display) -> StoreError {
-        StoreError::Dynamo(e.to_string())
+        StoreError::Build(e.to_string())
     }
 
     /// Put; `condition` optional with its attribute values and names.

@@ -17,6 +17,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// A transaction item with the counter changes it causes.
+type CountedWrite = (TransactWriteItem, Vec<(String, Delta)>);
+
 /// Unread counter field.
 const UNREAD: &str = "u";
 /// Read counter field.
@@ -604,7 +607,7 @@ impl Store {
         &self,
         n: &Notification,
         mark: Option<&ReadMark>,
-    ) -> StoreResult<Option<(TransactWriteItem, Vec<(String, Delta)>)>> {
+    ) -> StoreResult<Option<CountedWrite>> {
         if n.is_read {
             return Ok(None);
         }

@@ -101,9 +101,6 @@ pub enum Task {
         job_ids: Vec<String>,
         sync_token: String,
     },
-    /// An audit entry written in the change's own transaction: [`Store::outbox_items`] turns
-    /// it into the entry's item ([`super::audit`]), never an outbox task.
-    Audit { entry: super::audit::AuditEntry },
 }
 
 impl Task {
@@ -115,7 +112,6 @@ impl Task {
             Task::Slack { .. } => "slack",
             Task::PurgeJobHistory { .. } => "purge",
             Task::SyncSchedules { .. } => "schedule",
-            Task::Audit { .. } => "audit",
         }
     }
 
@@ -129,7 +125,7 @@ impl Task {
             Task::Email { execution_id, .. } | Task::Slack { execution_id, .. } => {
                 execution_id.as_deref()
             }
-            Task::PurgeJobHistory { .. } | Task::Audit { .. } | Task::SyncSchedules { .. } => None,
+            Task::PurgeJobHistory { .. } | Task::SyncSchedules { .. } => None,
         }
     }
 }
@@ -222,10 +218,7 @@ impl Store {
     pub fn outbox_items(&self, tasks: &[OutboxTask]) -> StoreResult<Vec<TransactWriteItem>> {
         tasks
             .iter()
-            .map(|t| match &t.task {
-                Task::Audit { entry } => self.audit_tx(entry),
-                _ => tx::create(&self.table, self.outbox_item(t)?),
-            })
+            .map(|t| tx::create(&self.table, self.outbox_item(t)?))
             .collect()
     }
 

@@ -106,7 +106,7 @@ fn minute_attr(t: DateTime<Utc>) -> String {
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Dynamo(e.to_string())
+    StoreError::Build(e.to_string())
 }
 
 impl Store {

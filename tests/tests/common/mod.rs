@@ -277,7 +277,7 @@ impl TestApp {
         aged.updated_at = shared::domain::now();
         self.state
             .store
-            .update_job(&previous, &aged, "test", &[])
+            .update_job(&previous, &aged, "test", &[], None)
             .await
             .unwrap();
     }
