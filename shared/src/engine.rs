@@ -868,6 +868,17 @@ pub struct TestRun {
 }
 
 impl TestRun {
+    /// A test-run that reached no answer: `error` names why, `message` says more.
+    fn refused(kind: &'static str, error: &str, message: String) -> Self {
+        TestRun {
+            ok: false,
+            kind,
+            status_code: None,
+            error: Some(error.into()),
+            message,
+        }
+    }
+
     /// `{"ok","type","status_code"?,"error"?,"message"}`.
     pub fn to_json(&self) -> Value {
         let mut v = json!({"ok": self.ok, "type": self.kind, "message": self.message});
@@ -904,13 +915,7 @@ impl Engine {
         metadata: &Map<String, Value>,
         timeout: Duration,
     ) -> TestRun {
-        let failed = |message: String| TestRun {
-            ok: false,
-            kind: "webhook",
-            status_code: None,
-            error: Some("Request failed".into()),
-            message,
-        };
+        let failed = |message: String| TestRun::refused("webhook", "Request failed", message);
         if let Err(reason) = safe_http::check_literal_host(url, self.allow_private) {
             return failed(reason);
         }
@@ -953,22 +958,14 @@ impl Engine {
         timeout: Duration,
     ) -> TestRun {
         if let Some(refused) = self.fence_github(&d.owner).await {
-            return TestRun {
-                ok: false,
-                kind: "github",
-                status_code: None,
-                error: Some("GitHub owner not allowed".into()),
-                message: refused,
-            };
+            return TestRun::refused("github", "GitHub owner not allowed", refused);
         }
         let Some(token) = &self.github_token else {
-            return TestRun {
-                ok: false,
-                kind: "github",
-                status_code: None,
-                error: Some("GitHub token not configured".into()),
-                message: "Set GITHUB_TOKEN in backend .env to test-run GitHub workflows.".into(),
-            };
+            return TestRun::refused(
+                "github",
+                "GitHub token not configured",
+                "Set GITHUB_TOKEN in backend .env to test-run GitHub workflows.".into(),
+            );
         };
         let git_ref = ["ref", "branch"]
             .iter()
@@ -990,22 +987,18 @@ impl Engine {
             .as_ref()
             .and_then(|b| d.dispatch_url(b, &d.workflow))
         else {
-            return TestRun {
-                ok: false,
-                kind: "github",
-                status_code: None,
-                error: Some("Invalid GitHub configuration".into()),
-                message: "The workflow is not a single path segment.".into(),
-            };
+            return TestRun::refused(
+                "github",
+                "Invalid GitHub configuration",
+                "The workflow is not a single path segment.".into(),
+            );
         };
         let Some(http) = &self.github_http else {
-            return TestRun {
-                ok: false,
-                kind: "github",
-                status_code: None,
-                error: Some("Request failed".into()),
-                message: "GitHub client unavailable".into(),
-            };
+            return TestRun::refused(
+                "github",
+                "Request failed",
+                "GitHub client unavailable".into(),
+            );
         };
         let sent = http
             .post(url)
@@ -1033,13 +1026,7 @@ impl Engine {
                     .into(),
                 }
             }
-            Err(e) => TestRun {
-                ok: false,
-                kind: "github",
-                status_code: None,
-                error: Some("Request failed".into()),
-                message: safe_http::describe(&e),
-            },
+            Err(e) => TestRun::refused("github", "Request failed", safe_http::describe(&e)),
         }
     }
 }

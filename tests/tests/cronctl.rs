@@ -532,18 +532,12 @@ async fn a_retention_change_is_refused_until_the_history_is_restamped() {
     let now = chrono::Utc::now();
     let mut ids = Vec::new();
     for (i, age) in [10i64, 1].into_iter().enumerate() {
-        let n = shared::store::Notification {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: admin.id.clone(),
-            title: format!("n{i}"),
-            message: "m".into(),
-            kind: "info".into(),
-            related_job_id: None,
-            related_execution_id: None,
-            is_read: true,
-            read_at: Some(now),
-            created_at: now - chrono::Duration::days(age),
-        };
+        let n = notification(
+            &admin.id,
+            &format!("n{i}"),
+            now - chrono::Duration::days(age),
+            Some(now),
+        );
         assert!(store.import_notification(&n).await.unwrap());
         ids.push(n);
     }

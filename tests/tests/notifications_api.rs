@@ -270,18 +270,12 @@ async fn read_all_of_500_unread_answers_in_one_request() {
     let store = &app.state.store;
     // One at a time: each carries its counter updates, which concurrent writes would contend on.
     for i in 0..500 {
-        let n = shared::store::Notification {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: admin.id.clone(),
-            title: format!("n{i}"),
-            message: "m".into(),
-            kind: "info".into(),
-            related_job_id: None,
-            related_execution_id: None,
-            is_read: false,
-            read_at: None,
-            created_at: base + chrono::Duration::seconds(i),
-        };
+        let n = notification(
+            &admin.id,
+            &format!("n{i}"),
+            base + chrono::Duration::seconds(i),
+            None,
+        );
         assert!(store.import_notification(&n).await.unwrap());
     }
     assert_eq!(unread(&app, &app.admin_token, "").await, 500);
@@ -326,18 +320,12 @@ async fn read_all_sets_one_mark_that_everything_else_respects() {
     // 30 old unread (yesterday and earlier) and 3 live ones.
     let base = chrono::Utc::now() - chrono::Duration::hours(30);
     for i in 0..30 {
-        let n = shared::store::Notification {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: alice.id.clone(),
-            title: format!("old{i}"),
-            message: "m".into(),
-            kind: "info".into(),
-            related_job_id: None,
-            related_execution_id: None,
-            is_read: false,
-            read_at: None,
-            created_at: base + chrono::Duration::minutes(i),
-        };
+        let n = notification(
+            &alice.id,
+            &format!("old{i}"),
+            base + chrono::Duration::minutes(i),
+            None,
+        );
         assert!(store.import_notification(&n).await.unwrap());
     }
     for i in 0..3 {

@@ -320,6 +320,25 @@ impl Store {
         self.get(pk, sk).await?.map(from_item).transpose()
     }
 
+    /// PutItem of `value` under `(pk, sk)` only if nothing is stored there
+    /// (`attribute_not_exists(PK)`): `false` when something already is.
+    async fn create_as<T: Serialize>(&self, value: &T, pk: String, sk: &str) -> StoreResult<bool> {
+        let item = item_with_keys(value, &[("PK", pk), ("SK", sk.to_string())])?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match map_conditional(put) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// PutItem of `value` under `(pk, sk)`, unconditional (settings and preferences: the last
     /// writer wins, as for any form).
     async fn put_as<T: Serialize>(&self, value: &T, pk: String, sk: &str) -> StoreResult<()> {

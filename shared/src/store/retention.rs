@@ -102,24 +102,11 @@ impl Store {
                         days: configured,
                         kept_since: None,
                     };
-                    let item = super::item_with_keys(
-                        &first,
-                        &[("PK", PK.to_string()), ("SK", SK.to_string())],
-                    )?;
-                    let put = self
-                        .client
-                        .put_item()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(PK)")
-                        .send()
-                        .await;
-                    match super::map_conditional(put) {
-                        Ok(_) => return Ok(RetentionCheck::unchecked(configured)),
-                        // Another function recorded it first: compare with that.
-                        Err(StoreError::Conflict) => continue,
-                        Err(e) => return Err(e),
+                    if self.create_as(&first, PK.into(), SK).await? {
+                        return Ok(RetentionCheck::unchecked(configured));
                     }
+                    // Another function recorded it first: compare with that.
+                    continue;
                 }
                 Some(r) if r.days == configured => {
                     return Ok(RetentionCheck {
@@ -213,14 +200,7 @@ impl Store {
                 .await;
             results.into_iter().collect::<StoreResult<Vec<()>>>()?;
         }
-        let item =
-            super::item_with_keys(&target, &[("PK", PK.to_string()), ("SK", SK.to_string())])?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await?;
+        self.put_as(&target, PK.into(), SK).await?;
         Ok(report)
     }
 

@@ -81,23 +81,13 @@ impl Store {
 
     /// Creates the Slack settings only if none exist (first GET); returns the stored ones.
     pub async fn create_slack_settings(&self, s: &SlackSettings) -> StoreResult<SlackSettings> {
-        let item = item_with_keys(s, &[("PK", PK.into()), ("SK", "SLACK".into())])?;
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        match super::map_conditional(r) {
-            Ok(_) => Ok(s.clone()),
-            Err(super::StoreError::Conflict) => Ok(self
-                .get_slack_settings()
-                .await?
-                .unwrap_or_else(|| s.clone())),
-            Err(e) => Err(e),
+        if self.create_as(s, PK.into(), "SLACK").await? {
+            return Ok(s.clone());
         }
+        Ok(self
+            .get_slack_settings()
+            .await?
+            .unwrap_or_else(|| s.clone()))
     }
 
     /// Writes the Slack settings (PutItem; last writer wins, as for any settings form).

@@ -305,6 +305,28 @@ pub async fn make_outbox_task_due(store: &shared::store::Store, id: &str) {
         .unwrap();
 }
 
+/// An `info` notification for `user_id` titled `title`, created at `created_at`, read at
+/// `read_at` (unread when `None`), with a fresh id: for `Store::import_notification`.
+pub fn notification(
+    user_id: &str,
+    title: &str,
+    created_at: chrono::DateTime<chrono::Utc>,
+    read_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> shared::store::Notification {
+    shared::store::Notification {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: user_id.into(),
+        title: title.into(),
+        message: "m".into(),
+        kind: "info".into(),
+        related_job_id: None,
+        related_execution_id: None,
+        is_read: read_at.is_some(),
+        read_at,
+        created_at,
+    }
+}
+
 /// A valid webhook job body aimed at `url`.
 pub fn webhook_job(name: &str, url: &str) -> Value {
     json!({
