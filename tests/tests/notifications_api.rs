@@ -18,6 +18,16 @@ async fn ids(app: &TestApp, token: &str, q: &str) -> (Vec<String>, Value) {
     (ids, v)
 }
 
+/// `PUT /notifications/read-all` as `token`.
+async fn read_all_request(app: &TestApp, token: &str) -> reqwest::Response {
+    app.http
+        .put(app.url("/notifications/read-all"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn unread(app: &TestApp, token: &str, q: &str) -> i64 {
     let (s, v) = read(
         app.get(&format!("/notifications/unread-count{q}"), token)
@@ -148,13 +158,7 @@ async fn pages_counts_read_and_delete() {
     let (s, _) = read(app.delete(&format!("/notifications/{}", all[0]), &at).await).await;
     assert_eq!(s, 200);
     assert_eq!(unread(&app, &at, "").await, 3);
-    let r = app
-        .http
-        .put(app.url("/notifications/read-all"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = read_all_request(&app, &at).await;
     let (s, v) = read(r).await;
     assert_eq!((s, v["updated_count"].as_i64()), (200, Some(3)));
     assert_eq!(unread(&app, &at, "").await, 0);
@@ -280,13 +284,7 @@ async fn read_all_of_500_unread_answers_in_one_request() {
     }
     assert_eq!(unread(&app, &app.admin_token, "").await, 500);
     let started = std::time::Instant::now();
-    let r = app
-        .http
-        .put(app.url("/notifications/read-all"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
+    let r = read_all_request(&app, &app.admin_token).await;
     let took = started.elapsed();
     let (s, v) = read(r).await;
     assert_eq!((s, v["updated_count"].as_i64()), (200, Some(500)), "{v}");
@@ -336,13 +334,7 @@ async fn read_all_sets_one_mark_that_everything_else_respects() {
         .await;
     }
     assert_eq!(unread(&app, &at, "").await, 33);
-    let r = app
-        .http
-        .put(app.url("/notifications/read-all"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = read_all_request(&app, &at).await;
     let (s, v) = read(r).await;
     assert_eq!((s, v["updated_count"].as_i64()), (200, Some(33)), "{v}");
     let first = store
@@ -354,13 +346,7 @@ async fn read_all_sets_one_mark_that_everything_else_respects() {
     let stored = store.recent_notifications(&alice.id, 100).await.unwrap();
     assert_eq!(stored.iter().filter(|n| !n.is_read).count(), 33);
     // Nothing changes on a second read-all with nothing unread.
-    let r = app
-        .http
-        .put(app.url("/notifications/read-all"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = read_all_request(&app, &at).await;
     assert_eq!(read(r).await.1["updated_count"], 0);
     assert_eq!(store.read_mark(&alice.id).await.unwrap().unwrap(), first);
 
@@ -434,13 +420,7 @@ async fn read_all_sets_one_mark_that_everything_else_respects() {
     assert_eq!((left, v["total"].as_i64()), (u2.clone(), Some(1)));
     assert_eq!(unread(&app, &at, "").await, 1);
     // A second read-all: the first mark's items would keep their time; this one covers u2.
-    let r = app
-        .http
-        .put(app.url("/notifications/read-all"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = read_all_request(&app, &at).await;
     assert_eq!(read(r).await.1["updated_count"], 1);
     let second = store.read_mark(&alice.id).await.unwrap().unwrap();
     assert_eq!(second.earlier, vec![mark_time.clone()]);
