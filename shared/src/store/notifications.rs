@@ -314,6 +314,10 @@ impl Store {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<i64> {
+        if from.is_none() && to.is_none() && self.history_floor().is_none() {
+            // The polled case: the mark and TOTAL read together, one round trip.
+            return self.unread_total(user_id).await;
+        }
         let mark = self.read_mark(user_id).await?;
         self.unread_after_mark(user_id, mark.as_ref(), from, to)
             .await

@@ -174,6 +174,17 @@ impl Store {
         Ok((counted - a.subtract).max(0))
     }
 
+    /// A user's unread count without a range and without retention (nothing folds `TOTAL`):
+    /// the read mark and `TOTAL` read concurrently, `t_u − t_snap` (or `t_u` with no mark).
+    pub(crate) async fn unread_total(&self, user_id: &str) -> StoreResult<i64> {
+        let (mark, total) = futures::try_join!(
+            self.read_mark(user_id),
+            self.get(scope(user_id), "TOTAL")
+        )?;
+        let snap = mark.map_or(0, |m| m.t_snap);
+        Ok((num(total.as_ref(), "t_u") - snap).max(0))
+    }
+
     /// Marks every notification of a user read in one write: a new mark at now with the
     /// counters' snapshot. Returns how many were unread. Retried while the user's counts move
     /// between the snapshot and the write; [`StoreError::Unavailable`] if they never hold
