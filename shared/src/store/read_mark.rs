@@ -177,10 +177,8 @@ impl Store {
     /// A user's unread count without a range and without retention (nothing folds `TOTAL`):
     /// the read mark and `TOTAL` read concurrently, `t_u − t_snap` (or `t_u` with no mark).
     pub(crate) async fn unread_total(&self, user_id: &str) -> StoreResult<i64> {
-        let (mark, total) = futures::try_join!(
-            self.read_mark(user_id),
-            self.get(scope(user_id), "TOTAL")
-        )?;
+        let (mark, total) =
+            futures::try_join!(self.read_mark(user_id), self.get(scope(user_id), "TOTAL"))?;
         let snap = mark.map_or(0, |m| m.t_snap);
         Ok((num(total.as_ref(), "t_u") - snap).max(0))
     }
