@@ -75,12 +75,11 @@ const ALIASES: [(&str, &[&str]); 13] = [
 ];
 
 /// Most job rows one upload accepts; a larger file is refused whole (400 `Too many rows`)
-/// before anything is read or written. Why 1,000: every enabled row costs one
-/// `CreateSchedule`, and the whole upload must answer inside API Gateway's 30 s. At the
-/// lowest request rate EventBridge Scheduler has published as a default (50 `CreateSchedule`
-/// per second), 1,000 rows take 20 s of schedule calls, leaving 10 s for parsing,
-/// validation and the 20 jobs transactions; at today's ap-northeast-1 default (1,000/s)
-/// the bound is latency (16 calls in flight, about 3 s). Larger sets: split the file.
+/// before anything is read or written. Why 1,000: the answer waits for parsing, validation
+/// and 31 job transactions (4 in flight), well inside API Gateway's 30 s; the schedule calls
+/// follow in outbox tasks ([`enqueue_schedules`]), 1,000 of them taking 20 s at the lowest
+/// `CreateSchedule` rate EventBridge Scheduler has published as a default (50/s). Larger
+/// sets: split the file.
 pub const MAX_ROWS: usize = 1_000;
 
 fn invalid_csv(message: &str) -> ApiError {
