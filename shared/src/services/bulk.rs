@@ -77,7 +77,7 @@ const ALIASES: [(&str, &[&str]); 13] = [
 /// Most job rows one upload accepts; a larger file is refused whole (400 `Too many rows`)
 /// before anything is read or written. Why 1,000: the answer waits for parsing, validation
 /// and 31 job transactions (4 in flight), well inside API Gateway's 30 s; the schedule calls
-/// follow in outbox tasks ([`enqueue_schedules`]), 1,000 of them taking 20 s at the lowest
+/// follow in outbox tasks (`enqueue_schedules`), 1,000 of them taking 20 s at the lowest
 /// `CreateSchedule` rate EventBridge Scheduler has published as a default (50/s). Larger
 /// sets: split the file.
 pub const MAX_ROWS: usize = 1_000;
