@@ -176,11 +176,17 @@ impl Store {
 
     /// A user's unread count without a range and without retention (nothing folds `TOTAL`):
     /// the read mark and `TOTAL` read concurrently, `t_u − t_snap` (or `t_u` with no mark).
+    /// The mark strongly consistent (a read-all just made shows at once), `TOTAL` eventually
+    /// consistent like every other counter read: 1.5 RCU in one round trip.
     pub(crate) async fn unread_total(&self, user_id: &str) -> StoreResult<i64> {
-        let (mark, total) =
-            futures::try_join!(self.read_mark(user_id), self.get(scope(user_id), "TOTAL"))?;
+        let key = (scope(user_id), "TOTAL".to_string());
+        let (mark, totals) = futures::try_join!(
+            self.read_mark(user_id),
+            self.batch_get_attrs(std::slice::from_ref(&key), &["t_u"])
+        )?;
+        let total = totals.get(&format!("{}|{}", key.0, key.1));
         let snap = mark.map_or(0, |m| m.t_snap);
-        Ok((num(total.as_ref(), "t_u") - snap).max(0))
+        Ok((num(total, "t_u") - snap).max(0))
     }
 
     /// Marks every notification of a user read in one write: a new mark at now with the
