@@ -14,12 +14,12 @@ pub mod mailbox;
 pub mod table;
 pub mod trigger;
 
-use shared::web::AppState;
 use utoipa::openapi::{
     security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     InfoBuilder, OpenApi,
 };
 use utoipa_axum::router::OpenApiRouter;
+use web::AppState;
 
 /// The API areas, each as its Lambda serves it: `(function name in template.yaml, routes)`.
 pub fn areas() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
@@ -67,7 +67,7 @@ pub fn router_with_limits(
                 .layer(axum::middleware::from_fn_with_state(fn_limits, gateway)),
         );
     }
-    shared::web::finish_stateless(all, &state.config.cors).layer(axum::middleware::from_fn(detach))
+    web::finish_stateless(all, &state.config.cors).layer(axum::middleware::from_fn(detach))
 }
 
 /// API Gateway's body as it answers its own refusals: `{"message": …}`.
@@ -136,7 +136,7 @@ async fn detach(
     match tokio::spawn(next.run(req)).await {
         Ok(r) => r,
         // Unreachable in practice: `finish` already turns a handler panic into a JSON 500.
-        Err(e) => axum::response::IntoResponse::into_response(shared::error::ApiError::internal(e)),
+        Err(e) => axum::response::IntoResponse::into_response(web::error::ApiError::internal(e)),
     }
 }
 
@@ -156,8 +156,8 @@ pub fn openapi() -> OpenApi {
     {
         use utoipa::{PartialSchema, ToSchema};
         components.schemas.insert(
-            shared::openapi::ErrorBody::name().into_owned(),
-            shared::openapi::ErrorBody::schema(),
+            web::openapi::ErrorBody::name().into_owned(),
+            web::openapi::ErrorBody::schema(),
         );
     }
     components.add_security_scheme(
@@ -199,7 +199,7 @@ pub async fn provision(state: &AppState, template: &std::path::Path) -> Result<(
     def.create_if_missing(state.store.client(), state.store.table())
         .await?;
     state.schedules.ensure_group().await?;
-    shared::services::taxonomy::seed_categories(state).await?;
+    web::services::taxonomy::seed_categories(state).await?;
     if let Some(mailer) = state.alerts.mailer() {
         mailer
             .ensure_identity()

@@ -17,12 +17,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(PathBuf::from)
         .unwrap_or_else(|_| "template.yaml".into());
     infra::provision(&state, &template).await?;
-    if shared::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
-        .await?
-    {
+    if web::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123").await? {
         tracing::info!("seeded local admin: admin / admin123");
     }
-    if shared::services::taxonomy::seed_local_team(&state).await? {
+    if web::services::taxonomy::seed_local_team(&state).await? {
         tracing::info!("seeded local PIC team: Platform (platform)");
     }
     let addr = std::env::var("LOCAL_API_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());

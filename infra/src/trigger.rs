@@ -8,10 +8,10 @@ use shared::{
     config::parse_timezone,
     domain::CronExpr,
     schedules::{StoredSchedule, SCHEDULED_TIME_PLACEHOLDER},
-    web::AppState,
 };
 use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
+use web::AppState;
 
 /// How often the schedule list is re-read from the emulator.
 const REFRESH: StdDuration = StdDuration::from_secs(5);

@@ -1,6 +1,6 @@
 //! Passwords (passlib `pbkdf2_sha256`, api-contract §1.5) and JWTs (§1.4, policy §8).
 
-use crate::{config::Secret, error::ApiError};
+use crate::config::Secret;
 use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -144,7 +144,7 @@ impl Tokens {
         kind: TokenKind,
         user: &crate::store::User,
         sid: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, TokenError> {
         let iat = chrono::Utc::now().timestamp();
         let (ttl, kind, fresh) = match kind {
             TokenKind::Access => (self.access_ttl, "access", Some(true)),
@@ -165,7 +165,7 @@ impl Tokens {
             sv: Some(user.session_version),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(ApiError::internal)
+            .map_err(|e| TokenError::Signing(e.to_string()))
     }
 
     /// A refresh token's lifetime, seconds (how long a logout must remember its session).
@@ -174,41 +174,38 @@ impl Tokens {
     }
 
     /// Checks signature, `exp` (required, no leeway), `nbf` and the `type` claim, returning
-    /// the subject. Errors are 401s with the contract's `detail` texts.
-    pub fn verify(&self, token: &str, want: TokenKind) -> Result<String, ApiError> {
+    /// the subject. [`TokenError`]'s messages are the contract's `detail` texts (401).
+    pub fn verify(&self, token: &str, want: TokenKind) -> Result<String, TokenError> {
         self.verify_claims(token, want).map(|v| v.sub)
     }
 
     /// [`Tokens::verify`], returning the subject, `jti` and `exp`. The header must say
     /// `typ: JWT`; `iss` and `aud` must be this service's.
-    pub fn verify_claims(&self, token: &str, want: TokenKind) -> Result<Verified, ApiError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| ApiError::unauthorized("Invalid token"))?;
+    pub fn verify_claims(&self, token: &str, want: TokenKind) -> Result<Verified, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.typ.as_deref() != Some("JWT") {
-            return Err(ApiError::unauthorized("Invalid token"));
+            return Err(TokenError::Invalid);
         }
         let data =
             jsonwebtoken::decode::<serde_json::Value>(token, &self.decoding, &self.validation)
                 .map_err(|e| match e.kind() {
-                    ErrorKind::ExpiredSignature => ApiError::unauthorized("Token has expired"),
-                    ErrorKind::MissingRequiredClaim(c) if c == "sub" => {
-                        ApiError::unauthorized("Invalid token: missing subject")
-                    }
-                    _ => ApiError::unauthorized("Invalid token"),
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::MissingRequiredClaim(c) if c == "sub" => TokenError::MissingSubject,
+                    _ => TokenError::Invalid,
                 })?;
         let claims = data.claims;
         let sub = match claims.get("sub") {
             Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
-            _ => return Err(ApiError::unauthorized("Invalid token")),
+            _ => return Err(TokenError::Invalid),
         };
         let kind = match claims.get("type") {
             None | Some(serde_json::Value::Null) => TokenKind::Access,
             Some(serde_json::Value::String(s)) if s == "access" => TokenKind::Access,
             Some(serde_json::Value::String(s)) if s == "refresh" => TokenKind::Refresh,
-            Some(_) => return Err(ApiError::unauthorized("Invalid token type")),
+            Some(_) => return Err(TokenError::WrongType),
         };
         if kind != want {
-            return Err(ApiError::unauthorized("Invalid token type"));
+            return Err(TokenError::WrongType);
         }
         // Issued in the future (beyond clock skew): not one of ours, or a forged clock.
         if claims
@@ -216,7 +213,7 @@ impl Tokens {
             .and_then(|v| v.as_i64())
             .is_some_and(|iat| iat > chrono::Utc::now().timestamp() + IAT_LEEWAY_SECS)
         {
-            return Err(ApiError::unauthorized("Invalid token"));
+            return Err(TokenError::Invalid);
         }
         Ok(Verified {
             sub,
@@ -235,6 +232,27 @@ impl Tokens {
             },
         })
     }
+}
+
+/// Why a token was refused (api-contract §1.2). The messages are the contract's literal
+/// `detail` texts; the HTTP adapter answers every variant but [`TokenError::Signing`] with 401.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Bad header, signature, issuer, audience, subject shape or a future `iat`.
+    #[error("Invalid token")]
+    Invalid,
+    /// `exp` has passed.
+    #[error("Token has expired")]
+    Expired,
+    /// No `sub` claim.
+    #[error("Invalid token: missing subject")]
+    MissingSubject,
+    /// An access token where a refresh token was wanted, or the other way round.
+    #[error("Invalid token type")]
+    WrongType,
+    /// Encoding a new token failed (not the caller's fault).
+    #[error("token signing failed: {0}")]
+    Signing(String),
 }
 
 #[cfg(test)]

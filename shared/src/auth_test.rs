@@ -64,15 +64,21 @@ fn token_kinds_are_not_interchangeable() {
     assert_eq!(t.verify(&access, TokenKind::Access).unwrap(), "u1");
     assert_eq!(t.verify(&refresh, TokenKind::Refresh).unwrap(), "u1");
     assert_eq!(
-        t.verify(&access, TokenKind::Refresh).unwrap_err().message,
+        t.verify(&access, TokenKind::Refresh)
+            .unwrap_err()
+            .to_string(),
         "Invalid token type"
     );
     assert_eq!(
-        t.verify(&refresh, TokenKind::Access).unwrap_err().message,
+        t.verify(&refresh, TokenKind::Access)
+            .unwrap_err()
+            .to_string(),
         "Invalid token type"
     );
     assert_eq!(
-        t.verify("garbage", TokenKind::Access).unwrap_err().message,
+        t.verify("garbage", TokenKind::Access)
+            .unwrap_err()
+            .to_string(),
         "Invalid token"
     );
 }
@@ -89,7 +95,9 @@ fn exp_is_required_and_enforced() {
     )
     .unwrap();
     assert_eq!(
-        t.verify(&no_exp, TokenKind::Access).unwrap_err().message,
+        t.verify(&no_exp, TokenKind::Access)
+            .unwrap_err()
+            .to_string(),
         "Invalid token"
     );
     let expired = jsonwebtoken::encode(
@@ -99,7 +107,9 @@ fn exp_is_required_and_enforced() {
     )
     .unwrap();
     assert_eq!(
-        t.verify(&expired, TokenKind::Access).unwrap_err().message,
+        t.verify(&expired, TokenKind::Access)
+            .unwrap_err()
+            .to_string(),
         "Token has expired"
     );
     let no_sub = jsonwebtoken::encode(
@@ -109,7 +119,9 @@ fn exp_is_required_and_enforced() {
     )
     .unwrap();
     assert_eq!(
-        t.verify(&no_sub, TokenKind::Access).unwrap_err().message,
+        t.verify(&no_sub, TokenKind::Access)
+            .unwrap_err()
+            .to_string(),
         "Invalid token: missing subject"
     );
     let other = EncodingKey::from_secret(b"other");
@@ -120,7 +132,9 @@ fn exp_is_required_and_enforced() {
     )
     .unwrap();
     assert_eq!(
-        t.verify(&forged, TokenKind::Access).unwrap_err().message,
+        t.verify(&forged, TokenKind::Access)
+            .unwrap_err()
+            .to_string(),
         "Invalid token"
     );
 }
@@ -141,7 +155,7 @@ fn issuer_audience_and_header_type_are_checked() {
     ] {
         let tok = jsonwebtoken::encode(&Header::default(), &claims, &key).unwrap();
         assert_eq!(
-            t.verify(&tok, TokenKind::Access).unwrap_err().message,
+            t.verify(&tok, TokenKind::Access).unwrap_err().to_string(),
             "Invalid token",
             "{claims}"
         );
@@ -152,7 +166,7 @@ fn issuer_audience_and_header_type_are_checked() {
     };
     let tok = jsonwebtoken::encode(&h, &good, &key).unwrap();
     assert_eq!(
-        t.verify(&tok, TokenKind::Access).unwrap_err().message,
+        t.verify(&tok, TokenKind::Access).unwrap_err().to_string(),
         "Invalid token"
     );
     let issued = t.issue(TokenKind::Refresh, &user("u"), "s9").unwrap();
@@ -169,7 +183,7 @@ fn issuer_audience_and_header_type_are_checked() {
     let future = serde_json::json!({"sub":"u","exp":now + 7200,"iat":now + 3600,"iss":ISSUER,"aud":AUDIENCE});
     let tok = jsonwebtoken::encode(&Header::default(), &future, &key).unwrap();
     assert_eq!(
-        t.verify(&tok, TokenKind::Access).unwrap_err().message,
+        t.verify(&tok, TokenKind::Access).unwrap_err().to_string(),
         "Invalid token"
     );
 }

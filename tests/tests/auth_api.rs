@@ -146,7 +146,7 @@ async fn many_sources_slow_an_account_down_but_never_lock_its_owner_out() {
             };
             body.insert(key.into(), json!(user));
             body.insert("password".into(), json!(password));
-            shared::services::auth::login(&app.as_fn("AuthFunction"), body, Some(&source)).await
+            web::services::auth::login(&app.as_fn("AuthFunction"), body, Some(&source)).await
         }
     };
     for i in 0..10 {
@@ -184,7 +184,7 @@ async fn many_sources_slow_an_account_down_but_never_lock_its_owner_out() {
 
 #[test]
 fn the_account_delay_grows_then_stops_at_its_ceiling() {
-    use shared::services::auth::{account_delay, MAX_ACCOUNT_DELAY_MS};
+    use web::services::auth::{account_delay, MAX_ACCOUNT_DELAY_MS};
     assert!(account_delay(9, 10).is_zero());
     assert_eq!(account_delay(10, 10).as_millis(), 250);
     assert_eq!(account_delay(11, 10).as_millis(), 500);

@@ -306,7 +306,7 @@ async fn deliver_schedules(app: &TestApp, expected: usize) {
     assert_eq!(r.failed, 0, "{r:?}");
     assert_eq!(
         r.delivered,
-        expected.div_ceil(shared::services::bulk::JOBS_PER_SCHEDULE_TASK)
+        expected.div_ceil(web::services::bulk::JOBS_PER_SCHEDULE_TASK)
     );
     assert!(app
         .state

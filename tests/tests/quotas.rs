@@ -136,7 +136,7 @@ async fn measure_reconcile_at_scale() {
     let started = Instant::now();
     let mut first = 0;
     while first < n {
-        let rows = (n - first).min(shared::services::bulk::MAX_ROWS);
+        let rows = (n - first).min(web::services::bulk::MAX_ROWS);
         let r = app
             .upload_csv(&app.admin_token, csv_from(first, rows))
             .await;

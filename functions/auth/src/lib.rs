@@ -1,7 +1,7 @@
 //! Auth and users area (api-contract §3.2-§3.3): login (JSON and OAuth2 form), refresh, me,
 //! verify, logout, register; users list, read, update, delete; notification and UI
-//! preferences. Routing and request mapping only; the rules are in `shared::services::auth`
-//! and `shared::services::users`.
+//! preferences. Routing and request mapping only; the rules are in `web::services::auth`
+//! and `web::services::users`.
 
 use axum::{
     body::Bytes,
@@ -10,14 +10,15 @@ use axum::{
     Json, Router,
 };
 use serde_json::{json, Value};
-use shared::{
-    auth::TokenKind,
-    error::ApiResult,
-    openapi as doc,
-    services::{auth as svc, users},
-    web::{authenticate, expect_object, finish, parse_json, AppState, CurrentUser},
-};
+use shared::auth::TokenKind;
 use utoipa_axum::{router::OpenApiRouter, routes};
+use web::{
+    authenticate,
+    error::ApiResult,
+    expect_object, finish, openapi as doc, parse_json,
+    services::{auth as svc, users},
+    AppState, CurrentUser,
+};
 
 /// The area's routes and their OpenAPI description, without state.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -131,7 +132,7 @@ async fn register(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
-    shared::web::rate_limit(&state, &user.0, shared::web::Costly::Register).await?;
+    web::rate_limit(&state, &user.0, web::Costly::Register).await?;
     let body = expect_object(parse_json(&body)?)?;
     let (status, out) = svc::register(&state, &user, body).await?;
     Ok((status, Json(out)))

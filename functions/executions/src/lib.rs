@@ -1,19 +1,19 @@
 //! Executions area (api-contract §3.7): a job's runs, its statistics and one run; every run
 //! paged and filtered; global statistics; one run by id. Routing only; the rules are in
-//! `shared::services::executions`.
+//! `web::services::executions`.
 
 use axum::{
     extract::{Path, Query, State},
     Json, Router,
 };
 use serde_json::Value;
-use shared::{
-    error::ApiResult,
-    openapi as doc,
-    services::{executions as svc, query::Query as Q},
-    web::{finish, AppState, CurrentUser, VerifiedAccess},
-};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use web::{
+    error::ApiResult,
+    finish, openapi as doc,
+    services::{executions as svc, query::Query as Q},
+    AppState, CurrentUser, VerifiedAccess,
+};
 
 /// The area's routes and their OpenAPI description, without state.
 pub fn routes() -> OpenApiRouter<AppState> {

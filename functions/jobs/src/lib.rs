@@ -1,6 +1,6 @@
 //! Jobs area (api-contract §3.4-§3.6, §4): list, read, create, update, delete, execute,
 //! bulk upload, cron validation and preview, test run. Routing and request mapping only; the
-//! rules are in `shared::services::jobs` and `shared::services::bulk`. Every route is
+//! rules are in `web::services::jobs` and `web::services::bulk`. Every route is
 //! registered with its OpenAPI description (`routes!`), so the two cannot drift apart.
 
 use axum::response::{IntoResponse, Response};
@@ -11,15 +11,13 @@ use axum::{
     Json, Router,
 };
 use serde_json::{Map, Value};
-use shared::{
-    error::{ApiError, ApiResult},
-    openapi as doc,
-    services::{bulk, jobs as svc},
-    web::{
-        finish, idempotent, json_object, rate_limit, AppState, Costly, CurrentUser, VerifiedAccess,
-    },
-};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use web::{
+    error::{ApiError, ApiResult},
+    finish, idempotent, json_object, openapi as doc, rate_limit,
+    services::{bulk, jobs as svc},
+    AppState, Costly, CurrentUser, VerifiedAccess,
+};
 
 /// The area's routes and their OpenAPI description, without state.
 pub fn routes() -> OpenApiRouter<AppState> {

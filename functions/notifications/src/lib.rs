@@ -1,19 +1,19 @@
 //! Notifications area (api-contract §3.9): the caller's own notifications — pages, unread
 //! count, mark read, read all, delete, delete read. Routing only; the rules are in
-//! `shared::services::notifications`.
+//! `web::services::notifications`.
 
 use axum::{
     extract::{Path, Query, State},
     Json, Router,
 };
 use serde_json::Value;
-use shared::{
-    error::ApiResult,
-    openapi as doc,
-    services::{notifications as svc, query::Query as Q},
-    web::{finish, AppState, CurrentUser},
-};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use web::{
+    error::ApiResult,
+    finish, openapi as doc,
+    services::{notifications as svc, query::Query as Q},
+    AppState, CurrentUser,
+};
 
 /// The area's routes and their OpenAPI description, without state. The literal paths
 /// (`unread-count`, `read-all`, `delete-read`) win over `{id}`.

@@ -1,16 +1,14 @@
 //! Settings area (api-contract §3.10): the Slack settings singleton and the GitHub owner
 //! allowlist (admin). Routing only;
-//! the rules are in `shared::services::settings`.
+//! the rules are in `web::services::settings`.
 
 use axum::{body::Bytes, extract::State, http::HeaderMap, Json, Router};
 use serde_json::Value;
-use shared::{
-    error::ApiResult,
-    openapi as doc,
-    services::settings as svc,
-    web::{finish, json_object, AppState, CurrentUser},
-};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use web::{
+    error::ApiResult, finish, json_object, openapi as doc, services::settings as svc, AppState,
+    CurrentUser,
+};
 
 /// The area's routes and their OpenAPI description, without state.
 pub fn routes() -> OpenApiRouter<AppState> {

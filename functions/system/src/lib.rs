@@ -16,12 +16,13 @@ use axum::{
 use serde_json::{json, Value};
 use shared::{
     domain::{fmt_ts, now},
-    error::{ApiError, ApiResult},
-    openapi as doc,
     services::scheduler,
-    web::{finish, AppState, CurrentUser},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
+use web::{
+    error::{ApiError, ApiResult},
+    finish, openapi as doc, AppState, CurrentUser,
+};
 
 /// The generated OpenAPI document served at `/api/v2/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
@@ -132,7 +133,7 @@ async fn audit_log(
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
-    Ok(Json(shared::services::audit::list(&state, &q).await?))
+    Ok(Json(web::services::audit::list(&state, &q).await?))
 }
 
 /// Schedules in the group, jobs awaiting repair, the last reconciliation (admin).
@@ -141,7 +142,7 @@ async fn audit_log(
 async fn scheduler_status(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<scheduler::SchedulerStatus>> {
     user.require_admin()?;
     Ok(Json(scheduler::status(&state).await?))
 }
@@ -152,7 +153,7 @@ async fn scheduler_status(
 async fn scheduler_resync(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<scheduler::Resync>> {
     user.require_admin()?;
     Ok(Json(scheduler::resync(&state).await?))
 }

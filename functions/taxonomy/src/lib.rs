@@ -1,6 +1,6 @@
 //! Taxonomy area (api-contract §3.8): job categories and PIC teams — list, create, rename or
 //! toggle (re-pointing jobs), soft delete. Routing only; the rules are in
-//! `shared::services::taxonomy`.
+//! `web::services::taxonomy`.
 
 use axum::{
     body::Bytes,
@@ -9,14 +9,14 @@ use axum::{
     Json, Router,
 };
 use serde_json::{json, Value};
-use shared::{
-    error::ApiResult,
-    openapi as doc,
-    services::{query::Query as Q, taxonomy as svc},
-    store::TaxonKind,
-    web::{finish, json_object, query_bool, AppState, CurrentUser},
-};
+use shared::store::TaxonKind;
 use utoipa_axum::{router::OpenApiRouter, routes};
+use web::{
+    error::ApiResult,
+    finish, json_object, openapi as doc, query_bool,
+    services::{query::Query as Q, taxonomy as svc},
+    AppState, CurrentUser,
+};
 
 /// The area's routes and their OpenAPI description, without state.
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -792,7 +792,7 @@ async fn setup() -> Bench {
     infra::provision(&state, std::path::Path::new("template.yaml"))
         .await
         .expect("provision");
-    shared::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
+    web::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
         .await
         .expect("admin");
     let env = Env {

@@ -1,29 +1,10 @@
-//! Use cases behind the HTTP areas. Function crates parse the request, call one of these and
-//! map the result; all business rules live here. The HTTP areas build with the `web` feature;
-//! [`maintenance`] and [`schedule_after_write`] are shared with the functions that serve no HTTP.
+//! Use cases the functions that serve no HTTP share with the API: [`maintenance`] (sweeps,
+//! reconciliation, end-date notices), [`scheduler`] (scheduler admin status and resync) and
+//! [`schedule_after_write`]. The HTTP-shaped use cases of the API areas are in the `web`
+//! adapter crate until their inputs and outputs are typed.
 
-#[cfg(feature = "web")]
-pub mod audit;
-#[cfg(feature = "web")]
-pub mod auth;
-#[cfg(feature = "web")]
-pub mod bulk;
-#[cfg(feature = "web")]
-pub mod executions;
-#[cfg(feature = "web")]
-pub mod jobs;
 pub mod maintenance;
-#[cfg(feature = "web")]
-pub mod notifications;
-#[cfg(feature = "web")]
-pub mod query;
 pub mod scheduler;
-#[cfg(feature = "web")]
-pub mod settings;
-#[cfg(feature = "web")]
-pub mod taxonomy;
-#[cfg(feature = "web")]
-pub mod users;
 
 use crate::{
     domain::{today_in, Job},

@@ -9,8 +9,9 @@
 
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
-use shared::{config::Config, engine::Timeouts, web::AppState};
+use shared::{config::Config, engine::Timeouts};
 use std::{path::PathBuf, time::Duration};
+use shared::state::AppState;
 use wiremock::MockServer;
 
 pub struct TestApp {
@@ -78,7 +79,7 @@ pub async fn spawn_app_on(sdk: aws_config::SdkConfig, tweak: impl FnOnce(&mut Co
     infra::provision(&state, &repo_root().join("template.yaml"))
         .await
         .expect("provision");
-    shared::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
+    web::services::auth::ensure_admin(&state, "admin", "admin@example.com", "admin123")
         .await
         .expect("admin");
     // The GitHub owners the tests aim at (the allowlist's own test replaces this list).

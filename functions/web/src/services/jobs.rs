@@ -1,9 +1,17 @@
 //! Job use cases (api-contract §3.4-§3.6): validate everything, then write, then keep the
 //! schedule in step. Each function takes the parsed request and returns the response body.
 
-use super::{schedule_after_write, taxonomy::resolve_and_validate};
-use crate::store::outbox::{Audience, OutboxTask, Task};
+use super::taxonomy::resolve_and_validate;
 use crate::{
+    error::{ApiError, ApiResult},
+    plumbing::{body_bool, body_str, AppState, CurrentUser},
+};
+use chrono::{Duration, NaiveDate, Utc};
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+use shared::services::schedule_after_write;
+use shared::store::outbox::{Audience, OutboxTask, Task};
+use shared::{
     domain::{
         cron::CronExpr,
         draft::{self, TargetField},
@@ -12,19 +20,14 @@ use crate::{
         today_in, Dispatch, EmailAddress, Job, JobTarget,
     },
     engine::RunPlan,
-    error::{ApiError, ApiResult},
     store::{JobVersion, StoreError, TaxonKind},
-    web::{body_bool, body_str, AppState, CurrentUser},
 };
-use chrono::{Duration, NaiveDate, Utc};
-use http::StatusCode;
-use serde_json::{json, Map, Value};
 
 const MSG_SCHEME: &str =
     "target_url must include scheme (http:// or https://). For GitHub dispatch, use \
 github_owner/github_repo/github_workflow_name or provide owner/repo/workflow.";
 
-fn cron_error(e: crate::domain::CronError) -> ApiError {
+fn cron_error(e: shared::domain::CronError) -> ApiError {
     ApiError::bad_request("Invalid cron expression", e.0)
 }
 
@@ -323,7 +326,7 @@ async fn apply_patch(
 ) -> ApiResult<Option<bool>> {
     if body.contains_key("name") {
         let name = job_name(body)?;
-        if crate::domain::name::name_key(&name) != crate::domain::name::name_key(&previous.name)
+        if shared::domain::name::name_key(&name) != shared::domain::name::name_key(&previous.name)
             && state.store.job_name_taken(&name).await?
         {
             return Err(duplicate_name(&name, false));
@@ -462,8 +465,8 @@ pub async fn update(
     {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
-            if crate::domain::name::name_key(&job.name)
-                != crate::domain::name::name_key(&previous.name)
+            if shared::domain::name::name_key(&job.name)
+                != shared::domain::name::name_key(&previous.name)
                 && state.store.job_name_taken(&job.name).await?
             {
                 return Err(duplicate_name(&job.name, false));
@@ -532,18 +535,18 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
 /// for `caller` (a verified access token's subject: 401 when that user is missing or
 /// deactivated, before anything else is answered).
 ///
-/// Served from this process's [`crate::job_list::JobListCache`]. First one BatchGetItem
-/// ([`crate::store::Store::job_list_snapshot`]: the caller, the list change mark, the cached
+/// Served from this process's [`shared::job_list::JobListCache`]. First one BatchGetItem
+/// ([`shared::store::Store::job_list_snapshot`]: the caller, the list change mark, the cached
 /// jobs' last runs); while the cache is trusted for the mark that is all. Otherwise (also
 /// beside the snapshot when no trust is left) the list index is read projected to each job's
 /// version (one Query), the stale or missing jobs re-read (one BatchGetItem; the whole list
-/// in one Query when the cache is empty or more than [`crate::job_list::FULL_RELOAD_AT`] are
+/// in one Query when the cache is empty or more than [`shared::job_list::FULL_RELOAD_AT`] are
 /// stale), and the last runs of jobs not cached before (one BatchGetItem). Returns the
 /// response document as JSON text.
 pub async fn list(
     state: &AppState,
     caller: &str,
-    session: &crate::store::SessionClaims,
+    session: &shared::store::SessionClaims,
 ) -> ApiResult<String> {
     let cache = &state.job_list;
     let (tz, now) = (state.config.timezone, Utc::now());
@@ -581,7 +584,7 @@ pub async fn list(
         None => state.store.list_job_versions().await?,
     };
     let stale = cache.stale(&listed);
-    if stale.len() > crate::job_list::FULL_RELOAD_AT {
+    if stale.len() > shared::job_list::FULL_RELOAD_AT {
         cache.put(&state.store.list_jobs().await?);
     } else if !stale.is_empty() {
         cache.put(&state.store.get_jobs(&stale).await?);
@@ -720,7 +723,7 @@ pub async fn execute(
         JobTarget::GitHub(d)
     };
     let github_token = match (&target, body_str(&body, "github_token")?) {
-        (JobTarget::GitHub(_), Some(t)) => Some(crate::config::Secret::new(t)),
+        (JobTarget::GitHub(_), Some(t)) => Some(shared::config::Secret::new(t)),
         _ => None,
     };
     if let (JobTarget::GitHub(d), None) = (&target, &github_token) {
@@ -850,8 +853,8 @@ fn no_target() -> ApiError {
 
 /// The caller checks of a job list snapshot: 401 as every authenticated request
 /// (`User not found`, `User account is deactivated`, `Token has been revoked`).
-fn caller_checks(snap: &crate::store::ListSnapshot) -> ApiResult<()> {
-    crate::web::require_active(snap.caller_active, |active| *active)?;
+fn caller_checks(snap: &shared::store::ListSnapshot) -> ApiResult<()> {
+    crate::plumbing::require_active(snap.caller_active, |active| *active)?;
     if !snap.caller_session_ok {
         return Err(ApiError::unauthorized("Token has been revoked"));
     }

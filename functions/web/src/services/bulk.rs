@@ -4,18 +4,20 @@
 
 use super::taxonomy;
 use crate::{
+    error::{ApiError, ApiResult},
+    plumbing::{AppState, CurrentUser},
+};
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+use shared::{
     domain::{
         cron::CronExpr, draft, now, parse_dispatch_url, target::looks_like_shorthand, today_in, Job,
     },
-    error::{ApiError, ApiResult},
     store::{
         outbox::{OutboxTask, Task},
         TaxonKind,
     },
-    web::{AppState, CurrentUser},
 };
-use http::StatusCode;
-use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 
 /// The parsed multipart request.
@@ -197,11 +199,11 @@ fn row_error(row: usize, name: Option<&str>, error: &str, message: &str) -> Valu
 
 /// What every row is checked against: read once per upload.
 struct RowContext<'a> {
-    categories: Vec<crate::store::Taxon>,
-    teams: Vec<crate::store::Taxon>,
+    categories: Vec<shared::store::Taxon>,
+    teams: Vec<shared::store::Taxon>,
     /// Names already taken in the table (by identity).
     taken: HashSet<String>,
-    allowlist: Option<crate::store::GithubOwners>,
+    allowlist: Option<shared::store::GithubOwners>,
     /// The platform's default owner (`DEFAULT_GITHUB_OWNER`): always allowed.
     platform_owner: &'a str,
     /// The owner of rows that name none (the form's `default_github_owner`, else the platform's).
@@ -402,7 +404,7 @@ fn check_row(
     let github = target_url.is_none();
     let owner = github.then(|| owner.unwrap_or_else(|| ctx.default_owner.clone()));
     if let Some(o) = owner.as_deref().filter(|o| {
-        !crate::store::GithubOwners::allows(ctx.allowlist.as_ref(), ctx.platform_owner, o)
+        !shared::store::GithubOwners::allows(ctx.allowlist.as_ref(), ctx.platform_owner, o)
     }) {
         return Err(row_error(
             n,
@@ -478,7 +480,7 @@ fn check_new_name(
     if let Err(e) = draft::job_name(Some(name)) {
         return Err(row_error(n, Some(name), e.error, &e.message));
     }
-    if !seen.insert(crate::domain::name::name_key(name)) {
+    if !seen.insert(shared::domain::name::name_key(name)) {
         return Err(row_error(
             n,
             Some(name),

@@ -3,12 +3,11 @@
 //! used it).
 
 use crate::{
-    domain::now,
     error::{ApiError, ApiResult},
-    store::SlackSettings,
-    web::{body_bool, AppState},
+    plumbing::{body_bool, AppState},
 };
 use serde_json::{json, Map, Value};
+use shared::{domain::now, store::SlackSettings};
 
 async fn get_or_create(state: &AppState) -> ApiResult<SlackSettings> {
     if let Some(s) = state.store.get_slack_settings().await? {
@@ -48,7 +47,7 @@ fn text(body: &Map<String, Value>, key: &str, max: usize) -> ApiResult<Option<St
                     "\"{key}\" must be at most {max} characters."
                 )));
             }
-            if let Some(c) = crate::domain::name::first_forbidden(s) {
+            if let Some(c) = shared::domain::name::first_forbidden(s) {
                 return Err(invalid(&format!(
                     "\"{key}\" cannot contain control, line-break or bidirectional characters (U+{:04X}).",
                     c as u32
@@ -66,7 +65,7 @@ fn text(body: &Map<String, Value>, key: &str, max: usize) -> ApiResult<Option<St
 /// webhook is a 400. Nothing is saved on a 400.
 pub async fn put(
     state: &AppState,
-    caller: &crate::web::CurrentUser,
+    caller: &crate::plumbing::CurrentUser,
     body: &Map<String, Value>,
 ) -> ApiResult<Value> {
     let mut s = get_or_create(state).await?;
@@ -77,7 +76,7 @@ pub async fn put(
     if body.contains_key("webhook_url") {
         s.webhook_url = text(body, "webhook_url", 2048)?;
         if let Some(u) = &s.webhook_url {
-            let ok = crate::alerts::slack_url(u, state.config.allow_private_targets).is_some();
+            let ok = shared::alerts::slack_url(u, state.config.allow_private_targets).is_some();
             if !ok {
                 return Err(invalid("webhook_url must be an https:// URL."));
             }
@@ -107,13 +106,13 @@ pub async fn put(
 /// Most owners on the GitHub allowlist.
 pub const MAX_GITHUB_OWNERS: usize = 100;
 
-fn owners_json(state: &AppState, stored: Option<crate::store::GithubOwners>) -> Value {
+fn owners_json(state: &AppState, stored: Option<shared::store::GithubOwners>) -> Value {
     let default = state.config.default_github_owner.clone();
     match stored {
         Some(o) => json!({
             "owners": o.owners,
             "default_owner": default,
-            "updated_at": crate::domain::fmt_ts(&o.updated_at),
+            "updated_at": shared::domain::fmt_ts(&o.updated_at),
             "updated_by": o.updated_by,
         }),
         None => json!({
@@ -136,7 +135,7 @@ pub async fn get_github_owners(state: &AppState) -> ApiResult<Value> {
 /// [`MAX_GITHUB_OWNERS`]; an empty list lets the token reach no owner at all.
 pub async fn put_github_owners(
     state: &AppState,
-    caller: &crate::web::CurrentUser,
+    caller: &crate::plumbing::CurrentUser,
     body: &Map<String, Value>,
 ) -> ApiResult<Value> {
     let invalid = |m: String| ApiError::bad_request("Invalid owners", m);
@@ -153,14 +152,14 @@ pub async fn put_github_owners(
         let raw = item
             .as_str()
             .ok_or_else(|| invalid("\"owners\" must be a list of strings.".into()))?;
-        let owner = crate::domain::draft::github_part("owners", Some(raw))
+        let owner = shared::domain::draft::github_part("owners", Some(raw))
             .map_err(|e| invalid(e.message))?
             .ok_or_else(|| invalid("An owner cannot be empty.".into()))?;
         if !owners.iter().any(|o| o.eq_ignore_ascii_case(&owner)) {
             owners.push(owner);
         }
     }
-    let saved = crate::store::GithubOwners {
+    let saved = shared::store::GithubOwners {
         owners,
         updated_at: now(),
         updated_by: Some(caller.0.id.clone()),

@@ -2,14 +2,16 @@
 //! are 400 (never Unprocessable Entity), tokens always carry `exp` and a `type`.
 
 use crate::{
-    auth::{hash_password, verify_password, TokenKind},
-    domain::{now, EmailAddress, Role},
     error::{ApiError, ApiResult},
-    store::{StoreError, User},
-    web::{body_bool, AppState},
+    plumbing::{body_bool, AppState},
 };
 use http::StatusCode;
 use serde_json::{json, Map, Value};
+use shared::{
+    auth::{hash_password, verify_password, TokenKind},
+    domain::{now, EmailAddress, Role},
+    store::{StoreError, User},
+};
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("Validation error", message)
@@ -89,7 +91,7 @@ async fn refuse_if_throttled(state: &AppState, keys: &ThrottleKeys) -> ApiResult
     let now = chrono::Utc::now().timestamp();
     let all = keys.all();
     let failures = state.store.login_failures(&all).await?;
-    let live = |f: &crate::store::Failures| f.window_start + limits.window_secs > now;
+    let live = |f: &shared::store::Failures| f.window_start + limits.window_secs > now;
     let wait = all
         .iter()
         .zip(&failures)
@@ -236,7 +238,7 @@ pub async fn login_form(state: &AppState, body: &[u8], source: Option<&str>) -> 
 pub async fn logout(
     state: &AppState,
     caller: &User,
-    session: &crate::store::SessionClaims,
+    session: &shared::store::SessionClaims,
     body: &[u8],
 ) -> ApiResult<Value> {
     let now = chrono::Utc::now().timestamp();
@@ -282,7 +284,7 @@ pub fn refresh(state: &AppState, user: &User, sid: &str) -> ApiResult<Value> {
 /// 409 on a taken username or e-mail.
 pub async fn register(
     state: &AppState,
-    caller: &crate::web::CurrentUser,
+    caller: &crate::plumbing::CurrentUser,
     body: Map<String, Value>,
 ) -> ApiResult<(StatusCode, Value)> {
     let username =

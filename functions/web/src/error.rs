@@ -122,7 +122,6 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-#[cfg(feature = "web")]
 impl axum::response::IntoResponse for ApiError {
     fn into_response(self) -> axum::response::Response {
         use axum::http::{header, HeaderValue};
@@ -144,8 +143,8 @@ impl axum::response::IntoResponse for ApiError {
     }
 }
 
-impl From<crate::domain::draft::FieldError> for ApiError {
-    fn from(e: crate::domain::draft::FieldError) -> Self {
+impl From<shared::domain::draft::FieldError> for ApiError {
+    fn from(e: shared::domain::draft::FieldError) -> Self {
         ApiError::bad_request(e.error, e.message)
     }
 }
@@ -166,11 +165,34 @@ impl ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<shared::store::StoreError> for ApiError {
+    fn from(e: shared::store::StoreError) -> Self {
         match e {
             e if e.is_transient() => ApiError::unavailable(e),
             e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<shared::auth::TokenError> for ApiError {
+    fn from(e: shared::auth::TokenError) -> Self {
+        match e {
+            shared::auth::TokenError::Signing(_) => ApiError::internal(e),
+            e => ApiError::unauthorized(e.to_string()),
+        }
+    }
+}
+
+impl From<shared::services::scheduler::SchedulerAdminError> for ApiError {
+    fn from(e: shared::services::scheduler::SchedulerAdminError) -> Self {
+        use shared::services::scheduler::SchedulerAdminError as E;
+        match e {
+            E::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Scheduler unavailable",
+                "EventBridge Scheduler could not be reached. Try again shortly.",
+            ),
+            E::Store(e) => e.into(),
         }
     }
 }

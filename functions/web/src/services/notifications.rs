@@ -4,12 +4,11 @@
 
 use super::query::{positive, total_pages, DateRange, Query};
 use crate::{
-    domain::fmt_ts,
     error::{ApiError, ApiResult},
-    store::Notification,
-    web::{query_bool, AppState, CurrentUser},
+    plumbing::{query_bool, AppState, CurrentUser},
 };
 use serde_json::{json, Value};
+use shared::{domain::fmt_ts, store::Notification};
 
 /// Largest `per_page`; larger values are capped silently, as the contract says.
 pub const MAX_PER_PAGE: usize = 100;

@@ -1,13 +1,10 @@
 //! `GET /api/v2/audit` (admins): the audit log, newest first, a cursor page of
-//! [`crate::store::audit::AUDIT_PAGE`] at a time ([`crate::store::audit`]).
+//! [`shared::store::audit::AUDIT_PAGE`] at a time ([`shared::store::audit`]).
 
 use super::query::{exact, DateRange, Query};
-use crate::{
-    error::ApiResult,
-    store::audit::{AuditFilter, AUDIT_PAGE},
-    web::AppState,
-};
+use crate::{error::ApiResult, plumbing::AppState};
 use serde_json::{json, Value};
+use shared::store::audit::{AuditFilter, AUDIT_PAGE};
 
 /// Filters `entity_type`, `entity_id`, `actor_id`, `from`, `to` (400 `Invalid date` /
 /// `Invalid date range` as the other lists) and `cursor` (the previous page's `next_cursor`;

@@ -3,14 +3,16 @@
 //! before anything is written (policy §4).
 
 use crate::{
-    auth::{hash_password, verify_password},
-    domain::{now, EmailAddress, Role},
     error::{ApiError, ApiResult},
-    store::{NotificationPrefs, StoreError, UiPrefs, User},
-    web::{body_bool, expect_object, parse_json, require_json, AppState, CurrentUser},
+    plumbing::{body_bool, expect_object, parse_json, require_json, AppState, CurrentUser},
 };
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Map, Value};
+use shared::{
+    auth::{hash_password, verify_password},
+    domain::{now, EmailAddress, Role},
+    store::{NotificationPrefs, StoreError, UiPrefs, User},
+};
 use std::collections::BTreeMap;
 
 /// Longest password accepted, characters.

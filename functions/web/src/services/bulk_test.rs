@@ -21,7 +21,7 @@ fn template_header_quirk() {
 #[test]
 fn real_file_parses_108_rows() {
     let s = parse_sheet(include_bytes!(
-        "../../../tests/fixtures/job-master-github-actions.csv"
+        "../../../../tests/fixtures/job-master-github-actions.csv"
     ))
     .unwrap();
     assert_eq!(s.rows.len(), 108);

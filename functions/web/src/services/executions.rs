@@ -7,12 +7,14 @@ use super::{
     query::{comma_list, exact, positive, total_pages, DateRange, Query},
 };
 use crate::{
-    domain::fmt_ts,
     error::{ApiError, ApiResult},
-    store::{Execution, ExecutionFilter, ExecutionScope, ExecutionStats},
-    web::AppState,
+    plumbing::AppState,
 };
 use serde_json::{json, Value};
+use shared::{
+    domain::fmt_ts,
+    store::{Execution, ExecutionFilter, ExecutionScope, ExecutionStats},
+};
 use std::collections::HashMap;
 
 /// Longest page (`limit`) of the execution lists.

@@ -2,13 +2,15 @@
 //! job writes (§3.5).
 
 use crate::{
-    domain::{now, slugify},
     error::{ApiError, ApiResult},
-    store::{StoreError, Taxon, TaxonKind},
-    web::{body_bool, body_str, AppState, CurrentUser},
+    plumbing::{body_bool, body_str, AppState, CurrentUser},
 };
 use http::StatusCode;
 use serde_json::{json, Map, Value};
+use shared::{
+    domain::{now, slugify},
+    store::{StoreError, Taxon, TaxonKind},
+};
 
 /// Slugs seeded at start-up: `general` must always exist (client-needs §5.5).
 pub const SEEDED_CATEGORIES: [(&str, &str); 7] = [
@@ -76,7 +78,7 @@ fn slack_handle(body: &Map<String, Value>, missing: impl Fn() -> ApiError) -> Ap
         ));
     }
     // It is put into Slack messages as is: one line, no display tricks.
-    if let Some(c) = crate::domain::name::first_forbidden(&h) {
+    if let Some(c) = shared::domain::name::first_forbidden(&h) {
         return Err(ApiError::bad_request(
             "Invalid slack_handle",
             format!(
@@ -221,7 +223,7 @@ fn duplicate_slug(kind: TaxonKind, slug: &str) -> ApiError {
 
 /// 400 `Invalid name` for a name holding a control, line-break or bidi-override character.
 fn refuse_forbidden(name: &str) -> ApiResult<()> {
-    match crate::domain::name::first_forbidden(name) {
+    match shared::domain::name::first_forbidden(name) {
         None => Ok(()),
         Some(c) => Err(ApiError::bad_request(
             "Invalid name",
@@ -351,7 +353,7 @@ pub async fn update(
     // Every job on the old slug, re-pointed in batches; a run cut short is finished by the
     // next maintenance sweep (within 2 minutes).
     let jobs_updated = if renamed {
-        let pending = crate::store::PendingRename {
+        let pending = shared::store::PendingRename {
             kind: match kind {
                 TaxonKind::Category => "CATEGORY",
                 TaxonKind::Team => "TEAM",

@@ -2,12 +2,7 @@
 //! the bearer-token extractor and role gates (api-contract §1.2-§1.3), the hand-parsed JSON
 //! body rules (§1.8), CORS (§1.11) and the JSON 404/405/500 fallbacks.
 
-use crate::{
-    auth::TokenKind,
-    config::CorsOrigins,
-    error::{ApiError, ApiResult},
-    store::User,
-};
+use crate::error::{ApiError, ApiResult};
 use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
@@ -15,15 +10,16 @@ use axum::{
     Router,
 };
 use serde_json::{Map, Value};
+use shared::{auth::TokenKind, config::CorsOrigins, store::User};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
-pub use crate::state::AppState;
+pub use shared::state::AppState;
 
 /// The authenticated caller, with the role **stored** for them (never the token's claim).
 #[derive(Clone, Debug)]
 /// The caller: its user (read and checked), the session of the token it presented, and where
 /// the request came from (for the audit log).
-pub struct CurrentUser(pub User, pub crate::store::SessionClaims, pub RequestMeta);
+pub struct CurrentUser(pub User, pub shared::store::SessionClaims, pub RequestMeta);
 
 /// What identifies a request in the audit log: API Gateway's trace id (or `X-Request-Id`),
 /// and the source address — the right-most `X-Forwarded-For` entry (the one API Gateway
@@ -71,7 +67,7 @@ impl CurrentUser {
     }
     /// admin gate: 403 `Admin access required`.
     pub fn require_admin(&self) -> ApiResult<()> {
-        if self.0.role == crate::domain::Role::Admin {
+        if self.0.role == shared::domain::Role::Admin {
             Ok(())
         } else {
             Err(ApiError::forbidden_gate("Admin access required"))
@@ -79,7 +75,7 @@ impl CurrentUser {
     }
     /// Whether the caller is an admin.
     pub fn is_admin(&self) -> bool {
-        self.0.role == crate::domain::Role::Admin
+        self.0.role == shared::domain::Role::Admin
     }
     /// Name used in notification texts: e-mail, else username, else `Unknown`.
     /// An audit entry of this caller's `action` on an entity, with the request's id and source.
@@ -90,8 +86,8 @@ impl CurrentUser {
         entity_id: &str,
         before: Option<Value>,
         after: Option<Value>,
-    ) -> crate::store::audit::AuditEntry {
-        crate::store::audit::AuditEntry::new(
+    ) -> shared::store::audit::AuditEntry {
+        shared::store::audit::AuditEntry::new(
             Some(&self.0.id),
             &self.0.username,
             action,
@@ -130,7 +126,7 @@ pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     kind: TokenKind,
-) -> ApiResult<(User, crate::store::SessionClaims)> {
+) -> ApiResult<(User, shared::store::SessionClaims)> {
     let token = bearer_token(headers)?;
     let verified = state.tokens.verify_claims(token, kind)?;
     // A refresh token can also be revoked by its own id (logout with it in the body).
@@ -165,7 +161,7 @@ pub fn require_active<U>(found: Option<U>, is_active: impl Fn(&U) -> bool) -> Ap
 /// The user a verified token names: 401 `User not found` / `User account is deactivated`,
 /// and 401 `Token has been revoked` when its session ended (logout, a password change or
 /// reset, a role change, a deactivation: [`User::admits`]).
-async fn load_user(state: &AppState, verified: &crate::auth::Verified) -> ApiResult<User> {
+async fn load_user(state: &AppState, verified: &shared::auth::Verified) -> ApiResult<User> {
     let user = state.store.get_user(&verified.sub).await?;
     let user = require_active(user, |u| u.is_active)?;
     require_session(&user, &verified.session)?;
@@ -173,7 +169,7 @@ async fn load_user(state: &AppState, verified: &crate::auth::Verified) -> ApiRes
 }
 
 /// 401 `Token has been revoked` unless `user` admits the token's session.
-pub fn require_session(user: &User, session: &crate::store::SessionClaims) -> ApiResult<()> {
+pub fn require_session(user: &User, session: &shared::store::SessionClaims) -> ApiResult<()> {
     if user.admits(session) {
         Ok(())
     } else {
@@ -186,7 +182,7 @@ pub fn require_session(user: &User, session: &crate::store::SessionClaims) -> Ap
 /// runs beside the read ([`VerifiedAccess::read`]) rather than a round trip before it.
 #[derive(Clone, Debug)]
 pub struct VerifiedAccess {
-    verified: crate::auth::Verified,
+    verified: shared::auth::Verified,
 }
 
 impl VerifiedAccess {
@@ -198,7 +194,7 @@ impl VerifiedAccess {
     }
 
     /// The token's session, checked against the user once read ([`require_session`]).
-    pub fn session(&self) -> &crate::store::SessionClaims {
+    pub fn session(&self) -> &shared::store::SessionClaims {
         &self.verified.session
     }
 
@@ -341,7 +337,7 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 /// request took effect) is stored for 24 h and replayed to a retry with the same key and the
 /// same request (header `Idempotent-Replayed: true`). The same key with a different request is
 /// 400 (the draft's 422; this API never answers 422); a retry while the first is still running
-/// is 409, for at most [`crate::store::IN_PROGRESS_TTL_SECS`] (a function that died
+/// is 409, for at most [`shared::store::IN_PROGRESS_TTL_SECS`] (a function that died
 /// mid-request frees its key then). A 4xx or 5xx is not stored: a refused request wrote
 /// nothing, and its cause (a role, a missing team, a duplicate name, a rate limit) may be gone
 /// by the retry, which runs again. Without the header, `run` simply runs. `request` is what
@@ -386,10 +382,10 @@ where
         Err(e) => ApiError::from(e).into_response(),
         Ok(Some(record)) => {
             let (stored_hash, done) = match &record {
-                crate::store::IdempotencyRecord::InProgress { request_hash } => {
+                shared::store::IdempotencyRecord::InProgress { request_hash } => {
                     (request_hash, None)
                 }
-                crate::store::IdempotencyRecord::Done {
+                shared::store::IdempotencyRecord::Done {
                     request_hash,
                     status,
                     body,
@@ -429,7 +425,7 @@ where
                 Err(e) => (e.status, e.body()),
             };
             let stored = if !status.is_success() {
-                Err(crate::store::StoreError::Dynamo(
+                Err(shared::store::StoreError::Dynamo(
                     "not stored: not a final answer".into(),
                 ))
             } else {
@@ -557,11 +553,11 @@ pub fn finish_stateless(routes: Router, cors: &CorsOrigins) -> Router {
 }
 
 #[cfg(test)]
-#[path = "web_test.rs"]
+#[path = "plumbing_test.rs"]
 mod tests;
 
 /// The costly actions limited per user (429 + `Retry-After` past the limit), each with its
-/// own bucket ([`crate::store::Store::take_rate_token`]). Sized for people, not scripts: the
+/// own bucket ([`shared::store::Store::take_rate_token`]). Sized for people, not scripts: the
 /// web client's debounced cron checks (every 350 ms while typing) stay far below theirs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Costly {
@@ -593,7 +589,7 @@ impl Costly {
     }
 
     /// Its limit per user.
-    pub fn limit(self) -> crate::store::RateLimit {
+    pub fn limit(self) -> shared::store::RateLimit {
         let (per_minute, burst) = match self {
             Costly::Execute => (30, 10),
             Costly::TestRun => (10, 5),
@@ -601,7 +597,7 @@ impl Costly {
             Costly::CronPreview | Costly::ValidateCron => (240, 60),
             Costly::Register => (30, 10),
         };
-        crate::store::RateLimit { per_minute, burst }
+        shared::store::RateLimit { per_minute, burst }
     }
 }
 
