@@ -428,10 +428,10 @@ impl Alerts {
         let Some(http) = &self.http else {
             return Err("outbound client unavailable".into());
         };
-        let mut body = serde_json::json!({ "text": text });
-        if let Some(c) = &s.channel {
-            body["channel"] = serde_json::json!(c);
-        }
+        let body = SlackMessage {
+            text,
+            channel: s.channel.as_deref(),
+        };
         let resp = http
             .post(url)
             .timeout(SLACK_TIMEOUT)
@@ -484,4 +484,12 @@ pub fn success_email(name: &str, job_id: &str, duration_seconds: f64) -> (String
             html_escape(job_id)
         ),
     )
+}
+
+/// The body of a Slack incoming-webhook post: `{"text", "channel"?}`.
+#[derive(serde::Serialize)]
+struct SlackMessage<'a> {
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<&'a str>,
 }

@@ -23,7 +23,7 @@ use crate::{
     },
 };
 use chrono_tz::Tz;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// Largest response text kept in `output` / `error_message`, characters.
@@ -650,7 +650,10 @@ impl Engine {
             .filter(|s| !s.is_empty())
             .unwrap_or("master")
             .to_string();
-        let body = json!({ "ref": git_ref, "inputs": metadata });
+        let body = test_run::DispatchBody {
+            git_ref: &git_ref,
+            inputs: Some(metadata),
+        };
         let mut candidates = vec![d.workflow.clone()];
         if !d.workflow.contains('.') && !d.workflow.chars().all(|c| c.is_ascii_digit()) {
             candidates.push(format!("{}.yml", d.workflow));

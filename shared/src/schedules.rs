@@ -77,8 +77,11 @@ pub struct ScheduledInput {
 
 /// The `Input` stored on a job's schedule.
 pub fn schedule_input(job_id: &str) -> String {
-    serde_json::json!({ "job_id": job_id, "scheduled_time": SCHEDULED_TIME_PLACEHOLDER })
-        .to_string()
+    serde_json::to_string(&ScheduledInput {
+        job_id: job_id.to_string(),
+        scheduled_time: SCHEDULED_TIME_PLACEHOLDER.to_string(),
+    })
+    .unwrap_or_default()
 }
 
 /// `EndDate` for an inclusive end date: the first instant of the following day in `tz`

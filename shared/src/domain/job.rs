@@ -4,7 +4,7 @@ use super::{fmt_ts, ts, CronExpr, Dispatch, JobTarget};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// The first instant after an inclusive end date in `tz` (the following day's midnight, or
 /// the first existing instant after it when a DST gap swallows midnight): the schedule's
@@ -96,47 +96,81 @@ impl Job {
 
     /// `job.to_dict` (api-contract §2.2): the 18 contract keys.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "cron_expression": self.cron.as_str(),
-            "target_url": self.target_url,
-            "github_owner": self.github_owner,
-            "github_repo": self.github_repo,
-            "github_workflow_name": self.github_workflow_name,
-            "metadata": self.metadata,
-            "category": self.category,
-            "end_date": self.end_date.map(|d| d.format("%Y-%m-%d").to_string()),
-            "pic_team": self.pic_team,
-            "enable_email_notifications": self.enable_email_notifications,
-            "notification_emails": self.notification_emails,
-            "notify_on_success": self.notify_on_success,
-            "created_by": self.created_by,
-            "is_active": self.is_active,
-            "created_at": fmt_ts(&self.created_at),
-            "updated_at": fmt_ts(&self.updated_at),
-        })
+        serde_json::to_value(self.view(None)).unwrap_or(Value::Null)
     }
 
     /// The read shape (§3.4): [`Job::to_json`] plus `last_execution_at` (UTC `Z`) and
     /// `next_execution_at` (scheduler zone with offset; null when inactive, never firing, or
     /// when the next fire time is past the end date: the schedule ends there).
     pub fn to_read_json(&self, tz: Tz, now: DateTime<Utc>) -> Value {
-        let mut v = self.to_json();
-        let next = self
+        let next_execution_at = self
             .is_active
             .then(|| next_fire_before_end(&self.cron, self.end_date, tz, now))
             .flatten()
             .map(|t| t.to_rfc3339());
-        if let Value::Object(m) = &mut v {
-            m.insert(
-                "last_execution_at".into(),
-                json!(self.last_execution_at.as_ref().map(fmt_ts)),
-            );
-            m.insert("next_execution_at".into(), json!(next));
-        }
-        v
+        let read = ReadTimes {
+            last_execution_at: self.last_execution_at.as_ref().map(fmt_ts),
+            next_execution_at,
+        };
+        serde_json::to_value(self.view(Some(read))).unwrap_or(Value::Null)
     }
+
+    fn view(&self, read: Option<ReadTimes>) -> JobView<'_> {
+        JobView {
+            id: &self.id,
+            name: &self.name,
+            cron_expression: self.cron.as_str(),
+            target_url: self.target_url.as_deref(),
+            github_owner: self.github_owner.as_deref(),
+            github_repo: self.github_repo.as_deref(),
+            github_workflow_name: self.github_workflow_name.as_deref(),
+            metadata: &self.metadata,
+            category: &self.category,
+            end_date: self.end_date.map(|d| d.format("%Y-%m-%d").to_string()),
+            pic_team: self.pic_team.as_deref(),
+            enable_email_notifications: self.enable_email_notifications,
+            notification_emails: &self.notification_emails,
+            notify_on_success: self.notify_on_success,
+            created_by: self.created_by.as_deref(),
+            is_active: self.is_active,
+            created_at: fmt_ts(&self.created_at),
+            updated_at: fmt_ts(&self.updated_at),
+            read,
+        }
+    }
+}
+
+/// The contract's job body (§2.2): dates as `YYYY-MM-DD`, timestamps as UTC `Z`.
+#[derive(Serialize)]
+struct JobView<'a> {
+    id: &'a str,
+    name: &'a str,
+    cron_expression: &'a str,
+    target_url: Option<&'a str>,
+    github_owner: Option<&'a str>,
+    github_repo: Option<&'a str>,
+    github_workflow_name: Option<&'a str>,
+    metadata: &'a Map<String, Value>,
+    category: &'a str,
+    end_date: Option<String>,
+    pic_team: Option<&'a str>,
+    enable_email_notifications: bool,
+    notification_emails: &'a [String],
+    notify_on_success: bool,
+    created_by: Option<&'a str>,
+    is_active: bool,
+    created_at: String,
+    updated_at: String,
+    /// Present (both keys, null when unknown) only in the read shape.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    read: Option<ReadTimes>,
+}
+
+/// `last_execution_at` and `next_execution_at` of the read shape (§3.4).
+#[derive(Serialize)]
+struct ReadTimes {
+    last_execution_at: Option<String>,
+    next_execution_at: Option<String>,
 }
 
 impl Serialize for CronExpr {

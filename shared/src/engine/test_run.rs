@@ -4,14 +4,26 @@
 use super::*;
 
 /// The result of a test run (api-contract §3.6): nothing is stored.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TestRun {
     pub ok: bool,
     /// `webhook` | `github`.
+    #[serde(rename = "type")]
     pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub message: String,
+}
+
+/// The body of a GitHub `workflow_dispatch` call: `{"ref", "inputs"?}`.
+#[derive(serde::Serialize)]
+pub(super) struct DispatchBody<'a> {
+    #[serde(rename = "ref")]
+    pub git_ref: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<&'a Map<String, Value>>,
 }
 
 impl TestRun {
@@ -28,14 +40,7 @@ impl TestRun {
 
     /// `{"ok","type","status_code"?,"error"?,"message"}`.
     pub fn to_json(&self) -> Value {
-        let mut v = json!({"ok": self.ok, "type": self.kind, "message": self.message});
-        if let Some(c) = self.status_code {
-            v["status_code"] = json!(c);
-        }
-        if let Some(e) = &self.error {
-            v["error"] = json!(e);
-        }
-        v
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 
@@ -125,10 +130,10 @@ impl Engine {
             })
             .unwrap_or("main")
             .to_string();
-        let mut body = json!({ "ref": git_ref });
-        if !metadata.is_empty() {
-            body["inputs"] = Value::Object(metadata.clone());
-        }
+        let body = DispatchBody {
+            git_ref: &git_ref,
+            inputs: (!metadata.is_empty()).then_some(metadata),
+        };
         let Some(url) = self
             .github_base
             .as_ref()

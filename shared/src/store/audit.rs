@@ -108,19 +108,34 @@ impl AuditEntry {
                 .and_then(|t| serde_json::from_str::<Value>(t).ok())
                 .unwrap_or(Value::Null)
         };
-        serde_json::json!({
-            "id": self.id,
-            "at": fmt_ts(&self.at),
-            "actor_id": self.actor_id,
-            "actor": self.actor,
-            "action": self.action,
-            "entity_type": self.entity_type,
-            "entity_id": self.entity_id,
-            "before": parse(&self.before),
-            "after": parse(&self.after),
-            "request_id": self.request_id,
-            "source": self.source,
+        #[derive(Serialize)]
+        struct View<'a> {
+            id: &'a str,
+            at: String,
+            actor_id: Option<&'a str>,
+            actor: &'a str,
+            action: &'a str,
+            entity_type: &'a str,
+            entity_id: &'a str,
+            before: Value,
+            after: Value,
+            request_id: Option<&'a str>,
+            source: Option<&'a str>,
+        }
+        serde_json::to_value(View {
+            id: &self.id,
+            at: fmt_ts(&self.at),
+            actor_id: self.actor_id.as_deref(),
+            actor: &self.actor,
+            action: &self.action,
+            entity_type: &self.entity_type,
+            entity_id: &self.entity_id,
+            before: parse(&self.before),
+            after: parse(&self.after),
+            request_id: self.request_id.as_deref(),
+            source: self.source.as_deref(),
         })
+        .unwrap_or(Value::Null)
     }
 
     fn sort_key(&self) -> String {

@@ -9,7 +9,7 @@ use crate::domain::{fmt_ts, ts};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// How long a run claim is kept (TTL), seconds: far longer than any redelivery window.
 const CLAIM_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -89,23 +89,7 @@ pub struct Execution {
 impl Execution {
     /// The execution JSON (api-contract §2.3), timestamps RFC 3339 UTC `Z`.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "job_id": self.job_id,
-            "status": self.status,
-            "trigger_type": self.trigger_type,
-            "started_at": fmt_ts(&self.started_at),
-            "completed_at": self.completed_at.as_ref().map(fmt_ts),
-            "duration_seconds": self.duration_seconds,
-            "execution_type": self.execution_type,
-            "target": self.target,
-            "response_status": self.response_status,
-            "error_message": self.error_message,
-            "output": self.output,
-            "scheduled_time": self.scheduled_time.as_ref().map(fmt_ts),
-            "start_delay_ms": self.start_delay_ms,
-            "alerts": self.alerts,
-        })
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
     /// The counter field of this run's state: status (`r`unning, `s`uccess, `f`ailed),

@@ -15,7 +15,7 @@ use crate::domain::{fmt_ts, now, ts};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// A transaction item with the counter changes it causes.
 type CountedWrite = (TransactWriteItem, Vec<(String, Delta)>);
@@ -46,18 +46,7 @@ pub struct Notification {
 impl Notification {
     /// The notification JSON (api-contract §2.4), timestamps RFC 3339 UTC `Z`.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "user_id": self.user_id,
-            "title": self.title,
-            "message": self.message,
-            "type": self.kind,
-            "related_job_id": self.related_job_id,
-            "related_execution_id": self.related_execution_id,
-            "is_read": self.is_read,
-            "read_at": self.read_at.as_ref().map(fmt_ts),
-            "created_at": fmt_ts(&self.created_at),
-        })
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
     /// The notification as its owner sees it: one covered by their read mark reads as read

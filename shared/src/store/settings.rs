@@ -5,7 +5,7 @@ use super::{from_item, item_with_keys, Store, StoreResult};
 use crate::domain::{fmt_ts, ts};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The Slack settings singleton; absent until first read.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -26,15 +26,7 @@ pub struct SlackSettings {
 impl SlackSettings {
     /// `{"id","is_enabled","webhook_url","channel","created_at","updated_at"}` (URL in clear).
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "is_enabled": self.is_enabled,
-            "webhook_url": self.webhook_url,
-            "channel": self.channel,
-            "notify_run_failures": self.notify_run_failures,
-            "created_at": fmt_ts(&self.created_at),
-            "updated_at": fmt_ts(&self.updated_at),
-        })
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 

@@ -4,7 +4,7 @@ use super::{claim_item, from_item, item_with_keys, s, tx, Store, StoreError, Sto
 use crate::domain::{fmt_ts, ts};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Which taxonomy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,18 +67,28 @@ impl Taxon {
     /// Category JSON `{"id","slug","name","is_active","created_at","updated_at"}`; a team adds
     /// `slack_handle`.
     pub fn to_json(&self, kind: TaxonKind) -> Value {
-        let mut v = json!({
-            "id": self.id,
-            "slug": self.slug,
-            "name": self.name,
-            "is_active": self.is_active,
-            "created_at": fmt_ts(&self.created_at),
-            "updated_at": fmt_ts(&self.updated_at),
-        });
-        if kind == TaxonKind::Team {
-            v["slack_handle"] = json!(self.slack_handle);
+        #[derive(Serialize)]
+        struct View<'a> {
+            id: &'a str,
+            slug: &'a str,
+            name: &'a str,
+            is_active: bool,
+            created_at: String,
+            updated_at: String,
+            /// Teams only (null when unset); categories have no such key.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            slack_handle: Option<Option<&'a str>>,
         }
-        v
+        serde_json::to_value(View {
+            id: &self.id,
+            slug: &self.slug,
+            name: &self.name,
+            is_active: self.is_active,
+            created_at: fmt_ts(&self.created_at),
+            updated_at: fmt_ts(&self.updated_at),
+            slack_handle: (kind == TaxonKind::Team).then_some(self.slack_handle.as_deref()),
+        })
+        .unwrap_or(Value::Null)
     }
 }
 

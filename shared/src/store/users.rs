@@ -5,7 +5,7 @@ use crate::domain::{fmt_ts, ts, Role};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// A stored user. `password_hash` is a passlib `pbkdf2_sha256` string and never leaves the API.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -97,15 +97,26 @@ impl User {
 
     /// The user object of every payload: `{"id","username","email","role","is_active","created_at","updated_at"}`.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "username": self.username,
-            "email": self.email,
-            "role": self.role.as_str(),
-            "is_active": self.is_active,
-            "created_at": fmt_ts(&self.created_at),
-            "updated_at": fmt_ts(&self.updated_at),
+        #[derive(Serialize)]
+        struct View<'a> {
+            id: &'a str,
+            username: &'a str,
+            email: &'a str,
+            role: &'a str,
+            is_active: bool,
+            created_at: String,
+            updated_at: String,
+        }
+        serde_json::to_value(View {
+            id: &self.id,
+            username: &self.username,
+            email: &self.email,
+            role: self.role.as_str(),
+            is_active: self.is_active,
+            created_at: fmt_ts(&self.created_at),
+            updated_at: fmt_ts(&self.updated_at),
         })
+        .unwrap_or(Value::Null)
     }
 }
 
@@ -156,18 +167,7 @@ impl NotificationPrefs {
 
     /// `{"id","user_id",<six flags>,"created_at","updated_at"}`.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "user_id": self.user_id,
-            "email_on_job_success": self.email_on_job_success,
-            "email_on_job_failure": self.email_on_job_failure,
-            "email_on_job_disabled": self.email_on_job_disabled,
-            "browser_notifications": self.browser_notifications,
-            "daily_digest": self.daily_digest,
-            "weekly_report": self.weekly_report,
-            "created_at": fmt_ts(&self.created_at),
-            "updated_at": fmt_ts(&self.updated_at),
-        })
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 

@@ -9,9 +9,9 @@
 
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
+use shared::state::AppState;
 use shared::{config::Config, engine::Timeouts};
 use std::{path::PathBuf, time::Duration};
-use shared::state::AppState;
 use wiremock::MockServer;
 
 pub struct TestApp {
