@@ -20,11 +20,21 @@ fn workspace_root() -> PathBuf {
 
 fn metadata() -> Value {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline", "--no-deps"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--no-deps",
+        ])
         .current_dir(workspace_root())
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("cargo metadata is JSON")
 }
 
@@ -68,7 +78,10 @@ fn workspace_closure(deps: &HashMap<String, Vec<String>>, root: &str) -> BTreeSe
 fn the_core_and_the_non_http_binaries_declare_no_http_crate() {
     let meta = metadata();
     let deps = normal_deps(&meta);
-    assert!(deps.contains_key("web"), "the adapter crate is in the workspace");
+    assert!(
+        deps.contains_key("web"),
+        "the adapter crate is in the workspace"
+    );
     for root in ["shared", "executor-fn", "maintenance-fn", "cronctl"] {
         let closure = workspace_closure(&deps, root);
         assert!(
@@ -117,7 +130,11 @@ fn code_of(path: &Path) -> String {
 fn the_core_sources_speak_no_http() {
     let mut files = Vec::new();
     rust_sources(&workspace_root().join("shared/src"), &mut files);
-    assert!(files.len() > 20, "found the core's sources: {}", files.len());
+    assert!(
+        files.len() > 20,
+        "found the core's sources: {}",
+        files.len()
+    );
     let mut found = Vec::new();
     for f in files
         .iter()
@@ -131,4 +148,30 @@ fn the_core_sources_speak_no_http() {
         }
     }
     assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn one_place_builds_a_job() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for dir in ["shared/src", "functions", "infra"] {
+        rust_sources(&root.join(dir), &mut files);
+    }
+    let mut sites = Vec::new();
+    for f in files
+        .iter()
+        .filter(|f| !f.to_string_lossy().ends_with("_test.rs"))
+    {
+        for line in code_of(f).lines() {
+            let t = line.trim();
+            let declares = ["struct ", "impl ", "enum ", "fn ", "for "]
+                .iter()
+                .any(|w| t.contains(w));
+            if !declares && (t.ends_with("::Job {") || t.ends_with(" Job {") || t == "Job {") {
+                sites.push(format!("{}: {t}", f.display()));
+            }
+        }
+    }
+    assert_eq!(sites.len(), 1, "one Job construction (JobDraft::into_job): {sites:#?}");
+    assert!(sites[0].contains("draft.rs"), "{sites:?}");
 }

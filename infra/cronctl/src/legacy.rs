@@ -5,7 +5,11 @@ use crate::bundle::{Bundle, Conversion};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rusqlite::{Connection, OpenFlags, Row};
 use shared::{
-    domain::{cron::from_apscheduler, CronExpr, Role},
+    domain::{
+        cron::from_apscheduler,
+        draft::{JobDraft, JobOrigin},
+        CronExpr, Role,
+    },
     store::{Execution, Notification, NotificationPrefs, SlackSettings, Taxon, UiPrefs, User},
 };
 use std::path::Path;
@@ -206,8 +210,8 @@ fn read_jobs(
             ));
         }
         let created = ts(text(r, 16).map_err(err)?).unwrap_or(now);
-        let job = shared::domain::Job {
-            id,
+        // Checked with every other imported job (`import::refuse_invalid_jobs`, the one set of rules).
+        let draft = JobDraft {
             name,
             cron,
             target_url: text(r, 3).map_err(err)?,
@@ -221,12 +225,15 @@ fn read_jobs(
             enable_email_notifications: r.get(11).map_err(err)?,
             notification_emails: emails,
             notify_on_success: r.get(13).map_err(err)?,
+        };
+        let job = draft.into_job(JobOrigin {
+            id,
             created_by: text(r, 14).map_err(err)?,
             is_active: r.get(15).map_err(err)?,
             created_at: created,
             updated_at: ts(text(r, 17).map_err(err)?).unwrap_or(created),
             last_execution_at: None,
-        };
+        });
         b.jobs.push(job);
     }
     drop(rows);

@@ -217,47 +217,170 @@ pub fn end_date(text: Option<&str>, today: NaiveDate) -> Result<NaiveDate, EndDa
     Ok(d)
 }
 
-/// The rules every door applies, held against a job that was built elsewhere (an import from a
-/// legacy database or an export file): the name, the GitHub fields, the `target_url`, the
-/// notification e-mails (at most [`MAX_EMAILS`], each an [`super::EmailAddress`]), the
-/// metadata size, and a target to call. An end date in the past is allowed (an imported job
-/// may have ended; it is paused). The first broken rule is the answer.
+/// A job's own fields, as every door hands them over: `POST /jobs` (services/jobs), a CSV row
+/// (services/bulk), a legacy SQLite row and a JSONL export line (cronctl). [`JobDraft::checked`]
+/// holds it to the rules every door shares; [`JobDraft::into_job`] is the one place a [`Job`]
+/// is built. Door-specific rules (required keys, end date not in the past, the taxonomy and
+/// the GitHub owner allowlist) are the door's, applied in its contract order before this.
+///
+/// [`Job`]: super::Job
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobDraft {
+    pub name: String,
+    pub cron: super::CronExpr,
+    pub target_url: Option<String>,
+    pub github_owner: Option<String>,
+    pub github_repo: Option<String>,
+    pub github_workflow_name: Option<String>,
+    pub metadata: Map<String, Value>,
+    /// A category slug (`general` by default).
+    pub category: String,
+    pub end_date: Option<NaiveDate>,
+    /// A PIC team slug.
+    pub pic_team: Option<String>,
+    pub enable_email_notifications: bool,
+    pub notification_emails: Vec<String>,
+    pub notify_on_success: bool,
+}
+
+/// Who made a job, when, and in which state: what a door adds to a [`JobDraft`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobOrigin {
+    pub id: String,
+    pub created_by: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub is_active: bool,
+    pub last_execution_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl JobOrigin {
+    /// The origin of a stored job (to rebuild it after a change).
+    pub fn of(job: &super::Job) -> Self {
+        Self {
+            id: job.id.clone(),
+            created_by: job.created_by.clone(),
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            is_active: job.is_active,
+            last_execution_at: job.last_execution_at,
+        }
+    }
+
+    /// A new, active job: a fresh v4 id, created and updated `at`, never run.
+    pub fn new(created_by: Option<String>, at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            created_by,
+            created_at: at,
+            updated_at: at,
+            is_active: true,
+            last_execution_at: None,
+        }
+    }
+}
+
+impl JobDraft {
+    /// The fields of a stored job (to hold an imported job to the rules again).
+    pub fn of(job: &super::Job) -> Self {
+        Self {
+            name: job.name.clone(),
+            cron: job.cron.clone(),
+            target_url: job.target_url.clone(),
+            github_owner: job.github_owner.clone(),
+            github_repo: job.github_repo.clone(),
+            github_workflow_name: job.github_workflow_name.clone(),
+            metadata: job.metadata.clone(),
+            category: job.category.clone(),
+            end_date: job.end_date,
+            pic_team: job.pic_team.clone(),
+            enable_email_notifications: job.enable_email_notifications,
+            notification_emails: job.notification_emails.clone(),
+            notify_on_success: job.notify_on_success,
+        }
+    }
+
+    /// What a job of these fields would call ([`super::Job::target`]).
+    pub fn target(&self) -> Option<super::JobTarget> {
+        super::Job::target_of(
+            self.target_url.as_deref(),
+            self.github_owner.as_deref(),
+            self.github_repo.as_deref(),
+            self.github_workflow_name.as_deref(),
+        )
+    }
+
+    /// The rules every door applies: the name, the GitHub fields, the `target_url`, the
+    /// notification e-mails (at most [`MAX_EMAILS`], each an [`super::EmailAddress`]), the
+    /// metadata size, and a target to call. An end date in the past is allowed here (an
+    /// imported job may have ended; it is paused). The first broken rule is the answer.
+    pub fn checked(self) -> Result<Self, FieldError> {
+        job_name(Some(&self.name))?;
+        for (key, v) in [
+            ("github_owner", &self.github_owner),
+            ("github_repo", &self.github_repo),
+            ("github_workflow_name", &self.github_workflow_name),
+        ] {
+            github_part(key, v.as_deref())?;
+        }
+        if let Some(url) = &self.target_url {
+            target_url(url, "target_url must include scheme (http:// or https://).")?;
+        }
+        if self.notification_emails.len() > MAX_EMAILS {
+            return Err(FieldError::new(
+                "Invalid notification_emails",
+                format!("notification_emails may list at most {MAX_EMAILS} addresses"),
+            ));
+        }
+        if let Some(bad) = self
+            .notification_emails
+            .iter()
+            .find(|e| super::EmailAddress::parse(e).is_none())
+        {
+            return Err(FieldError::new(
+                "Invalid notification_emails",
+                format!("Invalid e-mail address: {}", bad.trim()),
+            ));
+        }
+        metadata_size(&self.metadata, "Invalid metadata")?;
+        if self.target().is_none() {
+            return Err(FieldError::new(
+                "Invalid target",
+                "Job must have either target_url or complete GitHub Actions configuration",
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The one place a [`super::Job`] is built: these fields, made by `origin`.
+    pub fn into_job(self, origin: JobOrigin) -> super::Job {
+        super::Job {
+            id: origin.id,
+            name: self.name,
+            cron: self.cron,
+            target_url: self.target_url,
+            github_owner: self.github_owner,
+            github_repo: self.github_repo,
+            github_workflow_name: self.github_workflow_name,
+            metadata: self.metadata,
+            category: self.category,
+            end_date: self.end_date,
+            pic_team: self.pic_team,
+            enable_email_notifications: self.enable_email_notifications,
+            notification_emails: self.notification_emails,
+            notify_on_success: self.notify_on_success,
+            created_by: origin.created_by,
+            is_active: origin.is_active,
+            created_at: origin.created_at,
+            updated_at: origin.updated_at,
+            last_execution_at: origin.last_execution_at,
+        }
+    }
+}
+
+/// [`JobDraft::checked`] held against a job built elsewhere (an export file read by serde).
 pub fn check_job(job: &super::Job) -> Result<(), FieldError> {
-    job_name(Some(&job.name))?;
-    for (key, v) in [
-        ("github_owner", &job.github_owner),
-        ("github_repo", &job.github_repo),
-        ("github_workflow_name", &job.github_workflow_name),
-    ] {
-        github_part(key, v.as_deref())?;
-    }
-    if let Some(url) = &job.target_url {
-        target_url(url, "target_url must include scheme (http:// or https://).")?;
-    }
-    if job.notification_emails.len() > MAX_EMAILS {
-        return Err(FieldError::new(
-            "Invalid notification_emails",
-            format!("notification_emails may list at most {MAX_EMAILS} addresses"),
-        ));
-    }
-    if let Some(bad) = job
-        .notification_emails
-        .iter()
-        .find(|e| super::EmailAddress::parse(e).is_none())
-    {
-        return Err(FieldError::new(
-            "Invalid notification_emails",
-            format!("Invalid e-mail address: {}", bad.trim()),
-        ));
-    }
-    metadata_size(&job.metadata, "Invalid metadata")?;
-    if job.target().is_none() {
-        return Err(FieldError::new(
-            "Invalid target",
-            "Job must have either target_url or complete GitHub Actions configuration",
-        ));
-    }
-    Ok(())
+    JobDraft::of(job).checked().map(|_| ())
 }
 
 #[cfg(test)]

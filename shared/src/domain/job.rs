@@ -71,15 +71,25 @@ pub struct Job {
 impl Job {
     /// What a run calls: GitHub when owner, repo and workflow are all set, else the webhook.
     pub fn target(&self) -> Option<JobTarget> {
-        if let Some(d) = Dispatch::from_parts(
+        Self::target_of(
+            self.target_url.as_deref(),
             self.github_owner.as_deref(),
             self.github_repo.as_deref(),
             self.github_workflow_name.as_deref(),
-        ) {
+        )
+    }
+
+    /// [`Job::target`] of these fields.
+    pub fn target_of(
+        target_url: Option<&str>,
+        owner: Option<&str>,
+        repo: Option<&str>,
+        workflow: Option<&str>,
+    ) -> Option<JobTarget> {
+        if let Some(d) = Dispatch::from_parts(owner, repo, workflow) {
             return Some(JobTarget::GitHub(d));
         }
-        self.target_url
-            .as_deref()
+        target_url
             .and_then(super::target::parse_webhook_url)
             .map(JobTarget::Webhook)
     }

@@ -11,7 +11,11 @@ use http::StatusCode;
 use serde_json::{json, Map, Value};
 use shared::{
     domain::{
-        cron::CronExpr, draft, now, parse_dispatch_url, target::looks_like_shorthand, today_in, Job,
+        cron::CronExpr,
+        draft::{self, JobDraft, JobOrigin},
+        now, parse_dispatch_url,
+        target::looks_like_shorthand,
+        today_in, Job,
     },
     store::{
         outbox::{OutboxTask, Task},
@@ -413,8 +417,7 @@ fn check_row(
             &format!("GitHub owner \"{o}\" is not on this platform's allowlist; an admin can add it (PUT /api/v2/settings/github-owners)."),
         ));
     }
-    let job = Job {
-        id: uuid::Uuid::new_v4().to_string(),
+    let draft = JobDraft {
         name: name.to_string(),
         cron,
         target_url,
@@ -428,12 +431,13 @@ fn check_row(
         enable_email_notifications: false,
         notification_emails: Vec::new(),
         notify_on_success: false,
-        created_by: Some(ctx.created_by.to_string()),
+    }
+    .checked()
+    .map_err(|e| row_error(n, Some(name), e.error, &e.message))?;
+    let job = draft.into_job(JobOrigin {
         is_active,
-        created_at: ctx.created_at,
-        updated_at: ctx.created_at,
-        last_execution_at: None,
-    };
+        ..JobOrigin::new(Some(ctx.created_by.to_string()), ctx.created_at)
+    });
     Ok((job, end_raw.unwrap_or_default().to_string()))
 }
 

@@ -14,7 +14,7 @@ use shared::store::outbox::{Audience, OutboxTask, Task};
 use shared::{
     domain::{
         cron::CronExpr,
-        draft::{self, TargetField},
+        draft::{self, JobDraft, JobOrigin, TargetField},
         now, parse_dispatch_url,
         target::parse_webhook_url,
         today_in, Dispatch, EmailAddress, Job, JobTarget,
@@ -87,7 +87,7 @@ fn parse_end(v: &Value, today: NaiveDate, required: (&'static str, &str)) -> Api
 }
 
 /// Applies the `target_url` rules (shorthand → GitHub fields; otherwise an http(s) URL).
-fn apply_target_url(raw: Option<String>, job: &mut Job, scheme_msg: &str) -> ApiResult<()> {
+fn apply_target_url(raw: Option<String>, job: &mut JobDraft, scheme_msg: &str) -> ApiResult<()> {
     job.target_url = None;
     match raw
         .as_deref()
@@ -129,9 +129,7 @@ pub async fn create(
     let cron = CronExpr::parse(&body_str(&body, "cron_expression")?.unwrap_or_default())
         .map_err(cron_error)?;
     let today = today_in(state.config.timezone);
-    let t = now();
-    let mut job = Job {
-        id: uuid::Uuid::new_v4().to_string(),
+    let mut job = JobDraft {
         name,
         cron,
         target_url: None,
@@ -145,11 +143,6 @@ pub async fn create(
         enable_email_notifications: false,
         notification_emails: Vec::new(),
         notify_on_success: false,
-        created_by: Some(user.0.id.clone()),
-        is_active: true,
-        created_at: t,
-        updated_at: t,
-        last_execution_at: None,
     };
     apply_target_url(body_str(&body, "target_url")?, &mut job, MSG_SCHEME)?;
     job.category = resolve_and_validate(
@@ -194,6 +187,9 @@ pub async fn create(
     if let Some(JobTarget::GitHub(d)) = job.target() {
         super::settings::require_github_owner(state, &d.owner).await?;
     }
+    let job = job
+        .checked()?
+        .into_job(JobOrigin::new(Some(user.0.id.clone()), now()));
 
     let token = uuid::Uuid::new_v4().to_string();
     let notice = job_notice(
@@ -228,7 +224,7 @@ pub async fn create(
 }
 
 /// Fills `github_owner` from `DEFAULT_GITHUB_OWNER` when only repo and workflow are set.
-fn complete_github_owner(state: &AppState, job: &mut Job) {
+fn complete_github_owner(state: &AppState, job: &mut JobDraft) {
     if job.target_url.is_none()
         && job.github_owner.is_none()
         && job.github_repo.is_some()
@@ -314,13 +310,13 @@ pub async fn load_owned(
     Ok(job)
 }
 
-/// The fields of a `PUT /jobs/{id}` body applied to `job` in the contract's order (§3.5
-/// steps 4-15), each checked as it is read. Returns the new `is_active` when the body toggles
-/// it.
+/// The fields of a `PUT /jobs/{id}` body applied to the job's draft and `is_active` in the
+/// contract's order (§3.5 steps 4-15), each checked as it is read. Returns the new
+/// `is_active` when the body toggles it.
 async fn apply_patch(
     state: &AppState,
     previous: &Job,
-    job: &mut Job,
+    (job, is_active): (&mut JobDraft, &mut bool),
     body: &Map<String, Value>,
     today: chrono::NaiveDate,
 ) -> ApiResult<Option<bool>> {
@@ -394,8 +390,8 @@ async fn apply_patch(
     }
     Ok(match body.get("is_active") {
         Some(v) => {
-            job.is_active = body_bool(v, "is_active")?;
-            (job.is_active != previous.is_active).then_some(job.is_active)
+            *is_active = body_bool(v, "is_active")?;
+            (*is_active != previous.is_active).then_some(*is_active)
         }
         None => None,
     })
@@ -409,15 +405,16 @@ pub async fn update(
     body: Map<String, Value>,
 ) -> ApiResult<Value> {
     let today = today_in(state.config.timezone);
-    let mut job = previous.clone();
-    let toggled = apply_patch(state, &previous, &mut job, &body, today).await?;
-    if job.is_active && job.is_expired(today) {
+    let mut draft = JobDraft::of(&previous);
+    let mut is_active = previous.is_active;
+    let toggled = apply_patch(state, &previous, (&mut draft, &mut is_active), &body, today).await?;
+    if is_active && draft.end_date.is_some_and(|d| d < today) {
         return Err(ApiError::bad_request(
             "Job expired",
             "Job cannot be enabled after end_date has passed. Update end_date first.",
         ));
     }
-    if job.target_url.is_none() && job.target().is_none() {
+    if draft.target_url.is_none() && draft.target().is_none() {
         return Err(ApiError::bad_request(
             "Missing target configuration",
             "Job must have either target_url or complete GitHub Actions configuration",
@@ -425,12 +422,16 @@ pub async fn update(
     }
     // A new GitHub owner must be on the allowlist (a job whose owner was removed since can
     // still be paused, renamed or edited otherwise).
-    if let Some(JobTarget::GitHub(d)) = job.target() {
+    if let Some(JobTarget::GitHub(d)) = draft.target() {
         if previous.github_owner.as_deref() != Some(d.owner.as_str()) {
             super::settings::require_github_owner(state, &d.owner).await?;
         }
     }
-    job.updated_at = now().max(previous.updated_at + Duration::microseconds(1));
+    let job = draft.checked()?.into_job(JobOrigin {
+        is_active,
+        updated_at: now().max(previous.updated_at + Duration::microseconds(1)),
+        ..JobOrigin::of(&previous)
+    });
 
     let token = uuid::Uuid::new_v4().to_string();
     let (title, verb, kind) = match toggled {
