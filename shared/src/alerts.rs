@@ -279,7 +279,7 @@ impl Alerts {
                         &users,
                         title,
                         message,
-                        level,
+                        *level,
                         related_job_id.as_deref(),
                         related_execution_id.as_deref(),
                     )

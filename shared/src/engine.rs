@@ -53,21 +53,8 @@ impl Timeouts {
     };
 }
 
-/// Manual or scheduled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    Scheduled,
-    Manual,
-}
-
-impl Trigger {
-    fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Scheduled => "scheduled",
-            Trigger::Manual => "manual",
-        }
-    }
-}
+pub use crate::domain::Trigger;
+use crate::domain::{ExecutionStatus, ExecutionType, Level};
 
 /// What to call in one run, after overrides.
 #[derive(Clone, Debug)]
@@ -314,20 +301,20 @@ impl Engine {
         exec: &Execution,
         notify_error: Option<String>,
     ) -> Vec<OutboxTask> {
-        let failed = exec.status != "success";
+        let failed = exec.status != ExecutionStatus::Success;
         let error = exec.error_message.clone().unwrap_or_default();
         let (title, message, level) = if failed {
             let reason = notify_error.unwrap_or_else(|| error.clone());
             (
                 "Job Failed",
                 format!("Job \"{}\" failed: {reason}", job.name),
-                "error",
+                Level::Error,
             )
         } else {
             (
                 "Job Completed",
                 format!("Job \"{}\" completed successfully.", job.name),
-                "success",
+                Level::Success,
             )
         };
         let mut tasks = vec![OutboxTask::new(
@@ -336,7 +323,7 @@ impl Engine {
                 audience: Audience::ActiveUsers,
                 title: title.into(),
                 message,
-                level: level.into(),
+                level,
                 related_job_id: Some(job.id.clone()),
                 related_execution_id: Some(exec.id.clone()),
             },
@@ -407,7 +394,7 @@ impl Engine {
                     continue;
                 }
             };
-            e.status = "failed".into();
+            e.status = ExecutionStatus::Failed;
             e.completed_at = Some(now_t);
             e.duration_seconds =
                 Some((now_t - e.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
@@ -446,19 +433,19 @@ impl Engine {
     ) -> EngineResult<Option<Execution>> {
         let started_at = now();
         let (execution_type, target) = match plan.as_ref().map(|p| &p.target) {
-            Some(JobTarget::GitHub(d)) => (Some("github_actions"), Some(d.display())),
-            Some(JobTarget::Webhook(u)) => (Some("webhook"), Some(u.to_string())),
+            Some(JobTarget::GitHub(d)) => (Some(ExecutionType::GithubActions), Some(d.display())),
+            Some(JobTarget::Webhook(u)) => (Some(ExecutionType::Webhook), Some(u.to_string())),
             None => (None, None),
         };
         let mut exec = Execution {
             id: uuid::Uuid::new_v4().to_string(),
             job_id: job.id.clone(),
-            status: "running".into(),
-            trigger_type: trigger.as_str().into(),
+            status: ExecutionStatus::Running,
+            trigger_type: trigger,
             started_at,
             completed_at: None,
             duration_seconds: None,
-            execution_type: execution_type.map(str::to_string),
+            execution_type,
             target,
             response_status: None,
             error_message: None,
@@ -508,7 +495,11 @@ impl Engine {
         exec.completed_at = Some(completed);
         exec.duration_seconds =
             Some((completed - started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
-        exec.status = if result.success { "success" } else { "failed" }.into();
+        exec.status = if result.success {
+            ExecutionStatus::Success
+        } else {
+            ExecutionStatus::Failed
+        };
         exec.response_status = result.status;
         exec.error_message = result.error.clone();
         exec.output = result.output;

@@ -293,7 +293,7 @@ async fn ses_down_during_a_run_leaves_the_run_recorded_and_the_failure_visible()
         .unwrap();
     assert_eq!(r["report"]["delivery_failures"], 1, "{r}");
     let e = broken.store.get_execution(&exec_id).await.unwrap().unwrap();
-    assert_eq!(e.status, "failed");
+    assert_eq!(e.status.as_str(), "failed");
     assert!(
         e.alerts
             .get("email")
@@ -528,7 +528,7 @@ async fn a_write_whose_request_was_cut_off_still_gets_its_notice_from_the_worker
             audience: shared::store::outbox::Audience::ActiveUsers,
             title: "New Job Created".into(),
             message: "Job \"cut-off\" was created by admin@example.com.".into(),
-            level: "info".into(),
+            level: shared::domain::Level::Info,
             related_job_id: Some(job.id.clone()),
             related_execution_id: None,
         },

@@ -469,7 +469,11 @@ async fn verify_reports_and_repairs_counter_drift() {
             shared::store::job_counter_scope(&ids[0]),
             format!(
                 "t_{}",
-                shared::store::counter_field("success", "manual", Some("webhook"))
+                shared::store::counter_field(
+                    shared::domain::ExecutionStatus::Success,
+                    shared::domain::Trigger::Manual,
+                    Some(shared::domain::ExecutionType::Webhook)
+                )
             ),
         ),
         (

@@ -315,7 +315,7 @@ async fn a_manual_run_ends_before_its_deadline_leaving_time_to_record_it() {
     };
     let e = app.state.engine.run_manual(&job, plan).await.unwrap();
     let took = started.elapsed();
-    assert_eq!(e.status, "failed");
+    assert_eq!(e.status.as_str(), "failed");
     assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
     let msg = e.error_message.unwrap();
     assert!(

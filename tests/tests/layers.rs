@@ -172,6 +172,10 @@ fn one_place_builds_a_job() {
             }
         }
     }
-    assert_eq!(sites.len(), 1, "one Job construction (JobDraft::into_job): {sites:#?}");
+    assert_eq!(
+        sites.len(),
+        1,
+        "one Job construction (JobDraft::into_job): {sites:#?}"
+    );
     assert!(sites[0].contains("draft.rs"), "{sites:?}");
 }

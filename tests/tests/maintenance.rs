@@ -112,12 +112,12 @@ async fn a_run_killed_after_its_claim_is_failed_by_the_next_sweep() {
     let running = |secs_ago: i64, eid: &str| shared::store::Execution {
         id: eid.into(),
         job_id: id.into(),
-        status: "running".into(),
-        trigger_type: "scheduled".into(),
+        status: shared::domain::ExecutionStatus::Running,
+        trigger_type: shared::domain::Trigger::Scheduled,
         started_at: shared::domain::now() - chrono::Duration::seconds(secs_ago),
         completed_at: None,
         duration_seconds: None,
-        execution_type: Some("webhook".into()),
+        execution_type: Some(shared::domain::ExecutionType::Webhook),
         target: Some("https://example.com/h".into()),
         response_status: None,
         error_message: None,
@@ -180,7 +180,7 @@ async fn a_run_killed_after_its_claim_is_failed_by_the_next_sweep() {
         .unwrap();
     assert_eq!(r["report"]["abandoned_runs_failed"], 0, "{r}");
     let mut late = running(180, "old");
-    late.status = "success".into();
+    late.status = shared::domain::ExecutionStatus::Success;
     assert!(!app
         .state
         .store

@@ -633,7 +633,7 @@ async fn import_executions(
             pb.inc(1);
             continue;
         }
-        running += usize::from(e.status == "running");
+        running += usize::from(e.status == shared::domain::ExecutionStatus::Running);
         exec_ids.insert(e.id.as_str());
         todo.push(e);
     }

@@ -8,7 +8,7 @@ use shared::{
     domain::{
         cron::from_apscheduler,
         draft::{JobDraft, JobOrigin},
-        CronExpr, Role,
+        CronExpr, ExecutionStatus, ExecutionType, Level, Role, Trigger,
     },
     store::{Execution, Notification, NotificationPrefs, SlackSettings, Taxon, UiPrefs, User},
 };
@@ -283,10 +283,27 @@ fn read_executions(db: &Connection, b: &mut Bundle) -> Result<(), String> {
             b.problem("execution", &id, "no readable started_at".into());
             continue;
         };
-        if !matches!(status.as_str(), "running" | "success" | "failed") {
+        let Some(status) = ExecutionStatus::parse(&status) else {
             b.problem("execution", &id, format!("unknown status \"{status}\""));
             continue;
-        }
+        };
+        let Some(trigger) = Trigger::parse(&trigger) else {
+            b.problem(
+                "execution",
+                &id,
+                format!("unknown trigger_type \"{trigger}\""),
+            );
+            continue;
+        };
+        let etype = match etype.as_deref().map(ExecutionType::parse) {
+            None => None,
+            Some(Some(t)) => Some(t),
+            Some(None) => {
+                let t = etype.unwrap_or_default();
+                b.problem("execution", &id, format!("unknown execution_type \"{t}\""));
+                continue;
+            }
+        };
         b.executions.push(Execution {
             id,
             job_id,
@@ -316,22 +333,33 @@ fn read_notifications(db: &Connection, b: &mut Bundle, now: DateTime<Utc>) -> Re
         .map_err(err)?;
     let rows = q
         .query_map([], |r| {
-            Ok(Notification {
+            let level: String = r.get(4)?;
+            let note = Notification {
                 id: r.get(0)?,
                 user_id: r.get(1)?,
                 title: r.get(2)?,
                 message: r.get(3)?,
-                kind: r.get(4)?,
+                kind: Level::parse(&level).unwrap_or(Level::Info),
                 related_job_id: text(r, 5)?,
                 related_execution_id: text(r, 6)?,
                 is_read: r.get(7)?,
                 read_at: ts(text(r, 8)?),
                 created_at: ts(text(r, 9)?).unwrap_or(now),
-            })
+            };
+            Ok((note, level))
         })
         .map_err(err)?;
     for n in rows {
-        b.notifications.push(n.map_err(err)?);
+        let (note, level) = n.map_err(err)?;
+        if Level::parse(&level).is_none() {
+            b.problem(
+                "notification",
+                &note.id,
+                format!("unknown type \"{level}\""),
+            );
+            continue;
+        }
+        b.notifications.push(note);
     }
     Ok(())
 }

@@ -639,12 +639,16 @@ fn run_rows(job_id: &str, n: usize) -> Vec<Execution> {
             Execution {
                 id: uuid::Uuid::new_v4().to_string(),
                 job_id: job_id.into(),
-                status: if ok { "success" } else { "failed" }.into(),
-                trigger_type: "scheduled".into(),
+                status: if ok {
+                    shared::domain::ExecutionStatus::Success
+                } else {
+                    shared::domain::ExecutionStatus::Failed
+                },
+                trigger_type: shared::domain::Trigger::Scheduled,
                 started_at: started,
                 completed_at: Some(started + CDuration::milliseconds(800)),
                 duration_seconds: Some(0.8),
-                execution_type: Some("github_actions".into()),
+                execution_type: Some(shared::domain::ExecutionType::GithubActions),
                 target: Some("Pay-Baymax/repo/wf.yml".into()),
                 response_status: Some(if ok { 204 } else { 500 }),
                 error_message: (!ok).then(|| "GitHub API error 500".to_string()),

@@ -4,6 +4,7 @@
 pub mod cron;
 pub mod draft;
 pub mod job;
+pub mod kinds;
 pub mod name;
 pub mod target;
 
@@ -13,6 +14,7 @@ use std::fmt;
 
 pub use cron::{CronError, CronExpr};
 pub use job::Job;
+pub use kinds::{ExecutionStatus, ExecutionType, Level, TaskState, Trigger};
 pub use target::{parse_dispatch_url, Dispatch, JobTarget};
 
 /// A user's role (api-contract §2.1). Authorization always reads the stored role.

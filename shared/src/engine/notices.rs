@@ -107,7 +107,7 @@ pub fn end_date_notices(
                 },
                 title: title.into(),
                 message: message.clone(),
-                level: "warning".into(),
+                level: crate::domain::Level::Warning,
                 related_job_id: Some(job.id.clone()),
                 related_execution_id: None,
             },

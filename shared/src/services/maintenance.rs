@@ -260,7 +260,7 @@ pub async fn end_date_maintenance(
                         "Job \"{}\" ends on {end_s} JST ({days_left} day(s) left). PIC Team: {team}",
                         job.name
                     ),
-                    level: "warning".into(),
+                    level: crate::domain::Level::Warning,
                     related_job_id: Some(job.id.clone()),
                     related_execution_id: None,
                 },

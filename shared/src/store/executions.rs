@@ -5,7 +5,7 @@ use super::{
     counters::{self, floor_minute, CounterChanges, Delta, RangeCounts, Tally},
     from_item, item_with_keys, s, tx, Store, StoreError, StoreResult,
 };
-use crate::domain::{fmt_ts, ts};
+use crate::domain::{fmt_ts, ts, ExecutionStatus, ExecutionType, Trigger};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -59,16 +59,16 @@ pub struct Execution {
     pub id: String,
     pub job_id: String,
     /// `running` → `success` | `failed`.
-    pub status: String,
+    pub status: ExecutionStatus,
     /// `scheduled` | `manual`.
-    pub trigger_type: String,
+    pub trigger_type: Trigger,
     #[serde(with = "ts")]
     pub started_at: DateTime<Utc>,
     #[serde(default, with = "ts::option")]
     pub completed_at: Option<DateTime<Utc>>,
     pub duration_seconds: Option<f64>,
     /// `github_actions` | `webhook`.
-    pub execution_type: Option<String>,
+    pub execution_type: Option<ExecutionType>,
     /// The webhook URL or `owner/repo/workflow`.
     pub target: Option<String>,
     pub response_status: Option<u16>,
@@ -95,11 +95,7 @@ impl Execution {
     /// The counter field of this run's state: status (`r`unning, `s`uccess, `f`ailed),
     /// trigger (`S`cheduled, `M`anual), type (`g`ithub_actions, `w`ebhook, `n`one).
     pub fn counter_field(&self) -> String {
-        counter_field(
-            &self.status,
-            &self.trigger_type,
-            self.execution_type.as_deref(),
-        )
+        counter_field(self.status, self.trigger_type, self.execution_type)
     }
 
     /// The counts of this row as it stands: one in its state's field, plus its duration in
@@ -107,8 +103,8 @@ impl Execution {
     pub(super) fn recorded_delta(&self) -> Delta {
         let mut adds = vec![(self.counter_field(), 1)];
         let micros = self.duration_micros();
-        if micros != 0 && self.status != "running" {
-            let f = if self.status == "success" {
+        if micros != 0 && self.status.is_finished() {
+            let f = if self.status == ExecutionStatus::Success {
                 DURATION_SUCCESS_FIELD
             } else {
                 DURATION_FAILED_FIELD
@@ -133,25 +129,13 @@ impl Execution {
 }
 
 /// Counter field code of a status/trigger/type combination (see [`Execution::counter_field`]).
-pub fn counter_field(status: &str, trigger: &str, execution_type: Option<&str>) -> String {
-    let st = match status {
-        "running" => 'r',
-        "success" => 's',
-        "failed" => 'f',
-        _ => '?',
-    };
-    let tr = match trigger {
-        "scheduled" => 'S',
-        "manual" => 'M',
-        _ => '?',
-    };
-    let ty = match execution_type {
-        Some("github_actions") => 'g',
-        Some("webhook") => 'w',
-        None => 'n',
-        Some(_) => '?',
-    };
-    format!("{st}{tr}{ty}")
+pub fn counter_field(
+    status: ExecutionStatus,
+    trigger: Trigger,
+    execution_type: Option<ExecutionType>,
+) -> String {
+    let ty = execution_type.map_or('n', ExecutionType::code);
+    format!("{}{}{ty}", status.code(), trigger.code())
 }
 
 /// Sum of successful durations in a tally, microseconds.
@@ -267,7 +251,8 @@ impl ExecutionFilter {
             || self
                 .statuses
                 .iter()
-                .any(|s| counter_field(s, "scheduled", None).starts_with(st) && st != '?'))
+                .filter_map(|s| ExecutionStatus::parse(s))
+                .any(|s| s.code() == st))
             && self.matches_ignoring_status(field)
     }
 
@@ -276,12 +261,15 @@ impl ExecutionFilter {
         if b.len() != 3 {
             return false;
         }
-        let tr_ok = self.trigger_type.as_deref().is_none_or(|t| {
-            counter_field("running", t, None).as_bytes()[1] == b[1] && b[1] != b'?'
-        });
-        let ty_ok = self.execution_type.as_deref().is_none_or(|t| {
-            counter_field("running", "manual", Some(t)).as_bytes()[2] == b[2] && b[2] != b'?'
-        });
+        // A value outside the contract's set matches nothing.
+        let tr_ok = self
+            .trigger_type
+            .as_deref()
+            .is_none_or(|t| Trigger::parse(t).is_some_and(|t| t.code() as u8 == b[1]));
+        let ty_ok = self
+            .execution_type
+            .as_deref()
+            .is_none_or(|t| ExecutionType::parse(t).is_some_and(|t| t.code() as u8 == b[2]));
         tr_ok && ty_ok
     }
 
@@ -392,14 +380,14 @@ impl Store {
         tasks: &[super::outbox::OutboxTask],
     ) -> StoreResult<bool> {
         // Counted as running since its start: that count moves to the final state.
-        let running = counter_field("running", &e.trigger_type, e.execution_type.as_deref());
+        let running = counter_field(ExecutionStatus::Running, e.trigger_type, e.execution_type);
         let mut delta = e.recorded_delta();
         delta.adds.insert(0, (running, -1));
         let mut items = vec![tx::put(
             &self.table,
             self.execution_item(e)?,
             Some("#status = :running"),
-            &[(":running", s("running"))],
+            &[(":running", s(ExecutionStatus::Running.as_str()))],
             &[("#status", "status")],
         )?];
         items.extend(self.execution_counter_updates(&e.id, &e.job_id, &delta)?);
@@ -731,7 +719,7 @@ impl Store {
                 };
                 let imported = item.contains_key("imported");
                 match self.get_execution(id).await? {
-                    Some(e) if e.status == "running" => out.push(Ok((e, imported))),
+                    Some(e) if e.status == ExecutionStatus::Running => out.push(Ok((e, imported))),
                     _ => out.push(Err((format!("RUNNING#{shard}"), sk.clone()))),
                 }
             }
@@ -747,7 +735,7 @@ impl Store {
     pub async fn import_execution(&self, e: &Execution) -> StoreResult<bool> {
         let delta = e.recorded_delta();
         let mut items = vec![tx::create(&self.table, self.execution_item(e)?)?];
-        if e.status == "running" {
+        if e.status == ExecutionStatus::Running {
             let mut marker = running_marker(e);
             marker.insert("imported".into(), AttributeValue::Bool(true));
             items.push(tx::put(&self.table, marker, None, &[], &[])?);

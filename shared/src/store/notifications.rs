@@ -11,7 +11,7 @@ use super::{
     read_mark::ReadMark,
     s, tx, Item, Store, StoreError, StoreResult,
 };
-use crate::domain::{fmt_ts, now, ts};
+use crate::domain::{fmt_ts, now, ts, Level};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ pub struct Notification {
     pub title: String,
     pub message: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Level,
     pub related_job_id: Option<String>,
     pub related_execution_id: Option<String>,
     pub is_read: bool,
@@ -127,7 +127,7 @@ impl Store {
         recipients: &[String],
         title: &str,
         message: &str,
-        kind: &str,
+        kind: Level,
         related_job_id: Option<&str>,
         related_execution_id: Option<&str>,
     ) -> StoreResult<()> {
@@ -144,7 +144,7 @@ impl Store {
                 user_id: user_id.clone(),
                 title: title.into(),
                 message: message.into(),
-                kind: kind.into(),
+                kind,
                 related_job_id: related_job_id.map(str::to_string),
                 related_execution_id: related_execution_id.map(str::to_string),
                 is_read: false,

@@ -12,6 +12,7 @@
 //! `weekly-<week>-<job id>-soon-slack`, …), which is what makes enqueuing idempotent.
 
 use super::{map_conditional, s, tx, Store, StoreError, StoreResult};
+use crate::domain::TaskState;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -70,8 +71,7 @@ pub enum Task {
         audience: Audience,
         title: String,
         message: String,
-        /// `info` | `success` | `warning` | `error`.
-        level: String,
+        level: crate::domain::Level,
         related_job_id: Option<String>,
         related_execution_id: Option<String>,
     },
@@ -202,7 +202,7 @@ impl Store {
             ("SK".to_string(), s("OUTBOX")),
             ("task".to_string(), s(body)),
             ("channel".to_string(), s(t.task.channel())),
-            ("status".to_string(), s("pending")),
+            ("status".to_string(), s(TaskState::Pending.as_str())),
             ("attempts".to_string(), n(0)),
             ("due_at".to_string(), n(now)),
             (
@@ -264,7 +264,7 @@ impl Store {
             .expression_attribute_values(":until", n(until))
             .expression_attribute_values(":key", s(due_key(until, id)))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(TaskState::Pending.as_str()))
             .expression_attribute_values(":now", n(now))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
@@ -292,7 +292,7 @@ impl Store {
             })),
             None => {
                 tracing::error!(task_id = id, "outbox task unreadable: given up");
-                self.finish_outbox(id, &token, "failed", Some("unreadable task"))
+                self.finish_outbox(id, &token, TaskState::Failed, Some("unreadable task"))
                     .await?;
                 Ok(None)
             }
@@ -312,7 +312,7 @@ impl Store {
     ) -> StoreResult<()> {
         match result {
             Ok(()) => {
-                self.finish_outbox(&leased.id, &leased.token, "delivered", None)
+                self.finish_outbox(&leased.id, &leased.token, TaskState::Delivered, None)
                     .await
             }
             Err(e)
@@ -321,7 +321,7 @@ impl Store {
             {
                 // The template's OutboxGivenUp metric filter counts this exact message.
                 tracing::error!(task_id = %leased.id, attempts = leased.attempts, error = %e, "outbox task given up");
-                self.finish_outbox(&leased.id, &leased.token, "failed", Some(e))
+                self.finish_outbox(&leased.id, &leased.token, TaskState::Failed, Some(e))
                     .await
             }
             Err(e) => {
@@ -342,7 +342,7 @@ impl Store {
                     .condition_expression("lease = :tok AND #st = :pending")
                     .expression_attribute_names("#st", "status")
                     .expression_attribute_values(":tok", s(leased.token.clone()))
-                    .expression_attribute_values(":pending", s("pending"))
+                    .expression_attribute_values(":pending", s(TaskState::Pending.as_str()))
                     .expression_attribute_values(":due", n(due))
                     .expression_attribute_values(":key", s(due_key(due, &leased.id)))
                     .expression_attribute_values(":e", s(e.clone()))
@@ -367,7 +367,7 @@ impl Store {
             .condition_expression("lease = :tok AND #st = :pending")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":tok", s(leased.token.clone()))
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(TaskState::Pending.as_str()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":key", s(due_key(now, &leased.id)))
             .expression_attribute_values(":minus", n(-1))
@@ -380,7 +380,7 @@ impl Store {
         &self,
         id: &str,
         token: &str,
-        status: &str,
+        status: TaskState,
         error: Option<&str>,
     ) -> StoreResult<()> {
         let expires = chrono::Utc::now().timestamp() + TOMBSTONE_SECS;
@@ -392,9 +392,9 @@ impl Store {
             .key("SK", s("OUTBOX"))
             .condition_expression("lease = :tok AND #st = :pending")
             .expression_attribute_values(":tok", s(token))
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(TaskState::Pending.as_str()))
             .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":st", s(status))
+            .expression_attribute_values(":st", s(status.as_str()))
             .expression_attribute_values(":exp", n(expires));
         b = match error {
             Some(e) => b

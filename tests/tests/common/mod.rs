@@ -319,7 +319,7 @@ pub fn notification(
         user_id: user_id.into(),
         title: title.into(),
         message: "m".into(),
-        kind: "info".into(),
+        kind: shared::domain::Level::Info,
         related_job_id: None,
         related_execution_id: None,
         is_read: read_at.is_some(),

@@ -17,7 +17,7 @@ use shared::{
         draft::{self, JobDraft, JobOrigin, TargetField},
         now, parse_dispatch_url,
         target::parse_webhook_url,
-        today_in, Dispatch, EmailAddress, Job, JobTarget,
+        today_in, Dispatch, EmailAddress, Job, JobTarget, Level,
     },
     engine::RunPlan,
     store::{JobVersion, StoreError, TaxonKind},
@@ -197,7 +197,7 @@ pub async fn create(
         &token,
         "New Job Created",
         format!("Job \"{}\" was created by {}.", job.name, user.actor()),
-        "info",
+        Level::Info,
         true,
     );
     match state
@@ -254,7 +254,7 @@ fn job_notice(
     write_token: &str,
     title: &str,
     message: String,
-    level: &str,
+    level: Level,
     link_job: bool,
 ) -> OutboxTask {
     OutboxTask::new(
@@ -263,7 +263,7 @@ fn job_notice(
             audience: Audience::ActiveUsers,
             title: title.into(),
             message,
-            level: level.into(),
+            level,
             related_job_id: link_job.then(|| job_id.to_string()),
             related_execution_id: None,
         },
@@ -435,9 +435,9 @@ pub async fn update(
 
     let token = uuid::Uuid::new_v4().to_string();
     let (title, verb, kind) = match toggled {
-        Some(true) => ("Job Enabled", "enabled", "info"),
-        Some(false) => ("Job Disabled", "disabled", "warning"),
-        None => ("Job Updated", "updated", "info"),
+        Some(true) => ("Job Enabled", "enabled", Level::Info),
+        Some(false) => ("Job Disabled", "disabled", Level::Warning),
+        None => ("Job Updated", "updated", Level::Info),
     };
     let notice = job_notice(
         &job.id,
@@ -515,7 +515,7 @@ pub async fn delete(state: &AppState, user: &CurrentUser, job: Job) -> ApiResult
         &token,
         "Job Deleted",
         format!("Job \"{}\" was deleted by {}.", job.name, user.actor()),
-        "warning",
+        Level::Warning,
         false,
     );
     state

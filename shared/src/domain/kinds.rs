@@ -1,0 +1,202 @@
+//! The closed sets of the contract as enums (api-contract §2.3-§2.4): an execution's status,
+//! trigger and type, a notification's level, an outbox task's state. Serde names are the
+//! contract's (and the table's) strings, so stored items and bodies are unchanged; a value
+//! outside the set fails to parse instead of travelling on as text.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a run stands (`executions.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    Running,
+    Success,
+    Failed,
+}
+
+impl ExecutionStatus {
+    /// Every status, in the contract's order.
+    pub const ALL: [ExecutionStatus; 3] = [Self::Running, Self::Success, Self::Failed];
+
+    /// The contract's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Success => "success",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The status named `s` (exactly the contract's string), if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Its letter in a counter field (`r`, `s`, `f`; store/executions.rs).
+    pub fn code(self) -> char {
+        match self {
+            Self::Running => 'r',
+            Self::Success => 's',
+            Self::Failed => 'f',
+        }
+    }
+
+    /// Finished (success or failed).
+    pub fn is_finished(self) -> bool {
+        self != Self::Running
+    }
+}
+
+/// What started a run (`executions.trigger_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Scheduled,
+    Manual,
+}
+
+impl Trigger {
+    /// Every trigger.
+    pub const ALL: [Trigger; 2] = [Self::Scheduled, Self::Manual];
+
+    /// The contract's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Manual => "manual",
+        }
+    }
+
+    /// The trigger named `s`, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Its letter in a counter field (`S`, `M`).
+    pub fn code(self) -> char {
+        match self {
+            Self::Scheduled => 'S',
+            Self::Manual => 'M',
+        }
+    }
+}
+
+/// What a run called (`executions.execution_type`; null when it called nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionType {
+    GithubActions,
+    Webhook,
+}
+
+impl ExecutionType {
+    /// Every type.
+    pub const ALL: [ExecutionType; 2] = [Self::GithubActions, Self::Webhook];
+
+    /// The contract's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GithubActions => "github_actions",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    /// The type named `s`, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Its letter in a counter field (`g`, `w`; `n` stands for none).
+    pub fn code(self) -> char {
+        match self {
+            Self::GithubActions => 'g',
+            Self::Webhook => 'w',
+        }
+    }
+}
+
+/// A notification's level (`notifications.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Success,
+    Warning,
+    Error,
+}
+
+impl Level {
+    /// Every level.
+    pub const ALL: [Level; 4] = [Self::Info, Self::Success, Self::Warning, Self::Error];
+
+    /// The contract's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Success => "success",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+
+    /// The level named `s`, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An outbox task's state (`OUTBOX#…` items, store/outbox.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting for (or leased by) a worker.
+    Pending,
+    /// Delivered (kept as a tombstone for a while).
+    Delivered,
+    /// Given up on after its attempts, or unreadable.
+    Failed,
+}
+
+impl TaskState {
+    /// The stored string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for s in ExecutionStatus::ALL {
+            assert_eq!(ExecutionStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for t in Trigger::ALL {
+            assert_eq!(Trigger::parse(t.as_str()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        for t in ExecutionType::ALL {
+            assert_eq!(ExecutionType::parse(t.as_str()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        for l in Level::ALL {
+            assert_eq!(Level::parse(l.as_str()), Some(l));
+            assert_eq!(serde_json::to_value(l).unwrap(), l.as_str());
+        }
+        assert_eq!(ExecutionStatus::parse("Success"), None);
+        assert!(serde_json::from_value::<ExecutionStatus>("skipped".into()).is_err());
+    }
+}
