@@ -197,5 +197,16 @@ impl From<shared::services::scheduler::SchedulerAdminError> for ApiError {
     }
 }
 
+impl From<shared::services::notifications::NotificationError> for ApiError {
+    fn from(e: shared::services::notifications::NotificationError) -> Self {
+        use shared::services::notifications::NotificationError as E;
+        match e {
+            E::NotFound => ApiError::not_found("Notification not found", "Notification not found"),
+            E::Forbidden(text) => ApiError::forbidden(text, text),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -6,6 +6,7 @@ pub mod draft;
 pub mod job;
 pub mod kinds;
 pub mod name;
+pub mod range;
 pub mod target;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -15,6 +16,7 @@ use std::fmt;
 pub use cron::{CronError, CronExpr};
 pub use job::Job;
 pub use kinds::{ExecutionStatus, ExecutionType, Level, TaskState, Trigger};
+pub use range::{DateRange, RangeError};
 pub use target::{parse_dispatch_url, Dispatch, JobTarget};
 
 /// A user's role (api-contract §2.1). Authorization always reads the stored role.

@@ -1,9 +1,12 @@
-//! Use cases the functions that serve no HTTP share with the API: [`maintenance`] (sweeps,
-//! reconciliation, end-date notices), [`scheduler`] (scheduler admin status and resync) and
-//! [`schedule_after_write`]. The HTTP-shaped use cases of the API areas are in the `web`
-//! adapter crate until their inputs and outputs are typed.
+//! Use cases with typed inputs, typed results (`Serialize` structs shaped as the contract's
+//! bodies) and a typed error each, mapped to status codes only by the `web` adapter:
+//! [`maintenance`] (sweeps, reconciliation, end-date notices), [`scheduler`] (scheduler admin
+//! status and resync), [`notifications`] (a user's own notifications) and
+//! [`schedule_after_write`]. The use cases of the other API areas are still in the adapter
+//! (`web::services`), reading raw JSON, until their inputs and outputs are typed too.
 
 pub mod maintenance;
+pub mod notifications;
 pub mod scheduler;
 
 use crate::{

@@ -1,7 +1,7 @@
 //! `GET /api/v2/audit` (admins): the audit log, newest first, a cursor page of
 //! [`shared::store::audit::AUDIT_PAGE`] at a time ([`shared::store::audit`]).
 
-use super::query::{exact, DateRange, Query};
+use super::query::{exact, DateRange, Query, RangeQuery};
 use crate::{error::ApiResult, plumbing::AppState};
 use serde_json::{json, Value};
 use shared::store::audit::{AuditFilter, AUDIT_PAGE};

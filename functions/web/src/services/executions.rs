@@ -4,7 +4,7 @@
 
 use super::{
     jobs::load,
-    query::{comma_list, exact, positive, total_pages, DateRange, Query},
+    query::{comma_list, exact, positive, total_pages, DateRange, Query, RangeQuery},
 };
 use crate::{
     error::{ApiError, ApiResult},

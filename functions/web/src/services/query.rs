@@ -33,51 +33,41 @@ pub fn parse_range_bound(raw: &str, is_to: bool) -> Option<DateTime<Utc>> {
     (1..=9999).contains(&t.year()).then_some(t)
 }
 
-/// A `[from, to)` range from the `from` and `to` parameters, either side open.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DateRange {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
+pub use shared::domain::DateRange;
 
-impl DateRange {
+/// A [`DateRange`] read from the `from` and `to` query parameters.
+pub trait RangeQuery: Sized {
     /// 400 `Invalid date` for an unparsable bound (naming the bound and the accepted
     /// forms: the executions flavour, api-contract §3.7, where the reference answered 500),
     /// 400 `Invalid date range` when `from >= to`.
-    pub fn from_query(q: &Query) -> ApiResult<Self> {
-        Self::parse(q, invalid_date)
-    }
-
-    /// [`DateRange::from_query`] with the notifications flavour's literal answer to an
+    fn from_query(q: &Query) -> ApiResult<Self>;
+    /// [`RangeQuery::from_query`] with the notifications flavour's literal answer to an
     /// unparsable bound: `{"error":"Invalid date","message":"Invalid date"}` (api-contract §3.9).
-    pub fn from_notifications_query(q: &Query) -> ApiResult<Self> {
-        Self::parse(q, |_| ApiError::bad_request("Invalid date", "Invalid date"))
+    fn from_notifications_query(q: &Query) -> ApiResult<Self>;
+}
+
+impl RangeQuery for DateRange {
+    fn from_query(q: &Query) -> ApiResult<Self> {
+        parse_range(q, invalid_date)
     }
 
-    fn parse(q: &Query, invalid: impl Fn(&str) -> ApiError) -> ApiResult<Self> {
-        let bound = |key: &str, is_to: bool| -> ApiResult<Option<DateTime<Utc>>> {
-            match q.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
-                None => Ok(None),
-                Some(s) if s.len() > 64 => Err(invalid(key)),
-                Some(s) => parse_range_bound(s, is_to)
-                    .map(Some)
-                    .ok_or_else(|| invalid(key)),
-            }
-        };
-        let r = DateRange {
-            from: bound("from", false)?,
-            to: bound("to", true)?,
-        };
-        if let (Some(f), Some(t)) = (r.from, r.to) {
-            if f >= t {
-                return Err(ApiError::bad_request(
-                    "Invalid date range",
-                    "\"from\" must be earlier than \"to\".",
-                ));
-            }
-        }
-        Ok(r)
+    fn from_notifications_query(q: &Query) -> ApiResult<Self> {
+        parse_range(q, |_| ApiError::bad_request("Invalid date", "Invalid date"))
     }
+}
+
+fn parse_range(q: &Query, invalid: impl Fn(&str) -> ApiError) -> ApiResult<DateRange> {
+    let bound = |key: &str, is_to: bool| -> ApiResult<Option<DateTime<Utc>>> {
+        match q.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) if s.len() > 64 => Err(invalid(key)),
+            Some(s) => parse_range_bound(s, is_to)
+                .map(Some)
+                .ok_or_else(|| invalid(key)),
+        }
+    };
+    DateRange::new(bound("from", false)?, bound("to", true)?)
+        .map_err(|e| ApiError::bad_request("Invalid date range", e.to_string()))
 }
 
 fn invalid_date(key: &str) -> ApiError {
@@ -144,13 +134,7 @@ pub fn exact(q: &Query, key: &str) -> ApiResult<Option<String>> {
 }
 
 /// `ceil(total / per_page)`, 0 when there is nothing.
-pub fn total_pages(total: i64, per_page: usize) -> i64 {
-    if total <= 0 {
-        0
-    } else {
-        (total + per_page as i64 - 1) / per_page as i64
-    }
-}
+pub use shared::domain::range::total_pages;
 
 #[cfg(test)]
 #[path = "query_test.rs"]
