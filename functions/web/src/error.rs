@@ -208,5 +208,16 @@ impl From<shared::services::notifications::NotificationError> for ApiError {
     }
 }
 
+impl From<shared::services::executions::ExecutionsError> for ApiError {
+    fn from(e: shared::services::executions::ExecutionsError) -> Self {
+        use shared::services::executions::ExecutionsError as E;
+        match e {
+            E::JobNotFound(id) => ApiError::job_not_found(&id),
+            E::ExecutionNotFound(message) => ApiError::not_found("Execution not found", message),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;

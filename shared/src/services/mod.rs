@@ -1,10 +1,13 @@
 //! Use cases with typed inputs, typed results (`Serialize` structs shaped as the contract's
 //! bodies) and a typed error each, mapped to status codes only by the `web` adapter:
 //! [`maintenance`] (sweeps, reconciliation, end-date notices), [`scheduler`] (scheduler admin
-//! status and resync), [`notifications`] (a user's own notifications) and
+//! status and resync), [`notifications`] (a user's own notifications), [`executions`]
+//! (run history and statistics), [`audit`] (the audit log) and
 //! [`schedule_after_write`]. The use cases of the other API areas are still in the adapter
 //! (`web::services`), reading raw JSON, until their inputs and outputs are typed too.
 
+pub mod audit;
+pub mod executions;
 pub mod maintenance;
 pub mod notifications;
 pub mod scheduler;

@@ -1,10 +1,10 @@
-//! `GET /api/v2/audit` (admins): the audit log, newest first, a cursor page of
-//! [`shared::store::audit::AUDIT_PAGE`] at a time ([`shared::store::audit`]).
+//! `GET /api/v2/audit` (admins): the query parameters read into the core's filter
+//! (`shared::services::audit`).
 
 use super::query::{exact, DateRange, Query, RangeQuery};
 use crate::{error::ApiResult, plumbing::AppState};
-use serde_json::{json, Value};
-use shared::store::audit::{AuditFilter, AUDIT_PAGE};
+use serde_json::Value;
+use shared::store::audit::AuditFilter;
 
 /// Filters `entity_type`, `entity_id`, `actor_id`, `from`, `to` (400 `Invalid date` /
 /// `Invalid date range` as the other lists) and `cursor` (the previous page's `next_cursor`;
@@ -22,11 +22,6 @@ pub async fn list(state: &AppState, q: &Query) -> ApiResult<Value> {
         .get("cursor")
         .map(|c| c.trim())
         .filter(|c| !c.is_empty() && c.len() <= 4096);
-    let (entries, next) = state.store.audit_page(&filter, cursor).await?;
-    Ok(json!({
-        "entries": entries.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
-        "count": entries.len(),
-        "page_size": AUDIT_PAGE,
-        "next_cursor": next,
-    }))
+    let page = shared::services::audit::list(state, &filter, cursor).await?;
+    serde_json::to_value(page).map_err(crate::error::ApiError::internal)
 }
