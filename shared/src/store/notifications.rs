@@ -68,10 +68,7 @@ impl Notification {
     }
 }
 
-/// The counter scope of one user's notifications (`NSTAT#<user id>`).
-pub fn scope(user_id: &str) -> String {
-    format!("NSTAT#{user_id}")
-}
+pub use super::read_mark::scope;
 
 fn state_pk(user_id: &str, read: bool) -> String {
     if read {

@@ -17,10 +17,7 @@
 //!   delete of one the mark already covers — takes it out of the snapshot in the same
 //!   transaction (`ADD t_snap -1`, and `m_snap -1` in the mark's minute).
 
-use super::{
-    counters::floor_minute, item_with_keys, notifications::scope, s, tx, Item, Store, StoreError,
-    StoreResult,
-};
+use super::{counters::floor_minute, item_with_keys, s, tx, Item, Store, StoreError, StoreResult};
 use crate::domain::{fmt_ts, now, ts};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -84,6 +81,12 @@ pub(crate) struct AfterMark {
     pub subtract: i64,
     /// Exact lower bound for the items themselves (just after the mark), when it matters.
     pub items_from: Option<DateTime<Utc>>,
+}
+
+/// The counter scope of one user's notifications (`NSTAT#<user id>`), which the read mark
+/// settles against.
+pub fn scope(user_id: &str) -> String {
+    format!("NSTAT#{user_id}")
 }
 
 fn num(item: Option<&Item>, attr: &str) -> i64 {
