@@ -219,5 +219,19 @@ impl From<shared::services::executions::ExecutionsError> for ApiError {
     }
 }
 
+impl From<shared::services::settings::SettingsError> for ApiError {
+    fn from(e: shared::services::settings::SettingsError) -> Self {
+        use shared::services::settings::SettingsError as E;
+        match e {
+            E::InvalidSettings(m) => ApiError::bad_request("Invalid settings", m),
+            E::InvalidOwners(m) => ApiError::bad_request("Invalid owners", m),
+            E::OwnerNotAllowed(_) => {
+                ApiError::bad_request("GitHub owner not allowed", e.to_string())
+            }
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -75,10 +75,19 @@ impl CurrentUser {
     }
     /// Whether the caller is an admin.
     pub fn is_admin(&self) -> bool {
-        self.0.role == shared::domain::Role::Admin
+        self.caller().is_admin()
     }
-    /// Name used in notification texts: e-mail, else username, else `Unknown`.
-    /// An audit entry of this caller's `action` on an entity, with the request's id and source.
+
+    /// The caller as the core's use cases take it.
+    pub fn caller(&self) -> shared::services::Caller<'_> {
+        shared::services::Caller {
+            user: &self.0,
+            request_id: self.2.request_id.as_deref(),
+            source: self.2.source.as_deref(),
+        }
+    }
+
+    /// An audit entry of this caller's `action` on an entity ([`shared::services::Caller::audit`]).
     pub fn audit(
         &self,
         action: &str,
@@ -87,24 +96,13 @@ impl CurrentUser {
         before: Option<Value>,
         after: Option<Value>,
     ) -> shared::store::audit::AuditEntry {
-        shared::store::audit::AuditEntry::new(
-            Some(&self.0.id),
-            &self.0.username,
-            action,
-            entity_type,
-            entity_id,
-            before,
-            after,
-        )
-        .from_request(self.2.request_id.clone(), self.2.source.clone())
+        self.caller()
+            .audit(action, entity_type, entity_id, before, after)
     }
 
+    /// Name used in notification texts: e-mail, else username, else `Unknown`.
     pub fn actor(&self) -> String {
-        [&self.0.email, &self.0.username]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .cloned()
-            .unwrap_or_else(|| "Unknown".into())
+        self.caller().actor()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Use cases with typed inputs, typed results (`Serialize` structs shaped as the contract's
 //! bodies) and a typed error each, mapped to status codes only by the `web` adapter:
 //! [`maintenance`] (sweeps, reconciliation, end-date notices), [`scheduler`] (scheduler admin
-//! status and resync), [`notifications`] (a user's own notifications), [`executions`]
+//! status and resync), [`settings`] (Slack settings, the GitHub owner allowlist), [`notifications`] (a user's own notifications), [`executions`]
 //! (run history and statistics), [`audit`] (the audit log) and
 //! [`schedule_after_write`]. The use cases of the other API areas are still in the adapter
 //! (`web::services`), reading raw JSON, until their inputs and outputs are typed too.
@@ -11,11 +11,65 @@ pub mod executions;
 pub mod maintenance;
 pub mod notifications;
 pub mod scheduler;
+pub mod settings;
 
 use crate::{
-    domain::{today_in, Job},
+    domain::{today_in, Job, Role},
     state::AppState,
+    store::{audit::AuditEntry, User},
 };
+use serde_json::Value;
+
+/// Who calls a use case: the user (read and checked by the adapter: active, session valid)
+/// and where the request came from (API Gateway's request id and source address), for the
+/// audit log.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller<'a> {
+    pub user: &'a User,
+    pub request_id: Option<&'a str>,
+    pub source: Option<&'a str>,
+}
+
+impl Caller<'_> {
+    /// Whether the caller is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin
+    }
+
+    /// Name used in notification texts: e-mail, else username, else `Unknown`.
+    pub fn actor(&self) -> String {
+        [&self.user.email, &self.user.username]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_else(|| "Unknown".into())
+    }
+
+    /// An audit entry of this caller's `action` on an entity, with the request's id and
+    /// source.
+    pub fn audit(
+        &self,
+        action: &str,
+        entity_type: &str,
+        entity_id: &str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> AuditEntry {
+        AuditEntry::new(
+            Some(&self.user.id),
+            &self.user.username,
+            action,
+            entity_type,
+            entity_id,
+            before,
+            after,
+        )
+        .from_request(
+            self.request_id.map(str::to_string),
+            self.source.map(str::to_string),
+        )
+    }
+}
 
 /// After a job write: make its schedule agree and clear the `SYNC_PENDING` marker set with
 /// that write. On a scheduler failure the marker stays, recording the job for repair
