@@ -233,5 +233,52 @@ impl From<shared::services::settings::SettingsError> for ApiError {
     }
 }
 
+impl From<shared::services::taxonomy::ResolveError> for ApiError {
+    fn from(e: shared::services::taxonomy::ResolveError) -> Self {
+        use shared::services::taxonomy::ResolveError as E;
+        match e {
+            E::Refused(f) => f.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<shared::services::jobs::JobError> for ApiError {
+    fn from(e: shared::services::jobs::JobError) -> Self {
+        use shared::services::jobs::JobError as E;
+        match e {
+            E::Invalid(f) => f.into(),
+            E::MissingFields(missing) => ApiError::bad_request(
+                "Missing required fields",
+                format!("Missing required fields: {}", missing.join(", ")),
+            )
+            .with("missing_fields", missing),
+            E::DuplicateName { name, on_create } => {
+                let suffix = if on_create {
+                    " Please use a unique name."
+                } else {
+                    ""
+                };
+                ApiError::bad_request(
+                    "Duplicate job name",
+                    format!("A job with the name \"{name}\" already exists.{suffix}"),
+                )
+            }
+            E::NotFound(id) => ApiError::job_not_found(&id),
+            E::NotOwner(_) => ApiError::forbidden("Insufficient permissions", e.to_string()),
+            E::Expired(m) => ApiError::bad_request("Job expired", m),
+            E::MissingTarget(m) => ApiError::bad_request("Missing target configuration", m),
+            E::SchedulerUnavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Scheduler unavailable",
+                e.to_string(),
+            ),
+            E::Conflict => ApiError::new(StatusCode::CONFLICT, "Conflict", e.to_string()),
+            E::Settings(e) => e.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;

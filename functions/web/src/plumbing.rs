@@ -274,42 +274,15 @@ pub fn json_object(headers: &HeaderMap, body: &[u8]) -> ApiResult<Map<String, Va
     expect_object(parse_json(body)?)
 }
 
-/// A body boolean (policy §5): JSON booleans; `null` is false; the strings
-/// `true/false/1/0/yes/no/on/off` and the numbers 0/1 are read as such; anything else is a 400.
+/// A body boolean (policy §5, [`shared::domain::body::bool_field`]); 400 otherwise.
 pub fn body_bool(v: &Value, field: &str) -> ApiResult<bool> {
-    let parsed = match v {
-        Value::Bool(b) => Some(*b),
-        Value::Null => Some(false),
-        Value::Number(n) => match n.as_f64() {
-            Some(0.0) => Some(false),
-            Some(1.0) => Some(true),
-            _ => None,
-        },
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Some(true),
-            "false" | "0" | "no" | "off" | "" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    };
-    parsed.ok_or_else(|| {
-        ApiError::bad_request("Invalid payload", format!("\"{field}\" must be a boolean."))
-    })
+    Ok(shared::domain::body::bool_field(v, field)?)
 }
 
-/// An optional body string, trimmed; `null`, absent and blank are `None`; numbers are
-/// stringified; other types are a 400.
+/// An optional body string, trimmed ([`shared::domain::body::str_field`]); 400 for a type
+/// other than string, number or boolean.
 pub fn body_str(m: &Map<String, Value>, field: &str) -> ApiResult<Option<String>> {
-    match m.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(ApiError::bad_request(
-            "Invalid payload",
-            format!("\"{field}\" must be a string."),
-        )),
-    }
+    Ok(shared::domain::body::str_field(m, field)?)
 }
 
 /// A query boolean (§1.7): `true/false/1/0/yes/no/on/off/t/f/y/n`, case-insensitive.

@@ -30,7 +30,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(error: &'static str, message: impl Into<String>) -> Self {
+    /// A refusal with the contract's short `error` and a sentence.
+    pub fn new(error: &'static str, message: impl Into<String>) -> Self {
         Self {
             error,
             message: message.into(),

@@ -1,6 +1,7 @@
 //! Domain types parsed once at the edge: roles, e-mail addresses, slugs, end dates, job
 //! targets, timestamps. Each `parse` returns a value that cannot be invalid afterwards.
 
+pub mod body;
 pub mod cron;
 pub mod draft;
 pub mod job;

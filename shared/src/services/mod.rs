@@ -8,10 +8,12 @@
 
 pub mod audit;
 pub mod executions;
+pub mod jobs;
 pub mod maintenance;
 pub mod notifications;
 pub mod scheduler;
 pub mod settings;
+pub mod taxonomy;
 
 use crate::{
     domain::{today_in, Job, Role},

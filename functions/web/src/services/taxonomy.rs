@@ -23,50 +23,7 @@ pub const SEEDED_CATEGORIES: [(&str, &str); 7] = [
     ("backward-compatibility", "Backward Compatibility"),
 ];
 
-/// Resolves a raw value by slug, then by case-insensitive name (api-contract §3.5
-/// "resolve category/team"); returns the slug, which may be unknown.
-pub fn resolve(list: &[Taxon], raw: &str) -> String {
-    let slug = slugify(raw);
-    if list.iter().any(|t| t.slug == slug) {
-        return slug;
-    }
-    let lower = raw.trim().to_lowercase();
-    list.iter()
-        .find(|t| t.name.to_lowercase() == lower)
-        .map(|t| t.slug.clone())
-        .unwrap_or(slug)
-}
-
-/// Validates a resolved slug against a list: `Ok(slug)` or the contract's message.
-pub fn validate(kind: TaxonKind, list: &[Taxon], raw: Option<&str>) -> Result<String, String> {
-    match kind {
-        TaxonKind::Category => {
-            let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
-                return Ok("general".into());
-            };
-            let slug = resolve(list, raw);
-            if slug == "general" || list.iter().any(|t| t.slug == slug) {
-                Ok(slug)
-            } else {
-                Err("Unknown category. Create it in Settings → Categories first, or choose General.".into())
-            }
-        }
-        TaxonKind::Team => {
-            let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
-                return Err("PIC team is required. Create one in Settings → PIC Teams.".into());
-            };
-            let slug = resolve(list, raw);
-            match list.iter().find(|t| t.slug == slug) {
-                None => Err("Unknown PIC team. Create it in Settings → PIC Teams first.".into()),
-                Some(t) if !t.is_active => Err(
-                    "PIC team is disabled. Enable it in Settings → PIC Teams or choose another."
-                        .into(),
-                ),
-                Some(_) => Ok(slug),
-            }
-        }
-    }
-}
+pub use shared::services::taxonomy::{resolve, validate};
 
 /// A team's `slack_handle`: required (`missing` when blank), at most 255 characters.
 fn slack_handle(body: &Map<String, Value>, missing: impl Fn() -> ApiError) -> ApiResult<String> {
@@ -96,14 +53,7 @@ pub async fn resolve_and_validate(
     kind: TaxonKind,
     raw: Option<&str>,
 ) -> ApiResult<String> {
-    let list = state.store.list_taxa(kind).await?;
-    validate(kind, &list, raw).map_err(|m| {
-        let error = match kind {
-            TaxonKind::Category => "Invalid category",
-            TaxonKind::Team => "Invalid PIC team",
-        };
-        ApiError::bad_request(error, m)
-    })
+    Ok(shared::services::taxonomy::resolve_and_validate(state, kind, raw).await?)
 }
 
 /// GET /job-categories and /pic-teams: active ones, or all for an admin asking
