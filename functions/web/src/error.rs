@@ -280,5 +280,18 @@ impl From<shared::services::jobs::JobError> for ApiError {
     }
 }
 
+impl From<shared::services::taxonomy::TaxonError> for ApiError {
+    fn from(e: shared::services::taxonomy::TaxonError) -> Self {
+        use shared::services::taxonomy::TaxonError as E;
+        match e {
+            E::Invalid(f) => f.into(),
+            E::NotFound(m) => ApiError::not_found("Not found", m),
+            E::DuplicateSlug(m) => ApiError::new(StatusCode::CONFLICT, "Duplicate slug", m),
+            E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "Conflict", m),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;
