@@ -293,5 +293,24 @@ impl From<shared::services::taxonomy::TaxonError> for ApiError {
     }
 }
 
+impl From<shared::services::users::UserError> for ApiError {
+    fn from(e: shared::services::users::UserError) -> Self {
+        use shared::services::users::UserError as E;
+        match e {
+            E::Forbidden(text) => ApiError::forbidden(text, text),
+            E::NotFound => ApiError::not_found("User not found", "User not found"),
+            E::Invalid(f) => f.into(),
+            E::Plain(text) => ApiError::bad_request_plain(text),
+            E::EmailTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "Email already exists",
+                "Email already exists",
+            ),
+            E::Conflict => ApiError::new(StatusCode::CONFLICT, "Conflict", e.to_string()),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -82,6 +82,7 @@ impl CurrentUser {
     pub fn caller(&self) -> shared::services::Caller<'_> {
         shared::services::Caller {
             user: &self.0,
+            session_id: &self.1.sid,
             request_id: self.2.request_id.as_deref(),
             source: self.2.source.as_deref(),
         }

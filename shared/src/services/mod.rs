@@ -3,8 +3,8 @@
 //! [`maintenance`] (sweeps, reconciliation, end-date notices), [`scheduler`] (scheduler admin
 //! status and resync), [`settings`] (Slack settings, the GitHub owner allowlist), [`notifications`] (a user's own notifications), [`executions`]
 //! (run history and statistics), [`audit`] (the audit log) and
-//! [`schedule_after_write`]. The use cases of the other API areas are still in the adapter
-//! (`web::services`), reading raw JSON, until their inputs and outputs are typed too.
+//! [`schedule_after_write`], [`jobs`], [`taxonomy`] and [`users`]. The adapter
+//! (`web::services`) reads requests into their inputs and maps their errors.
 
 pub mod audit;
 pub mod executions;
@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod scheduler;
 pub mod settings;
 pub mod taxonomy;
+pub mod users;
 
 use crate::{
     domain::{today_in, Job, Role},
@@ -28,6 +29,8 @@ use serde_json::Value;
 #[derive(Clone, Copy, Debug)]
 pub struct Caller<'a> {
     pub user: &'a User,
+    /// The session of the token the request presented.
+    pub session_id: &'a str,
     pub request_id: Option<&'a str>,
     pub source: Option<&'a str>,
 }
