@@ -312,5 +312,22 @@ impl From<shared::services::users::UserError> for ApiError {
     }
 }
 
+impl From<shared::services::auth::AuthError> for ApiError {
+    fn from(e: shared::services::auth::AuthError) -> Self {
+        use shared::services::auth::AuthError as E;
+        match e {
+            E::Invalid(m) => ApiError::bad_request("Validation error", m),
+            E::Field(f) => f.into(),
+            E::Unauthorized(detail) => ApiError::unauthorized(detail),
+            E::Throttled { retry_after_secs } => {
+                ApiError::too_many("Too many login attempts", e.to_string(), retry_after_secs)
+            }
+            E::Taken(detail) => ApiError::conflict_detail(detail),
+            E::Token(t) => t.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -7,6 +7,7 @@
 //! (`web::services`) reads requests into their inputs and maps their errors.
 
 pub mod audit;
+pub mod auth;
 pub mod executions;
 pub mod jobs;
 pub mod maintenance;
