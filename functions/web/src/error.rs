@@ -329,5 +329,15 @@ impl From<shared::services::auth::AuthError> for ApiError {
     }
 }
 
+impl From<shared::services::bulk::BulkError> for ApiError {
+    fn from(e: shared::services::bulk::BulkError) -> Self {
+        use shared::services::bulk::BulkError as E;
+        match e {
+            E::Invalid(f) => f.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;

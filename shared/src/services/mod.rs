@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod executions;
 pub mod jobs;
 pub mod maintenance;
