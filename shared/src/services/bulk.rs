@@ -51,10 +51,15 @@ pub struct RowError {
     pub error: String,
     pub message: String,
     /// Team refusals only: the raw value and the slug it resolved to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pic_team: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pic_team_slug: Option<Option<String>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub team: Option<Box<TeamRefusal>>,
+}
+
+/// The team columns of a team refusal: `{"pic_team","pic_team_slug"}` (either null).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TeamRefusal {
+    pub pic_team: Option<String>,
+    pub pic_team_slug: Option<String>,
 }
 
 /// What the sheet looked like: `{"original_column_count","original_row_count",
@@ -298,8 +303,7 @@ fn row_error(row: usize, name: Option<&str>, error: &str, message: &str) -> RowE
         job_name: Some(name.map(str::to_string)),
         error: error.to_string(),
         message: message.to_string(),
-        pic_team: None,
-        pic_team_slug: None,
+        team: None,
     }
 }
 
@@ -477,12 +481,12 @@ fn check_row(
     })?;
     let team_raw = field(row, "pic_team");
     let team = taxonomy::validate(TaxonKind::Team, &ctx.teams, team_raw).map_err(|m| RowError {
-        pic_team: Some(team_raw.map(str::to_string)),
-        pic_team_slug: Some(
-            team_raw
+        team: Some(Box::new(TeamRefusal {
+            pic_team: team_raw.map(str::to_string),
+            pic_team_slug: team_raw
                 .map(|r| taxonomy::resolve(&ctx.teams, r))
                 .filter(|s| !s.is_empty()),
-        ),
+        })),
         ..row_error(n, name, "Invalid PIC team", &m)
     })?;
     let (Some(name), Some(cron_raw)) = (name, field(row, "cron")) else {
