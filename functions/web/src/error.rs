@@ -274,6 +274,7 @@ impl From<shared::services::jobs::JobError> for ApiError {
                 e.to_string(),
             ),
             E::Conflict => ApiError::new(StatusCode::CONFLICT, "Conflict", e.to_string()),
+            E::Unauthorized(detail) => ApiError::unauthorized(detail),
             E::Settings(e) => e.into(),
             E::Store(e) => e.into(),
         }

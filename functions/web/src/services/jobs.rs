@@ -6,13 +6,11 @@ use crate::{
     error::{ApiError, ApiResult},
     plumbing::{body_str, AppState, CurrentUser},
 };
-use chrono::Utc;
 use http::StatusCode;
 use serde_json::{Map, Value};
 use shared::{
     domain::body::{ExecuteOverrides, JobBody},
     services::jobs::{self as core, TestRunRequest},
-    store::JobVersion,
 };
 
 pub use core::{deliver_now, MANUAL_RUN_DEADLINE};
@@ -67,77 +65,14 @@ pub async fn delete(
     body(core::delete(state, user.caller(), job).await?)
 }
 
-/// GET /jobs: every job, newest first, with `last_execution_at` and `next_execution_at`,
-/// for `caller` (a verified access token's subject: 401 when that user is missing or
-/// deactivated, before anything else is answered).
-///
-/// Served from this process's [`shared::job_list::JobListCache`]. First one BatchGetItem
-/// ([`shared::store::Store::job_list_snapshot`]: the caller, the list change mark, the cached
-/// jobs' last runs); while the cache is trusted for the mark that is all. Otherwise (also
-/// beside the snapshot when no trust is left) the list index is read projected to each job's
-/// version (one Query), the stale or missing jobs re-read (one BatchGetItem; the whole list
-/// in one Query when the cache is empty or more than [`shared::job_list::FULL_RELOAD_AT`] are
-/// stale), and the last runs of jobs not cached before (one BatchGetItem). Returns the
-/// response document as JSON text.
+/// GET /jobs for a verified access token's subject and session: the response document as
+/// JSON text (`shared::services::jobs::list`).
 pub async fn list(
     state: &AppState,
     caller: &str,
     session: &shared::store::SessionClaims,
 ) -> ApiResult<String> {
-    let cache = &state.job_list;
-    let (tz, now) = (state.config.timezone, Utc::now());
-    let cached = cache.listed_ids();
-    let cached: Vec<&str> = cached.iter().map(String::as_str).collect();
-    let snapshot = state.store.job_list_snapshot(caller, session, &cached);
-    let check = (!cache.trusted_now()).then(|| cache.begin_check());
-    let (snapshot, index) = if cache.is_empty() {
-        // Cold: the whole list beside the snapshot.
-        let (snap, jobs) = futures::future::join(snapshot, state.store.list_jobs()).await;
-        let snap = snap?;
-        caller_checks(&snap)?;
-        let jobs = jobs?;
-        cache.put(&jobs);
-        (
-            snap,
-            Some(jobs.iter().map(JobVersion::of).collect::<Vec<_>>()),
-        )
-    } else if check.is_some() {
-        let (snap, listed) = futures::future::join(snapshot, state.store.list_job_versions()).await;
-        let snap = snap?;
-        caller_checks(&snap)?;
-        (snap, Some(listed?))
-    } else {
-        let snap = snapshot.await?;
-        caller_checks(&snap)?;
-        if let Some(body) = cache.render_trusted(snap.mark, &snap.last_runs, tz, now) {
-            return Ok(body);
-        }
-        (snap, None)
-    };
-    let check = check.unwrap_or_else(|| cache.begin_check());
-    let listed = match index {
-        Some(listed) => listed,
-        None => state.store.list_job_versions().await?,
-    };
-    let stale = cache.stale(&listed);
-    if stale.len() > shared::job_list::FULL_RELOAD_AT {
-        cache.put(&state.store.list_jobs().await?);
-    } else if !stale.is_empty() {
-        cache.put(&state.store.get_jobs(&stale).await?);
-    }
-    cache.retain(&listed);
-    let mut last_runs = snapshot.last_runs;
-    let known: std::collections::HashSet<&str> = cached.iter().copied().collect();
-    let new: Vec<&str> = listed
-        .iter()
-        .map(|v| v.id.as_str())
-        .filter(|id| !known.contains(id))
-        .collect();
-    if !new.is_empty() {
-        last_runs.extend(state.store.last_runs(&new).await?);
-    }
-    cache.applied(check, &listed, snapshot.mark, now);
-    Ok(cache.render(&listed, &last_runs, tz, now))
+    Ok(core::list(state, caller, session).await?)
 }
 
 /// GET /jobs/{id}: `{"job": ...}` or 404.
@@ -211,16 +146,6 @@ pub async fn test_run(
         raw: Value::Object(b.clone()),
     };
     Ok(core::test_run(state, user.caller(), req).await?.to_json())
-}
-
-/// The caller checks of a job list snapshot: 401 as every authenticated request
-/// (`User not found`, `User account is deactivated`, `Token has been revoked`).
-fn caller_checks(snap: &shared::store::ListSnapshot) -> ApiResult<()> {
-    crate::plumbing::require_active(snap.caller_active, |active| *active)?;
-    if !snap.caller_session_ok {
-        return Err(ApiError::unauthorized("Token has been revoked"));
-    }
-    Ok(())
 }
 
 /// The expired-job check of execute (step 3): pause, unschedule, 400 `Job expired`.

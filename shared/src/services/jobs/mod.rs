@@ -1,8 +1,8 @@
 //! Job use cases (api-contract §3.4-§3.6): validate everything in the contract's order, then
 //! write, then keep the schedule in step. Inputs are read once ([`JobBody`],
 //! [`ExecuteOverrides`], [`TestRunRequest`]); results are bodies (`Serialize`); refusals are
-//! a [`JobError`], mapped to status codes by the HTTP adapter. `GET /jobs` (served from the
-//! process's list cache as JSON text) stays in the adapter.
+//! a [`JobError`], mapped to status codes by the HTTP adapter. `GET /jobs` answers JSON text
+//! rendered from the process's list cache.
 
 mod fields;
 mod tools;
@@ -26,7 +26,7 @@ use crate::{
     state::AppState,
     store::{
         outbox::{Audience, OutboxTask, Task},
-        StoreError, TaxonKind,
+        JobVersion, StoreError, TaxonKind,
     },
 };
 use chrono::{Duration, Utc};
@@ -69,6 +69,10 @@ pub enum JobError {
     /// The GitHub owner is not on the allowlist.
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// The caller of `GET /jobs` is gone, deactivated or signed out (401 with this detail;
+    /// the list checks its caller in its own first read).
+    #[error("{0}")]
+    Unauthorized(&'static str),
     /// The table could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -155,6 +159,92 @@ pub async fn load_owned(
         Ok(job)
     } else {
         Err(JobError::NotOwner(verb))
+    }
+}
+
+/// GET /jobs: every job, newest first, with `last_execution_at` and `next_execution_at`,
+/// for `caller` (a verified access token's subject: 401 when that user is missing or
+/// deactivated, before anything else is answered).
+///
+/// Served from this process's [`crate::job_list::JobListCache`]. First one BatchGetItem
+/// ([`crate::store::Store::job_list_snapshot`]: the caller, the list change mark, the cached
+/// jobs' last runs); while the cache is trusted for the mark that is all. Otherwise (also
+/// beside the snapshot when no trust is left) the list index is read projected to each job's
+/// version (one Query), the stale or missing jobs re-read (one BatchGetItem; the whole list
+/// in one Query when the cache is empty or more than [`crate::job_list::FULL_RELOAD_AT`] are
+/// stale), and the last runs of jobs not cached before (one BatchGetItem). Returns the
+/// response document as JSON text.
+pub async fn list(
+    state: &AppState,
+    caller: &str,
+    session: &crate::store::SessionClaims,
+) -> Result<String> {
+    let cache = &state.job_list;
+    let (tz, now) = (state.config.timezone, Utc::now());
+    let cached = cache.listed_ids();
+    let cached: Vec<&str> = cached.iter().map(String::as_str).collect();
+    let snapshot = state.store.job_list_snapshot(caller, session, &cached);
+    let check = (!cache.trusted_now()).then(|| cache.begin_check());
+    let (snapshot, index) = if cache.is_empty() {
+        // Cold: the whole list beside the snapshot.
+        let (snap, jobs) = futures::future::join(snapshot, state.store.list_jobs()).await;
+        let snap = snap?;
+        caller_checks(&snap)?;
+        let jobs = jobs?;
+        cache.put(&jobs);
+        (
+            snap,
+            Some(jobs.iter().map(JobVersion::of).collect::<Vec<_>>()),
+        )
+    } else if check.is_some() {
+        let (snap, listed) = futures::future::join(snapshot, state.store.list_job_versions()).await;
+        let snap = snap?;
+        caller_checks(&snap)?;
+        (snap, Some(listed?))
+    } else {
+        let snap = snapshot.await?;
+        caller_checks(&snap)?;
+        if let Some(body) = cache.render_trusted(snap.mark, &snap.last_runs, tz, now) {
+            return Ok(body);
+        }
+        (snap, None)
+    };
+    let check = check.unwrap_or_else(|| cache.begin_check());
+    let listed = match index {
+        Some(listed) => listed,
+        None => state.store.list_job_versions().await?,
+    };
+    let stale = cache.stale(&listed);
+    if stale.len() > crate::job_list::FULL_RELOAD_AT {
+        cache.put(&state.store.list_jobs().await?);
+    } else if !stale.is_empty() {
+        cache.put(&state.store.get_jobs(&stale).await?);
+    }
+    cache.retain(&listed);
+    let mut last_runs = snapshot.last_runs;
+    let known: std::collections::HashSet<&str> = cached.iter().copied().collect();
+    let new: Vec<&str> = listed
+        .iter()
+        .map(|v| v.id.as_str())
+        .filter(|id| !known.contains(id))
+        .collect();
+    if !new.is_empty() {
+        last_runs.extend(state.store.last_runs(&new).await?);
+    }
+    cache.applied(check, &listed, snapshot.mark, now);
+    Ok(cache.render(&listed, &last_runs, tz, now))
+}
+
+/// The caller checks of a job list snapshot: 401 as every authenticated request
+/// (`User not found`, `User account is deactivated`, `Token has been revoked`).
+fn caller_checks(snap: &crate::store::ListSnapshot) -> Result<()> {
+    match snap.caller_active {
+        None => Err(JobError::Unauthorized("User not found")),
+        Some(false) => Err(JobError::Unauthorized("User account is deactivated")),
+        Some(true) if !snap.caller_session_ok => {
+            Err(JobError::Unauthorized("Token has been revoked"))
+        }
+        Some(true) => Ok(()),
     }
 }
 
