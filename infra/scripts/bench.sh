@@ -7,8 +7,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
-# Two builds: cargo unifies features across the packages of one build, and the functions that
-# serve no HTTP must be built without shared's `web` feature (no axum, tower-http, utoipa).
+# Two builds: cargo unifies features across the packages of one build, so the functions that
+# serve no HTTP are built apart from the API functions and the `web` adapter crate they share.
 http=(-p auth-fn -p jobs-fn -p executions-fn -p taxonomy-fn -p notifications-fn -p settings-fn -p system-fn)
 other=(-p executor-fn -p maintenance-fn)
 

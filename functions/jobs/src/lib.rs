@@ -205,7 +205,7 @@ async fn execute_job(
             // A privileged action: recorded before the run starts (the run records itself).
             state
                 .store
-                .put_audit(&user.audit("execute", "job", &job.id, None, None))
+                .put_audit(&user.caller().audit("execute", "job", &job.id, None, None))
                 .await?;
             let body = if body.iter().all(u8::is_ascii_whitespace) {
                 Map::new()

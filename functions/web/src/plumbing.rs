@@ -87,24 +87,6 @@ impl CurrentUser {
             source: self.2.source.as_deref(),
         }
     }
-
-    /// An audit entry of this caller's `action` on an entity ([`shared::services::Caller::audit`]).
-    pub fn audit(
-        &self,
-        action: &str,
-        entity_type: &str,
-        entity_id: &str,
-        before: Option<Value>,
-        after: Option<Value>,
-    ) -> shared::store::audit::AuditEntry {
-        self.caller()
-            .audit(action, entity_type, entity_id, before, after)
-    }
-
-    /// Name used in notification texts: e-mail, else username, else `Unknown`.
-    pub fn actor(&self) -> String {
-        self.caller().actor()
-    }
 }
 
 /// The bearer token of a request: 401 `Not authenticated` when absent or not `Bearer`.

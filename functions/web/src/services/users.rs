@@ -49,10 +49,31 @@ pub async fn delete(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResu
     body(core::delete(state, caller.caller(), id).await?)
 }
 
-/// GET /auth/users/{id}/preferences: get-or-create.
-pub async fn get_prefs(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResult<Value> {
+/// A preferences read's checks in the contract's order: the gate, then 404.
+async fn readable(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResult<()> {
     core::authorize(caller.caller(), id, Access::ReadPreferences)?;
     core::load(state, id).await?;
+    Ok(())
+}
+
+/// A preferences write's checks in the contract's order: the gate, the content type, 404,
+/// then the JSON object.
+async fn writable(
+    state: &AppState,
+    caller: &CurrentUser,
+    id: &str,
+    headers: &HeaderMap,
+    raw: &[u8],
+) -> ApiResult<serde_json::Map<String, Value>> {
+    core::authorize(caller.caller(), id, Access::UpdatePreferences)?;
+    require_json(headers)?;
+    core::load(state, id).await?;
+    expect_object(parse_json(raw)?)
+}
+
+/// GET /auth/users/{id}/preferences: get-or-create.
+pub async fn get_prefs(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResult<Value> {
+    readable(state, caller, id).await?;
     body(core::get_prefs(state, id).await?)
 }
 
@@ -64,10 +85,7 @@ pub async fn put_prefs(
     headers: &HeaderMap,
     raw: &[u8],
 ) -> ApiResult<Value> {
-    core::authorize(caller.caller(), id, Access::UpdatePreferences)?;
-    require_json(headers)?;
-    core::load(state, id).await?;
-    let b = expect_object(parse_json(raw)?)?;
+    let b = writable(state, caller, id, headers, raw).await?;
     let mut flags = Vec::new();
     for key in NotificationPrefs::FLAGS {
         if let Some(v) = b.get(key) {
@@ -79,8 +97,7 @@ pub async fn put_prefs(
 
 /// GET /auth/users/{id}/ui-preferences: get-or-create with the canonical columns.
 pub async fn get_ui_prefs(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResult<Value> {
-    core::authorize(caller.caller(), id, Access::ReadPreferences)?;
-    core::load(state, id).await?;
+    readable(state, caller, id).await?;
     body(core::get_ui_prefs(state, id).await?)
 }
 
@@ -92,10 +109,7 @@ pub async fn put_ui_prefs(
     headers: &HeaderMap,
     raw: &[u8],
 ) -> ApiResult<Value> {
-    core::authorize(caller.caller(), id, Access::UpdatePreferences)?;
-    require_json(headers)?;
-    core::load(state, id).await?;
-    let b = expect_object(parse_json(raw)?)?;
+    let b = writable(state, caller, id, headers, raw).await?;
     let cols = match b.get("jobs_table_columns") {
         None | Some(Value::Null) => {
             return Err(ApiError::bad_request(
