@@ -90,18 +90,5 @@ pub(super) fn complete_github_owner(default_owner: &str, job: &mut JobDraft) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn emails_validated() {
-        assert_eq!(
-            parse_emails(Some(&json!(["a@b.co", " ", "A@b.co"]))).unwrap(),
-            vec!["a@b.co"]
-        );
-        assert!(parse_emails(Some(&json!("a@b.co"))).is_err());
-        assert!(parse_emails(Some(&json!(["nope"]))).is_err());
-        assert!(parse_emails(Some(&json!([1]))).is_err());
-    }
-}
+#[path = "fields_test.rs"]
+mod tests;
