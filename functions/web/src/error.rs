@@ -340,5 +340,10 @@ impl From<shared::services::bulk::BulkError> for ApiError {
     }
 }
 
+/// A use case's result as the response body (its `Serialize` shape is the contract's).
+pub fn to_body(v: impl serde::Serialize) -> ApiResult<Value> {
+    serde_json::to_value(v).map_err(ApiError::internal)
+}
+
 /// Result alias for handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;

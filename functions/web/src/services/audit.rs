@@ -23,5 +23,5 @@ pub async fn list(state: &AppState, q: &Query) -> ApiResult<Value> {
         .map(|c| c.trim())
         .filter(|c| !c.is_empty() && c.len() <= 4096);
     let page = shared::services::audit::list(state, &filter, cursor).await?;
-    serde_json::to_value(page).map_err(crate::error::ApiError::internal)
+    crate::error::to_body(page)
 }

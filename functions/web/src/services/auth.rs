@@ -3,7 +3,7 @@
 //! the bodies.
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{to_body, ApiError, ApiResult},
     plumbing::AppState,
 };
 use http::StatusCode;
@@ -15,17 +15,13 @@ use shared::{
 
 pub use core::{account_delay, ensure_admin, MAX_ACCOUNT_DELAY_MS};
 
-fn body(v: impl serde::Serialize) -> ApiResult<Value> {
-    serde_json::to_value(v).map_err(ApiError::internal)
-}
-
 /// POST /auth/login: 200 with tokens and the user; 401, or 429 with `Retry-After`.
 pub async fn login(
     state: &AppState,
     b: Map<String, Value>,
     source: Option<&str>,
 ) -> ApiResult<Value> {
-    body(core::login(state, Credentials::from_json(&b), source).await?)
+    to_body(core::login(state, Credentials::from_json(&b), source).await?)
 }
 
 /// POST /auth/login/form (OAuth2 password form, `application/x-www-form-urlencoded`):
@@ -55,7 +51,7 @@ pub async fn login_form(state: &AppState, raw: &[u8], source: Option<&str>) -> A
         password: Some(take("password")?),
         email: None,
     };
-    body(core::login(state, credentials, source).await?)
+    to_body(core::login(state, credentials, source).await?)
 }
 
 /// POST /auth/logout: ends the caller's session, with or without a body (the web client
@@ -71,12 +67,12 @@ pub async fn logout(
             .and_then(Value::as_str)
             .map(str::to_string)
     });
-    body(core::logout(state, caller, session, token.as_deref()).await?)
+    to_body(core::logout(state, caller, session, token.as_deref()).await?)
 }
 
 /// POST /auth/refresh for an authenticated refresh-token holder.
 pub fn refresh(state: &AppState, user: &User, sid: &str) -> ApiResult<Value> {
-    body(core::refresh(state, user, sid)?)
+    to_body(core::refresh(state, user, sid)?)
 }
 
 /// POST /auth/register (admin, after the gate): 201 `{"success","message","user"}`;
@@ -87,5 +83,5 @@ pub async fn register(
     b: Map<String, Value>,
 ) -> ApiResult<(StatusCode, Value)> {
     let out = core::register(state, caller.caller(), Registration::from_json(&b)).await?;
-    Ok((StatusCode::CREATED, body(out)?))
+    Ok((StatusCode::CREATED, to_body(out)?))
 }

@@ -2,7 +2,7 @@
 //! to the core (`shared::services::bulk`); 400 when nothing was accepted and something failed.
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{to_body, ApiResult},
     plumbing::{AppState, CurrentUser},
 };
 use http::StatusCode;
@@ -23,8 +23,5 @@ pub async fn upload(
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        serde_json::to_value(out).map_err(ApiError::internal)?,
-    ))
+    Ok((status, to_body(out)?))
 }

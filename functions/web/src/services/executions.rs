@@ -2,7 +2,10 @@
 //! filters (`shared::services::executions`), whose results are the bodies.
 
 use super::query::{comma_list, exact, positive, DateRange, Query, RangeQuery};
-use crate::{error::ApiResult, plumbing::AppState};
+use crate::{
+    error::{to_body, ApiResult},
+    plumbing::AppState,
+};
 use serde_json::Value;
 use shared::{
     services::executions as core,
@@ -10,10 +13,6 @@ use shared::{
 };
 
 pub use core::MAX_LIMIT;
-
-fn body(v: impl serde::Serialize) -> ApiResult<Value> {
-    serde_json::to_value(v).map_err(crate::error::ApiError::internal)
-}
 
 fn filter_of(q: &Query, limit: usize, range: DateRange) -> ApiResult<ExecutionFilter> {
     Ok(ExecutionFilter {
@@ -40,17 +39,17 @@ pub async fn job_executions(state: &AppState, id: &str, q: &Query) -> ApiResult<
     let job = super::jobs::load(state, id).await?;
     let limit = positive(q, "limit", 50, Some(MAX_LIMIT))?;
     let filter = filter_of(q, limit, DateRange::from_query(q)?)?;
-    body(core::job_executions(state, job, &filter).await?)
+    to_body(core::job_executions(state, job, &filter).await?)
 }
 
 /// GET /jobs/{id}/executions/stats.
 pub async fn job_stats(state: &AppState, id: &str) -> ApiResult<Value> {
-    body(core::job_stats(state, id).await?)
+    to_body(core::job_stats(state, id).await?)
 }
 
 /// GET /jobs/{id}/executions/{execution_id}: `{"job":{"id","name"},"execution"}`.
 pub async fn job_execution(state: &AppState, id: &str, execution_id: &str) -> ApiResult<Value> {
-    body(core::job_execution(state, id, execution_id).await?)
+    to_body(core::job_execution(state, id, execution_id).await?)
 }
 
 /// GET /executions: one page (`page` ≥ 1, `limit` 1..=200, default 20) newest first.
@@ -60,17 +59,17 @@ pub async fn list(state: &AppState, q: &Query) -> ApiResult<Value> {
     let limit = positive(q, "limit", 20, Some(MAX_LIMIT))?;
     let filter = filter_of(q, limit, DateRange::from_query(q)?)?;
     let scope = scope_of(q)?;
-    body(core::list(state, &scope, &filter, page).await?)
+    to_body(core::list(state, &scope, &filter, page).await?)
 }
 
 /// GET /executions/statistics over `job_id`/`from`/`to`.
 pub async fn statistics(state: &AppState, q: &Query) -> ApiResult<Value> {
     let range = DateRange::from_query(q)?;
     let scope = scope_of(q)?;
-    body(core::statistics(state, &scope, range).await?)
+    to_body(core::statistics(state, &scope, range).await?)
 }
 
 /// GET /executions/{id}: `{"execution": ... + job_name, github_repo}`.
 pub async fn get(state: &AppState, id: &str) -> ApiResult<Value> {
-    body(core::get(state, id).await?)
+    to_body(core::get(state, id).await?)
 }

@@ -3,7 +3,7 @@
 //! `GET /jobs` is served here from the process's list cache.
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{to_body, ApiError, ApiResult},
     plumbing::{body_str, AppState, CurrentUser},
 };
 use http::StatusCode;
@@ -15,10 +15,6 @@ use shared::{
 
 pub use core::{deliver_now, MANUAL_RUN_DEADLINE};
 
-fn body(v: impl serde::Serialize) -> ApiResult<Value> {
-    serde_json::to_value(v).map_err(ApiError::internal)
-}
-
 /// POST /jobs (api-contract §3.5): 201 `{"message","job"}`.
 pub async fn create(
     state: &AppState,
@@ -27,7 +23,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Value)> {
     let input = JobBody::from_json(&b)?;
     let out = core::create(state, user.caller(), input).await?;
-    Ok((StatusCode::CREATED, body(out)?))
+    Ok((StatusCode::CREATED, to_body(out)?))
 }
 
 /// The job or 404 `Job not found`.
@@ -53,7 +49,7 @@ pub async fn update(
     b: Map<String, Value>,
 ) -> ApiResult<Value> {
     let input = JobBody::from_json(&b)?;
-    body(core::update(state, user.caller(), previous, input).await?)
+    to_body(core::update(state, user.caller(), previous, input).await?)
 }
 
 /// DELETE /jobs/{id} after 404/403.
@@ -62,7 +58,7 @@ pub async fn delete(
     user: &CurrentUser,
     job: shared::domain::Job,
 ) -> ApiResult<Value> {
-    body(core::delete(state, user.caller(), job).await?)
+    to_body(core::delete(state, user.caller(), job).await?)
 }
 
 /// GET /jobs for a verified access token's subject and session: the response document as
@@ -77,7 +73,7 @@ pub async fn list(
 
 /// GET /jobs/{id}: `{"job": ...}` or 404.
 pub async fn get(state: &AppState, id: &str) -> ApiResult<Value> {
-    body(core::get(state, id).await?)
+    to_body(core::get(state, id).await?)
 }
 
 fn expression_of(b: &Map<String, Value>) -> ApiResult<String> {
@@ -89,7 +85,7 @@ fn expression_of(b: &Map<String, Value>) -> ApiResult<String> {
 
 /// POST /jobs/validate-cron: always 200 `{"valid":...}`.
 pub fn validate_cron(b: &Map<String, Value>) -> ApiResult<Value> {
-    body(core::validate_cron(&expression_of(b)?))
+    to_body(core::validate_cron(&expression_of(b)?))
 }
 
 /// POST /jobs/cron-preview: `{"timezone","next_runs","count"}`; `count` (a number or a
@@ -106,7 +102,7 @@ pub fn cron_preview(state: &AppState, b: &Map<String, Value>) -> ApiResult<Value
             .map_err(|_| bad_count())?,
         Some(_) => return Err(bad_count()),
     };
-    body(core::cron_preview(state, &expression_of(b)?, count)?)
+    to_body(core::cron_preview(state, &expression_of(b)?, count)?)
 }
 
 /// POST /jobs/{id}/execute after 404/403 and the expiry check (api-contract §3.5 steps 4-9);
@@ -118,7 +114,7 @@ pub async fn execute(
     received: std::time::Instant,
 ) -> ApiResult<Value> {
     let overrides = ExecuteOverrides::from_json(&b)?;
-    body(core::execute(state, job, overrides, received).await?)
+    to_body(core::execute(state, job, overrides, received).await?)
 }
 
 /// POST /jobs/test-run (after the gate and JSON checks): one outbound call, nothing stored.

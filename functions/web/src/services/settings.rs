@@ -2,7 +2,7 @@
 //! (`shared::services::settings`), whose results are the bodies.
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{to_body, ApiError, ApiResult},
     plumbing::{body_bool, AppState, CurrentUser},
 };
 use serde_json::{Map, Value};
@@ -10,13 +10,9 @@ use shared::services::settings::{self as core, SlackPatch};
 
 pub use core::MAX_GITHUB_OWNERS;
 
-fn body(v: impl serde::Serialize) -> ApiResult<Value> {
-    serde_json::to_value(v).map_err(ApiError::internal)
-}
-
 /// GET /settings/slack (admin): `{"slack_settings"}`.
 pub async fn get(state: &AppState) -> ApiResult<Value> {
-    body(core::get_slack(state).await?)
+    to_body(core::get_slack(state).await?)
 }
 
 /// A text field: absent `None`; null `Some(None)`; a string `Some(Some(..))`; else 400.
@@ -46,12 +42,12 @@ pub async fn put(
         channel: text(b, "channel")?,
         notify_run_failures: flag("notify_run_failures")?,
     };
-    body(core::put_slack(state, caller.caller(), patch).await?)
+    to_body(core::put_slack(state, caller.caller(), patch).await?)
 }
 
 /// GET /settings/github-owners (admin).
 pub async fn get_github_owners(state: &AppState) -> ApiResult<Value> {
-    body(core::get_github_owners(state).await?)
+    to_body(core::get_github_owners(state).await?)
 }
 
 /// PUT /settings/github-owners (admin): `{"owners": [...]}`, a list of strings.
@@ -72,7 +68,7 @@ pub async fn put_github_owners(
         .map(|i| i.as_str().map(str::to_string))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| invalid("\"owners\" must be a list of strings."))?;
-    body(core::put_github_owners(state, caller.caller(), owners).await?)
+    to_body(core::put_github_owners(state, caller.caller(), owners).await?)
 }
 
 /// 400 `GitHub owner not allowed` unless the platform's GitHub token may reach `owner`.

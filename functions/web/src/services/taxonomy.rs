@@ -2,7 +2,7 @@
 //! inputs (`shared::services::taxonomy`), whose results are the bodies.
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{to_body, ApiResult},
     plumbing::{body_bool, body_str, AppState, CurrentUser},
 };
 use http::StatusCode;
@@ -13,10 +13,6 @@ use shared::{
 };
 
 pub use core::{resolve, seed_categories, seed_local_team, validate, SEEDED_CATEGORIES};
-
-fn body(v: impl serde::Serialize) -> ApiResult<Value> {
-    serde_json::to_value(v).map_err(ApiError::internal)
-}
 
 /// Loads the list and validates; 400 `Invalid category` / `Invalid PIC team`.
 pub async fn resolve_and_validate(
@@ -54,7 +50,7 @@ pub async fn create(
         },
     };
     let out = core::create(state, caller.caller(), kind, input).await?;
-    Ok((StatusCode::CREATED, body(out)?))
+    Ok((StatusCode::CREATED, to_body(out)?))
 }
 
 /// PUT /job-categories/{id} and /pic-teams/{id} (admin, after the JSON checks).
@@ -79,7 +75,7 @@ pub async fn update(
             None
         },
     };
-    body(core::update(state, caller.caller(), kind, id, patch).await?)
+    to_body(core::update(state, caller.caller(), kind, id, patch).await?)
 }
 
 /// DELETE /job-categories/{id} and /pic-teams/{id} (admin): soft delete (`is_active=false`).
@@ -89,5 +85,5 @@ pub async fn disable(
     kind: TaxonKind,
     id: &str,
 ) -> ApiResult<Value> {
-    body(core::disable(state, caller.caller(), kind, id).await?)
+    to_body(core::disable(state, caller.caller(), kind, id).await?)
 }

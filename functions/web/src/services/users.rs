@@ -3,7 +3,7 @@
 //! core's use cases (`shared::services::users`).
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::{to_body, ApiError, ApiResult},
     plumbing::{body_bool, expect_object, parse_json, require_json, AppState, CurrentUser},
 };
 use http::HeaderMap;
@@ -15,18 +15,14 @@ use shared::{
 
 pub use core::MAX_PASSWORD_CHARS;
 
-fn body(v: impl serde::Serialize) -> ApiResult<Value> {
-    serde_json::to_value(v).map_err(ApiError::internal)
-}
-
 /// GET /auth/users (admin): `{"count","users"}`, oldest first.
 pub async fn list(state: &AppState) -> ApiResult<Value> {
-    body(core::list(state).await?)
+    to_body(core::list(state).await?)
 }
 
 /// GET /auth/users/{id}: self or admin.
 pub async fn get(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResult<Value> {
-    body(core::get(state, caller.caller(), id).await?)
+    to_body(core::get(state, caller.caller(), id).await?)
 }
 
 /// PUT /auth/users/{id} (api-contract §3.3 steps 1-10).
@@ -41,12 +37,12 @@ pub async fn update(
     core::authorize(caller.caller(), id, Access::UpdateProfile)?;
     let previous = core::load(state, id).await?;
     let patch = UserPatch::from_json(&expect_object(parse_json(raw)?)?);
-    body(core::update(state, caller.caller(), previous, patch).await?)
+    to_body(core::update(state, caller.caller(), previous, patch).await?)
 }
 
 /// DELETE /auth/users/{id} (admin): never oneself.
 pub async fn delete(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResult<Value> {
-    body(core::delete(state, caller.caller(), id).await?)
+    to_body(core::delete(state, caller.caller(), id).await?)
 }
 
 /// A preferences read's checks in the contract's order: the gate, then 404.
@@ -71,10 +67,20 @@ async fn writable(
     expect_object(parse_json(raw)?)
 }
 
+/// The present keys of `keys` in `b`, each a strict body boolean (400 otherwise).
+fn known_flags<const N: usize>(
+    b: &serde_json::Map<String, Value>,
+    keys: [&'static str; N],
+) -> ApiResult<Vec<(&'static str, bool)>> {
+    keys.into_iter()
+        .filter_map(|k| b.get(k).map(|v| Ok((k, body_bool(v, k)?))))
+        .collect()
+}
+
 /// GET /auth/users/{id}/preferences: get-or-create.
 pub async fn get_prefs(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResult<Value> {
     readable(state, caller, id).await?;
-    body(core::get_prefs(state, id).await?)
+    to_body(core::get_prefs(state, id).await?)
 }
 
 /// PUT /auth/users/{id}/preferences: sets the present flags (strict booleans).
@@ -92,13 +98,13 @@ pub async fn put_prefs(
             flags.push((key, body_bool(v, key)?));
         }
     }
-    body(core::put_prefs(state, id, &flags).await?)
+    to_body(core::put_prefs(state, id, &flags).await?)
 }
 
 /// GET /auth/users/{id}/ui-preferences: get-or-create with the canonical columns.
 pub async fn get_ui_prefs(state: &AppState, caller: &CurrentUser, id: &str) -> ApiResult<Value> {
     readable(state, caller, id).await?;
-    body(core::get_ui_prefs(state, id).await?)
+    to_body(core::get_ui_prefs(state, id).await?)
 }
 
 /// PUT /auth/users/{id}/ui-preferences: `jobs_table_columns` required, an object.
@@ -125,11 +131,6 @@ pub async fn put_ui_prefs(
             ))
         }
     };
-    let mut columns = Vec::new();
-    for (k, _) in UiPrefs::DEFAULT_COLUMNS {
-        if let Some(v) = cols.get(k) {
-            columns.push((k, body_bool(v, k)?));
-        }
-    }
-    body(core::put_ui_prefs(state, id, &columns).await?)
+    let columns = known_flags(cols, UiPrefs::DEFAULT_COLUMNS.map(|(k, _)| k))?;
+    to_body(core::put_ui_prefs(state, id, &columns).await?)
 }
