@@ -19,6 +19,8 @@ fn due_window_is_half_open() {
         enabled: true,
         end_date: Some(Utc.with_ymd_and_hms(2026, 11, 22, 1, 3, 0).unwrap()),
         target_arn: String::new(),
+        flexible_minutes: 0,
+        max_event_age: None,
     };
     let entry = Entry {
         cron: schedule.cron().unwrap(),

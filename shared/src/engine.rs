@@ -31,24 +31,27 @@ const OUTPUT_CHARS: usize = 1000;
 /// Largest response body read, bytes.
 const READ_LIMIT: usize = 16 * 1024;
 
-/// Per-call and whole-run limits.
+/// Per-attempt and whole-run limits. One attempt is bounded by the job's `timeout_seconds`
+/// (issue 23) and by `per_call`; all attempts of a run, with the waits between them, by
+/// `total` (and by the invocation's own deadline when the executor knows it).
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
-    /// Each outbound HTTP call (connect + response).
+    /// Cap of one attempt (connect, response and body).
     pub per_call: Duration,
-    /// All calls of one run together (GitHub may retry twice with an extension).
+    /// All attempts of one run together.
     pub total: Duration,
 }
 
 impl Timeouts {
-    /// Scheduled runs: 10 s per call (api-contract §6.2), 40 s in all (executor timeout 60 s).
+    /// Scheduled and backfill runs: an attempt may take the job's whole `timeout_seconds`
+    /// (at most 600 s), a run 840 s in all (executor timeout 900 s, Lambda's maximum).
     pub const SCHEDULED: Timeouts = Timeouts {
-        per_call: Duration::from_secs(10),
-        total: Duration::from_secs(40),
+        per_call: Duration::from_secs(600),
+        total: Duration::from_secs(840),
     };
-    /// Manual runs answer inside API Gateway's 30 s: 8 s per call, 20 s in all.
+    /// Manual runs answer inside API Gateway's 30 s: 20 s in all, retries included.
     pub const MANUAL: Timeouts = Timeouts {
-        per_call: Duration::from_secs(8),
+        per_call: Duration::from_secs(20),
         total: Duration::from_secs(20),
     };
 }
@@ -68,10 +71,11 @@ pub struct RunPlan {
     pub deadline: Option<std::time::Instant>,
 }
 
-/// A run still `running` this long after its start is abandoned (its executor died): longer
-/// than any run may take (scheduled: 40 s of calls in a 60 s executor; manual: inside API
-/// Gateway's 30 s). The maintenance sweep runs every 2 minutes, so a dead run is recorded
-/// failed within about 4 minutes of its start.
+/// A run still `running` this long after its start is abandoned (its executor died), unless
+/// its run-in-flight marker names a later `abandon_after` (a run whose timeout and retries
+/// take longer: the end of its own time budget plus a minute). Manual runs end inside API
+/// Gateway's 30 s. The maintenance sweep runs every 2 minutes, so a dead run is recorded
+/// failed within about 4 minutes of its budget's end.
 pub const IN_PROGRESS_EXPIRY: Duration = Duration::from_secs(120);
 
 /// Time kept back from a run's deadline for recording its result (store writes and retries).
@@ -83,9 +87,12 @@ pub use notices::{
 };
 pub use test_run::TestRun;
 
+mod deliveries;
 mod notices;
 use notices::team_mention;
 mod test_run;
+use crate::store::{lease::Slot, Attempt};
+use std::time::Instant;
 
 /// The result of a scheduled delivery.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,6 +105,8 @@ pub enum ScheduledOutcome {
     Duplicate,
     /// Ran; the recorded execution.
     Ran(Box<Execution>),
+    /// Not run under the job's run policy: the recorded `missed` or `skipped` execution.
+    NotRun(Box<Execution>),
 }
 
 /// Engine errors: storage failed (the delivery should be retried).
@@ -169,8 +178,29 @@ impl Engine {
         self
     }
 
-    /// Handles one schedule delivery (api-contract §6.6).
+    /// Handles one schedule delivery (api-contract §6.6) with the default time budget.
     pub async fn run_scheduled(&self, input: &ScheduledInput) -> EngineResult<ScheduledOutcome> {
+        self.run_delivery(input, None).await
+    }
+
+    /// When a run started now must be recorded by: the invocation's `deadline` (the Lambda
+    /// context's) less [`STORE_MARGIN`], at most `timeouts.total` from now.
+    fn budget_end(&self, timeouts: Timeouts, deadline: Option<Instant>) -> Instant {
+        let own = Instant::now() + timeouts.total;
+        match deadline {
+            Some(d) => own.min(d.checked_sub(STORE_MARGIN).unwrap_or(d)),
+            None => own,
+        }
+    }
+
+    /// Handles one delivery — a schedule's fire time, or a backfilled one (`input.trigger`) —
+    /// under the job's run policy (catch-up window, overlap, retries, pause after failures),
+    /// finishing by the invocation's `deadline` when known.
+    pub async fn run_delivery(
+        &self,
+        input: &ScheduledInput,
+        deadline: Option<Instant>,
+    ) -> EngineResult<ScheduledOutcome> {
         let Some(job) = self.store.get_job(&input.job_id).await? else {
             tracing::info!(job_id = %input.job_id, "scheduled run for a missing job: skipped");
             return Ok(ScheduledOutcome::Skipped);
@@ -186,24 +216,57 @@ impl Engine {
             tracing::error!(scheduled_time = %input.scheduled_time, "delivery without an RFC 3339 fire time: skipped");
             return Ok(ScheduledOutcome::Skipped);
         };
+        let trigger = input.trigger.unwrap_or(Trigger::Scheduled);
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let budget_end = self.budget_end(self.scheduled, deadline);
+        let lease = match self
+            .admit(&job, &claim, trigger, &run_id, budget_end)
+            .await?
+        {
+            deliveries::Admission::Run { lease } => lease,
+            deliveries::Admission::NotRun(status, reason) => {
+                return Ok(
+                    match self
+                        .record_not_run(&job, &claim, trigger, (status, reason))
+                        .await?
+                    {
+                        Some(e) => ScheduledOutcome::NotRun(Box::new(e)),
+                        None => ScheduledOutcome::Duplicate,
+                    },
+                );
+            }
+        };
         let plan = job.target().map(|target| RunPlan {
             target,
             metadata: job.metadata.clone(),
             github_token: None,
             deadline: None,
         });
-        match self
-            .execute(&job, plan, Trigger::Scheduled, Some(&claim))
-            .await?
-        {
-            Some(e) => Ok(ScheduledOutcome::Ran(Box::new(e))),
-            None => Ok(ScheduledOutcome::Duplicate),
+        let ran = self
+            .execute(&job, plan, (trigger, &run_id), Some(&claim), budget_end)
+            .await;
+        if let Some(holder) = lease {
+            if let Err(e) = self.store.release_slot(&job.id, Slot::Lease, &holder).await {
+                tracing::warn!(job_id = %job.id, error = %e, "lease not released; it expires");
+            }
         }
+        let ran = ran?;
+        if let Some(e) = &ran {
+            self.after_run(&job, e).await?;
+        }
+        Ok(match ran {
+            Some(e) => ScheduledOutcome::Ran(Box::new(e)),
+            None => ScheduledOutcome::Duplicate,
+        })
     }
 
     /// Runs a job now for a user (api-contract §3.5 execute, §6.5); returns the execution.
     pub async fn run_manual(&self, job: &Job, plan: RunPlan) -> EngineResult<Execution> {
-        let e = self.execute(job, Some(plan), Trigger::Manual, None).await?;
+        let budget_end = self.budget_end(self.manual, plan.deadline);
+        let id = uuid::Uuid::new_v4().to_string();
+        let e = self
+            .execute(job, Some(plan), (Trigger::Manual, &id), None, budget_end)
+            .await?;
         e.ok_or_else(|| StoreError::Dynamo("manual run unexpectedly deduplicated".into()))
     }
 
@@ -423,26 +486,26 @@ impl Engine {
         Ok(failed)
     }
 
-    /// Records and performs one run. `None` when the claim was already taken.
-    async fn execute(
+    /// A `running` execution of `job` started `at` (its target, fire time and start delay).
+    fn new_execution(
         &self,
         job: &Job,
-        plan: Option<RunPlan>,
+        target: Option<&JobTarget>,
         trigger: Trigger,
         claim: Option<&RunClaim>,
-    ) -> EngineResult<Option<Execution>> {
-        let started_at = now();
-        let (execution_type, target) = match plan.as_ref().map(|p| &p.target) {
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Execution {
+        let (execution_type, target) = match target {
             Some(JobTarget::GitHub(d)) => (Some(ExecutionType::GithubActions), Some(d.display())),
             Some(JobTarget::Webhook(u)) => (Some(ExecutionType::Webhook), Some(u.to_string())),
             None => (None, None),
         };
-        let mut exec = Execution {
+        Execution {
             id: uuid::Uuid::new_v4().to_string(),
             job_id: job.id.clone(),
             status: ExecutionStatus::Running,
             trigger_type: trigger,
-            started_at,
+            started_at: at,
             completed_at: None,
             duration_seconds: None,
             execution_type,
@@ -450,22 +513,46 @@ impl Engine {
             response_status: None,
             error_message: None,
             output: None,
-            scheduled_time: None,
-            start_delay_ms: None,
+            scheduled_time: claim.map(|c| c.scheduled_time),
+            start_delay_ms: claim.map(|c| (at - c.scheduled_time).num_milliseconds()),
             alerts: Default::default(),
-        };
-        if let Some(planned) = claim.map(|c| c.scheduled_time) {
-            exec.scheduled_time = Some(planned);
-            exec.start_delay_ms = Some((started_at - planned).num_milliseconds());
+            attempts: Vec::new(),
         }
-        if !self.store.start_execution(&exec, claim).await? {
+    }
+
+    /// Records and performs one run (id `run_id`), its attempts under the job's retry policy,
+    /// all done by `budget_end`. `None` when the claim was already taken.
+    async fn execute(
+        &self,
+        job: &Job,
+        plan: Option<RunPlan>,
+        (trigger, run_id): (Trigger, &str),
+        claim: Option<&RunClaim>,
+        budget_end: Instant,
+    ) -> EngineResult<Option<Execution>> {
+        let started_at = now();
+        let mut exec = self.new_execution(
+            job,
+            plan.as_ref().map(|p| &p.target),
+            trigger,
+            claim,
+            started_at,
+        );
+        exec.id = run_id.to_string();
+        let left = chrono::Duration::from_std(budget_end.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        let abandon_after = started_at + left + chrono::Duration::seconds(60);
+        if !self
+            .store
+            .start_execution(&exec, claim, Some(abandon_after))
+            .await?
+        {
             tracing::info!(job_id = %job.id, "duplicate delivery: already claimed");
             return Ok(None);
         }
-
         let timeouts = match trigger {
-            Trigger::Scheduled => self.scheduled,
             Trigger::Manual => self.manual,
+            Trigger::Scheduled | Trigger::Backfill => self.scheduled,
         };
         let result = match plan {
             None => Outcome::failed(format!(
@@ -473,33 +560,15 @@ impl Engine {
                 job.name
             )),
             Some(plan) => {
-                let mut timeouts = timeouts;
-                if let Some(deadline) = plan.deadline {
-                    let left = deadline
-                        .saturating_duration_since(std::time::Instant::now())
-                        .saturating_sub(STORE_MARGIN);
-                    timeouts.total = timeouts.total.min(left);
-                    timeouts.per_call = timeouts.per_call.min(timeouts.total);
-                }
-                let work = self.call(job, &plan, trigger, timeouts, &mut exec);
-                match tokio::time::timeout(timeouts.total, work).await {
-                    Ok(o) => o,
-                    Err(_) => Outcome::failed(format!(
-                        "Run exceeded {} s and was abandoned",
-                        timeouts.total.as_secs()
-                    )),
-                }
+                self.attempts(job, &plan, trigger, (timeouts, budget_end), &mut exec)
+                    .await
             }
         };
         let completed = now();
         exec.completed_at = Some(completed);
         exec.duration_seconds =
             Some((completed - started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
-        exec.status = if result.success {
-            ExecutionStatus::Success
-        } else {
-            ExecutionStatus::Failed
-        };
+        exec.status = result.final_status();
         exec.response_status = result.status;
         exec.error_message = result.error.clone();
         exec.output = result.output;
@@ -517,12 +586,70 @@ impl Engine {
         Ok(Some(exec))
     }
 
+    /// The attempts of one run (issue 23): each bounded by the job's `timeout_seconds`,
+    /// `timeouts.per_call` and what is left before `budget_end`, recorded on `exec`; a
+    /// connect or timeout error, 408, 429 or 5xx is retried after the policy's backoff (or
+    /// the answer's `Retry-After`) while attempts remain and the next one fits the budget;
+    /// any other answer ends the run. Returns the last attempt's outcome.
+    async fn attempts(
+        &self,
+        job: &Job,
+        plan: &RunPlan,
+        trigger: Trigger,
+        (timeouts, budget_end): (Timeouts, Instant),
+        exec: &mut Execution,
+    ) -> Outcome {
+        let retry = job.policy.retry_policy;
+        let mut n = 0;
+        loop {
+            n += 1;
+            let left = budget_end.saturating_duration_since(Instant::now());
+            let t = job.policy.attempt_timeout().min(timeouts.per_call).min(left);
+            let at = now();
+            let mut result = if t < Duration::from_millis(100) {
+                Outcome::timed_out("No time was left for the call".into())
+            } else {
+                let work = self.call(job, plan, trigger, t, exec);
+                match tokio::time::timeout(t, work).await {
+                    Ok(o) => o,
+                    Err(_) => Outcome::timed_out(format!(
+                        "Run exceeded {} s and was abandoned",
+                        t.as_secs()
+                    )),
+                }
+            };
+            exec.attempts.push(Attempt {
+                started_at: at,
+                status: result.final_status(),
+                response_status: result.status,
+                error: result.error.clone(),
+            });
+            if result.success || !result.retryable || n >= retry.maximum_attempts {
+                return result;
+            }
+            let wait = retry.delay_after(n, result.retry_after);
+            if Instant::now() + wait + Duration::from_secs(1) > budget_end {
+                if let Some(e) = &mut result.error {
+                    e.push_str(&format!(
+                        " (attempt {} of {} not made: the wait of {} s would not leave time for it)",
+                        n + 1,
+                        retry.maximum_attempts,
+                        wait.as_secs()
+                    ));
+                }
+                return result;
+            }
+            tracing::info!(job_id = %job.id, attempt = n, wait_s = wait.as_secs_f64(), "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     async fn call(
         &self,
         job: &Job,
         plan: &RunPlan,
         trigger: Trigger,
-        t: Timeouts,
+        t: Duration,
         exec: &mut Execution,
     ) -> Outcome {
         match &plan.target {
@@ -571,57 +698,49 @@ impl Engine {
         url: &url::Url,
         metadata: &Map<String, Value>,
         trigger: Trigger,
-        t: Timeouts,
+        t: Duration,
     ) -> Outcome {
         let transport_prefix = match trigger {
             Trigger::Manual => "Request failed",
-            Trigger::Scheduled => "Webhook call failed",
+            Trigger::Scheduled | Trigger::Backfill => "Webhook call failed",
         };
         if let Err(reason) = safe_http::check_literal_host(url, self.allow_private) {
-            return Outcome::transport(transport_prefix, reason);
+            return Outcome::refused(transport_prefix, reason);
         }
         let Some(http) = &self.webhook_http else {
-            return Outcome::transport(transport_prefix, "outbound client unavailable".into());
+            return Outcome::refused(transport_prefix, "outbound client unavailable".into());
         };
         let req = if metadata.is_empty() {
             http.get(url.clone())
         } else {
             http.post(url.clone()).json(metadata)
         };
-        match req.timeout(t.per_call).send().await {
+        match req.timeout(t).send().await {
             Ok(resp) => {
                 let code = resp.status().as_u16();
+                let retry_after = retry_after(&resp);
                 let (text, cut) = read_text(resp).await;
-                if let Some(reason) = cut {
+                if let Some((reason, timed_out)) = cut {
                     // Headers, then nothing until the timeout: not a completed response.
                     Outcome {
-                        success: false,
                         status: Some(code),
-                        error: Some(format!(
-                            "Webhook response did not complete (status {code}): {reason}"
-                        )),
-                        notify_error: Some(reason),
+                        notify_error: Some(reason.clone()),
                         output: Some(text),
+                        timed_out,
+                        ..Outcome::retryable(format!(
+                            "Webhook response did not complete (status {code}): {reason}"
+                        ))
                     }
                 } else if (200..300).contains(&code) {
-                    Outcome {
-                        success: true,
-                        status: Some(code),
-                        error: None,
-                        notify_error: None,
-                        output: Some(text),
-                    }
+                    Outcome::answered(code, text)
                 } else {
                     Outcome {
-                        success: false,
-                        status: Some(code),
-                        error: Some(format!("Webhook returned status {code}")),
-                        notify_error: None,
-                        output: Some(text),
+                        retry_after,
+                        ..Outcome::refusal(code, format!("Webhook returned status {code}"), text)
                     }
                 }
             }
-            Err(e) => Outcome::transport(transport_prefix, safe_http::describe(&e)),
+            Err(e) => Outcome::transport(transport_prefix, &e),
         }
     }
 
@@ -631,7 +750,7 @@ impl Engine {
         metadata: &Map<String, Value>,
         token: &Secret,
         trigger: Trigger,
-        t: Timeouts,
+        t: Duration,
         exec: &mut Execution,
     ) -> Outcome {
         let git_ref = metadata
@@ -652,9 +771,9 @@ impl Engine {
         }
         let accept = match trigger {
             Trigger::Manual => "application/vnd.github+json",
-            Trigger::Scheduled => "application/vnd.github.v3+json",
+            Trigger::Scheduled | Trigger::Backfill => "application/vnd.github.v3+json",
         };
-        let mut last: Option<(u16, String)> = None;
+        let mut last: Option<(u16, String, Option<Duration>)> = None;
         for workflow in candidates {
             let Some(url) = self
                 .github_base
@@ -674,7 +793,7 @@ impl Engine {
                 .header("Accept", accept)
                 .header("X-GitHub-Api-Version", "2022-11-28")
                 .json(&body)
-                .timeout(t.per_call)
+                .timeout(t)
                 .send()
                 .await;
             let resp = match sent {
@@ -682,42 +801,50 @@ impl Engine {
                 Err(e) => {
                     let prefix = match trigger {
                         Trigger::Manual => "Request failed",
-                        Trigger::Scheduled => "GitHub Actions request failed",
+                        Trigger::Scheduled | Trigger::Backfill => "GitHub Actions request failed",
                     };
-                    return Outcome::transport(prefix, safe_http::describe(&e));
+                    return Outcome::transport(prefix, &e);
                 }
             };
             let code = resp.status().as_u16();
+            let after = retry_after(&resp);
             // A dispatch is accepted by its status; a body cut short only shortens the text.
             let (text, _) = read_text(resp).await;
             exec.target = Some(format!("{}/{}/{}", d.owner, d.repo, workflow));
             if code == 204 {
-                return Outcome {
-                    success: true,
-                    status: Some(204),
-                    error: None,
-                    notify_error: None,
-                    output: Some(format!(
-                        "Workflow triggered successfully on branch {git_ref}"
-                    )),
-                };
+                return Outcome::answered(
+                    204,
+                    format!("Workflow triggered successfully on branch {git_ref}"),
+                );
             }
-            last = Some((code, text));
+            last = Some((code, text, after));
             if code != 404 {
                 break;
             }
         }
-        let (code, text) = last.unwrap_or((0, String::new()));
+        let (code, text, retry_after) = last.unwrap_or((0, String::new(), None));
         Outcome {
-            success: false,
-            status: Some(code),
-            error: Some(format!(
-                "GitHub Actions dispatch failed. Status: {code}, Response: {text}"
-            )),
-            notify_error: None,
-            output: Some(text),
+            retry_after,
+            ..Outcome::refusal(
+                code,
+                format!("GitHub Actions dispatch failed. Status: {code}, Response: {text}"),
+                text,
+            )
         }
     }
+}
+
+/// A `Retry-After` of whole seconds (the HTTP-date form is not honoured: the policy's
+/// backoff applies).
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
 }
 
 struct Outcome {
@@ -727,9 +854,16 @@ struct Outcome {
     /// The failure text for the notification when it differs from `error`.
     notify_error: Option<String>,
     output: Option<String>,
+    /// The attempt ran out of time (connect, answer or body).
+    timed_out: bool,
+    /// Another attempt may succeed: connect or timeout errors, 408, 429, 5xx.
+    retryable: bool,
+    /// The answer's `Retry-After`, if any.
+    retry_after: Option<Duration>,
 }
 
 impl Outcome {
+    /// A failure that no retry can mend (configuration, allowlist, token).
     fn failed(error: String) -> Self {
         Self {
             success: false,
@@ -737,15 +871,68 @@ impl Outcome {
             error: Some(error),
             notify_error: None,
             output: None,
+            timed_out: false,
+            retryable: false,
+            retry_after: None,
         }
     }
-    fn transport(prefix: &str, reason: String) -> Self {
+    /// A failure another attempt may mend.
+    fn retryable(error: String) -> Self {
         Self {
-            success: false,
-            status: None,
-            error: Some(format!("{prefix}: {reason}")),
-            notify_error: Some(reason),
-            output: None,
+            retryable: true,
+            ..Self::failed(error)
+        }
+    }
+    /// The attempt's time ran out.
+    fn timed_out(error: String) -> Self {
+        Self {
+            timed_out: true,
+            ..Self::retryable(error)
+        }
+    }
+    /// A 2xx answer.
+    fn answered(code: u16, output: String) -> Self {
+        Self {
+            success: true,
+            status: Some(code),
+            error: None,
+            output: Some(output),
+            ..Self::failed(String::new())
+        }
+    }
+    /// A non-2xx answer: retryable when 408, 429 or 5xx.
+    fn refusal(code: u16, error: String, output: String) -> Self {
+        Self {
+            status: Some(code),
+            output: Some(output),
+            retryable: code == 408 || code == 429 || code >= 500,
+            ..Self::failed(error)
+        }
+    }
+    /// A call refused before it went out (the destination's address): not retried.
+    fn refused(prefix: &str, reason: String) -> Self {
+        Self {
+            notify_error: Some(reason.clone()),
+            ..Self::failed(format!("{prefix}: {reason}"))
+        }
+    }
+    /// A transport error (connect, TLS, timeout): retried.
+    fn transport(prefix: &str, e: &reqwest::Error) -> Self {
+        let reason = safe_http::describe(e);
+        Self {
+            notify_error: Some(reason.clone()),
+            timed_out: e.is_timeout(),
+            ..Self::retryable(format!("{prefix}: {reason}"))
+        }
+    }
+    /// The status this outcome records: success, timed_out or failed.
+    fn final_status(&self) -> ExecutionStatus {
+        if self.success {
+            ExecutionStatus::Success
+        } else if self.timed_out {
+            ExecutionStatus::TimedOut
+        } else {
+            ExecutionStatus::Failed
         }
     }
 }
@@ -753,7 +940,7 @@ impl Outcome {
 /// Reads at most [`READ_LIMIT`] bytes and keeps the first [`OUTPUT_CHARS`] characters, with
 /// why the body ended early, if it did: the call's timeout covers the body too, so a server
 /// that sends its headers and then stalls ends here with "timed out".
-async fn read_text(mut resp: reqwest::Response) -> (String, Option<String>) {
+async fn read_text(mut resp: reqwest::Response) -> (String, Option<(String, bool)>) {
     let mut buf = Vec::new();
     let mut cut = None;
     while buf.len() < READ_LIMIT {
@@ -761,7 +948,7 @@ async fn read_text(mut resp: reqwest::Response) -> (String, Option<String>) {
             Ok(Some(c)) => buf.extend_from_slice(&c),
             Ok(None) => break,
             Err(e) => {
-                cut = Some(safe_http::describe(&e));
+                cut = Some((safe_http::describe(&e), e.is_timeout()));
                 break;
             }
         }

@@ -69,6 +69,8 @@ struct Entry {
     /// `Job::to_json` as JSON text, without its closing brace.
     head: String,
     cron: CronExpr,
+    /// The job's own zone (its cron is read there).
+    zone: Tz,
     is_active: bool,
     end_date: Option<chrono::NaiveDate>,
     /// The last `next_execution_at` computed, if any.
@@ -206,6 +208,7 @@ impl JobListCache {
                     version: JobVersion::of(job),
                     head,
                     cron: job.cron.clone(),
+                    zone: job.policy.timezone,
                     is_active: job.is_active,
                     end_date: job.end_date,
                     next: None,
@@ -307,7 +310,12 @@ impl Entry {
             .as_ref()
             .is_some_and(|n| n.from <= now && n.until.is_none_or(|u| now < u));
         if !fresh {
-            let at = crate::domain::job::next_fire_before_end(&self.cron, self.end_date, tz, now);
+            let at = crate::domain::job::next_fire_before_end(
+                &self.cron,
+                self.end_date,
+                (self.zone, tz),
+                now,
+            );
             self.next = Some(NextFire {
                 from: now,
                 until: at.map(|t| t.with_timezone(&Utc)),

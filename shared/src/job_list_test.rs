@@ -26,6 +26,8 @@ fn job(id: &str, cron: &str, active: bool, minute: u32) -> Job {
         created_at: t,
         updated_at: t,
         last_execution_at: None,
+        policy: Default::default(),
+        pause: None,
     }
 }
 

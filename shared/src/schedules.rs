@@ -3,9 +3,12 @@
 //! truth; [`Schedules::sync`] makes the schedule agree with a job as stored.
 //!
 //! Each schedule has: `ScheduleExpression` from [`CronExpr::to_eventbridge`],
-//! `ScheduleExpressionTimezone` = the scheduler zone, `EndDate` = the end of the job's
-//! `end_date` in that zone, `FlexibleTimeWindow` OFF, and a target (the executor, invoked with
-//! the scheduler role) whose `Input` is [`schedule_input`].
+//! `ScheduleExpressionTimezone` = the job's zone (`timezone`, issue 23; EventBridge applies
+//! DST its way: a local time skipped by a spring-forward does not fire, a repeated one fires
+//! once), `EndDate` = the end of the job's `end_date` in the scheduler zone,
+//! `FlexibleTimeWindow` OFF or FLEXIBLE with the job's `flexible_window_minutes`, and a target
+//! (the executor, invoked with the scheduler role) whose `Input` is [`schedule_input`] and
+//! whose retry policy drops deliveries older than the job's `catchup_window_seconds`.
 
 use crate::{
     config::Config,
@@ -73,6 +76,10 @@ where
 pub struct ScheduledInput {
     pub job_id: String,
     pub scheduled_time: String,
+    /// `backfill` for a fire time replayed by `POST /jobs/{id}/backfill` (absent: a
+    /// schedule's own delivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<crate::domain::Trigger>,
 }
 
 /// The `Input` stored on a job's schedule.
@@ -80,6 +87,7 @@ pub fn schedule_input(job_id: &str) -> String {
     serde_json::to_string(&ScheduledInput {
         job_id: job_id.to_string(),
         scheduled_time: SCHEDULED_TIME_PLACEHOLDER.to_string(),
+        trigger: None,
     })
     .unwrap_or_default()
 }
@@ -100,6 +108,10 @@ pub struct StoredSchedule {
     pub enabled: bool,
     pub end_date: Option<DateTime<Utc>>,
     pub target_arn: String,
+    /// `FlexibleTimeWindow.MaximumWindowInMinutes` (0 when OFF).
+    pub flexible_minutes: u32,
+    /// The target's `RetryPolicy.MaximumEventAgeInSeconds`, if set.
+    pub max_event_age: Option<u32>,
 }
 
 /// Scheduler client plus the settings every schedule shares. Built once per Lambda.
@@ -164,16 +176,17 @@ impl Schedules {
         }
     }
 
-    fn target(&self, job_id: &str) -> Result<Target, ScheduleError> {
+    fn target(&self, job: &Job) -> Result<Target, ScheduleError> {
         Target::builder()
             .arn(&self.target_arn)
             .role_arn(&self.role_arn)
-            .input(schedule_input(job_id))
-            // Late deliveries are dropped after 5 minutes; duplicates are absorbed by run claims.
+            .input(schedule_input(&job.id))
+            // Deliveries older than the job's catch-up window are dropped (the executor records
+            // a later one as `missed`); duplicates are absorbed by run claims.
             .retry_policy(
                 RetryPolicy::builder()
                     .maximum_retry_attempts(2)
-                    .maximum_event_age_in_seconds(300)
+                    .maximum_event_age_in_seconds(job.policy.catchup_window_seconds as i32)
                     .build(),
             )
             // Deliveries that still fail (throttled or unreachable executor) are kept in the
@@ -189,16 +202,22 @@ impl Schedules {
 
     /// Creates or replaces the job's schedule (every field is resent: UpdateSchedule replaces).
     pub async fn upsert(&self, job: &Job) -> Result<(), ScheduleError> {
-        let window = FlexibleTimeWindow::builder()
-            .mode(FlexibleTimeWindowMode::Off)
-            .build()
-            .map_err(|e| ScheduleError(e.to_string()))?;
+        let minutes = job.policy.flexible_window_minutes;
+        let window = if minutes == 0 {
+            FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off)
+        } else {
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Flexible)
+                .maximum_window_in_minutes(minutes as i32)
+        }
+        .build()
+        .map_err(|e| ScheduleError(e.to_string()))?;
         let end = job
             .end_date
             .and_then(|d| schedule_end(d, self.tz))
             .map(|t| aws_smithy_types::DateTime::from_secs(t.timestamp()));
         let description: String = job.name.chars().take(500).collect();
-        let target = self.target(&job.id)?;
+        let target = self.target(job)?;
         // Create and Update take the same fields (Update replaces all of them): one list.
         macro_rules! with_fields {
             ($request:expr) => {
@@ -206,7 +225,7 @@ impl Schedules {
                     .name(&job.id)
                     .group_name(&self.group)
                     .schedule_expression(job.cron.to_eventbridge())
-                    .schedule_expression_timezone(self.tz.name())
+                    .schedule_expression_timezone(job.policy.timezone.name())
                     .set_end_date(end)
                     .description(&description)
                     .state(ScheduleState::Enabled)
@@ -232,7 +251,11 @@ impl Schedules {
             .map(|t| t.timestamp());
         stored.enabled
             && stored.expression == job.cron.to_eventbridge()
-            && stored.timezone == self.tz.name()
+            && stored.timezone == job.policy.timezone.name()
+            && stored.flexible_minutes == job.policy.flexible_window_minutes
+            && stored
+                .max_event_age
+                .is_none_or(|age| age == job.policy.catchup_window_seconds)
             && stored.end_date.map(|t| t.timestamp()) == end
             && stored.input == schedule_input(&job.id)
             && stored.target_arn == self.target_arn
@@ -311,6 +334,17 @@ impl Schedules {
                     .target()
                     .map(|t| t.arn().to_string())
                     .unwrap_or_default(),
+                flexible_minutes: out
+                    .flexible_time_window()
+                    .filter(|w| w.mode() == &FlexibleTimeWindowMode::Flexible)
+                    .and_then(|w| w.maximum_window_in_minutes())
+                    .unwrap_or(0)
+                    .max(0) as u32,
+                max_event_age: out
+                    .target()
+                    .and_then(|t| t.retry_policy())
+                    .and_then(|r| r.maximum_event_age_in_seconds())
+                    .map(|a| a.max(0) as u32),
             })),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
             Err(e) => Err(e.into()),

@@ -24,6 +24,7 @@ fn execution(job_id: &str, started_at: chrono::DateTime<Utc>, status: &str) -> E
         scheduled_time: Some(started_at),
         start_delay_ms: Some(0),
         alerts: Default::default(),
+        attempts: Vec::new(),
     }
 }
 

@@ -125,17 +125,28 @@ async fn a_run_killed_after_its_claim_is_failed_by_the_next_sweep() {
         scheduled_time: None,
         start_delay_ms: None,
         alerts: Default::default(),
+        attempts: Vec::new(),
     };
     // The executor claimed the fire time and died right after.
     let claim = shared::store::RunClaim::parse(id, "2026-01-05T00:00:00Z").unwrap();
     app.state
         .store
-        .start_execution(&running(180, "old"), Some(&claim))
+        .start_execution(&running(180, "old"), Some(&claim), None)
         .await
         .unwrap();
     app.state
         .store
-        .start_execution(&running(30, "fresh"), None)
+        .start_execution(&running(30, "fresh"), None, None)
+        .await
+        .unwrap();
+    // A run with a long timeout and retries (issue 23): its own budget ends in 10 minutes.
+    app.state
+        .store
+        .start_execution(
+            &running(180, "long"),
+            None,
+            Some(shared::domain::now() + chrono::Duration::minutes(10)),
+        )
         .await
         .unwrap();
     let r = maintenance_fn::handle(&app.maintenance, json!({"task": "sweep"}))
@@ -157,6 +168,7 @@ async fn a_run_killed_after_its_claim_is_failed_by_the_next_sweep() {
             .clone()
     };
     assert_eq!(by_id("fresh")["status"], "running");
+    assert_eq!(by_id("long")["status"], "running", "inside its own budget");
     let old = by_id("old");
     assert_eq!(old["status"], "failed");
     assert!(old["error_message"]

@@ -9,10 +9,21 @@ use shared::{
     store::{RunClaim, StoreError},
 };
 
-/// Handles one delivery. Returns a summary (`{"outcome": "ran"|"skipped"|"auto_paused"|
-/// "duplicate"|"ignored", ...}`); a storage failure is an error, so the invocation fails and
+/// Handles one delivery. Returns a summary (`{"outcome": "ran"|"skipped"|"missed"|
+/// "auto_paused"|"duplicate"|"ignored", ...}`; `skipped` with an `execution` is a fire time
+/// recorded as skipped by the overlap policy, without one a job gone or paused); a storage failure is an error, so the invocation fails and
 /// EventBridge Scheduler retries it (the run claim keeps a retry from running twice).
 pub async fn handle(engine: &Engine, payload: Value) -> Result<Value, StoreError> {
+    handle_until(engine, payload, None).await
+}
+
+/// [`handle`] finishing by `deadline` (the Lambda invocation's, when known): a run's
+/// attempts, its retries' waits and a buffered fire time's wait all end before it.
+pub async fn handle_until(
+    engine: &Engine,
+    payload: Value,
+    deadline: Option<std::time::Instant>,
+) -> Result<Value, StoreError> {
     let input: ScheduledInput = match serde_json::from_value(payload.clone()) {
         Ok(i) => i,
         Err(e) => {
@@ -29,13 +40,16 @@ pub async fn handle(engine: &Engine, payload: Value) -> Result<Value, StoreError
             json!({"outcome": "ignored", "reason": "job_id and an RFC 3339 scheduled_time are required"}),
         );
     }
-    let outcome = engine.run_scheduled(&input).await?;
+    let outcome = engine.run_delivery(&input, deadline).await?;
     Ok(match outcome {
         ScheduledOutcome::Skipped => json!({"outcome": "skipped", "job_id": input.job_id}),
         ScheduledOutcome::AutoPaused => json!({"outcome": "auto_paused", "job_id": input.job_id}),
         ScheduledOutcome::Duplicate => json!({"outcome": "duplicate", "job_id": input.job_id}),
         ScheduledOutcome::Ran(e) => {
             json!({"outcome": "ran", "job_id": input.job_id, "execution": e.to_json()})
+        }
+        ScheduledOutcome::NotRun(e) => {
+            json!({"outcome": e.status.as_str(), "job_id": input.job_id, "execution": e.to_json()})
         }
     })
 }

@@ -232,7 +232,7 @@ async fn validate_cron(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     rate_limit(&state, &user.0, Costly::ValidateCron).await?;
-    Ok(Json(svc::validate_cron(&json_object(&headers, &body)?)?))
+    Ok(Json(svc::validate_cron(&state, &json_object(&headers, &body)?)?))
 }
 
 /// The next fire times of a cron expression in the scheduler zone.

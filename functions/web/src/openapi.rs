@@ -289,8 +289,40 @@ pub struct Job {
     pub updated_at: String,
     /// Reads only: start of the latest run, RFC 3339 UTC.
     pub last_execution_at: Option<String>,
-    /// Reads only: next fire time in the scheduler zone with its offset.
+    /// Reads only: next fire time in the job's zone with its offset.
     pub next_execution_at: Option<String>,
+    pub retry_policy: RetryPolicy,
+    /// Seconds one attempt's outbound call may take, body included (1-600, default 30).
+    pub timeout_seconds: i64,
+    /// `allow` | `skip` | `buffer_one`.
+    pub overlap_policy: String,
+    /// Seconds after its fire time a delivery still runs (60-86400, default 3600).
+    pub catchup_window_seconds: i64,
+    /// IANA zone of the cron (default `Asia/Tokyo`).
+    pub timezone: String,
+    /// EventBridge flexible window, minutes (0 off, 1-15).
+    pub flexible_window_minutes: i64,
+    /// Consecutive failed runs before the job pauses itself (0 never).
+    pub pause_after_failures: i64,
+    /// While paused: the note given with the pause.
+    pub pause_note: Option<String>,
+    /// While paused: who paused it (a user id, or `system`).
+    pub paused_by: Option<String>,
+    /// While paused: when, RFC 3339 UTC.
+    pub paused_at: Option<String>,
+}
+
+/// Temporal's retry policy (`maximum_attempts` counts the first attempt).
+#[derive(ToSchema)]
+pub struct RetryPolicy {
+    /// 1-10 (default 1: no retry).
+    pub maximum_attempts: i64,
+    /// 1-3600 (default 10).
+    pub initial_interval_seconds: i64,
+    /// 1.0-10.0 (default 2.0).
+    pub backoff_coefficient: f64,
+    /// 1-86400 (default 600).
+    pub maximum_interval_seconds: i64,
 }
 
 /// `POST /jobs` and `PUT /jobs/{id}` body (PUT: every key optional).
@@ -315,6 +347,37 @@ pub struct JobWrite {
     pub notify_on_success: Option<bool>,
     /// PUT only.
     pub is_active: Option<bool>,
+    /// Partial objects allowed; absent keys take their defaults.
+    #[schema(value_type = Option<Object>)]
+    pub retry_policy: Option<Value>,
+    pub timeout_seconds: Option<i64>,
+    pub overlap_policy: Option<String>,
+    pub catchup_window_seconds: Option<i64>,
+    pub timezone: Option<String>,
+    pub flexible_window_minutes: Option<i64>,
+    pub pause_after_failures: Option<i64>,
+    /// PUT with `is_active: false` only (≤ 500 characters).
+    pub pause_note: Option<String>,
+}
+
+/// `POST /jobs/{id}/backfill` body: ISO 8601 instants, `[from, to)`.
+#[derive(ToSchema)]
+pub struct BackfillRequest {
+    pub from: String,
+    pub to: String,
+}
+
+/// `POST /jobs/{id}/backfill` answer.
+#[derive(ToSchema)]
+pub struct BackfillResponse {
+    pub message: String,
+    pub job_id: String,
+    /// Every fire time in the range, oldest first, RFC 3339 UTC.
+    pub fire_times: Vec<String>,
+    /// How many of them were not run or queued before.
+    pub new: i64,
+    /// How many were already run or queued.
+    pub already: i64,
 }
 
 /// `{"count","jobs"}`, newest first.
@@ -382,6 +445,8 @@ pub struct CronRequest {
     pub cron_expression: Option<String>,
     /// Preview only: 1-20, default 5.
     pub count: Option<i64>,
+    /// IANA zone (default: the scheduler zone).
+    pub timezone: Option<String>,
 }
 
 /// `POST /jobs/validate-cron` answer (always 200).
@@ -390,6 +455,10 @@ pub struct CronValidation {
     pub valid: bool,
     pub message: String,
     pub error: Option<String>,
+    /// Valid only: the zone read in.
+    pub timezone: Option<String>,
+    /// Valid only: the next fire time there (null when it never fires).
+    pub next_run: Option<String>,
 }
 
 /// `POST /jobs/cron-preview` answer.
@@ -455,9 +524,9 @@ pub struct BulkUploadResponse {
 pub struct Execution {
     pub id: String,
     pub job_id: String,
-    /// `running` | `success` | `failed`.
+    /// `running` | `success` | `failed` | `timed_out` | `skipped` | `missed`.
     pub status: String,
-    /// `scheduled` | `manual`.
+    /// `scheduled` | `manual` | `backfill`.
     pub trigger_type: String,
     pub started_at: String,
     pub completed_at: Option<String>,
@@ -476,10 +545,22 @@ pub struct Execution {
     /// `failed (attempt n): …`; empty until delivered.
     #[schema(value_type = Object)]
     pub alerts: Value,
+    /// Each outbound attempt (retries, issue 23), oldest first.
+    pub attempts: Vec<Attempt>,
     /// Global lists only.
     pub job_name: Option<String>,
     /// Global lists only.
     pub github_repo: Option<String>,
+}
+
+/// One outbound attempt of a run.
+#[derive(ToSchema)]
+pub struct Attempt {
+    pub started_at: String,
+    /// `success` | `failed` | `timed_out`.
+    pub status: String,
+    pub response_status: Option<i64>,
+    pub error: Option<String>,
 }
 
 /// `GET /jobs/{id}/executions` answer.
@@ -498,6 +579,9 @@ pub struct JobStatistics {
     pub success_count: i64,
     pub failed_count: i64,
     pub running_count: i64,
+    pub timed_out_count: i64,
+    pub skipped_count: i64,
+    pub missed_count: i64,
     pub success_rate: f64,
     pub average_duration_seconds: Option<f64>,
 }
@@ -542,6 +626,9 @@ pub struct ExecutionStatistics {
     pub successful_executions: i64,
     pub failed_executions: i64,
     pub running_executions: i64,
+    pub timed_out_executions: i64,
+    pub skipped_executions: i64,
+    pub missed_executions: i64,
     /// Percent, 0-100.
     pub success_rate: f64,
     pub average_duration_seconds: f64,

@@ -225,6 +225,8 @@ fn read_jobs(
             enable_email_notifications: r.get(11).map_err(err)?,
             notification_emails: emails,
             notify_on_success: r.get(13).map_err(err)?,
+            // The system replaced had none of these: its jobs keep their behaviour.
+            policy: shared::domain::RunPolicy::default(),
         };
         let job = draft.into_job(JobOrigin {
             id,
@@ -233,6 +235,7 @@ fn read_jobs(
             created_at: created,
             updated_at: ts(text(r, 17).map_err(err)?).unwrap_or(created),
             last_execution_at: None,
+            pause: None,
         });
         b.jobs.push(job);
     }
@@ -320,6 +323,7 @@ fn read_executions(db: &Connection, b: &mut Bundle) -> Result<(), String> {
             scheduled_time: None,
             start_delay_ms: None,
             alerts: Default::default(),
+            attempts: Vec::new(),
         });
     }
     Ok(())

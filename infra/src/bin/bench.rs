@@ -656,6 +656,7 @@ fn run_rows(job_id: &str, n: usize) -> Vec<Execution> {
                 scheduled_time: Some(started),
                 start_delay_ms: Some(40),
                 alerts: Default::default(),
+                attempts: Vec::new(),
             }
         })
         .collect()

@@ -68,6 +68,10 @@ pub struct JobBody {
     pub notification_emails: Present<Value>,
     pub notify_on_success: Present<bool>,
     pub is_active: Present<bool>,
+    /// The run-policy keys present (issue 23), read by [`super::RunPolicy::apply`].
+    pub policy: super::policy::PolicyPatch,
+    /// `pause_note` as sent (update with `is_active: false`).
+    pub pause_note: Present<Value>,
 }
 
 impl JobBody {
@@ -93,6 +97,8 @@ impl JobBody {
             notification_emails: m.get("notification_emails").cloned(),
             notify_on_success: flag("notify_on_success")?,
             is_active: flag("is_active")?,
+            policy: super::policy::PolicyPatch::from_json(m),
+            pause_note: m.get("pause_note").cloned(),
         })
     }
 

@@ -62,10 +62,10 @@ fn the_next_fire_time_stops_at_the_end_date() {
         .with_timezone(&chrono::Utc);
     let today = NaiveDate::from_ymd_opt(2026, 12, 7);
     let tomorrow = NaiveDate::from_ymd_opt(2026, 12, 8);
-    assert_eq!(job::next_fire_before_end(&cron, today, tz, now), None);
+    assert_eq!(job::next_fire_before_end(&cron, today, (tz, tz), now), None);
     assert_eq!(
-        job::next_fire_before_end(&cron, tomorrow, tz, now).map(|t| t.to_rfc3339()),
+        job::next_fire_before_end(&cron, tomorrow, (tz, tz), now).map(|t| t.to_rfc3339()),
         Some("2026-12-08T09:00:00+09:00".into())
     );
-    assert!(job::next_fire_before_end(&cron, None, tz, now).is_some());
+    assert!(job::next_fire_before_end(&cron, None, (tz, tz), now).is_some());
 }

@@ -242,6 +242,8 @@ pub struct JobDraft {
     pub enable_email_notifications: bool,
     pub notification_emails: Vec<String>,
     pub notify_on_success: bool,
+    /// Retries, timeout, overlap, catch-up, zone, flexible window, pause after failures.
+    pub policy: super::RunPolicy,
 }
 
 /// Who made a job, when, and in which state: what a door adds to a [`JobDraft`].
@@ -253,6 +255,8 @@ pub struct JobOrigin {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub is_active: bool,
     pub last_execution_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Who paused it, when and why (`None` while active).
+    pub pause: Option<super::Pause>,
 }
 
 impl JobOrigin {
@@ -265,6 +269,7 @@ impl JobOrigin {
             updated_at: job.updated_at,
             is_active: job.is_active,
             last_execution_at: job.last_execution_at,
+            pause: job.pause.clone(),
         }
     }
 
@@ -277,6 +282,7 @@ impl JobOrigin {
             updated_at: at,
             is_active: true,
             last_execution_at: None,
+            pause: None,
         }
     }
 }
@@ -298,6 +304,7 @@ impl JobDraft {
             enable_email_notifications: job.enable_email_notifications,
             notification_emails: job.notification_emails.clone(),
             notify_on_success: job.notify_on_success,
+            policy: job.policy,
         }
     }
 
@@ -344,6 +351,7 @@ impl JobDraft {
             ));
         }
         metadata_size(&self.metadata, "Invalid metadata")?;
+        self.policy.checked()?;
         if self.target().is_none() {
             return Err(FieldError::new(
                 "Invalid target",
@@ -375,6 +383,8 @@ impl JobDraft {
             created_at: origin.created_at,
             updated_at: origin.updated_at,
             last_execution_at: origin.last_execution_at,
+            policy: self.policy,
+            pause: origin.pause.filter(|_| !origin.is_active),
         }
     }
 }

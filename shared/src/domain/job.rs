@@ -1,6 +1,6 @@
 //! The job entity (api-contract §2.2) and its JSON shapes (§3.4, client-needs §6).
 
-use super::{fmt_ts, ts, CronExpr, Dispatch, JobTarget};
+use super::{fmt_ts, ts, CronExpr, Dispatch, JobTarget, Pause, RunPolicy};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -22,15 +22,15 @@ pub fn end_instant(end_date: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
 }
 
 /// The next fire time of `cron` after `now` in `tz`, unless it falls at or after the end of
-/// `end_date` (then the schedule never fires it).
+/// `end_date` in `end_tz` (the scheduler zone: then the schedule never fires it).
 pub fn next_fire_before_end(
     cron: &CronExpr,
     end_date: Option<NaiveDate>,
-    tz: Tz,
+    (tz, end_tz): (Tz, Tz),
     now: DateTime<Utc>,
 ) -> Option<DateTime<Tz>> {
     let at = cron.next_fire_from(now, tz)?;
-    match end_date.and_then(|d| end_instant(d, tz)) {
+    match end_date.and_then(|d| end_instant(d, end_tz)) {
         Some(end) if at.with_timezone(&Utc) >= end => None,
         _ => Some(at),
     }
@@ -66,6 +66,14 @@ pub struct Job {
     /// Start of the most recent execution, maintained by the engine.
     #[serde(default, with = "ts::option")]
     pub last_execution_at: Option<DateTime<Utc>>,
+    /// Retries, timeout, overlap, catch-up, time zone, flexible window, pause after failures
+    /// (issue 23); jobs stored before it read as the defaults.
+    #[serde(default)]
+    pub policy: RunPolicy,
+    /// Who paused the job, when and why, while it is paused (`None` when active, or paused
+    /// before pauses were recorded, or by its end date).
+    #[serde(default)]
+    pub pause: Option<Pause>,
 }
 
 impl Job {
@@ -104,18 +112,21 @@ impl Job {
         self.is_active && !self.is_expired(today)
     }
 
-    /// `job.to_dict` (api-contract §2.2): the 18 contract keys.
+    /// `job.to_dict` (api-contract §2.2): the 18 contract keys, then the run policy's seven
+    /// and the pause's three (issue 23).
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self.view(None)).unwrap_or(Value::Null)
     }
 
     /// The read shape (§3.4): [`Job::to_json`] plus `last_execution_at` (UTC `Z`) and
-    /// `next_execution_at` (scheduler zone with offset; null when inactive, never firing, or
-    /// when the next fire time is past the end date: the schedule ends there).
+    /// `next_execution_at` (the job's zone with offset; null when inactive, never firing, or
+    /// when the next fire time is past the end date, read in the scheduler zone `tz`: the
+    /// schedule ends there).
     pub fn to_read_json(&self, tz: Tz, now: DateTime<Utc>) -> Value {
+        let zones = (self.policy.timezone, tz);
         let next_execution_at = self
             .is_active
-            .then(|| next_fire_before_end(&self.cron, self.end_date, tz, now))
+            .then(|| next_fire_before_end(&self.cron, self.end_date, zones, now))
             .flatten()
             .map(|t| t.to_rfc3339());
         let read = ReadTimes {
@@ -145,6 +156,10 @@ impl Job {
             is_active: self.is_active,
             created_at: fmt_ts(&self.created_at),
             updated_at: fmt_ts(&self.updated_at),
+            policy: &self.policy,
+            pause_note: self.pause.as_ref().and_then(|p| p.note.as_deref()),
+            paused_by: self.pause.as_ref().and_then(|p| p.by.as_deref()),
+            paused_at: self.pause.as_ref().map(|p| fmt_ts(&p.at)),
             read,
         }
     }
@@ -171,6 +186,13 @@ struct JobView<'a> {
     is_active: bool,
     created_at: String,
     updated_at: String,
+    /// `retry_policy`, `timeout_seconds`, `overlap_policy`, `catchup_window_seconds`,
+    /// `timezone`, `flexible_window_minutes`, `pause_after_failures` (issue 23).
+    #[serde(flatten)]
+    policy: &'a RunPolicy,
+    pause_note: Option<&'a str>,
+    paused_by: Option<&'a str>,
+    paused_at: Option<String>,
     /// Present (both keys, null when unknown) only in the read shape.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     read: Option<ReadTimes>,

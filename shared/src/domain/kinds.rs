@@ -12,11 +12,25 @@ pub enum ExecutionStatus {
     Running,
     Success,
     Failed,
+    /// The last attempt ran out of the job's `timeout_seconds` (issue 23).
+    TimedOut,
+    /// Not run: the previous run was still going under `overlap_policy: skip` (or a second
+    /// buffered fire time under `buffer_one`).
+    Skipped,
+    /// Not run: delivered later than the job's `catchup_window_seconds` after its fire time.
+    Missed,
 }
 
 impl ExecutionStatus {
-    /// Every status, in the contract's order.
-    pub const ALL: [ExecutionStatus; 3] = [Self::Running, Self::Success, Self::Failed];
+    /// Every status, in the contract's order (then issue 23's).
+    pub const ALL: [ExecutionStatus; 6] = [
+        Self::Running,
+        Self::Success,
+        Self::Failed,
+        Self::TimedOut,
+        Self::Skipped,
+        Self::Missed,
+    ];
 
     /// The contract's string.
     pub fn as_str(self) -> &'static str {
@@ -24,6 +38,9 @@ impl ExecutionStatus {
             Self::Running => "running",
             Self::Success => "success",
             Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Skipped => "skipped",
+            Self::Missed => "missed",
         }
     }
 
@@ -32,18 +49,27 @@ impl ExecutionStatus {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
-    /// Its letter in a counter field (`r`, `s`, `f`; store/executions.rs).
+    /// Its letter in a counter field (`r`, `s`, `f`, `t`, `k`, `m`; store/executions.rs).
     pub fn code(self) -> char {
         match self {
             Self::Running => 'r',
             Self::Success => 's',
             Self::Failed => 'f',
+            Self::TimedOut => 't',
+            Self::Skipped => 'k',
+            Self::Missed => 'm',
         }
     }
 
-    /// Finished (success or failed).
+    /// Finished (any status but running).
     pub fn is_finished(self) -> bool {
         self != Self::Running
+    }
+
+    /// A run that called its target and did not succeed (failed or timed out): what alerts
+    /// report as a failure and `pause_after_failures` counts.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::TimedOut)
     }
 }
 
@@ -53,17 +79,20 @@ impl ExecutionStatus {
 pub enum Trigger {
     Scheduled,
     Manual,
+    /// A past fire time replayed by `POST /jobs/{id}/backfill` (issue 23).
+    Backfill,
 }
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 2] = [Self::Scheduled, Self::Manual];
+    pub const ALL: [Trigger; 3] = [Self::Scheduled, Self::Manual, Self::Backfill];
 
     /// The contract's string.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Scheduled => "scheduled",
             Self::Manual => "manual",
+            Self::Backfill => "backfill",
         }
     }
 
@@ -72,11 +101,12 @@ impl Trigger {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
-    /// Its letter in a counter field (`S`, `M`).
+    /// Its letter in a counter field (`S`, `M`, `B`).
     pub fn code(self) -> char {
         match self {
             Self::Scheduled => 'S',
             Self::Manual => 'M',
+            Self::Backfill => 'B',
         }
     }
 }

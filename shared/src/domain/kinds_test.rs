@@ -19,5 +19,11 @@ fn names_round_trip_and_match_serde() {
         assert_eq!(serde_json::to_value(l).unwrap(), l.as_str());
     }
     assert_eq!(ExecutionStatus::parse("Success"), None);
-    assert!(serde_json::from_value::<ExecutionStatus>("skipped".into()).is_err());
+    assert!(serde_json::from_value::<ExecutionStatus>("queued".into()).is_err());
+    // Counter letters are distinct (store/executions.rs sums fields by them).
+    let codes: std::collections::HashSet<char> =
+        ExecutionStatus::ALL.iter().map(|s| s.code()).collect();
+    assert_eq!(codes.len(), ExecutionStatus::ALL.len());
+    let codes: std::collections::HashSet<char> = Trigger::ALL.iter().map(|t| t.code()).collect();
+    assert_eq!(codes.len(), Trigger::ALL.len());
 }

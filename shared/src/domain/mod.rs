@@ -7,6 +7,7 @@ pub mod draft;
 pub mod job;
 pub mod kinds;
 pub mod name;
+pub mod policy;
 pub mod range;
 pub mod target;
 
@@ -16,6 +17,7 @@ use std::fmt;
 
 pub use cron::{CronError, CronExpr};
 pub use job::Job;
+pub use policy::{OverlapPolicy, Pause, RetryPolicy, RunPolicy};
 pub use kinds::{ExecutionStatus, ExecutionType, Level, TaskState, Trigger};
 pub use range::{DateRange, RangeError};
 pub use target::{parse_dispatch_url, Dispatch, JobTarget};

@@ -6,6 +6,7 @@
 use super::{taxonomy, Caller};
 use crate::{
     domain::{
+        RunPolicy,
         cron::CronExpr,
         draft::{self, FieldError, JobDraft, JobOrigin},
         now, parse_dispatch_url,
@@ -135,7 +136,7 @@ pub struct Upload {
 }
 
 /// Header aliases per field, in priority order (api-contract §4.2).
-const ALIASES: [(&str, &[&str]); 13] = [
+const ALIASES: [(&str, &[&str]); 20] = [
     ("name", &["job name", "name"]),
     (
         "cron",
@@ -178,7 +179,38 @@ const ALIASES: [(&str, &[&str]); 13] = [
         "request_body",
         &["request body", "request_body", "metadata"],
     ),
+    // The run policy (issue 23): JSON key or words; `retry_policy` holds JSON text.
+    ("retry_policy", &["retry_policy", "retry policy"]),
+    ("timeout_seconds", &["timeout_seconds", "timeout seconds", "timeout"]),
+    ("overlap_policy", &["overlap_policy", "overlap policy", "overlap"]),
+    (
+        "catchup_window_seconds",
+        &["catchup_window_seconds", "catch-up window seconds", "catchup window seconds"],
+    ),
+    ("timezone", &["timezone", "time zone", "time_zone"]),
+    (
+        "flexible_window_minutes",
+        &["flexible_window_minutes", "flexible window minutes"],
+    ),
+    (
+        "pause_after_failures",
+        &["pause_after_failures", "pause after failures"],
+    ),
 ];
+
+/// The run-policy cells of a row (absent or blank cells keep the defaults).
+fn policy_cells(row: &HashMap<String, String>) -> crate::domain::policy::PolicyPatch {
+    let cell = |k: &str| field(row, k).map(|v| Value::String(v.to_string()));
+    crate::domain::policy::PolicyPatch {
+        retry_policy: cell("retry_policy"),
+        timeout_seconds: cell("timeout_seconds"),
+        overlap_policy: cell("overlap_policy"),
+        catchup_window_seconds: cell("catchup_window_seconds"),
+        timezone: cell("timezone"),
+        flexible_window_minutes: cell("flexible_window_minutes"),
+        pause_after_failures: cell("pause_after_failures"),
+    }
+}
 
 /// Most job rows one upload accepts; a larger file is refused whole (400 `Too many rows`)
 /// before anything is read or written. Why 1,000: the answer waits for parsing, validation
@@ -319,6 +351,8 @@ struct RowContext<'a> {
     /// The owner of rows that name none (the form's `default_github_owner`, else the platform's).
     default_owner: String,
     today: chrono::NaiveDate,
+    /// The zone of rows that name none (the scheduler zone).
+    zone: chrono_tz::Tz,
     created_at: chrono::DateTime<chrono::Utc>,
     created_by: &'a str,
 }
@@ -440,6 +474,7 @@ async fn row_context<'a>(
         platform_owner: &state.config.default_github_owner,
         default_owner,
         today: today_in(state.config.timezone),
+        zone: state.config.timezone,
         created_at: now(),
         created_by: &user.user.id,
     })
@@ -530,6 +565,10 @@ fn check_row(
             &format!("GitHub owner \"{o}\" is not on this platform's allowlist; an admin can add it (PUT /api/v2/settings/github-owners)."),
         ));
     }
+    let mut policy = RunPolicy::in_zone(ctx.zone);
+    policy
+        .apply(&policy_cells(row), ctx.zone)
+        .map_err(|e| row_error(n, Some(name), e.error, &e.message))?;
     let draft = JobDraft {
         name: name.to_string(),
         cron,
@@ -544,6 +583,7 @@ fn check_row(
         enable_email_notifications: false,
         notification_emails: Vec::new(),
         notify_on_success: false,
+        policy,
     }
     .checked()
     .map_err(|e| row_error(n, Some(name), e.error, &e.message))?;

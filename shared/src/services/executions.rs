@@ -75,6 +75,9 @@ pub struct JobStatistics {
     pub success_count: i64,
     pub failed_count: i64,
     pub running_count: i64,
+    pub timed_out_count: i64,
+    pub skipped_count: i64,
+    pub missed_count: i64,
     /// Percent, 2 dp.
     pub success_rate: f64,
     /// Mean duration of successful runs, seconds, 2 dp; null if none.
@@ -114,6 +117,9 @@ pub async fn job_stats(state: &AppState, id: &str) -> Result<JobStats> {
             success_count: st.success,
             failed_count: st.failed,
             running_count: st.running,
+            timed_out_count: st.timed_out,
+            skipped_count: st.skipped,
+            missed_count: st.missed,
             success_rate: rate,
             average_duration_seconds: avg,
         },
@@ -226,6 +232,9 @@ pub struct Statistics {
     pub successful_executions: i64,
     pub failed_executions: i64,
     pub running_executions: i64,
+    pub timed_out_executions: i64,
+    pub skipped_executions: i64,
+    pub missed_executions: i64,
     /// Percent, unrounded.
     pub success_rate: f64,
     /// Mean duration of every completed run, seconds (0.0 when none).
@@ -250,7 +259,7 @@ pub async fn statistics(
     } else {
         0.0
     };
-    let completed = st.success + st.failed;
+    let completed = st.success + st.failed + st.timed_out;
     let avg = if completed > 0 {
         (st.success_seconds + st.failed_seconds) / completed as f64
     } else {
@@ -261,6 +270,9 @@ pub async fn statistics(
         successful_executions: st.success,
         failed_executions: st.failed,
         running_executions: st.running,
+        timed_out_executions: st.timed_out,
+        skipped_executions: st.skipped,
+        missed_executions: st.missed,
         success_rate: rate,
         average_duration_seconds: avg,
         range: (range.from.is_some() || range.to.is_some()).then(|| range.view()),

@@ -58,9 +58,9 @@ fn running_marker(e: &Execution) -> super::Item {
 pub struct Execution {
     pub id: String,
     pub job_id: String,
-    /// `running` → `success` | `failed`.
+    /// `running` → `success` | `failed` | `timed_out`; or at once `skipped` | `missed`.
     pub status: ExecutionStatus,
-    /// `scheduled` | `manual`.
+    /// `scheduled` | `manual` | `backfill`.
     pub trigger_type: Trigger,
     #[serde(with = "ts")]
     pub started_at: DateTime<Utc>,
@@ -84,6 +84,20 @@ pub struct Execution {
     /// or `failed: …`. Written after the run is recorded; empty until then.
     #[serde(default)]
     pub alerts: std::collections::BTreeMap<String, String>,
+    /// Each outbound attempt, oldest first (one unless the job's retry policy retried).
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+}
+
+/// One outbound attempt of a run (issue 23).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    #[serde(with = "ts")]
+    pub started_at: DateTime<Utc>,
+    /// `success`, `failed` or `timed_out`.
+    pub status: ExecutionStatus,
+    pub response_status: Option<u16>,
+    pub error: Option<String>,
 }
 
 impl Execution {
@@ -173,6 +187,9 @@ pub struct ExecutionStats {
     pub success: i64,
     pub failed: i64,
     pub running: i64,
+    pub timed_out: i64,
+    pub skipped: i64,
+    pub missed: i64,
     /// Sum of successful runs' durations, seconds.
     pub success_seconds: f64,
     /// Sum of failed runs' durations, seconds.
@@ -187,11 +204,15 @@ impl ExecutionStats {
             t.sum(|f| f.len() == 3 && f.starts_with(st) && filter.matches_ignoring_status(f))
         };
         let (success, failed, running) = (by('s'), by('f'), by('r'));
+        let (timed_out, skipped, missed) = (by('t'), by('k'), by('m'));
         Self {
-            total: success + failed + running,
+            total: success + failed + running + timed_out + skipped + missed,
             success,
             failed,
             running,
+            timed_out,
+            skipped,
+            missed,
             success_seconds: t.get(DURATION_SUCCESS_FIELD) as f64 / 1e6,
             failed_seconds: t.get(DURATION_FAILED_FIELD) as f64 / 1e6,
         }
@@ -323,13 +344,18 @@ impl Store {
         Ok(item)
     }
 
-    /// Records a `running` execution. With a claim, the claim and the row are written in one
-    /// transaction that succeeds only for the first delivery: returns `false` for a duplicate.
+    /// Records a `running` execution (or one already finished without running: `skipped`,
+    /// `missed`). With a claim, the claim and the row are written in one transaction that
+    /// succeeds only for the first delivery: returns `false` for a duplicate. A running one
+    /// gets its run-in-flight marker, which the abandoned-run sweep leaves alone until
+    /// `abandon_after` (when given).
     pub async fn start_execution(
         &self,
         e: &Execution,
         claim: Option<&RunClaim>,
+        abandon_after: Option<DateTime<Utc>>,
     ) -> StoreResult<bool> {
+        let running = e.status == ExecutionStatus::Running;
         let mut items = vec![tx::create(&self.table, self.execution_item(e)?)?];
         let delta = Delta {
             at: e.started_at,
@@ -341,8 +367,11 @@ impl Store {
         job.add(&job_scope(&e.job_id), &delta);
         // The job's last run time lives on its small `TOTAL` counter item, which this
         // transaction updates anyway: recording a run never rewrites the job item or its
-        // `JOBS` index copy (a hot partition when thousands of jobs fire together).
-        job.set_on_total(LAST_STARTED_ATTR, s(fmt_ts(&e.started_at)));
+        // `JOBS` index copy (a hot partition when thousands of jobs fire together). A fire
+        // time not run (skipped, missed) is no run.
+        if running {
+            job.set_on_total(LAST_STARTED_ATTR, s(fmt_ts(&e.started_at)));
+        }
         all.extend(job.into_updates(&self.table, self.floor_day())?);
         items.extend(all);
         // The job must still exist: checked in the same transaction as the claim, so once the
@@ -361,7 +390,16 @@ impl Store {
             ]);
             items.insert(0, tx::create(&self.table, claim_item)?);
         }
-        items.push(tx::put(&self.table, running_marker(e), None, &[], &[])?);
+        if running {
+            let mut marker = running_marker(e);
+            if let Some(t) = abandon_after {
+                marker.insert(
+                    "abandon_after".into(),
+                    AttributeValue::N(t.timestamp().to_string()),
+                );
+            }
+            items.push(tx::put(&self.table, marker, None, &[], &[])?);
+        }
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
@@ -718,6 +756,14 @@ impl Store {
                     continue;
                 };
                 let imported = item.contains_key("imported");
+                let budget_left = item
+                    .get("abandon_after")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .is_some_and(|t| t > Utc::now().timestamp());
+                if budget_left {
+                    continue;
+                }
                 match self.get_execution(id).await? {
                     Some(e) if e.status == ExecutionStatus::Running => out.push(Ok((e, imported))),
                     _ => out.push(Err((format!("RUNNING#{shard}"), sk.clone()))),

@@ -612,6 +612,39 @@ impl Store {
         }
     }
 
+    /// Pauses an active job with its pause record (`pause_after_failures`, issue 23) and
+    /// enqueues `tasks` (the notices) in the same transaction; `false` when it was no longer
+    /// active (paused or deleted meanwhile: nobody to tell).
+    pub async fn pause_with(
+        &self,
+        job_id: &str,
+        pause: &crate::domain::Pause,
+        tasks: &[super::outbox::OutboxTask],
+    ) -> StoreResult<bool> {
+        let u = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(pk(job_id)))
+            .key("SK", s("JOB"))
+            .update_expression("SET is_active = :f, updated_at = :now, pause = :pause")
+            .condition_expression("is_active = :t")
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", s(fmt_ts(&pause.at)))
+            .expression_attribute_values(":pause", serde_dynamo::to_attribute_value(pause)?)
+            .build()
+            .map_err(|e| StoreError::Build(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().update(u).build()];
+        items.extend(self.outbox_items(tasks)?);
+        match self.transact(items).await {
+            Ok(()) => {
+                self.note_list_changed().await;
+                Ok(true)
+            }
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// A transaction item that fails unless the job exists (a ConditionCheck: nothing is
     /// written to the job item or its index copies).
     pub(crate) fn job_exists_check(&self, job_id: &str) -> StoreResult<TransactWriteItem> {

@@ -25,6 +25,7 @@ pub mod counters;
 mod executions;
 mod idempotency;
 mod jobs;
+pub mod lease;
 mod notifications;
 pub mod outbox;
 mod rate;
@@ -38,7 +39,7 @@ pub mod verify;
 
 pub use executions::{
     all_scopes as execution_counter_scopes, counter_field, job_scope as job_counter_scope,
-    Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats, RunClaim,
+    Attempt, Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats, RunClaim,
 };
 pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS, IN_PROGRESS_TTL_SECS};
 pub use jobs::{JobVersion, ListMark, ListSnapshot};

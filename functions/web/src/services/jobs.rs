@@ -84,8 +84,19 @@ fn expression_of(b: &Map<String, Value>) -> ApiResult<String> {
 }
 
 /// POST /jobs/validate-cron: always 200 `{"valid":...}`.
-pub fn validate_cron(b: &Map<String, Value>) -> ApiResult<Value> {
-    to_body(core::validate_cron(&expression_of(b)?))
+pub fn validate_cron(state: &AppState, b: &Map<String, Value>) -> ApiResult<Value> {
+    let zone = zone_of(state, b)?;
+    to_body(core::validate_cron(&expression_of(b)?, zone))
+}
+
+/// The optional `timezone` of a cron tool body (an IANA name; absent, null or blank is the
+/// scheduler zone).
+fn zone_of(state: &AppState, b: &Map<String, Value>) -> ApiResult<chrono_tz::Tz> {
+    Ok(b.get("timezone")
+        .map(shared::domain::policy::parse_zone)
+        .transpose()?
+        .flatten()
+        .unwrap_or(state.config.timezone))
 }
 
 /// POST /jobs/cron-preview: `{"timezone","next_runs","count"}`; `count` (a number or a
@@ -102,7 +113,8 @@ pub fn cron_preview(state: &AppState, b: &Map<String, Value>) -> ApiResult<Value
             .map_err(|_| bad_count())?,
         Some(_) => return Err(bad_count()),
     };
-    to_body(core::cron_preview(state, &expression_of(b)?, count)?)
+    let zone = zone_of(state, b)?;
+    to_body(core::cron_preview(&expression_of(b)?, count, zone)?)
 }
 
 /// POST /jobs/{id}/execute after 404/403 and the expiry check (api-contract §3.5 steps 4-9);

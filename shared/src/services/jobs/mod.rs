@@ -21,6 +21,7 @@ use crate::{
         now, parse_dispatch_url,
         target::parse_webhook_url,
         today_in, CronError, CronExpr, Dispatch, ExecutionStatus, Job, JobTarget, Level,
+        RunPolicy,
     },
     engine::RunPlan,
     state::AppState,
@@ -330,6 +331,7 @@ pub async fn create(state: &AppState, caller: Caller<'_>, body: JobBody) -> Resu
         enable_email_notifications: false,
         notification_emails: Vec::new(),
         notify_on_success: false,
+        policy: RunPolicy::in_zone(state.config.timezone),
     };
     apply_target_url(body.target_url.clone().flatten(), &mut job, MSG_SCHEME)?;
     let category = body.category.clone().flatten();
@@ -350,6 +352,7 @@ pub async fn create(state: &AppState, caller: Caller<'_>, body: JobBody) -> Resu
     )?);
     let team = body.team().flatten();
     job.pic_team = Some(resolve_and_validate(state, TaxonKind::Team, team.as_deref()).await?);
+    job.policy.apply(&body.policy, state.config.timezone)?;
     complete_github_owner(&state.config.default_github_owner, &mut job);
     if job.target_url.is_none() && job.target().is_none() {
         return Err(JobError::MissingTarget(
@@ -471,10 +474,51 @@ async fn apply_patch(
         job.notification_emails.clear();
         job.notify_on_success = false;
     }
+    job.policy.apply(&body.policy, state.config.timezone)?;
     Ok(body.is_active.and_then(|v| {
         *is_active = v;
         (v != previous.is_active).then_some(v)
     }))
+}
+
+/// The pause record after an update (issue 23): a pause (`is_active` true → false) records
+/// the caller, the time and the body's `pause_note`; a paused job's note may be edited by
+/// sending `pause_note` again; a resume clears it. A note on an active job is refused.
+fn pause_after_update(
+    caller: Caller<'_>,
+    previous: &Job,
+    is_active: bool,
+    body: &JobBody,
+) -> Result<Option<crate::domain::Pause>> {
+    let note = body
+        .pause_note
+        .as_ref()
+        .map(crate::domain::policy::pause_note)
+        .transpose()?;
+    if is_active {
+        if note.flatten().is_some() {
+            return Err(JobError::Invalid(FieldError::new(
+                "Invalid pause_note",
+                "pause_note is accepted only when the job is paused (is_active: false).",
+            )));
+        }
+        return Ok(None);
+    }
+    Ok(match (&previous.pause, previous.is_active, note) {
+        // Still paused, note untouched.
+        (p, false, None) => p.clone(),
+        // Still paused, note edited.
+        (Some(p), false, Some(note)) => Some(crate::domain::Pause {
+            note,
+            ..p.clone()
+        }),
+        // Paused now (or paused before pauses were recorded).
+        (_, _, note) => Some(crate::domain::Pause {
+            note: note.flatten(),
+            by: Some(caller.user.id.clone()),
+            at: now(),
+        }),
+    })
 }
 
 /// PUT /jobs/{id} after the not-found/owner checks (api-contract §3.5 steps 4-8).
@@ -505,9 +549,11 @@ pub async fn update(
             require_github_owner(state, &d.owner).await?;
         }
     }
+    let pause = pause_after_update(caller, &previous, is_active, &body)?;
     let job = draft.checked()?.into_job(JobOrigin {
         is_active,
         updated_at: now().max(previous.updated_at + Duration::microseconds(1)),
+        pause,
         ..JobOrigin::of(&previous)
     });
 

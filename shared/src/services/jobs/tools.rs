@@ -22,20 +22,33 @@ pub struct CronCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'static str>,
     pub message: String,
+    /// The zone the expression was read in (valid only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<&'static str>,
+    /// Its next fire time there, RFC 3339 with the zone's offset (valid only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<String>,
 }
 
-/// POST /jobs/validate-cron: always an answer, valid or not.
-pub fn validate_cron(expression: &str) -> CronCheck {
+/// POST /jobs/validate-cron: always an answer, valid or not. A valid expression that never
+/// fires in `zone` in the next 5 years (say `0 2 31 2 *`) is still valid, as it was.
+pub fn validate_cron(expression: &str, zone: chrono_tz::Tz) -> CronCheck {
     match CronExpr::parse(expression) {
-        Ok(_) => CronCheck {
+        Ok(cron) => CronCheck {
             valid: true,
             error: None,
             message: "Valid cron expression".into(),
+            timezone: Some(zone.name()),
+            next_run: cron
+                .next_fire_from(Utc::now(), zone)
+                .map(|t| t.to_rfc3339()),
         },
         Err(e) => CronCheck {
             valid: false,
             error: Some("Invalid cron expression"),
             message: e.0,
+            timezone: None,
+            next_run: None,
         },
     }
 }
@@ -50,15 +63,14 @@ pub struct CronPreview {
 }
 
 /// POST /jobs/cron-preview: the next `count` fire times (`count` 0 means 5; clamped to
-/// 0..=20) in the scheduler zone.
-pub fn cron_preview(state: &AppState, expression: &str, count: i64) -> Result<CronPreview> {
+/// 0..=20) in `tz` (the body's `timezone`, else the scheduler zone).
+pub fn cron_preview(expression: &str, count: i64, tz: chrono_tz::Tz) -> Result<CronPreview> {
     let count = if count == 0 {
         5
     } else {
         count.clamp(0, 20) as usize
     };
     let cron = CronExpr::parse(expression)?;
-    let tz = state.config.timezone;
     let next_runs: Vec<String> = cron
         .upcoming(Utc::now(), tz, count)
         .iter()

@@ -1,0 +1,210 @@
+//! What a delivery does before and after its run under the job's run policy (issue 23): the
+//! catch-up window (a late delivery is recorded `missed`), the overlap policy (`skip`
+//! records a `skipped` run while another is in flight; `buffer_one` lets one fire time wait
+//! for it), and `pause_after_failures` (the job pauses itself after that many consecutive
+//! failed scheduled or backfill runs, telling its creator and the admins as an end-date pause
+//! does).
+
+use super::*;
+use crate::domain::{ExecutionStatus, OverlapPolicy, Pause};
+use crate::store::lease::Slot;
+use std::time::Instant;
+
+/// How often a buffered fire time looks at the lease of the run it waits for.
+const BUFFER_POLL: Duration = Duration::from_millis(500);
+
+/// Whether a delivery runs.
+pub(super) enum Admission {
+    /// Run it; `Some(holder)` when it holds the job's lease (to give back afterwards).
+    Run { lease: Option<String> },
+    /// Record it with this status (`missed` or `skipped`) and reason, without running it.
+    NotRun(ExecutionStatus, String),
+}
+
+impl Engine {
+    /// The catch-up and overlap checks of one delivery of `claim` (run id `run_id`, which
+    /// must finish by `budget_end`).
+    pub(super) async fn admit(
+        &self,
+        job: &Job,
+        claim: &RunClaim,
+        trigger: Trigger,
+        run_id: &str,
+        budget_end: Instant,
+    ) -> EngineResult<Admission> {
+        let late = now() - claim.scheduled_time;
+        let window = i64::from(job.policy.catchup_window_seconds);
+        if trigger == Trigger::Scheduled && late.num_seconds() > window {
+            return Ok(Admission::NotRun(
+                ExecutionStatus::Missed,
+                format!(
+                    "Delivered {} s after its fire time, beyond the job's catch-up window of {window} s: not run",
+                    late.num_seconds()
+                ),
+            ));
+        }
+        let until = |end: Instant| {
+            now() + chrono::Duration::from_std(end.saturating_duration_since(Instant::now()))
+                .unwrap_or_default()
+                + chrono::Duration::seconds(60)
+        };
+        let policy = job.policy.overlap_policy;
+        if policy == OverlapPolicy::Allow {
+            return Ok(Admission::Run { lease: None });
+        }
+        let holder = match self
+            .store
+            .take_slot(&job.id, Slot::Lease, run_id, until(budget_end))
+            .await?
+        {
+            None => {
+                return Ok(Admission::Run {
+                    lease: Some(run_id.to_string()),
+                })
+            }
+            Some(h) => h,
+        };
+        if policy == OverlapPolicy::Skip {
+            return Ok(Admission::NotRun(
+                ExecutionStatus::Skipped,
+                format!("The previous run ({holder}) was still running (overlap_policy: skip)"),
+            ));
+        }
+        // buffer_one: one fire time waits; a second one meanwhile is skipped.
+        if let Some(waiting) = self
+            .store
+            .take_slot(&job.id, Slot::Buffer, run_id, until(budget_end))
+            .await?
+        {
+            return Ok(Admission::NotRun(
+                ExecutionStatus::Skipped,
+                format!("The previous run ({holder}) was still running and fire time {waiting} was already waiting for it (overlap_policy: buffer_one)"),
+            ));
+        }
+        let started = Instant::now();
+        let admission = loop {
+            tokio::time::sleep(BUFFER_POLL).await;
+            // The run itself needs its timeout after the wait.
+            if Instant::now() + job.policy.attempt_timeout() > budget_end {
+                break Admission::NotRun(
+                    ExecutionStatus::Skipped,
+                    format!(
+                        "Waited {} s for the previous run ({holder}), which did not finish in time (overlap_policy: buffer_one)",
+                        started.elapsed().as_secs()
+                    ),
+                );
+            }
+            if self
+                .store
+                .take_slot(&job.id, Slot::Lease, run_id, until(budget_end))
+                .await?
+                .is_none()
+            {
+                break Admission::Run {
+                    lease: Some(run_id.to_string()),
+                };
+            }
+        };
+        self.store
+            .release_slot(&job.id, Slot::Buffer, run_id)
+            .await?;
+        Ok(admission)
+    }
+
+    /// Records a fire time that was not run (`missed` or `skipped`) as a finished execution
+    /// claiming its fire time (a duplicate delivery then finds the claim): no alerts, no
+    /// `last_execution_at`. `None` when the fire time was already claimed.
+    pub(super) async fn record_not_run(
+        &self,
+        job: &Job,
+        claim: &RunClaim,
+        trigger: Trigger,
+        (status, reason): (ExecutionStatus, String),
+    ) -> EngineResult<Option<Execution>> {
+        let at = now();
+        let mut exec = self.new_execution(job, job.target().as_ref(), trigger, Some(claim), at);
+        exec.status = status;
+        exec.completed_at = Some(at);
+        exec.duration_seconds = Some(0.0);
+        exec.error_message = Some(reason);
+        Ok(self
+            .store
+            .start_execution(&exec, Some(claim), None)
+            .await?
+            .then_some(exec))
+    }
+
+    /// After a scheduled or backfill run of a job with `pause_after_failures`: counts the
+    /// streak, and pauses the job once it reaches the limit (recording who — `system` — when
+    /// and why), unschedules it, and tells its creator and the active admins.
+    pub(super) async fn after_run(&self, job: &Job, exec: &Execution) -> EngineResult<()> {
+        let limit = job.policy.pause_after_failures;
+        if limit == 0 || exec.trigger_type == Trigger::Manual {
+            return Ok(());
+        }
+        let failed = exec.status.is_failure();
+        let streak = self.store.note_run_result(&job.id, failed).await?;
+        if !failed || streak < limit {
+            return Ok(());
+        }
+        let note = format!("Paused automatically after {streak} consecutive failed runs");
+        let audience = self.end_date_audience().await?;
+        let tasks = failure_pause_notices(&audience.admins, job, &note, &exec.id);
+        let pause = Pause {
+            note: Some(note),
+            by: Some("system".into()),
+            at: now(),
+        };
+        if !self.store.pause_with(&job.id, &pause, &tasks).await? {
+            return Ok(());
+        }
+        if let Err(e) = self.schedules.remove(&job.id).await {
+            tracing::warn!(job_id = %job.id, error = %e, "failure pause: schedule removal failed; reconcile will retry");
+        }
+        self.deliver_notices(&tasks).await;
+        Ok(())
+    }
+}
+
+/// The notices of a pause after consecutive failures: in-app and e-mail (the user's
+/// `JobDisabled` preference) to the creator and the active admins, once per run that paused.
+fn failure_pause_notices(
+    admins: &[String],
+    job: &Job,
+    note: &str,
+    execution_id: &str,
+) -> Vec<OutboxTask> {
+    let recipients = creator_and_admins(admins, job);
+    let title = "Job auto-paused (consecutive failures)";
+    let message = format!("Job \"{}\": {note}. Resume it once the target is fixed.", job.name);
+    let prefix = format!("failpause-{}-{execution_id}", job.id);
+    vec![
+        OutboxTask::new(
+            format!("{prefix}-notify"),
+            Task::Notify {
+                audience: Audience::Users {
+                    ids: recipients.clone(),
+                },
+                title: title.into(),
+                message: message.clone(),
+                level: crate::domain::Level::Warning,
+                related_job_id: Some(job.id.clone()),
+                related_execution_id: Some(execution_id.to_string()),
+            },
+        ),
+        OutboxTask::new(
+            format!("{prefix}-email"),
+            Task::Email {
+                to: EmailTo::Users { ids: recipients },
+                pref: EmailPref::JobDisabled,
+                subject: format!("Job auto-paused: {}", job.name),
+                text: format!("{title}\n\n{message}\n"),
+                html: format!(
+                    "<html><body><h2>{title}</h2><p>{}</p></body></html>",
+                    crate::alerts::html_escape(&message)
+                ),
+                execution_id: Some(execution_id.to_string()),
+            },
+        ),
+    ]
+}
