@@ -1,7 +1,9 @@
 //! Local stand-in for EventBridge Scheduler firing: reads the schedules stored in the
 //! emulator, and when one falls due invokes the executor's own handler with the schedule's
 //! stored `Input`, `<aws.scheduler.scheduled-time>` replaced by the fire time, as
-//! EventBridge would. It honours `State`, `EndDate`, the expression and its time zone.
+//! EventBridge would. It honours `State`, `EndDate`, the expression and its time zone, and
+//! fires one-time `at(…)` schedules (backfills) once, deleting them afterwards as their
+//! `ActionAfterCompletion: DELETE` asks.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use shared::{
@@ -26,12 +28,29 @@ pub const WEEKLY_CRON: &str = "0 9 * * 1";
 /// A schedule ready to evaluate.
 struct Entry {
     schedule: StoredSchedule,
-    cron: CronExpr,
-    tz: chrono_tz::Tz,
+    when: When,
+}
+
+/// When a schedule fires.
+enum When {
+    /// A recurring cron expression in its zone.
+    Cron(CronExpr, chrono_tz::Tz),
+    /// Once, at this instant (`at(…)`), then the schedule deletes itself.
+    At(DateTime<Utc>),
+}
+
+/// The instant of an `at(YYYY-MM-DDTHH:MM:SS)` expression read in `tz`.
+fn at_expression(expression: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    let inner = expression.strip_prefix("at(")?.strip_suffix(')')?;
+    let local = chrono::NaiveDateTime::parse_from_str(inner, "%Y-%m-%dT%H:%M:%S").ok()?;
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 async fn load(state: &AppState) -> Vec<Entry> {
-    let names = match state.schedules.list_names().await {
+    let names = match state.schedules.list_all_names().await {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!(error = %e, "trigger: cannot list schedules");
@@ -41,10 +60,18 @@ async fn load(state: &AppState) -> Vec<Entry> {
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         match state.schedules.get(&name).await {
+            Ok(Some(s)) if s.enabled && s.expression.starts_with("at(") => {
+                match at_expression(&s.expression, parse_timezone(&s.timezone)) {
+                    Some(at) => out.push(Entry {
+                        when: When::At(at),
+                        schedule: s,
+                    }),
+                    None => tracing::warn!(schedule = %name, "trigger: unreadable at() expression"),
+                }
+            }
             Ok(Some(s)) if s.enabled => match s.cron() {
                 Ok(cron) => out.push(Entry {
-                    tz: parse_timezone(&s.timezone),
-                    cron,
+                    when: When::Cron(cron, parse_timezone(&s.timezone)),
                     schedule: s,
                 }),
                 Err(e) => {
@@ -59,11 +86,15 @@ async fn load(state: &AppState) -> Vec<Entry> {
 }
 
 /// The fire time of `entry` in `(after, upto]`, if any (respecting `EndDate`).
+/// A one-time schedule is due once its instant has come (however long ago: it has not
+/// fired while it exists).
 fn due(entry: &Entry, after: DateTime<Utc>, upto: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let t = entry
-        .cron
-        .next_fire_from(after + Duration::nanoseconds(1), entry.tz)?
-        .with_timezone(&Utc);
+    let t = match &entry.when {
+        When::At(at) => return (*at <= upto).then_some(*at),
+        When::Cron(cron, tz) => cron
+            .next_fire_from(after + Duration::nanoseconds(1), *tz)?
+            .with_timezone(&Utc),
+    };
     let before_end = entry.schedule.end_date.is_none_or(|end| t < end);
     (t <= upto && before_end).then_some(t)
 }
@@ -150,10 +181,14 @@ pub async fn run(state: AppState) {
                 }
             });
         }
+        let mut fired_once = Vec::new();
         for entry in &entries {
             let Some(at) = due(entry, prev, now) else {
                 continue;
             };
+            if matches!(entry.when, When::At(_)) {
+                fired_once.push(entry.schedule.name.clone());
+            }
             let Some(event) = payload(&entry.schedule.input, at) else {
                 tracing::warn!(schedule = %entry.schedule.name, "trigger: Input is not JSON");
                 continue;
@@ -166,6 +201,12 @@ pub async fn run(state: AppState) {
                     Err(e) => tracing::error!(error = %e, "executor failed"),
                 }
             });
+        }
+        for name in fired_once {
+            entries.retain(|e| e.schedule.name != name);
+            if let Err(e) = state.schedules.remove(&name).await {
+                tracing::warn!(schedule = %name, error = %e, "trigger: one-time schedule not deleted");
+            }
         }
         prev = now;
     }
@@ -192,9 +233,13 @@ impl Function {
     async fn invoke(&self, event: serde_json::Value) -> Result<serde_json::Value, String> {
         let run = async {
             match self.name {
-                "ExecutorFunction" => executor_fn::handle(&self.state.engine, event)
-                    .await
-                    .map_err(|e| e.to_string()),
+                "ExecutorFunction" => executor_fn::handle_until(
+                    &self.state.engine,
+                    event,
+                    Some(std::time::Instant::now() + self.timeout),
+                )
+                .await
+                .map_err(|e| e.to_string()),
                 _ => maintenance_fn::handle(&self.state, event)
                     .await
                     .map_err(|e| e.to_string()),

@@ -85,6 +85,7 @@ pub use notices::{
     creator_and_admins, end_date_notices, end_date_task_prefix, job_link, slack_escape,
     EndDateAudience, PausePath,
 };
+pub use deliveries::BackfillReport;
 pub use test_run::TestRun;
 
 mod deliveries;

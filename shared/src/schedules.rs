@@ -80,7 +80,15 @@ pub struct ScheduledInput {
     /// schedule's own delivery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<crate::domain::Trigger>,
+    /// A backfill's fire times, oldest first (RFC 3339 UTC; `scheduled_time` is the first):
+    /// the executor runs them in order ([`crate::engine::Engine::run_backfill`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<Vec<String>>,
 }
+
+/// Prefix of the one-time schedules that carry a backfill (never a job id, so the
+/// reconciliation leaves them to finish and delete themselves).
+pub const BACKFILL_PREFIX: &str = "bf-";
 
 /// The `Input` stored on a job's schedule.
 pub fn schedule_input(job_id: &str) -> String {
@@ -88,12 +96,18 @@ pub fn schedule_input(job_id: &str) -> String {
         job_id: job_id.to_string(),
         scheduled_time: SCHEDULED_TIME_PLACEHOLDER.to_string(),
         trigger: None,
+        backfill: None,
     })
     .unwrap_or_default()
 }
 
 /// `EndDate` for an inclusive end date: the first instant of the following day in `tz`
 /// ([`crate::domain::job::end_instant`]).
+/// A fire time as EventBridge delivers it: `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn fmt_fire(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 pub fn schedule_end(end_date: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
     crate::domain::job::end_instant(end_date, tz)
 }
@@ -244,6 +258,80 @@ impl Schedules {
     }
 
     /// Whether a stored schedule is exactly what [`Schedules::upsert`] would write for `job`.
+    /// Queues a backfill of `job`'s fire times `times` (oldest first, at most 100): one
+    /// one-time schedule `at(now + 1 min)` in UTC that deletes itself after it fires
+    /// (`ActionAfterCompletion: DELETE`), named `bf-<UUID v5 of the job id and the times>`,
+    /// so the same backfill asked twice is one schedule. `Ok(false)` when that schedule is
+    /// already there.
+    pub async fn queue_backfill(
+        &self,
+        job: &Job,
+        times: &[DateTime<Utc>],
+    ) -> Result<bool, ScheduleError> {
+        let Some(first) = times.first() else {
+            return Ok(false);
+        };
+        let texts: Vec<String> = times
+            .iter()
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .collect();
+        let key = format!("{}|{}", job.id, texts.join(","));
+        let name = format!(
+            "{BACKFILL_PREFIX}{}",
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes())
+        );
+        let input = serde_json::to_string(&ScheduledInput {
+            job_id: job.id.clone(),
+            scheduled_time: fmt_fire(first),
+            trigger: Some(crate::domain::Trigger::Backfill),
+            backfill: Some(texts),
+        })
+        .map_err(|e| ScheduleError(e.to_string()))?;
+        let at = (Utc::now() + chrono::Duration::minutes(1)).format("at(%Y-%m-%dT%H:%M:%S)");
+        let target = Target::builder()
+            .arn(&self.target_arn)
+            .role_arn(&self.role_arn)
+            .input(input)
+            .retry_policy(
+                RetryPolicy::builder()
+                    .maximum_retry_attempts(2)
+                    .maximum_event_age_in_seconds(3600)
+                    .build(),
+            )
+            .set_dead_letter_config(self.dlq_arn.as_ref().map(|arn| {
+                aws_sdk_scheduler::types::DeadLetterConfig::builder()
+                    .arn(arn)
+                    .build()
+            }))
+            .build()
+            .map_err(|e| ScheduleError(e.to_string()))?;
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|e| ScheduleError(e.to_string()))?;
+        let description: String = format!("Backfill of job {}", job.id);
+        match on_throttle(|| {
+            self.client
+                .create_schedule()
+                .name(&name)
+                .group_name(&self.group)
+                .schedule_expression(at.to_string())
+                .schedule_expression_timezone("UTC")
+                .description(&description)
+                .state(ScheduleState::Enabled)
+                .action_after_completion(aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
+                .flexible_time_window(window.clone())
+                .target(target.clone())
+                .send()
+        })
+        .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConflictException") => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub fn matches(&self, job: &Job, stored: &StoredSchedule) -> bool {
         let end = job
             .end_date
@@ -278,8 +366,16 @@ impl Schedules {
         }
     }
 
-    /// Names of all schedules in the group.
+    /// Names of the jobs' schedules in the group (one per job, named by its id; the
+    /// one-time backfill schedules are left out: they are no job's schedule).
     pub async fn list_names(&self) -> Result<Vec<String>, ScheduleError> {
+        let mut names = self.list_all_names().await?;
+        names.retain(|n| !n.starts_with(BACKFILL_PREFIX));
+        Ok(names)
+    }
+
+    /// Names of every schedule in the group, backfills included.
+    pub async fn list_all_names(&self) -> Result<Vec<String>, ScheduleError> {
         let mut names = Vec::new();
         let mut token = None;
         loop {

@@ -115,7 +115,7 @@ async fn a_failed_scheduled_run_emails_posts_and_notifies_once() {
     let job = app.job(&app.admin_token, body).await;
     let id = job["id"].as_str().unwrap();
 
-    let out = deliver_fire(&app, id, "2026-01-05T00:00:00Z").await;
+    let out = deliver_fire(&app, id, &fire(10)).await;
     assert_eq!(out["outcome"], "ran", "{out}");
     assert_eq!(out["execution"]["status"], "failed");
     let exec_id = out["execution"]["id"].as_str().unwrap().to_string();
@@ -170,7 +170,7 @@ async fn a_failed_scheduled_run_emails_posts_and_notifies_once() {
     assert_eq!(e["alerts"]["slack"], "sent", "{e}");
 
     // The same delivery again (EventBridge retries), and more sweeps: nothing is sent twice.
-    let again = deliver_fire(&app, id, "2026-01-05T09:00:00+09:00").await;
+    let again = deliver_fire(&app, id, &fire_at(10).with_timezone(&chrono_tz::Asia::Tokyo).to_rfc3339()).await;
     assert_eq!(again["outcome"], "duplicate", "{again}");
     sweep(&app).await;
     sweep(&app).await;
@@ -228,7 +228,7 @@ async fn success_mail_only_with_notify_on_success_and_preferences_are_honoured()
         );
     }
     for id in &ids {
-        let out = deliver_fire(&app, id, "2026-01-05T00:00:00Z").await;
+        let out = deliver_fire(&app, id, &fire(10)).await;
         assert_eq!(out["execution"]["status"], "success", "{out}");
     }
     sweep(&app).await;
@@ -277,7 +277,7 @@ async fn ses_down_during_a_run_leaves_the_run_recorded_and_the_failure_visible()
         .to_string();
     let out = executor_fn::handle(
         &broken.engine,
-        json!({"job_id": id, "scheduled_time": "2026-01-05T00:00:00Z"}),
+        json!({"job_id": id, "scheduled_time": fire(10)}),
     )
     .await
     .unwrap();

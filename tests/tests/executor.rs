@@ -54,7 +54,7 @@ async fn scheduled_success_failure_and_timeout() {
             .job(&t, webhook_job(name, &format!("{}{p}", hooks.uri())))
             .await;
         let id = job["id"].as_str().unwrap();
-        let out = deliver(&app, id, "2026-11-22T00:00:00Z").await;
+        let out = deliver(&app, id, &fire(10)).await;
         assert_eq!(out["outcome"], "ran");
         let ex = executions(&app, id).await;
         assert_eq!(ex.len(), 1);
@@ -76,7 +76,7 @@ async fn scheduled_success_failure_and_timeout() {
                 assert_eq!(e["error_message"], "Webhook returned status 503");
             }
             _ => {
-                assert_eq!(e["status"], "failed");
+                assert_eq!(e["status"], "timed_out");
                 assert!(
                     e["error_message"]
                         .as_str()
@@ -128,7 +128,7 @@ async fn duplicate_delivery_runs_once_even_concurrently() {
         )
         .await;
     let id = job["id"].as_str().unwrap();
-    let at = "2026-11-22T01:00:00Z";
+    let at = &fire(5);
     let outcomes = futures::future::join_all((0..5).map(|_| deliver(&app, id, at))).await;
     let ran = outcomes.iter().filter(|o| o["outcome"] == "ran").count();
     let dup = outcomes
@@ -140,7 +140,7 @@ async fn duplicate_delivery_runs_once_even_concurrently() {
     assert_eq!(deliver(&app, id, at).await["outcome"], "duplicate");
     // A different fire time is a new run.
     assert_eq!(
-        deliver(&app, id, "2026-11-22T01:01:00Z").await["outcome"],
+        deliver(&app, id, &fire(4)).await["outcome"],
         "ran"
     );
     assert_eq!(executions(&app, id).await.len(), 2);
@@ -165,7 +165,7 @@ async fn expired_job_is_auto_paused_and_unscheduled() {
         .await;
 
     assert_eq!(
-        deliver(&app, id, "2026-11-22T01:00:00Z").await["outcome"],
+        deliver(&app, id, &fire(5)).await["outcome"],
         "auto_paused"
     );
     assert!(executions(&app, id).await.is_empty());
@@ -192,7 +192,7 @@ async fn expired_job_is_auto_paused_and_unscheduled() {
                 == "Job \"expiring\" passed its end_date (2021-03-04 JST) and was auto-paused."));
     // Further deliveries are skipped: the job is inactive.
     assert_eq!(
-        deliver(&app, id, "2026-11-22T01:01:00Z").await["outcome"],
+        deliver(&app, id, &fire(4)).await["outcome"],
         "skipped"
     );
     hooks.verify().await;
@@ -203,7 +203,7 @@ async fn missing_inactive_and_malformed_inputs() {
     let app = spawn_app().await;
     app.team("PAM").await;
     assert_eq!(
-        deliver(&app, "no-such-job", "2026-11-22T01:00:00Z").await["outcome"],
+        deliver(&app, "no-such-job", &fire(5)).await["outcome"],
         "skipped"
     );
     let job = app
@@ -220,7 +220,7 @@ async fn missing_inactive_and_malformed_inputs() {
     )
     .await;
     assert_eq!(
-        deliver(&app, id, "2026-11-22T01:00:00Z").await["outcome"],
+        deliver(&app, id, &fire(5)).await["outcome"],
         "skipped"
     );
     for bad in [
@@ -256,7 +256,7 @@ async fn github_scheduled_run_and_missing_token() {
         )
         .await;
     let id = job["id"].as_str().unwrap();
-    deliver(&app, id, "2026-11-22T00:00:00Z").await;
+    deliver(&app, id, &fire(10)).await;
     let e = &executions(&app, id).await[0];
     assert_eq!(e["status"], "failed");
     assert_eq!(e["response_status"], 422);
@@ -276,7 +276,7 @@ async fn github_scheduled_run_and_missing_token() {
         )
         .await;
     let id = job["id"].as_str().unwrap();
-    deliver(&no_token, id, "2026-11-22T00:00:00Z").await;
+    deliver(&no_token, id, &fire(10)).await;
     let e = &executions(&no_token, id).await[0];
     assert_eq!(
         e["error_message"],
@@ -301,7 +301,7 @@ async fn private_targets_are_refused_outside_local_mode() {
         )
         .await;
     let id = job["id"].as_str().unwrap();
-    deliver(&app, id, "2026-11-22T00:00:00Z").await;
+    deliver(&app, id, &fire(10)).await;
     let e = &executions(&app, id).await[0];
     assert_eq!(e["status"], "failed");
     assert!(
@@ -333,12 +333,16 @@ async fn every_spelling_of_one_fire_time_runs_once() {
         .await;
     let id = job["id"].as_str().unwrap();
     let outcomes: Vec<Value> = futures::future::join_all(
-        [
-            "2026-11-22T00:00:00Z",
-            "2026-11-22T00:00:00.000Z",
-            "2026-11-22T09:00:00+09:00",
-            "2026-11-22T00:00:00.123456+00:00",
-        ]
+        {
+            let t = fire_at(10);
+            [
+                t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                t.format("%Y-%m-%dT%H:%M:%S.000Z").to_string(),
+                t.with_timezone(&chrono_tz::Asia::Tokyo).to_rfc3339(),
+                t.format("%Y-%m-%dT%H:%M:%S.123456+00:00").to_string(),
+            ]
+        }
+        .iter()
         .map(|at| deliver(&app, id, at)),
     )
     .await;
@@ -354,7 +358,7 @@ async fn every_spelling_of_one_fire_time_runs_once() {
 /// A webhook that sends its headers and the start of a body, then nothing: the run's call
 /// timeout covers the body, and a response that does not complete is a failed run.
 #[tokio::test]
-async fn a_webhook_that_stalls_after_its_headers_is_a_failed_run() {
+async fn a_webhook_that_stalls_after_its_headers_is_a_timed_out_run() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
     app.team("PAM").await;
@@ -374,10 +378,10 @@ async fn a_webhook_that_stalls_after_its_headers_is_a_failed_run() {
     });
     let job = app.job(&app.admin_token, webhook_job("stall", &url)).await;
     let id = job["id"].as_str().unwrap();
-    let out = deliver(&app, id, "2026-11-22T00:00:00Z").await;
+    let out = deliver(&app, id, &fire(10)).await;
     assert_eq!(out["outcome"], "ran");
     let ex = executions(&app, id).await;
-    assert_eq!(ex[0]["status"], "failed", "{}", ex[0]);
+    assert_eq!(ex[0]["status"], "timed_out", "{}", ex[0]);
     let error = ex[0]["error_message"].as_str().unwrap();
     assert!(
         error.contains("did not complete") && error.contains("timed out"),

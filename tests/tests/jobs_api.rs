@@ -565,7 +565,7 @@ async fn manual_execute_webhook_success_failure_and_overrides() {
         .await,
     )
     .await;
-    assert_eq!(v["status"], "failed");
+    assert_eq!(v["status"], "timed_out");
     let (s, v) = read(
         app.post_json(
             &format!("/jobs/{id}/execute"),

@@ -274,7 +274,7 @@ async fn executor_binary_handles_a_schedule_delivery() {
     let id = job["id"].as_str().unwrap();
     let input = shared::schedules::schedule_input(id).replace(
         shared::schedules::SCHEDULED_TIME_PLACEHOLDER,
-        "2026-11-22T00:00:00Z",
+        &fire(10),
     );
     let event: Value = serde_json::from_str(&input).unwrap();
     let r = invoke(&app, "executor", vec![event.clone(), event]).await;
@@ -361,7 +361,7 @@ async fn the_executor_ignores_proxy_settings_for_webhooks() {
         .await;
     let input = shared::schedules::schedule_input(job["id"].as_str().unwrap()).replace(
         shared::schedules::SCHEDULED_TIME_PLACEHOLDER,
-        "2026-11-22T00:00:00Z",
+        &fire(10),
     );
     let event: Value = serde_json::from_str(&input).unwrap();
     let p = proxy.uri();

@@ -128,7 +128,7 @@ async fn a_run_killed_after_its_claim_is_failed_by_the_next_sweep() {
         attempts: Vec::new(),
     };
     // The executor claimed the fire time and died right after.
-    let claim = shared::store::RunClaim::parse(id, "2026-01-05T00:00:00Z").unwrap();
+    let claim = shared::store::RunClaim::parse(id, &fire(10)).unwrap();
     app.state
         .store
         .start_execution(&running(180, "old"), Some(&claim), None)

@@ -40,6 +40,10 @@ pub async fn handle_until(
             json!({"outcome": "ignored", "reason": "job_id and an RFC 3339 scheduled_time are required"}),
         );
     }
+    if input.backfill.is_some() {
+        let report = engine.run_backfill(&input, deadline).await?;
+        return Ok(json!({"outcome": "backfill", "job_id": input.job_id, "report": report}));
+    }
     let outcome = engine.run_delivery(&input, deadline).await?;
     Ok(match outcome {
         ScheduledOutcome::Skipped => json!({"outcome": "skipped", "job_id": input.job_id}),

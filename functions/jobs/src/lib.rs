@@ -31,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(test_run, read_test_run))
         .routes(routes!(get_job, update_job, delete_job))
         .routes(routes!(execute_job))
+        .routes(routes!(backfill_job))
 }
 
 /// The Lambda's whole application.
@@ -221,6 +222,29 @@ async fn execute_job(
     .await
 }
 
+/// Replays the job's fire times in `[from, to)` (owner or admin; at most 100, oldest first):
+/// queued at once, run by the executor, each fire time at most once however often asked.
+#[utoipa::path(post, path = "/api/v2/jobs/{id}/backfill", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    request_body = doc::BackfillRequest,
+    responses((status = 202, body = doc::BackfillResponse), doc::Errors))]
+async fn backfill_job(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    user.require_writer()?;
+    rate_limit(&state, &user.0, Costly::Execute).await?;
+    let job = svc::load_owned(&state, &user, &id, "backfill").await?;
+    let body = json_object(&headers, &body)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(svc::backfill(&state, &user, &job, &body).await?),
+    ))
+}
+
 /// Validates a cron expression (always 200).
 #[utoipa::path(post, path = "/api/v2/jobs/validate-cron", tag = "jobs", security(("bearer" = [])),
     request_body = doc::CronRequest,
@@ -232,7 +256,7 @@ async fn validate_cron(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     rate_limit(&state, &user.0, Costly::ValidateCron).await?;
-    Ok(Json(svc::validate_cron(&state, &json_object(&headers, &body)?)?))
+    Ok(Json(svc::validate_cron(&json_object(&headers, &body)?)?))
 }
 
 /// The next fire times of a cron expression in the scheduler zone.

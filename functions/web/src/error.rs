@@ -273,6 +273,11 @@ impl From<shared::services::jobs::JobError> for ApiError {
                 "Scheduler unavailable",
                 e.to_string(),
             ),
+            E::BackfillUnavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Scheduler unavailable",
+                e.to_string(),
+            ),
             E::Conflict => ApiError::new(StatusCode::CONFLICT, "Conflict", e.to_string()),
             E::Unauthorized(detail) => ApiError::unauthorized(detail),
             E::Settings(e) => e.into(),

@@ -81,6 +81,18 @@ enum Command {
     },
     /// Make every schedule agree with the table now (as `POST /scheduler/resync`).
     Resync,
+    /// Replay a job's fire times in `[from, to)` (as `POST /jobs/{id}/backfill`): at most
+    /// 100, queued as one one-time schedule, run by the executor oldest first, each fire time
+    /// at most once however often asked.
+    Backfill {
+        job_id: String,
+        /// ISO 8601 instant with its offset, inclusive.
+        #[arg(long)]
+        from: String,
+        /// ISO 8601 instant with its offset, exclusive (not in the future).
+        #[arg(long)]
+        to: String,
+    },
     /// Schedules, jobs awaiting repair and the last reconciliation (as `GET /scheduler/status`).
     Status,
     /// The audit log, newest first (as `GET /api/v2/audit`), one page of 50; `--cursor`
@@ -499,6 +511,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 to: instant(to)?,
             };
             println!("{}", audit_page(&state, &filter, cursor.as_deref()).await?);
+        }
+        Command::Backfill { job_id, from, to } => {
+            use shared::services::jobs;
+            let job = jobs::load(&state, &job_id).await.map_err(|e| e.to_string())?;
+            let v = jobs::backfill(&state, None, &job, (Some(&from), Some(&to)))
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Command::Status => {
             let v = shared::services::scheduler::status(&state)

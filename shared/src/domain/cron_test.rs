@@ -228,6 +228,24 @@ fn dst_gap_is_skipped() {
 }
 
 #[test]
+fn dst_repeated_hour_fires_once() {
+    // 2026-11-01 01:30 happens twice in New York (EDT, then EST): one fire time, the first,
+    // as EventBridge Scheduler runs a repeated local time once.
+    let ny = chrono_tz::America::New_York;
+    let cron = CronExpr::parse("30 1 * * *").unwrap();
+    let from = Utc.with_ymd_and_hms(2026, 11, 1, 4, 0, 0).unwrap();
+    let runs: Vec<String> = cron
+        .upcoming(from, ny, 2)
+        .iter()
+        .map(|t| t.to_rfc3339())
+        .collect();
+    assert_eq!(
+        runs,
+        ["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"]
+    );
+}
+
+#[test]
 fn eventbridge_parser_rejects_unsupported() {
     for bad in [
         "cron(0 9 L * ? *)",

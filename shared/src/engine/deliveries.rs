@@ -13,6 +13,21 @@ use std::time::Instant;
 /// How often a buffered fire time looks at the lease of the run it waits for.
 const BUFFER_POLL: Duration = Duration::from_millis(500);
 
+/// What one invocation of a backfill did ([`Engine::run_backfill`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BackfillReport {
+    /// Fire times run now.
+    pub ran: usize,
+    /// Fire times some delivery had already claimed (run, skipped or missed before).
+    pub duplicate: usize,
+    /// Fire times recorded as not run (`skipped` under the overlap policy).
+    pub not_run: usize,
+    /// Fire times left to a continuation schedule (this invocation's time ran out).
+    pub continued: usize,
+    /// Whether the job was gone or paused (nothing more was run).
+    pub stopped: bool,
+}
+
 /// Whether a delivery runs.
 pub(super) enum Admission {
     /// Run it; `Some(holder)` when it holds the job's lease (to give back afterwards).
@@ -22,6 +37,66 @@ pub(super) enum Admission {
 }
 
 impl Engine {
+    /// Runs a backfill's fire times (`input.backfill`, oldest first) one after the other, each
+    /// as a delivery with trigger `backfill` (its own claim, the job's overlap and retry
+    /// policies; the catch-up window does not apply). When the invocation's time would not
+    /// hold one more run, the rest goes to a new one-time schedule through an outbox task
+    /// ([`Task::QueueBackfill`]): every fire time still runs at most once.
+    pub async fn run_backfill(
+        &self,
+        input: &ScheduledInput,
+        deadline: Option<Instant>,
+    ) -> EngineResult<BackfillReport> {
+        let mut report = BackfillReport::default();
+        let Some(job) = self.store.get_job(&input.job_id).await? else {
+            report.stopped = true;
+            return Ok(report);
+        };
+        let times: Vec<RunClaim> = input
+            .backfill
+            .iter()
+            .flatten()
+            .filter_map(|t| RunClaim::parse(&job.id, t))
+            .collect();
+        let budget_end = self.budget_end(self.scheduled, deadline);
+        let room = job.policy.attempt_timeout() + Duration::from_secs(5);
+        for (i, claim) in times.iter().enumerate() {
+            if i > 0 && Instant::now() + room > budget_end {
+                let rest: Vec<String> = times[i..]
+                    .iter()
+                    .map(|c| crate::schedules::fmt_fire(&c.scheduled_time))
+                    .collect();
+                // The task's id names the rest: a retried invocation enqueues it once.
+                let task = OutboxTask::new(
+                    format!("backfill-{}-{}", job.id, rest[0]),
+                    Task::QueueBackfill {
+                        job_id: job.id.clone(),
+                        fire_times: rest.clone(),
+                    },
+                );
+                self.store.enqueue(std::slice::from_ref(&task)).await?;
+                report.continued = rest.len();
+                break;
+            }
+            let one = ScheduledInput {
+                job_id: job.id.clone(),
+                scheduled_time: crate::schedules::fmt_fire(&claim.scheduled_time),
+                trigger: Some(Trigger::Backfill),
+                backfill: None,
+            };
+            match self.run_delivery(&one, deadline).await? {
+                ScheduledOutcome::Ran(_) => report.ran += 1,
+                ScheduledOutcome::Duplicate => report.duplicate += 1,
+                ScheduledOutcome::NotRun(_) => report.not_run += 1,
+                ScheduledOutcome::Skipped | ScheduledOutcome::AutoPaused => {
+                    report.stopped = true;
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
     /// The catch-up and overlap checks of one delivery of `claim` (run id `run_id`, which
     /// must finish by `budget_end`).
     pub(super) async fn admit(

@@ -466,6 +466,24 @@ impl Store {
         Ok(items)
     }
 
+    /// Which of `claims` (one job's fire times) a delivery has claimed already: one
+    /// BatchGetItem of their `RUN#…` / `CLAIM` keys (at most 100 per call; claims are tiny).
+    pub async fn claimed(
+        &self,
+        claims: &[RunClaim],
+    ) -> StoreResult<std::collections::HashSet<DateTime<Utc>>> {
+        let keys: Vec<(String, String)> = claims
+            .iter()
+            .map(|c| (c.key(), "CLAIM".to_string()))
+            .collect();
+        let found = self.batch_get(&keys).await?;
+        Ok(claims
+            .iter()
+            .filter(|c| found.contains_key(&format!("{}|CLAIM", c.key())))
+            .map(|c| c.scheduled_time)
+            .collect())
+    }
+
     /// Counter sums of a scope over an optional range (all time when both bounds are absent).
     /// Returns the per-bucket counts too when a range was given.
     pub async fn execution_counts(

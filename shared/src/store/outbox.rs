@@ -101,6 +101,14 @@ pub enum Task {
         job_ids: Vec<String>,
         sync_token: String,
     },
+    /// Queues the rest of a backfill whose executor ran out of time
+    /// ([`crate::schedules::Schedules::queue_backfill`]: the functions that create schedules
+    /// hold the executor's ARN and the scheduler role; the executor does not).
+    QueueBackfill {
+        job_id: String,
+        /// RFC 3339 UTC fire times, oldest first.
+        fire_times: Vec<String>,
+    },
 }
 
 impl Task {
@@ -111,7 +119,7 @@ impl Task {
             Task::Email { .. } => "email",
             Task::Slack { .. } => "slack",
             Task::PurgeJobHistory { .. } => "purge",
-            Task::SyncSchedules { .. } => "schedule",
+            Task::SyncSchedules { .. } | Task::QueueBackfill { .. } => "schedule",
         }
     }
 
@@ -125,7 +133,9 @@ impl Task {
             Task::Email { execution_id, .. } | Task::Slack { execution_id, .. } => {
                 execution_id.as_deref()
             }
-            Task::PurgeJobHistory { .. } | Task::SyncSchedules { .. } => None,
+            Task::PurgeJobHistory { .. }
+            | Task::SyncSchedules { .. }
+            | Task::QueueBackfill { .. } => None,
         }
     }
 }

@@ -346,3 +346,23 @@ pub async fn read(r: Response) -> (u16, Value) {
     let v = r.json().await.unwrap_or(Value::Null);
     (s, v)
 }
+
+/// The minute of the first call, once per test process: fire times relative to it stay
+/// equal within a test and inside every job's catch-up window (issue 23).
+static BASE_MINUTE: std::sync::OnceLock<chrono::DateTime<chrono::Utc>> = std::sync::OnceLock::new();
+
+/// A fire time `minutes` before [`BASE_MINUTE`].
+pub fn fire_at(minutes: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let base = *BASE_MINUTE.get_or_init(|| {
+        chrono::Utc::now()
+            .duration_trunc(TimeDelta::minutes(1))
+            .expect("a minute")
+    });
+    base - TimeDelta::minutes(minutes)
+}
+
+/// [`fire_at`] as RFC 3339 UTC (`YYYY-MM-DDTHH:MM:SSZ`), as EventBridge delivers it.
+pub fn fire(minutes: i64) -> String {
+    fire_at(minutes).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

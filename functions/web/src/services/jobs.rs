@@ -83,9 +83,24 @@ fn expression_of(b: &Map<String, Value>) -> ApiResult<String> {
     })
 }
 
+/// POST /jobs/{id}/backfill after 404/403: `{"from","to"}` (ISO 8601 strings).
+pub async fn backfill(
+    state: &AppState,
+    user: &CurrentUser,
+    job: &shared::domain::Job,
+    b: &Map<String, Value>,
+) -> ApiResult<Value> {
+    let text = |k: &str| shared::domain::body::str_field(b, k);
+    let (from, to) = (text("from")?, text("to")?);
+    to_body(core::backfill(state, Some(user.caller()), job, (from.as_deref(), to.as_deref())).await?)
+}
+
 /// POST /jobs/validate-cron: always 200 `{"valid":...}`.
-pub fn validate_cron(state: &AppState, b: &Map<String, Value>) -> ApiResult<Value> {
-    let zone = zone_of(state, b)?;
+pub fn validate_cron(b: &Map<String, Value>) -> ApiResult<Value> {
+    let zone = match b.get("timezone") {
+        None => None,
+        Some(v) => shared::domain::policy::parse_zone(v)?,
+    };
     to_body(core::validate_cron(&expression_of(b)?, zone))
 }
 

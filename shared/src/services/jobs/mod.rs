@@ -4,9 +4,11 @@
 //! a [`JobError`], mapped to status codes by the HTTP adapter. `GET /jobs` answers JSON text
 //! rendered from the process's list cache.
 
+mod backfill;
 mod fields;
 mod tools;
 
+pub use backfill::{backfill, fire_times, Backfilled, MAX_FIRE_TIMES};
 pub use tools::{cron_preview, test_run, validate_cron, CronCheck, CronPreview, TestRunRequest};
 
 use super::{
@@ -64,6 +66,9 @@ pub enum JobError {
         "The job's schedule could not be removed, so the job was not deleted. Try again shortly."
     )]
     SchedulerUnavailable,
+    /// The backfill's one-time schedule could not be created: nothing was queued (503).
+    #[error("The backfill could not be queued (the scheduler did not answer). Try again shortly.")]
+    BackfillUnavailable,
     /// Another request changed the job meanwhile (409).
     #[error("The job was changed by another request. Reload it and try again.")]
     Conflict,

@@ -32,15 +32,17 @@ pub struct CronCheck {
 
 /// POST /jobs/validate-cron: always an answer, valid or not. A valid expression that never
 /// fires in `zone` in the next 5 years (say `0 2 31 2 *`) is still valid, as it was.
-pub fn validate_cron(expression: &str, zone: chrono_tz::Tz) -> CronCheck {
+/// With a `zone` (the body's `timezone`), a valid answer also names the zone and the next
+/// fire time there; without one the body is the contract's `{"valid","message"}`.
+pub fn validate_cron(expression: &str, zone: Option<chrono_tz::Tz>) -> CronCheck {
     match CronExpr::parse(expression) {
         Ok(cron) => CronCheck {
             valid: true,
             error: None,
             message: "Valid cron expression".into(),
-            timezone: Some(zone.name()),
-            next_run: cron
-                .next_fire_from(Utc::now(), zone)
+            timezone: zone.map(|z| z.name()),
+            next_run: zone
+                .and_then(|z| cron.next_fire_from(Utc::now(), z))
                 .map(|t| t.to_rfc3339()),
         },
         Err(e) => CronCheck {
