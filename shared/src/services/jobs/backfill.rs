@@ -29,6 +29,15 @@ pub struct Backfilled {
     pub already: usize,
 }
 
+/// What a backfill's audit entry records.
+#[derive(Serialize)]
+struct AuditDetail<'a> {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    fire_times: &'a [String],
+    new: usize,
+}
+
 fn invalid(message: impl Into<String>) -> JobError {
     JobError::Invalid(FieldError::new("Invalid backfill range", message))
 }
@@ -119,7 +128,13 @@ pub async fn backfill(
     let new = if queued { fresh.len() } else { 0 };
     let fire_times: Vec<String> = times.iter().map(crate::schedules::fmt_fire).collect();
     if let Some(c) = caller {
-        let detail = serde_json::json!({"from": from, "to": to, "fire_times": fire_times, "new": new});
+        let detail = AuditDetail {
+            from,
+            to,
+            fire_times: &fire_times,
+            new,
+        };
+        let detail = serde_json::to_value(detail).unwrap_or_default();
         state
             .store
             .put_audit(&c.audit("backfill", "job", &job.id, None, Some(detail)))
