@@ -318,7 +318,11 @@ impl Alerts {
                 sync_token,
             } => self.sync_schedules(job_ids, sync_token).await,
             Task::QueueBackfill { job_id, fire_times } => {
-                let Some(job) = self.store.get_job(job_id).await.map_err(|e| e.to_string())?
+                let Some(job) = self
+                    .store
+                    .get_job(job_id)
+                    .await
+                    .map_err(|e| e.to_string())?
                 else {
                     return Ok(Delivered::Skipped("the job is gone".into()));
                 };

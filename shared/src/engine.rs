@@ -81,11 +81,11 @@ pub const IN_PROGRESS_EXPIRY: Duration = Duration::from_secs(120);
 /// Time kept back from a run's deadline for recording its result (store writes and retries).
 pub const STORE_MARGIN: Duration = Duration::from_secs(4);
 
+pub use deliveries::BackfillReport;
 pub use notices::{
     creator_and_admins, end_date_notices, end_date_task_prefix, job_link, slack_escape,
     EndDateAudience, PausePath,
 };
-pub use deliveries::BackfillReport;
 pub use test_run::TestRun;
 
 mod deliveries;
@@ -605,7 +605,11 @@ impl Engine {
         loop {
             n += 1;
             let left = budget_end.saturating_duration_since(Instant::now());
-            let t = job.policy.attempt_timeout().min(timeouts.per_call).min(left);
+            let t = job
+                .policy
+                .attempt_timeout()
+                .min(timeouts.per_call)
+                .min(left);
             let at = now();
             let mut result = if t < Duration::from_millis(100) {
                 Outcome::timed_out("No time was left for the call".into())

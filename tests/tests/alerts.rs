@@ -170,7 +170,14 @@ async fn a_failed_scheduled_run_emails_posts_and_notifies_once() {
     assert_eq!(e["alerts"]["slack"], "sent", "{e}");
 
     // The same delivery again (EventBridge retries), and more sweeps: nothing is sent twice.
-    let again = deliver_fire(&app, id, &fire_at(10).with_timezone(&chrono_tz::Asia::Tokyo).to_rfc3339()).await;
+    let again = deliver_fire(
+        &app,
+        id,
+        &fire_at(10)
+            .with_timezone(&chrono_tz::Asia::Tokyo)
+            .to_rfc3339(),
+    )
+    .await;
     assert_eq!(again["outcome"], "duplicate", "{again}");
     sweep(&app).await;
     sweep(&app).await;

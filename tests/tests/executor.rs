@@ -139,10 +139,7 @@ async fn duplicate_delivery_runs_once_even_concurrently() {
     // Sequential redelivery of the same fire time: still one.
     assert_eq!(deliver(&app, id, at).await["outcome"], "duplicate");
     // A different fire time is a new run.
-    assert_eq!(
-        deliver(&app, id, &fire(4)).await["outcome"],
-        "ran"
-    );
+    assert_eq!(deliver(&app, id, &fire(4)).await["outcome"], "ran");
     assert_eq!(executions(&app, id).await.len(), 2);
     hooks.verify().await;
 }
@@ -164,10 +161,7 @@ async fn expired_job_is_auto_paused_and_unscheduled() {
     app.expire_job(id, chrono::NaiveDate::from_ymd_opt(2021, 3, 4).unwrap())
         .await;
 
-    assert_eq!(
-        deliver(&app, id, &fire(5)).await["outcome"],
-        "auto_paused"
-    );
+    assert_eq!(deliver(&app, id, &fire(5)).await["outcome"], "auto_paused");
     assert!(executions(&app, id).await.is_empty());
     assert!(
         !app.state
@@ -191,10 +185,7 @@ async fn expired_job_is_auto_paused_and_unscheduled() {
             && n.message
                 == "Job \"expiring\" passed its end_date (2021-03-04 JST) and was auto-paused."));
     // Further deliveries are skipped: the job is inactive.
-    assert_eq!(
-        deliver(&app, id, &fire(4)).await["outcome"],
-        "skipped"
-    );
+    assert_eq!(deliver(&app, id, &fire(4)).await["outcome"], "skipped");
     hooks.verify().await;
 }
 
@@ -219,10 +210,7 @@ async fn missing_inactive_and_malformed_inputs() {
         json!({"is_active": false}),
     )
     .await;
-    assert_eq!(
-        deliver(&app, id, &fire(5)).await["outcome"],
-        "skipped"
-    );
+    assert_eq!(deliver(&app, id, &fire(5)).await["outcome"], "skipped");
     for bad in [
         json!({}),
         json!({"job_id": id}),

@@ -724,12 +724,9 @@ async fn without_its_filtered_client_a_run_calls_nothing_and_fails_closed() {
         .await;
     let id = job["id"].as_str().unwrap();
     let engine = app.state.engine.clone().without_outbound_clients();
-    let out = executor_fn::handle(
-        &engine,
-        json!({"job_id": id, "scheduled_time": fire(10)}),
-    )
-    .await
-    .unwrap();
+    let out = executor_fn::handle(&engine, json!({"job_id": id, "scheduled_time": fire(10)}))
+        .await
+        .unwrap();
     assert_eq!(out["execution"]["status"], "failed", "{out}");
     assert_eq!(
         out["execution"]["error_message"],

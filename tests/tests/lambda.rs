@@ -272,10 +272,8 @@ async fn executor_binary_handles_a_schedule_delivery() {
         )
         .await;
     let id = job["id"].as_str().unwrap();
-    let input = shared::schedules::schedule_input(id).replace(
-        shared::schedules::SCHEDULED_TIME_PLACEHOLDER,
-        &fire(10),
-    );
+    let input = shared::schedules::schedule_input(id)
+        .replace(shared::schedules::SCHEDULED_TIME_PLACEHOLDER, &fire(10));
     let event: Value = serde_json::from_str(&input).unwrap();
     let r = invoke(&app, "executor", vec![event.clone(), event]).await;
     assert_eq!(r[0].0, "response");
@@ -359,10 +357,8 @@ async fn the_executor_ignores_proxy_settings_for_webhooks() {
             webhook_job("proxied", &format!("{}/x", hooks.uri())),
         )
         .await;
-    let input = shared::schedules::schedule_input(job["id"].as_str().unwrap()).replace(
-        shared::schedules::SCHEDULED_TIME_PLACEHOLDER,
-        &fire(10),
-    );
+    let input = shared::schedules::schedule_input(job["id"].as_str().unwrap())
+        .replace(shared::schedules::SCHEDULED_TIME_PLACEHOLDER, &fire(10));
     let event: Value = serde_json::from_str(&input).unwrap();
     let p = proxy.uri();
     let r = invoke_with_env(

@@ -65,7 +65,13 @@ async fn retries_until_success_and_never_on_other_4xx() {
         .mount(&hooks)
         .await;
     let retry = json!({"retry_policy": {"maximum_attempts": 3, "initial_interval_seconds": 1, "backoff_coefficient": 1.0}});
-    let flaky = job_with(&app, "flaky", &format!("{}/flaky", hooks.uri()), retry.clone()).await;
+    let flaky = job_with(
+        &app,
+        "flaky",
+        &format!("{}/flaky", hooks.uri()),
+        retry.clone(),
+    )
+    .await;
     let bad = job_with(&app, "bad", &format!("{}/bad", hooks.uri()), retry).await;
 
     let out = deliver(&app, &flaky, &fire(3)).await;
@@ -98,7 +104,11 @@ async fn retries_until_success_and_never_on_other_4xx() {
     deliver(&app, &bad, &fire(3)).await;
     let e = &executions(&app, &bad).await[0];
     assert_eq!(e["status"], "failed");
-    assert_eq!(e["attempts"].as_array().unwrap().len(), 1, "a 400 is not retried");
+    assert_eq!(
+        e["attempts"].as_array().unwrap().len(),
+        1,
+        "a 400 is not retried"
+    );
 }
 
 #[tokio::test]
@@ -182,7 +192,11 @@ async fn a_job_lives_in_its_own_time_zone() {
 
     // Back to the default zone: null resets it, and the schedule follows.
     let r = app
-        .put_json(&format!("/jobs/{id}"), &app.admin_token, json!({"timezone": null}))
+        .put_json(
+            &format!("/jobs/{id}"),
+            &app.admin_token,
+            json!({"timezone": null}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(app.schedule(id).await.unwrap().timezone, "Asia/Tokyo");
@@ -206,7 +220,9 @@ async fn backfill_runs_each_past_fire_time_once() {
         .unwrap()
         .to_string();
     use chrono::{DurationRound, TimeDelta};
-    let hour = chrono::Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap();
+    let hour = chrono::Utc::now()
+        .duration_trunc(TimeDelta::hours(1))
+        .unwrap();
     let (from, to) = (hour - TimeDelta::hours(3), hour);
     let backfill_path = format!("/jobs/{id}/backfill");
     let ask = || {
@@ -220,7 +236,11 @@ async fn backfill_runs_each_past_fire_time_once() {
     assert_eq!(s, 202, "{v}");
     assert_eq!(v["new"], 3, "{v}");
     let expected: Vec<String> = (0..3)
-        .map(|i| (from + TimeDelta::hours(i)).format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .map(|i| {
+            (from + TimeDelta::hours(i))
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        })
         .collect();
     assert_eq!(v["fire_times"], json!(expected));
 
@@ -237,7 +257,10 @@ async fn backfill_runs_each_past_fire_time_once() {
     };
     let first = bf_names().await;
     assert_eq!(first.len(), 1, "{first:?}");
-    assert!(!app.schedule_names().await.contains(&first[0]), "not a job's schedule");
+    assert!(
+        !app.schedule_names().await.contains(&first[0]),
+        "not a job's schedule"
+    );
     let mut first_payload = None;
     let (mut ran, mut rounds) = (0, 0);
     loop {
@@ -248,7 +271,11 @@ async fn backfill_runs_each_past_fire_time_once() {
         rounds += 1;
         for name in names {
             let stored = app.state.schedules.get(&name).await.unwrap().unwrap();
-            assert!(stored.expression.starts_with("at("), "{}", stored.expression);
+            assert!(
+                stored.expression.starts_with("at("),
+                "{}",
+                stored.expression
+            );
             app.state.schedules.remove(&name).await.unwrap();
             let payload: Value = serde_json::from_str(&stored.input).unwrap();
             first_payload.get_or_insert(payload.clone());
@@ -267,7 +294,10 @@ async fn backfill_runs_each_past_fire_time_once() {
     ex.reverse();
     assert_eq!(
         ex.iter()
-            .map(|e| (e["trigger_type"].as_str().unwrap(), e["scheduled_time"].as_str().unwrap()[..19].to_string()))
+            .map(|e| (
+                e["trigger_type"].as_str().unwrap(),
+                e["scheduled_time"].as_str().unwrap()[..19].to_string()
+            ))
             .collect::<Vec<_>>(),
         expected
             .iter()
@@ -276,25 +306,51 @@ async fn backfill_runs_each_past_fire_time_once() {
     );
     // Asked again (or delivered again): nothing runs twice.
     let (s, v) = read(ask().await).await;
-    assert_eq!((s, v["new"].as_u64(), v["already"].as_u64()), (202, Some(0), Some(3)), "{v}");
-    let again = executor_fn::handle(&app.executor.engine, payload).await.unwrap();
+    assert_eq!(
+        (s, v["new"].as_u64(), v["already"].as_u64()),
+        (202, Some(0), Some(3)),
+        "{v}"
+    );
+    let again = executor_fn::handle(&app.executor.engine, payload)
+        .await
+        .unwrap();
     assert_eq!(again["report"]["ran"], 0, "{again}");
     assert_eq!(again["report"]["duplicate"], 1, "{again}");
     assert_eq!(executions(&app, &id).await.len(), 3);
 
     // Refusals: the future, an empty range, too many fire times, a viewer.
     for (range, why) in [
-        (json!({"from": from.to_rfc3339(), "to": (hour + TimeDelta::hours(2)).to_rfc3339()}), "future"),
-        (json!({"from": to.to_rfc3339(), "to": from.to_rfc3339()}), "reversed"),
-        (json!({"from": (hour - TimeDelta::hours(200)).to_rfc3339(), "to": to.to_rfc3339()}), "200 fire times"),
-        (json!({"from": "yesterday", "to": to.to_rfc3339()}), "not a time"),
+        (
+            json!({"from": from.to_rfc3339(), "to": (hour + TimeDelta::hours(2)).to_rfc3339()}),
+            "future",
+        ),
+        (
+            json!({"from": to.to_rfc3339(), "to": from.to_rfc3339()}),
+            "reversed",
+        ),
+        (
+            json!({"from": (hour - TimeDelta::hours(200)).to_rfc3339(), "to": to.to_rfc3339()}),
+            "200 fire times",
+        ),
+        (
+            json!({"from": "yesterday", "to": to.to_rfc3339()}),
+            "not a time",
+        ),
     ] {
         let (s, v) = read(
-            app.post_json(&format!("/jobs/{id}/backfill"), Some(&app.admin_token), range)
-                .await,
+            app.post_json(
+                &format!("/jobs/{id}/backfill"),
+                Some(&app.admin_token),
+                range,
+            )
+            .await,
         )
         .await;
-        assert_eq!((s, v["error"].as_str()), (400, Some("Invalid backfill range")), "{why}: {v}");
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (400, Some("Invalid backfill range")),
+            "{why}: {v}"
+        );
     }
     let (_, viewer) = app.user("watcher", "viewer").await;
     let r = app
@@ -328,7 +384,10 @@ async fn overlap_skip_and_buffer_one() {
         async move { deliver(app, skip, &t).await }
     }))
     .await;
-    let mut kinds: Vec<&str> = outs.iter().map(|o| o["outcome"].as_str().unwrap()).collect();
+    let mut kinds: Vec<&str> = outs
+        .iter()
+        .map(|o| o["outcome"].as_str().unwrap())
+        .collect();
     kinds.sort();
     assert_eq!(kinds, ["ran", "skipped"], "{outs:?}");
     let ex = executions(&app, &skip).await;
@@ -360,7 +419,11 @@ async fn overlap_skip_and_buffer_one() {
     };
     let (a, (b, c)) = futures::future::join(first, later).await;
     assert_eq!(
-        (a["outcome"].as_str(), b["outcome"].as_str(), c["outcome"].as_str()),
+        (
+            a["outcome"].as_str(),
+            b["outcome"].as_str(),
+            c["outcome"].as_str()
+        ),
         (Some("ran"), Some("ran"), Some("skipped")),
         "{a} {b} {c}"
     );
@@ -370,11 +433,18 @@ async fn overlap_skip_and_buffer_one() {
         .into_iter()
         .filter(|e| e["status"] == "success")
         .collect();
-    let t = |e: &Value, k: &str| chrono::DateTime::parse_from_rfc3339(e[k].as_str().unwrap()).unwrap();
-    assert!(t(&ran[0], "started_at") >= t(&ran[1], "completed_at"), "{ran:?}");
+    let t =
+        |e: &Value, k: &str| chrono::DateTime::parse_from_rfc3339(e[k].as_str().unwrap()).unwrap();
+    assert!(
+        t(&ran[0], "started_at") >= t(&ran[1], "completed_at"),
+        "{ran:?}"
+    );
     let (_, st) = read(
-        app.get(&format!("/jobs/{buffer}/executions/stats"), &app.admin_token)
-            .await,
+        app.get(
+            &format!("/jobs/{buffer}/executions/stats"),
+            &app.admin_token,
+        )
+        .await,
     )
     .await;
     assert_eq!(st["statistics"]["skipped_count"], 1, "{st}");
@@ -412,8 +482,11 @@ async fn a_delivery_past_the_catch_up_window_is_missed() {
     assert_eq!(deliver(&app, &id, &fire(11)).await["outcome"], "duplicate");
     assert_eq!(deliver(&app, &id, &fire(5)).await["outcome"], "ran");
     let (_, v) = read(
-        app.get(&format!("/executions?job_id={id}&status=missed"), &app.admin_token)
-            .await,
+        app.get(
+            &format!("/executions?job_id={id}&status=missed"),
+            &app.admin_token,
+        )
+        .await,
     )
     .await;
     assert_eq!(v["total"], 1, "{v}");
@@ -443,7 +516,10 @@ async fn consecutive_failures_pause_the_job_with_a_notice() {
     let job = &v["job"];
     assert_eq!(job["is_active"], false, "{job}");
     assert_eq!(job["paused_by"], "system");
-    assert!(job["pause_note"].as_str().unwrap().contains("2 consecutive failed runs"));
+    assert!(job["pause_note"]
+        .as_str()
+        .unwrap()
+        .contains("2 consecutive failed runs"));
     assert!(app.schedule(&id).await.is_none(), "unscheduled");
     let (_, n) = read(app.get("/notifications", &app.admin_token).await).await;
     assert!(
@@ -464,19 +540,38 @@ async fn pause_notes_show_until_resumed() {
     let job_path = format!("/jobs/{id}");
     let put = |body: Value| app.put_json(&job_path, &app.admin_token, body);
     let (s, v) = read(put(json!({"pause_note": "too early"})).await).await;
-    assert_eq!((s, v["error"].as_str()), (400, Some("Invalid pause_note")), "{v}");
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("Invalid pause_note")),
+        "{v}"
+    );
     let (s, v) = read(put(json!({"is_active": false, "pause_note": "x".repeat(501)})).await).await;
-    assert_eq!((s, v["error"].as_str()), (400, Some("Invalid pause_note")), "{v}");
-    let (s, _) = read(put(json!({"is_active": false, "pause_note": "waiting for vendor"})).await).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("Invalid pause_note")),
+        "{v}"
+    );
+    let (s, _) =
+        read(put(json!({"is_active": false, "pause_note": "waiting for vendor"})).await).await;
     assert_eq!(s, 200);
     let (_, v) = read(app.get(&format!("/jobs/{id}"), &app.admin_token).await).await;
-    let admin_id = app.state.store.find_user_by_login("admin").await.unwrap().unwrap().id;
+    let admin_id = app
+        .state
+        .store
+        .find_user_by_login("admin")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     assert_eq!(v["job"]["pause_note"], "waiting for vendor");
     assert_eq!(v["job"]["paused_by"], admin_id.as_str());
     assert!(v["job"]["paused_at"].as_str().is_some());
     // Another edit keeps the pause as it was.
     let (s, v) = read(put(json!({"name": "vendor 2"})).await).await;
-    assert_eq!((s, v["job"]["pause_note"].as_str()), (200, Some("waiting for vendor")));
+    assert_eq!(
+        (s, v["job"]["pause_note"].as_str()),
+        (200, Some("waiting for vendor"))
+    );
     let (_, v) = read(put(json!({"is_active": true})).await).await;
     assert_eq!(v["job"]["pause_note"], Value::Null);
     assert_eq!(v["job"]["paused_at"], Value::Null);
@@ -487,7 +582,10 @@ async fn policy_fields_are_validated_and_defaulted_on_every_door() {
     let app = spawn_app().await;
     app.team("PAM").await;
     let job = app
-        .job(&app.admin_token, webhook_job("plain", "https://example.com/h"))
+        .job(
+            &app.admin_token,
+            webhook_job("plain", "https://example.com/h"),
+        )
         .await;
     assert_eq!(
         (
@@ -512,12 +610,24 @@ async fn policy_fields_are_validated_and_defaulted_on_every_door() {
     for (extra, error) in [
         (json!({"timeout_seconds": 0}), "Invalid timeout_seconds"),
         (json!({"timeout_seconds": 601}), "Invalid timeout_seconds"),
-        (json!({"retry_policy": {"maximum_attempts": 11}}), "Invalid retry_policy"),
+        (
+            json!({"retry_policy": {"maximum_attempts": 11}}),
+            "Invalid retry_policy",
+        ),
         (json!({"overlap_policy": "queue"}), "Invalid overlap_policy"),
-        (json!({"catchup_window_seconds": 30}), "Invalid catchup_window_seconds"),
+        (
+            json!({"catchup_window_seconds": 30}),
+            "Invalid catchup_window_seconds",
+        ),
         (json!({"timezone": "Mars/Olympus"}), "Invalid timezone"),
-        (json!({"flexible_window_minutes": 16}), "Invalid flexible_window_minutes"),
-        (json!({"pause_after_failures": "often"}), "Invalid pause_after_failures"),
+        (
+            json!({"flexible_window_minutes": 16}),
+            "Invalid flexible_window_minutes",
+        ),
+        (
+            json!({"pause_after_failures": "often"}),
+            "Invalid pause_after_failures",
+        ),
     ] {
         let mut body = webhook_job("bad policy", "https://example.com/h");
         for (k, v) in extra.as_object().unwrap() {
@@ -529,7 +639,11 @@ async fn policy_fields_are_validated_and_defaulted_on_every_door() {
     // A flexible window reaches the schedule.
     let id = job["id"].as_str().unwrap();
     let r = app
-        .put_json(&format!("/jobs/{id}"), &app.admin_token, json!({"flexible_window_minutes": 5}))
+        .put_json(
+            &format!("/jobs/{id}"),
+            &app.admin_token,
+            json!({"flexible_window_minutes": 5}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(app.schedule(id).await.unwrap().flexible_minutes, 5);
@@ -538,7 +652,11 @@ async fn policy_fields_are_validated_and_defaulted_on_every_door() {
     let csv = "Job Name,Cron Schedule (JST),Target URL,End Date,PIC Team,Timezone,Retry Policy,Overlap Policy\n\
         csv ny,0 9 * * *,https://example.com/h,2099-12-31,PAM,America/New_York,\"{\"\"maximum_attempts\"\": 4}\",skip\n\
         csv bad,0 9 * * *,https://example.com/h,2099-12-31,PAM,Nowhere/Land,,\n";
-    let (s, v) = read(app.upload_csv(&app.admin_token, csv.as_bytes().to_vec()).await).await;
+    let (s, v) = read(
+        app.upload_csv(&app.admin_token, csv.as_bytes().to_vec())
+            .await,
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["created_count"], 1, "{v}");
     assert_eq!(v["errors"][0]["error"], "Invalid timezone", "{v}");
@@ -551,7 +669,11 @@ async fn policy_fields_are_validated_and_defaulted_on_every_door() {
         .unwrap()
         .clone();
     assert_eq!(
-        (&ny["timezone"], &ny["retry_policy"]["maximum_attempts"], &ny["overlap_policy"]),
+        (
+            &ny["timezone"],
+            &ny["retry_policy"]["maximum_attempts"],
+            &ny["overlap_policy"]
+        ),
         (&json!("America/New_York"), &json!(4), &json!("skip"))
     );
 }

@@ -12,16 +12,13 @@ async fn main() -> Result<(), Error> {
     let engine = &state.engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // The context's deadline is epoch milliseconds: what is left of it, from now.
-        let left_ms = u64::try_from(event.context.deadline)
-            .unwrap_or(0)
-            .saturating_sub(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or(0),
-            );
-        let deadline =
-            std::time::Instant::now() + std::time::Duration::from_millis(left_ms);
+        let left_ms = event.context.deadline.saturating_sub(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(left_ms);
         executor_fn::handle_until(engine, event.payload, Some(deadline))
             .await
             .map_err(Error::from)

@@ -514,7 +514,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Backfill { job_id, from, to } => {
             use shared::services::jobs;
-            let job = jobs::load(&state, &job_id).await.map_err(|e| e.to_string())?;
+            let job = jobs::load(&state, &job_id)
+                .await
+                .map_err(|e| e.to_string())?;
             let v = jobs::backfill(&state, None, &job, (Some(&from), Some(&to)))
                 .await
                 .map_err(|e| e.to_string())?;

@@ -17,8 +17,8 @@ use std::fmt;
 
 pub use cron::{CronError, CronExpr};
 pub use job::Job;
-pub use policy::{OverlapPolicy, Pause, RetryPolicy, RunPolicy};
 pub use kinds::{ExecutionStatus, ExecutionType, Level, TaskState, Trigger};
+pub use policy::{OverlapPolicy, Pause, RetryPolicy, RunPolicy};
 pub use range::{DateRange, RangeError};
 pub use target::{parse_dispatch_url, Dispatch, JobTarget};
 

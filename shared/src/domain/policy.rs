@@ -106,7 +106,10 @@ impl RetryPolicy {
             Some(v) => number(v)
                 .filter(|c| (1.0..=10.0).contains(c))
                 .ok_or_else(|| {
-                    invalid("retry_policy.backoff_coefficient must be a number from 1.0 to 10.0.".into())
+                    invalid(
+                        "retry_policy.backoff_coefficient must be a number from 1.0 to 10.0."
+                            .into(),
+                    )
                 })?,
         };
         Ok(Self {
@@ -299,13 +302,8 @@ impl RunPolicy {
                 int_in(Some(v), "flexible_window_minutes", 0, hi)?.unwrap_or(0);
         }
         if let Some(v) = &p.pause_after_failures {
-            self.pause_after_failures = int_in(
-                Some(v),
-                "pause_after_failures",
-                0,
-                MAX_PAUSE_AFTER_FAILURES,
-            )?
-            .unwrap_or(0);
+            self.pause_after_failures =
+                int_in(Some(v), "pause_after_failures", 0, MAX_PAUSE_AFTER_FAILURES)?.unwrap_or(0);
         }
         Ok(())
     }
@@ -402,7 +400,9 @@ pub fn parse_zone(v: &Value) -> Result<Option<Tz>, FieldError> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) if s.len() <= 64 => s.trim().parse::<Tz>().map(Some).map_err(|_| invalid()),
+        Value::String(s) if s.len() <= 64 => {
+            s.trim().parse::<Tz>().map(Some).map_err(|_| invalid())
+        }
         _ => Err(invalid()),
     }
 }
@@ -445,7 +445,9 @@ pub fn pause_note(v: &Value) -> Result<Option<String>, FieldError> {
             if s.chars().count() > MAX_PAUSE_NOTE_CHARS {
                 return Err(invalid("pause_note must be at most 500 characters."));
             }
-            if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+            if s.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+            {
                 return Err(invalid("pause_note may not contain control characters."));
             }
             Ok(Some(s.to_string()).filter(|s| !s.is_empty()))

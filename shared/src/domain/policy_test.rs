@@ -21,7 +21,10 @@ fn retry_policy_reads_partial_objects_and_refuses_out_of_bounds() {
     let p = RetryPolicy::parse(&json!({"maximum_attempts": 3})).unwrap();
     assert_eq!(p.maximum_attempts, 3);
     assert_eq!(p.initial_interval_seconds, 10);
-    assert_eq!(RetryPolicy::parse(&Value::Null).unwrap(), RetryPolicy::default());
+    assert_eq!(
+        RetryPolicy::parse(&Value::Null).unwrap(),
+        RetryPolicy::default()
+    );
     // CSV cells carry the object as JSON text.
     let p = RetryPolicy::parse(&json!("{\"maximum_attempts\": \"4\"}")).unwrap();
     assert_eq!(p.maximum_attempts, 4);
@@ -74,16 +77,70 @@ fn apply_sets_present_keys_and_refuses_each_bound() {
     .unwrap();
     assert_eq!((p.timezone, p.timeout_seconds), (chrono_tz::UTC, 30));
     for (patch, error) in [
-        (PolicyPatch { timeout_seconds: Some(json!(0)), ..Default::default() }, "Invalid timeout_seconds"),
-        (PolicyPatch { timeout_seconds: Some(json!(601)), ..Default::default() }, "Invalid timeout_seconds"),
-        (PolicyPatch { catchup_window_seconds: Some(json!(59)), ..Default::default() }, "Invalid catchup_window_seconds"),
-        (PolicyPatch { flexible_window_minutes: Some(json!(16)), ..Default::default() }, "Invalid flexible_window_minutes"),
-        (PolicyPatch { pause_after_failures: Some(json!(-1)), ..Default::default() }, "Invalid pause_after_failures"),
-        (PolicyPatch { overlap_policy: Some(json!("queue")), ..Default::default() }, "Invalid overlap_policy"),
-        (PolicyPatch { timezone: Some(json!("Mars/Base")), ..Default::default() }, "Invalid timezone"),
-        (PolicyPatch { timezone: Some(json!(9)), ..Default::default() }, "Invalid timezone"),
+        (
+            PolicyPatch {
+                timeout_seconds: Some(json!(0)),
+                ..Default::default()
+            },
+            "Invalid timeout_seconds",
+        ),
+        (
+            PolicyPatch {
+                timeout_seconds: Some(json!(601)),
+                ..Default::default()
+            },
+            "Invalid timeout_seconds",
+        ),
+        (
+            PolicyPatch {
+                catchup_window_seconds: Some(json!(59)),
+                ..Default::default()
+            },
+            "Invalid catchup_window_seconds",
+        ),
+        (
+            PolicyPatch {
+                flexible_window_minutes: Some(json!(16)),
+                ..Default::default()
+            },
+            "Invalid flexible_window_minutes",
+        ),
+        (
+            PolicyPatch {
+                pause_after_failures: Some(json!(-1)),
+                ..Default::default()
+            },
+            "Invalid pause_after_failures",
+        ),
+        (
+            PolicyPatch {
+                overlap_policy: Some(json!("queue")),
+                ..Default::default()
+            },
+            "Invalid overlap_policy",
+        ),
+        (
+            PolicyPatch {
+                timezone: Some(json!("Mars/Base")),
+                ..Default::default()
+            },
+            "Invalid timezone",
+        ),
+        (
+            PolicyPatch {
+                timezone: Some(json!(9)),
+                ..Default::default()
+            },
+            "Invalid timezone",
+        ),
     ] {
-        assert_eq!(RunPolicy::default().apply(&patch, DEFAULT_TIMEZONE).unwrap_err().error, error);
+        assert_eq!(
+            RunPolicy::default()
+                .apply(&patch, DEFAULT_TIMEZONE)
+                .unwrap_err()
+                .error,
+            error
+        );
     }
 }
 
@@ -98,7 +155,12 @@ fn stored_policies_without_keys_read_as_the_defaults() {
 
 #[test]
 fn pause_notes_are_bounded() {
-    assert_eq!(pause_note(&json!(" waiting for vendor ")).unwrap().as_deref(), Some("waiting for vendor"));
+    assert_eq!(
+        pause_note(&json!(" waiting for vendor "))
+            .unwrap()
+            .as_deref(),
+        Some("waiting for vendor")
+    );
     assert_eq!(pause_note(&json!("")).unwrap(), None);
     assert!(pause_note(&json!("x".repeat(501))).is_err());
     assert!(pause_note(&json!("bell\u{7}")).is_err());

@@ -119,8 +119,9 @@ impl Engine {
             ));
         }
         let until = |end: Instant| {
-            now() + chrono::Duration::from_std(end.saturating_duration_since(Instant::now()))
-                .unwrap_or_default()
+            now()
+                + chrono::Duration::from_std(end.saturating_duration_since(Instant::now()))
+                    .unwrap_or_default()
                 + chrono::Duration::seconds(60)
         };
         let policy = job.policy.overlap_policy;
@@ -251,7 +252,10 @@ fn failure_pause_notices(
 ) -> Vec<OutboxTask> {
     let recipients = creator_and_admins(admins, job);
     let title = "Job auto-paused (consecutive failures)";
-    let message = format!("Job \"{}\": {note}. Resume it once the target is fixed.", job.name);
+    let message = format!(
+        "Job \"{}\": {note}. Resume it once the target is fixed.",
+        job.name
+    );
     let prefix = format!("failpause-{}-{execution_id}", job.id);
     vec![
         OutboxTask::new(

@@ -6,12 +6,11 @@
 use super::{taxonomy, Caller};
 use crate::{
     domain::{
-        RunPolicy,
         cron::CronExpr,
         draft::{self, FieldError, JobDraft, JobOrigin},
         now, parse_dispatch_url,
         target::looks_like_shorthand,
-        today_in, Job,
+        today_in, Job, RunPolicy,
     },
     state::AppState,
     store::{
@@ -181,11 +180,21 @@ const ALIASES: [(&str, &[&str]); 20] = [
     ),
     // The run policy (issue 23): JSON key or words; `retry_policy` holds JSON text.
     ("retry_policy", &["retry_policy", "retry policy"]),
-    ("timeout_seconds", &["timeout_seconds", "timeout seconds", "timeout"]),
-    ("overlap_policy", &["overlap_policy", "overlap policy", "overlap"]),
+    (
+        "timeout_seconds",
+        &["timeout_seconds", "timeout seconds", "timeout"],
+    ),
+    (
+        "overlap_policy",
+        &["overlap_policy", "overlap policy", "overlap"],
+    ),
     (
         "catchup_window_seconds",
-        &["catchup_window_seconds", "catch-up window seconds", "catchup window seconds"],
+        &[
+            "catchup_window_seconds",
+            "catch-up window seconds",
+            "catchup window seconds",
+        ],
     ),
     ("timezone", &["timezone", "time zone", "time_zone"]),
     (

@@ -44,7 +44,10 @@ impl Store {
             .item("PK", s(format!("JOB#{job_id}")))
             .item("SK", s(slot.sort_key()))
             .item("holder", s(holder))
-            .item("expires_at", AttributeValue::N(until.timestamp().to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N(until.timestamp().to_string()),
+            )
             .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()

@@ -38,8 +38,8 @@ mod users;
 pub mod verify;
 
 pub use executions::{
-    all_scopes as execution_counter_scopes, counter_field, job_scope as job_counter_scope,
-    Attempt, Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats, RunClaim,
+    all_scopes as execution_counter_scopes, counter_field, job_scope as job_counter_scope, Attempt,
+    Execution, ExecutionFilter, ExecutionPage, ExecutionScope, ExecutionStats, RunClaim,
 };
 pub use idempotency::{IdempotencyRecord, IDEMPOTENCY_TTL_SECS, IN_PROGRESS_TTL_SECS};
 pub use jobs::{JobVersion, ListMark, ListSnapshot};

@@ -92,7 +92,15 @@ pub async fn backfill(
 ) -> ApiResult<Value> {
     let text = |k: &str| shared::domain::body::str_field(b, k);
     let (from, to) = (text("from")?, text("to")?);
-    to_body(core::backfill(state, Some(user.caller()), job, (from.as_deref(), to.as_deref())).await?)
+    to_body(
+        core::backfill(
+            state,
+            Some(user.caller()),
+            job,
+            (from.as_deref(), to.as_deref()),
+        )
+        .await?,
+    )
 }
 
 /// POST /jobs/validate-cron: always 200 `{"valid":...}`.

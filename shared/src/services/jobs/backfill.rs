@@ -44,9 +44,14 @@ fn invalid(message: impl Into<String>) -> JobError {
 
 /// An ISO 8601 instant with its offset (`2026-12-01T09:00:00+09:00`, `…Z`).
 fn instant(key: &str, raw: Option<&str>) -> Result<DateTime<Utc>> {
-    let raw = raw.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
-        invalid(format!("\"{key}\" is required: an ISO 8601 time with its offset."))
-    })?;
+    let raw = raw
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            invalid(format!(
+                "\"{key}\" is required: an ISO 8601 time with its offset."
+            ))
+        })?;
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {

@@ -22,8 +22,7 @@ use crate::{
         draft::{self, FieldError, JobDraft, JobOrigin},
         now, parse_dispatch_url,
         target::parse_webhook_url,
-        today_in, CronError, CronExpr, Dispatch, ExecutionStatus, Job, JobTarget, Level,
-        RunPolicy,
+        today_in, CronError, CronExpr, Dispatch, ExecutionStatus, Job, JobTarget, Level, RunPolicy,
     },
     engine::RunPlan,
     state::AppState,
@@ -513,10 +512,7 @@ fn pause_after_update(
         // Still paused, note untouched.
         (p, false, None) => p.clone(),
         // Still paused, note edited.
-        (Some(p), false, Some(note)) => Some(crate::domain::Pause {
-            note,
-            ..p.clone()
-        }),
+        (Some(p), false, Some(note)) => Some(crate::domain::Pause { note, ..p.clone() }),
         // Paused now (or paused before pauses were recorded).
         (_, _, note) => Some(crate::domain::Pause {
             note: note.flatten(),
