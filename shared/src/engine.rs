@@ -81,6 +81,10 @@ pub const IN_PROGRESS_EXPIRY: Duration = Duration::from_secs(120);
 /// Time kept back from a run's deadline for recording its result (store writes and retries).
 pub const STORE_MARGIN: Duration = Duration::from_secs(4);
 
+/// How much longer than its timeout one attempt may take before it is cut off from outside:
+/// the calls' own timeouts fire first and say what timed out.
+const ATTEMPT_GRACE: Duration = Duration::from_millis(250);
+
 pub use deliveries::BackfillReport;
 pub use notices::{
     creator_and_admins, end_date_notices, end_date_task_prefix, job_link, slack_escape,
@@ -614,12 +618,14 @@ impl Engine {
             let mut result = if t < Duration::from_millis(100) {
                 Outcome::timed_out("No time was left for the call".into())
             } else {
+                // The calls carry `t` themselves (their own "timed out" text); this bound is
+                // the backstop for whatever is not one call (GitHub's fallbacks, the body).
                 let work = self.call(job, plan, trigger, t, exec);
-                match tokio::time::timeout(t, work).await {
+                match tokio::time::timeout(t + ATTEMPT_GRACE, work).await {
                     Ok(o) => o,
                     Err(_) => Outcome::timed_out(format!(
-                        "Run exceeded {} s and was abandoned",
-                        t.as_secs()
+                        "Run exceeded {:.1} s and was abandoned",
+                        t.as_secs_f64()
                     )),
                 }
             };
