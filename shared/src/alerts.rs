@@ -317,22 +317,9 @@ impl Alerts {
                 job_ids,
                 sync_token,
             } => self.sync_schedules(job_ids, sync_token).await,
-            Task::QueueBackfill { job_id, fire_times } => {
-                let Some(job) = self
-                    .store
-                    .get_job(job_id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                else {
-                    return Ok(Delivered::Skipped("the job is gone".into()));
-                };
-                let times: Vec<_> = fire_times
-                    .iter()
-                    .filter_map(|t| crate::store::RunClaim::parse(job_id, t))
-                    .map(|c| c.scheduled_time)
-                    .collect();
+            Task::OneTimeSchedule { schedule } => {
                 self.schedules
-                    .queue_backfill(&job, &times)
+                    .create_one_time(schedule)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(Delivered::Done)

@@ -112,6 +112,9 @@ pub enum ScheduledOutcome {
     Ran(Box<Execution>),
     /// Not run under the job's run policy: the recorded `missed` or `skipped` execution.
     NotRun(Box<Execution>),
+    /// Ran and retries later (the next attempt's wait did not fit this invocation): the
+    /// execution, still `running`.
+    Parked(Box<Execution>),
 }
 
 /// Engine errors: storage failed (the delivery should be retried).
@@ -206,6 +209,9 @@ impl Engine {
         input: &ScheduledInput,
         deadline: Option<Instant>,
     ) -> EngineResult<ScheduledOutcome> {
+        if let Some(resume) = &input.resume {
+            return self.resume(input, resume, deadline).await;
+        }
         let Some(job) = self.store.get_job(&input.job_id).await? else {
             tracing::info!(job_id = %input.job_id, "scheduled run for a missing job: skipped");
             return Ok(ScheduledOutcome::Skipped);
@@ -250,19 +256,14 @@ impl Engine {
         let ran = self
             .execute(&job, plan, (trigger, &run_id), Some(&claim), budget_end)
             .await;
-        if let Some(holder) = lease {
-            if let Err(e) = self.store.release_slot(&job.id, Slot::Lease, &holder).await {
-                tracing::warn!(job_id = %job.id, error = %e, "lease not released; it expires");
+        if ran.is_err() || matches!(ran, Ok(None)) {
+            if let Some(holder) = &lease {
+                if let Err(e) = self.store.release_slot(&job.id, Slot::Lease, holder).await {
+                    tracing::warn!(job_id = %job.id, error = %e, "lease not released; it expires");
+                }
             }
         }
-        let ran = ran?;
-        if let Some(e) = &ran {
-            self.after_run(&job, e).await?;
-        }
-        Ok(match ran {
-            Some(e) => ScheduledOutcome::Ran(Box::new(e)),
-            None => ScheduledOutcome::Duplicate,
-        })
+        self.after_delivery(&job, ran?).await
     }
 
     /// Runs a job now for a user (api-contract §3.5 execute, §6.5); returns the execution.
@@ -526,7 +527,8 @@ impl Engine {
     }
 
     /// Records and performs one run (id `run_id`), its attempts under the job's retry policy,
-    /// all done by `budget_end`. `None` when the claim was already taken.
+    /// all done by `budget_end` (or parked for a later invocation: [`Engine::park`]). `None`
+    /// when the claim was already taken.
     async fn execute(
         &self,
         job: &Job,
@@ -555,24 +557,47 @@ impl Engine {
             tracing::info!(job_id = %job.id, "duplicate delivery: already claimed");
             return Ok(None);
         }
-        let timeouts = match trigger {
-            Trigger::Manual => self.manual,
-            Trigger::Scheduled | Trigger::Backfill => self.scheduled,
-        };
-        let result = match plan {
-            None => Outcome::failed(format!(
+        let attempted = match plan {
+            None => Attempted::Done(Outcome::failed(format!(
                 "Job '{}' has invalid configuration (neither GitHub Actions nor webhook URL)",
                 job.name
-            )),
-            Some(plan) => {
-                self.attempts(job, &plan, trigger, (timeouts, budget_end), &mut exec)
-                    .await
-            }
+            ))),
+            Some(plan) => self.attempts(job, &plan, (budget_end, 1), &mut exec).await,
         };
+        self.settle(job, exec, attempted).await
+    }
+
+    /// Finishes a run after its attempts, or parks it until its next attempt.
+    async fn settle(
+        &self,
+        job: &Job,
+        exec: Execution,
+        attempted: Attempted,
+    ) -> EngineResult<Option<Execution>> {
+        match attempted {
+            Attempted::Done(result) => self.finish(job, exec, result).await,
+            Attempted::Later { attempt, at, last } => {
+                self.park(job, exec, (attempt, at), last).await
+            }
+        }
+    }
+
+    /// Records a run's result with its alerts (one transaction), then delivers its in-app
+    /// notices.
+    async fn finish(
+        &self,
+        job: &Job,
+        mut exec: Execution,
+        result: Outcome,
+    ) -> EngineResult<Option<Execution>> {
         let completed = now();
         exec.completed_at = Some(completed);
-        exec.duration_seconds =
-            Some((completed - started_at).num_microseconds().unwrap_or(0) as f64 / 1e6);
+        exec.duration_seconds = Some(
+            (completed - exec.started_at)
+                .num_microseconds()
+                .unwrap_or(0) as f64
+                / 1e6,
+        );
         exec.status = result.final_status();
         exec.response_status = result.status;
         exec.error_message = result.error.clone();
@@ -591,29 +616,158 @@ impl Engine {
         Ok(Some(exec))
     }
 
-    /// The attempts of one run (issue 23): each bounded by the job's `timeout_seconds`,
-    /// `timeouts.per_call` and what is left before `budget_end`, recorded on `exec`; a
-    /// connect or timeout error, 408, 429 or 5xx is retried after the policy's backoff (or
-    /// the answer's `Retry-After`) while attempts remain and the next one fits the budget;
-    /// any other answer ends the run. Returns the last attempt's outcome.
+    /// Parks a scheduled or backfill run whose next attempt's wait does not fit this
+    /// invocation: the row stays `running` with its attempts so far and the next attempt's
+    /// number (`resume_attempt`), its run-in-flight marker is kept past the wait
+    /// (`abandon_after`), its lease too, and — in the same transaction — an outbox task
+    /// creates the one-time schedule `rt-<execution id>-<attempt>` at the attempt's time
+    /// ([`crate::schedules::retry_schedule`]). The invocation it starts claims that attempt
+    /// once ([`Engine::resume`]).
+    async fn park(
+        &self,
+        job: &Job,
+        mut exec: Execution,
+        (attempt, at): (u32, chrono::DateTime<chrono::Utc>),
+        last: Outcome,
+    ) -> EngineResult<Option<Execution>> {
+        let Some(scheduled_time) = exec.scheduled_time else {
+            // Only runs with a fire time are parked; a manual one ends within its request.
+            return self.finish(job, exec, last).await;
+        };
+        let input = ScheduledInput {
+            job_id: job.id.clone(),
+            scheduled_time: crate::schedules::fmt_fire(&scheduled_time),
+            trigger: (exec.trigger_type == Trigger::Backfill).then_some(Trigger::Backfill),
+            backfill: None,
+            resume: None,
+        };
+        let resume = crate::schedules::Resume {
+            execution_id: exec.id.clone(),
+            attempt,
+        };
+        let Some(schedule) = crate::schedules::retry_schedule(&input, resume, at) else {
+            return self.finish(job, exec, last).await;
+        };
+        exec.response_status = last.status;
+        exec.error_message = last
+            .error
+            .map(|e| format!("{e} (attempt {attempt} at {})", crate::domain::fmt_ts(&at)));
+        let task = OutboxTask::new(
+            format!("retry-{}-{attempt}", exec.id),
+            Task::OneTimeSchedule { schedule },
+        );
+        let budget = chrono::Duration::from_std(self.scheduled.total).unwrap_or_default();
+        let abandon_after = at + budget + chrono::Duration::seconds(120);
+        if !self
+            .store
+            .park_execution(&exec, attempt, abandon_after, &task)
+            .await?
+        {
+            tracing::warn!(execution_id = %exec.id, "run parked after it was marked abandoned");
+            return Ok(Some(exec));
+        }
+        if job.policy.overlap_policy != crate::domain::OverlapPolicy::Allow {
+            self.store
+                .extend_slot(&job.id, Slot::Lease, &exec.id, abandon_after)
+                .await?;
+        }
+        // The schedule now (the outbox worker retries it on failure).
+        if let Err(e) = self.alerts.deliver(std::slice::from_ref(&task.id)).await {
+            tracing::warn!(error = %e, "retry schedule left to the outbox workers");
+        }
+        tracing::info!(execution_id = %exec.id, attempt, at = %at, "run parked until its next attempt");
+        Ok(Some(exec))
+    }
+
+    /// Resumes a parked run at attempt `resume.attempt` (a one-time schedule's delivery):
+    /// claims that attempt on the row (UpdateItem, condition `resume_attempt = n`), so a
+    /// duplicate delivery makes no second attempt; then attempts on, and finishes or parks
+    /// again. `Duplicate` when the attempt was claimed or the run ended meanwhile.
+    pub async fn resume(
+        &self,
+        input: &ScheduledInput,
+        resume: &crate::schedules::Resume,
+        deadline: Option<Instant>,
+    ) -> EngineResult<ScheduledOutcome> {
+        let Some(job) = self.store.get_job(&input.job_id).await? else {
+            return Ok(ScheduledOutcome::Skipped);
+        };
+        let Some(mut exec) = self.store.get_execution(&resume.execution_id).await? else {
+            return Ok(ScheduledOutcome::Duplicate);
+        };
+        if exec.status.is_finished()
+            || exec.job_id != job.id
+            || !self.store.claim_attempt(&exec, resume.attempt).await?
+        {
+            return Ok(ScheduledOutcome::Duplicate);
+        }
+        let budget_end = self.budget_end(self.scheduled, deadline);
+        let attempted = match job.target() {
+            None => Attempted::Done(Outcome::failed(format!(
+                "Job '{}' has invalid configuration (neither GitHub Actions nor webhook URL)",
+                job.name
+            ))),
+            Some(target) => {
+                let plan = RunPlan {
+                    target,
+                    metadata: job.metadata.clone(),
+                    github_token: None,
+                    deadline: None,
+                };
+                self.attempts(&job, &plan, (budget_end, resume.attempt), &mut exec)
+                    .await
+            }
+        };
+        let done = self.settle(&job, exec, attempted).await?;
+        self.after_delivery(&job, done).await
+    }
+
+    /// After a delivery's run: gives the job's lease back and counts the failure streak once
+    /// the run is over; a parked run keeps both for its next attempt.
+    async fn after_delivery(
+        &self,
+        job: &Job,
+        ran: Option<Execution>,
+    ) -> EngineResult<ScheduledOutcome> {
+        let Some(e) = ran else {
+            return Ok(ScheduledOutcome::Duplicate);
+        };
+        if !e.status.is_finished() {
+            return Ok(ScheduledOutcome::Parked(Box::new(e)));
+        }
+        if job.policy.overlap_policy != crate::domain::OverlapPolicy::Allow {
+            if let Err(err) = self.store.release_slot(&job.id, Slot::Lease, &e.id).await {
+                tracing::warn!(job_id = %job.id, error = %err, "lease not released; it expires");
+            }
+        }
+        self.after_run(job, &e).await?;
+        Ok(ScheduledOutcome::Ran(Box::new(e)))
+    }
+
+    /// The attempts of one run from attempt `first` (issue 23): each bounded by the job's
+    /// `timeout_seconds`, the trigger's per-attempt cap and what is left before `budget_end`,
+    /// recorded on `exec`; a connect or timeout error, 408, 429 or 5xx is retried after the
+    /// policy's backoff (or the answer's `Retry-After`) while attempts remain; any other
+    /// answer ends the run. A wait that does not fit the budget parks a scheduled or backfill
+    /// run ([`Attempted::Later`]) and ends a manual one (its request cannot wait).
     async fn attempts(
         &self,
         job: &Job,
         plan: &RunPlan,
-        trigger: Trigger,
-        (timeouts, budget_end): (Timeouts, Instant),
+        (budget_end, first): (Instant, u32),
         exec: &mut Execution,
-    ) -> Outcome {
+    ) -> Attempted {
         let retry = job.policy.retry_policy;
-        let mut n = 0;
+        let trigger = exec.trigger_type;
+        let per_call = match trigger {
+            Trigger::Manual => self.manual.per_call,
+            Trigger::Scheduled | Trigger::Backfill => self.scheduled.per_call,
+        };
+        let mut n = first.max(1) - 1;
         loop {
             n += 1;
             let left = budget_end.saturating_duration_since(Instant::now());
-            let t = job
-                .policy
-                .attempt_timeout()
-                .min(timeouts.per_call)
-                .min(left);
+            let t = job.policy.attempt_timeout().min(per_call).min(left);
             let at = now();
             let mut result = if t < Duration::from_millis(100) {
                 Outcome::timed_out("No time was left for the call".into())
@@ -636,10 +790,18 @@ impl Engine {
                 error: result.error.clone(),
             });
             if result.success || !result.retryable || n >= retry.maximum_attempts {
-                return result;
+                return Attempted::Done(result);
             }
             let wait = retry.delay_after(n, result.retry_after);
-            if Instant::now() + wait + Duration::from_secs(1) > budget_end {
+            let next_timeout = job.policy.attempt_timeout().min(per_call);
+            if Instant::now() + wait + next_timeout.min(Duration::from_secs(1)) > budget_end {
+                if trigger != Trigger::Manual && exec.scheduled_time.is_some() {
+                    return Attempted::Later {
+                        attempt: n + 1,
+                        at: now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+                        last: result,
+                    };
+                }
                 if let Some(e) = &mut result.error {
                     e.push_str(&format!(
                         " (attempt {} of {} not made: the wait of {} s would not leave time for it)",
@@ -648,7 +810,7 @@ impl Engine {
                         wait.as_secs()
                     ));
                 }
-                return result;
+                return Attempted::Done(result);
             }
             tracing::info!(job_id = %job.id, attempt = n, wait_s = wait.as_secs_f64(), "retrying");
             tokio::time::sleep(wait).await;
@@ -856,6 +1018,18 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
+}
+
+/// What the attempts of a run came to.
+enum Attempted {
+    /// The run is over: its last attempt's outcome.
+    Done(Outcome),
+    /// The next attempt's wait does not fit this invocation: park the run until `at`.
+    Later {
+        attempt: u32,
+        at: chrono::DateTime<chrono::Utc>,
+        last: Outcome,
+    },
 }
 
 struct Outcome {

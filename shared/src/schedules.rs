@@ -84,11 +84,93 @@ pub struct ScheduledInput {
     /// the executor runs them in order ([`crate::engine::Engine::run_backfill`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backfill: Option<Vec<String>>,
+    /// A parked run's next attempt (a retry whose wait did not fit its invocation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
 }
 
 /// Prefix of the one-time schedules that carry a backfill (never a job id, so the
 /// reconciliation leaves them to finish and delete themselves).
 pub const BACKFILL_PREFIX: &str = "bf-";
+/// Prefix of the one-time schedules that carry a run's next attempt.
+pub const RETRY_PREFIX: &str = "rt-";
+
+/// Where a parked run resumes: its execution and the attempt to make
+/// ([`crate::engine::Engine::run_delivery`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Resume {
+    pub execution_id: String,
+    /// 1-based; the attempts before it are on the execution.
+    pub attempt: u32,
+}
+
+/// A one-time schedule to create (`at` UTC, whole seconds): a backfill or a retry that did
+/// not fit its invocation.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OneTime {
+    pub name: String,
+    #[serde(with = "crate::domain::ts")]
+    pub at: DateTime<Utc>,
+    /// The executor's input (a [`ScheduledInput`] as JSON).
+    pub input: String,
+    pub description: String,
+}
+
+/// The one-time schedule of a backfill of `times` (oldest first) of job `job_id`, a minute
+/// from now, named `bf-<UUID v5 of the job id and the times>` (the same backfill asked twice
+/// is one schedule). `None` when there is nothing to run.
+pub fn backfill_schedule(job_id: &str, times: &[DateTime<Utc>]) -> Option<OneTime> {
+    let first = times.first()?;
+    let texts: Vec<String> = times.iter().map(fmt_fire).collect();
+    let key = format!("{job_id}|{}", texts.join(","));
+    let input = serde_json::to_string(&ScheduledInput {
+        job_id: job_id.to_string(),
+        scheduled_time: fmt_fire(first),
+        trigger: Some(crate::domain::Trigger::Backfill),
+        backfill: Some(texts),
+        resume: None,
+    })
+    .ok()?;
+    Some(OneTime {
+        name: format!(
+            "{BACKFILL_PREFIX}{}",
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes())
+        ),
+        at: whole_seconds(Utc::now() + chrono::Duration::minutes(1)),
+        input,
+        description: format!("Backfill of job {job_id}"),
+    })
+}
+
+/// The one-time schedule that resumes run `input` (its fire time and trigger) at attempt
+/// `resume.attempt`, at `at`: named `rt-<execution id>-<attempt>`, so one attempt is one
+/// schedule however often it is queued.
+pub fn retry_schedule(
+    input: &ScheduledInput,
+    resume: Resume,
+    at: DateTime<Utc>,
+) -> Option<OneTime> {
+    let name = format!("{RETRY_PREFIX}{}-{}", resume.execution_id, resume.attempt);
+    let description = format!("Next attempt of a run of job {}", input.job_id);
+    let input = serde_json::to_string(&ScheduledInput {
+        resume: Some(resume),
+        backfill: None,
+        ..input.clone()
+    })
+    .ok()?;
+    Some(OneTime {
+        name,
+        at: whole_seconds(at),
+        input,
+        description,
+    })
+}
+
+/// `t` rounded up to the next whole second (an `at()` expression has no fraction).
+fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    let up = if t.timestamp_subsec_nanos() > 0 { 1 } else { 0 };
+    DateTime::from_timestamp(t.timestamp() + up, 0).unwrap_or(t)
+}
 
 /// The `Input` stored on a job's schedule.
 pub fn schedule_input(job_id: &str) -> String {
@@ -97,6 +179,7 @@ pub fn schedule_input(job_id: &str) -> String {
         scheduled_time: SCHEDULED_TIME_PLACEHOLDER.to_string(),
         trigger: None,
         backfill: None,
+        resume: None,
     })
     .unwrap_or_default()
 }
@@ -258,40 +341,28 @@ impl Schedules {
     }
 
     /// Whether a stored schedule is exactly what [`Schedules::upsert`] would write for `job`.
-    /// Queues a backfill of `job`'s fire times `times` (oldest first, at most 100): one
-    /// one-time schedule `at(now + 1 min)` in UTC that deletes itself after it fires
-    /// (`ActionAfterCompletion: DELETE`), named `bf-<UUID v5 of the job id and the times>`,
-    /// so the same backfill asked twice is one schedule. `Ok(false)` when that schedule is
-    /// already there.
+    /// Queues a backfill of `job`'s fire times `times` (oldest first, at most 100)
+    /// ([`backfill_schedule`]). `Ok(false)` when that schedule is already there.
     pub async fn queue_backfill(
         &self,
         job: &Job,
         times: &[DateTime<Utc>],
     ) -> Result<bool, ScheduleError> {
-        let Some(first) = times.first() else {
-            return Ok(false);
-        };
-        let texts: Vec<String> = times
-            .iter()
-            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .collect();
-        let key = format!("{}|{}", job.id, texts.join(","));
-        let name = format!(
-            "{BACKFILL_PREFIX}{}",
-            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes())
-        );
-        let input = serde_json::to_string(&ScheduledInput {
-            job_id: job.id.clone(),
-            scheduled_time: fmt_fire(first),
-            trigger: Some(crate::domain::Trigger::Backfill),
-            backfill: Some(texts),
-        })
-        .map_err(|e| ScheduleError(e.to_string()))?;
-        let at = (Utc::now() + chrono::Duration::minutes(1)).format("at(%Y-%m-%dT%H:%M:%S)");
+        match backfill_schedule(&job.id, times) {
+            Some(one) => self.create_one_time(&one).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Creates a one-time schedule: `at(…)` in UTC, deleting itself after it fires
+    /// (`ActionAfterCompletion: DELETE`), invoking the executor with `one.input`. `Ok(false)`
+    /// when a schedule of that name exists (the same backfill or retry asked twice).
+    pub async fn create_one_time(&self, one: &OneTime) -> Result<bool, ScheduleError> {
+        let at = one.at.format("at(%Y-%m-%dT%H:%M:%S)").to_string();
         let target = Target::builder()
             .arn(&self.target_arn)
             .role_arn(&self.role_arn)
-            .input(input)
+            .input(&one.input)
             .retry_policy(
                 RetryPolicy::builder()
                     .maximum_retry_attempts(2)
@@ -309,15 +380,14 @@ impl Schedules {
             .mode(FlexibleTimeWindowMode::Off)
             .build()
             .map_err(|e| ScheduleError(e.to_string()))?;
-        let description: String = format!("Backfill of job {}", job.id);
         match on_throttle(|| {
             self.client
                 .create_schedule()
-                .name(&name)
+                .name(&one.name)
                 .group_name(&self.group)
-                .schedule_expression(at.to_string())
+                .schedule_expression(&at)
                 .schedule_expression_timezone("UTC")
-                .description(&description)
+                .description(&one.description)
                 .state(ScheduleState::Enabled)
                 .action_after_completion(aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
                 .flexible_time_window(window.clone())
@@ -367,10 +437,10 @@ impl Schedules {
     }
 
     /// Names of the jobs' schedules in the group (one per job, named by its id; the
-    /// one-time backfill schedules are left out: they are no job's schedule).
+    /// one-time backfill and retry schedules are left out: they are no job's schedule).
     pub async fn list_names(&self) -> Result<Vec<String>, ScheduleError> {
         let mut names = self.list_all_names().await?;
-        names.retain(|n| !n.starts_with(BACKFILL_PREFIX));
+        names.retain(|n| !n.starts_with(BACKFILL_PREFIX) && !n.starts_with(RETRY_PREFIX));
         Ok(names)
     }
 

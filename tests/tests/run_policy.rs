@@ -677,3 +677,103 @@ async fn policy_fields_are_validated_and_defaulted_on_every_door() {
         (&json!("America/New_York"), &json!(4), &json!("skip"))
     );
 }
+
+#[tokio::test]
+async fn a_retry_that_does_not_fit_its_invocation_continues_in_a_later_one() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&hooks)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&hooks)
+        .await;
+    // A 30 s backoff never fits the test executor's 5 s budget: each wait parks the run.
+    let id = job_with(
+        &app,
+        "patient",
+        &format!("{}/p", hooks.uri()),
+        json!({"overlap_policy": "skip", "retry_policy": {"maximum_attempts": 3, "initial_interval_seconds": 30, "backoff_coefficient": 1.0}}),
+    )
+    .await;
+    let out = deliver(&app, &id, &fire(3)).await;
+    assert_eq!(out["outcome"], "retry_queued", "{out}");
+    let exec_id = out["execution"]["id"].as_str().unwrap().to_string();
+    let retry_schedule = |n: u32| {
+        let name = format!("rt-{exec_id}-{n}");
+        let app = &app;
+        async move { app.state.schedules.get(&name).await.unwrap() }
+    };
+    let second = retry_schedule(2)
+        .await
+        .expect("the next attempt's one-time schedule");
+    assert!(
+        second.expression.starts_with("at("),
+        "{}",
+        second.expression
+    );
+    assert!(!app
+        .schedule_names()
+        .await
+        .iter()
+        .any(|n| n.starts_with("rt-")));
+    // Parked: still running, one attempt; the sweep leaves it; the lease holds the next fire
+    // time off (overlap_policy: skip).
+    maintenance_fn::handle(&app.maintenance, json!({"task": "sweep"}))
+        .await
+        .unwrap();
+    let e = &executions(&app, &id).await[0];
+    assert_eq!(
+        (
+            e["status"].as_str(),
+            e["attempts"].as_array().unwrap().len()
+        ),
+        (Some("running"), 1),
+        "{e}"
+    );
+    assert_eq!(deliver(&app, &id, &fire(2)).await["outcome"], "skipped");
+
+    let payload: Value = serde_json::from_str(&second.input).unwrap();
+    let out = executor_fn::handle(&app.executor.engine, payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(out["outcome"], "retry_queued", "{out}");
+    // The same attempt delivered again makes no second call.
+    let again = executor_fn::handle(&app.executor.engine, payload)
+        .await
+        .unwrap();
+    assert_eq!(again["outcome"], "duplicate", "{again}");
+    let third = retry_schedule(3)
+        .await
+        .expect("the third attempt's schedule");
+    let payload: Value = serde_json::from_str(&third.input).unwrap();
+    let out = executor_fn::handle(&app.executor.engine, payload)
+        .await
+        .unwrap();
+    assert_eq!(out["outcome"], "ran", "{out}");
+    let runs = executions(&app, &id).await;
+    let e = runs.iter().find(|e| e["id"] == exec_id.as_str()).unwrap();
+    assert_eq!(e["status"], "success", "{e}");
+    assert_eq!(
+        e["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["response_status"].as_u64())
+            .collect::<Vec<_>>(),
+        [Some(502), Some(502), Some(200)]
+    );
+    assert_eq!(
+        hooks.received_requests().await.unwrap().len(),
+        3,
+        "one call per attempt"
+    );
+    // The lease went with the run's end.
+    assert_eq!(deliver(&app, &id, &fire(1)).await["outcome"], "ran");
+}

@@ -52,6 +52,9 @@ pub async fn handle_until(
         ScheduledOutcome::Ran(e) => {
             json!({"outcome": "ran", "job_id": input.job_id, "execution": e.to_json()})
         }
+        ScheduledOutcome::Parked(e) => {
+            json!({"outcome": "retry_queued", "job_id": input.job_id, "execution": e.to_json()})
+        }
         ScheduledOutcome::NotRun(e) => {
             json!({"outcome": e.status.as_str(), "job_id": input.job_id, "execution": e.to_json()})
         }

@@ -41,7 +41,7 @@ impl Engine {
     /// as a delivery with trigger `backfill` (its own claim, the job's overlap and retry
     /// policies; the catch-up window does not apply). When the invocation's time would not
     /// hold one more run, the rest goes to a new one-time schedule through an outbox task
-    /// ([`Task::QueueBackfill`]): every fire time still runs at most once.
+    /// ([`Task::OneTimeSchedule`]): every fire time still runs at most once.
     pub async fn run_backfill(
         &self,
         input: &ScheduledInput,
@@ -62,17 +62,14 @@ impl Engine {
         let room = job.policy.attempt_timeout() + Duration::from_secs(5);
         for (i, claim) in times.iter().enumerate() {
             if i > 0 && Instant::now() + room > budget_end {
-                let rest: Vec<String> = times[i..]
-                    .iter()
-                    .map(|c| crate::schedules::fmt_fire(&c.scheduled_time))
-                    .collect();
+                let rest: Vec<_> = times[i..].iter().map(|c| c.scheduled_time).collect();
+                let Some(schedule) = crate::schedules::backfill_schedule(&job.id, &rest) else {
+                    break;
+                };
                 // The task's id names the rest: a retried invocation enqueues it once.
                 let task = OutboxTask::new(
-                    format!("backfill-{}-{}", job.id, rest[0]),
-                    Task::QueueBackfill {
-                        job_id: job.id.clone(),
-                        fire_times: rest.clone(),
-                    },
+                    format!("backfill-{}", schedule.name),
+                    Task::OneTimeSchedule { schedule },
                 );
                 self.store.enqueue(std::slice::from_ref(&task)).await?;
                 report.continued = rest.len();
@@ -83,9 +80,10 @@ impl Engine {
                 scheduled_time: crate::schedules::fmt_fire(&claim.scheduled_time),
                 trigger: Some(Trigger::Backfill),
                 backfill: None,
+                resume: None,
             };
             match self.run_delivery(&one, deadline).await? {
-                ScheduledOutcome::Ran(_) => report.ran += 1,
+                ScheduledOutcome::Ran(_) | ScheduledOutcome::Parked(_) => report.ran += 1,
                 ScheduledOutcome::Duplicate => report.duplicate += 1,
                 ScheduledOutcome::NotRun(_) => report.not_run += 1,
                 ScheduledOutcome::Skipped | ScheduledOutcome::AutoPaused => {

@@ -445,6 +445,70 @@ impl Store {
         }
     }
 
+    /// Parks a `running` run until its next attempt (issue 23): Put the row as it stands
+    /// (its attempts so far) with `resume_attempt = attempt` if it is still `running`, Put its
+    /// run-in-flight marker with the later `abandon_after`, and enqueue `task` (the one-time
+    /// schedule of that attempt), in one transaction; `false` when the row is no longer
+    /// `running` (the abandoned-run sweep completed it first).
+    pub async fn park_execution(
+        &self,
+        e: &Execution,
+        attempt: u32,
+        abandon_after: DateTime<Utc>,
+        task: &super::outbox::OutboxTask,
+    ) -> StoreResult<bool> {
+        let mut item = self.execution_item(e)?;
+        item.insert(
+            "resume_attempt".into(),
+            AttributeValue::N(attempt.to_string()),
+        );
+        let mut marker = running_marker(e);
+        marker.insert(
+            "abandon_after".into(),
+            AttributeValue::N(abandon_after.timestamp().to_string()),
+        );
+        let mut items = vec![
+            tx::put(
+                &self.table,
+                item,
+                Some("#status = :running"),
+                &[(":running", s(ExecutionStatus::Running.as_str()))],
+                &[("#status", "status")],
+            )?,
+            tx::put(&self.table, marker, None, &[], &[])?,
+        ];
+        items.extend(self.outbox_items(std::slice::from_ref(task))?);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Claims attempt `attempt` of a parked run for this delivery: UpdateItem `REMOVE
+    /// resume_attempt` if `status = running AND resume_attempt = :n`. `false` when another
+    /// delivery claimed it, or the run ended.
+    pub async fn claim_attempt(&self, e: &Execution, attempt: u32) -> StoreResult<bool> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("JOB#{}", e.job_id)))
+            .key("SK", s(e.sort_key()))
+            .update_expression("REMOVE resume_attempt")
+            .condition_expression("#status = :running AND resume_attempt = :n")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s(ExecutionStatus::Running.as_str()))
+            .expression_attribute_values(":n", AttributeValue::N(attempt.to_string()))
+            .send()
+            .await;
+        match super::map_conditional(r) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn execution_counter_updates(
         &self,
         execution_id: &str,

@@ -87,6 +87,30 @@ impl Store {
         }))
     }
 
+    /// Moves the end of `holder`'s hold on `slot` to `until` (a run parked until its next
+    /// attempt keeps its lease); a hold taken over meanwhile is left alone.
+    pub async fn extend_slot(
+        &self,
+        job_id: &str,
+        slot: Slot,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("JOB#{job_id}")))
+            .key("SK", s(slot.sort_key()))
+            .update_expression("SET expires_at = :u")
+            .condition_expression("holder = :h")
+            .expression_attribute_values(":h", s(holder))
+            .expression_attribute_values(":u", AttributeValue::N(until.timestamp().to_string()))
+            .send()
+            .await;
+        super::ignore_conflict(map_conditional(r).map(|_| ()))
+    }
+
     /// Gives `slot` back if `holder` still holds it (DeleteItem, conditional; a hold taken
     /// over meanwhile is left alone).
     pub async fn release_slot(&self, job_id: &str, slot: Slot, holder: &str) -> StoreResult<()> {

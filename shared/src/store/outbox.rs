@@ -101,14 +101,11 @@ pub enum Task {
         job_ids: Vec<String>,
         sync_token: String,
     },
-    /// Queues the rest of a backfill whose executor ran out of time
-    /// ([`crate::schedules::Schedules::queue_backfill`]: the functions that create schedules
-    /// hold the executor's ARN and the scheduler role; the executor does not).
-    QueueBackfill {
-        job_id: String,
-        /// RFC 3339 UTC fire times, oldest first.
-        fire_times: Vec<String>,
-    },
+    /// Creates a one-time schedule for the executor: the rest of a backfill, or a run's next
+    /// attempt, that did not fit the invocation ([`crate::schedules::OneTime`]). Delivered by
+    /// the maintenance function: the functions that create schedules hold the executor's ARN
+    /// and the scheduler role; the executor does not.
+    OneTimeSchedule { schedule: crate::schedules::OneTime },
 }
 
 impl Task {
@@ -119,7 +116,7 @@ impl Task {
             Task::Email { .. } => "email",
             Task::Slack { .. } => "slack",
             Task::PurgeJobHistory { .. } => "purge",
-            Task::SyncSchedules { .. } | Task::QueueBackfill { .. } => "schedule",
+            Task::SyncSchedules { .. } | Task::OneTimeSchedule { .. } => "schedule",
         }
     }
 
@@ -135,7 +132,7 @@ impl Task {
             }
             Task::PurgeJobHistory { .. }
             | Task::SyncSchedules { .. }
-            | Task::QueueBackfill { .. } => None,
+            | Task::OneTimeSchedule { .. } => None,
         }
     }
 }
