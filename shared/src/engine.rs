@@ -671,10 +671,8 @@ impl Engine {
                 .extend_slot(&job.id, Slot::Lease, &exec.id, abandon_after)
                 .await?;
         }
-        // The schedule now (the outbox worker retries it on failure).
-        if let Err(e) = self.alerts.deliver(std::slice::from_ref(&task.id)).await {
-            tracing::warn!(error = %e, "retry schedule left to the outbox workers");
-        }
+        // The schedule is the maintenance function's to create (the table's stream hands it
+        // the task at once): the executor holds neither its own ARN nor the scheduler role.
         tracing::info!(execution_id = %exec.id, attempt, at = %at, "run parked until its next attempt");
         Ok(Some(exec))
     }

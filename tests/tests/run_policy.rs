@@ -710,6 +710,13 @@ async fn a_retry_that_does_not_fit_its_invocation_continues_in_a_later_one() {
         let app = &app;
         async move { app.state.schedules.get(&name).await.unwrap() }
     };
+    // The maintenance function creates it from the outbox (the table's stream on AWS).
+    let sweep = || async {
+        maintenance_fn::handle(&app.maintenance, json!({"task": "sweep"}))
+            .await
+            .unwrap()
+    };
+    sweep().await;
     let second = retry_schedule(2)
         .await
         .expect("the next attempt's one-time schedule");
@@ -723,11 +730,8 @@ async fn a_retry_that_does_not_fit_its_invocation_continues_in_a_later_one() {
         .await
         .iter()
         .any(|n| n.starts_with("rt-")));
-    // Parked: still running, one attempt; the sweep leaves it; the lease holds the next fire
+    // Parked: still running, one attempt; the sweep left it; the lease holds the next fire
     // time off (overlap_policy: skip).
-    maintenance_fn::handle(&app.maintenance, json!({"task": "sweep"}))
-        .await
-        .unwrap();
     let e = &executions(&app, &id).await[0];
     assert_eq!(
         (
@@ -749,6 +753,7 @@ async fn a_retry_that_does_not_fit_its_invocation_continues_in_a_later_one() {
         .await
         .unwrap();
     assert_eq!(again["outcome"], "duplicate", "{again}");
+    sweep().await;
     let third = retry_schedule(3)
         .await
         .expect("the third attempt's schedule");
