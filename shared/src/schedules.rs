@@ -274,20 +274,28 @@ impl Schedules {
     }
 
     fn target(&self, job: &Job) -> Result<Target, ScheduleError> {
+        // Deliveries older than the job's catch-up window are dropped (the executor records
+        // a later one as `missed`); duplicates are absorbed by run claims.
+        self.target_with(
+            schedule_input(&job.id),
+            job.policy.catchup_window_seconds as i32,
+        )
+    }
+
+    /// The executor as a target with `input`: invoked with the scheduler role, 2 retries,
+    /// events older than `max_age` seconds dropped, and deliveries that still fail (throttled
+    /// or unreachable executor) kept in the dead-letter queue instead of dropped silently.
+    fn target_with(&self, input: String, max_age: i32) -> Result<Target, ScheduleError> {
         Target::builder()
             .arn(&self.target_arn)
             .role_arn(&self.role_arn)
-            .input(schedule_input(&job.id))
-            // Deliveries older than the job's catch-up window are dropped (the executor records
-            // a later one as `missed`); duplicates are absorbed by run claims.
+            .input(input)
             .retry_policy(
                 RetryPolicy::builder()
                     .maximum_retry_attempts(2)
-                    .maximum_event_age_in_seconds(job.policy.catchup_window_seconds as i32)
+                    .maximum_event_age_in_seconds(max_age)
                     .build(),
             )
-            // Deliveries that still fail (throttled or unreachable executor) are kept in the
-            // dead-letter queue instead of being dropped silently.
             .set_dead_letter_config(self.dlq_arn.as_ref().map(|arn| {
                 aws_sdk_scheduler::types::DeadLetterConfig::builder()
                     .arn(arn)
@@ -297,7 +305,6 @@ impl Schedules {
             .map_err(|e| ScheduleError(e.to_string()))
     }
 
-    /// Creates or replaces the job's schedule (every field is resent: UpdateSchedule replaces).
     pub async fn upsert(&self, job: &Job) -> Result<(), ScheduleError> {
         let minutes = job.policy.flexible_window_minutes;
         let window = if minutes == 0 {
@@ -359,23 +366,7 @@ impl Schedules {
     /// when a schedule of that name exists (the same backfill or retry asked twice).
     pub async fn create_one_time(&self, one: &OneTime) -> Result<bool, ScheduleError> {
         let at = one.at.format("at(%Y-%m-%dT%H:%M:%S)").to_string();
-        let target = Target::builder()
-            .arn(&self.target_arn)
-            .role_arn(&self.role_arn)
-            .input(&one.input)
-            .retry_policy(
-                RetryPolicy::builder()
-                    .maximum_retry_attempts(2)
-                    .maximum_event_age_in_seconds(3600)
-                    .build(),
-            )
-            .set_dead_letter_config(self.dlq_arn.as_ref().map(|arn| {
-                aws_sdk_scheduler::types::DeadLetterConfig::builder()
-                    .arn(arn)
-                    .build()
-            }))
-            .build()
-            .map_err(|e| ScheduleError(e.to_string()))?;
+        let target = self.target_with(one.input.clone(), 3600)?;
         let window = FlexibleTimeWindow::builder()
             .mode(FlexibleTimeWindowMode::Off)
             .build()

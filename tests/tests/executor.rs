@@ -10,24 +10,6 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-async fn deliver(app: &TestApp, job_id: &str, at: &str) -> Value {
-    executor_fn::handle(
-        &app.executor.engine,
-        json!({"job_id": job_id, "scheduled_time": at}),
-    )
-    .await
-    .unwrap()
-}
-
-async fn executions(app: &TestApp, id: &str) -> Vec<Value> {
-    let (_, v) = read(
-        app.get(&format!("/jobs/{id}/executions"), &app.admin_token)
-            .await,
-    )
-    .await;
-    v["executions"].as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn scheduled_success_failure_and_timeout() {
     let app = spawn_app().await;

@@ -11,24 +11,6 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-async fn deliver(app: &TestApp, job_id: &str, at: &str) -> Value {
-    executor_fn::handle(
-        &app.executor.engine,
-        json!({"job_id": job_id, "scheduled_time": at}),
-    )
-    .await
-    .unwrap()
-}
-
-async fn executions(app: &TestApp, id: &str) -> Vec<Value> {
-    let (_, v) = read(
-        app.get(&format!("/jobs/{id}/executions"), &app.admin_token)
-            .await,
-    )
-    .await;
-    v["executions"].as_array().unwrap().clone()
-}
-
 async fn job_with(app: &TestApp, name: &str, url: &str, extra: Value) -> String {
     let mut body = webhook_job(name, url);
     for (k, v) in extra.as_object().unwrap() {

@@ -240,48 +240,23 @@ impl Engine {
     }
 }
 
-/// The notices of a pause after consecutive failures: in-app and e-mail (the user's
-/// `JobDisabled` preference) to the creator and the active admins, once per run that paused.
+/// The notices of a pause after consecutive failures: in-app and e-mail to the creator and
+/// the active admins, once per run that paused ([`notices::pause_notices`]).
 fn failure_pause_notices(
     admins: &[String],
     job: &Job,
     note: &str,
     execution_id: &str,
 ) -> Vec<OutboxTask> {
-    let recipients = creator_and_admins(admins, job);
-    let title = "Job auto-paused (consecutive failures)";
     let message = format!(
         "Job \"{}\": {note}. Resume it once the target is fixed.",
         job.name
     );
-    let prefix = format!("failpause-{}-{execution_id}", job.id);
-    vec![
-        OutboxTask::new(
-            format!("{prefix}-notify"),
-            Task::Notify {
-                audience: Audience::Users {
-                    ids: recipients.clone(),
-                },
-                title: title.into(),
-                message: message.clone(),
-                level: crate::domain::Level::Warning,
-                related_job_id: Some(job.id.clone()),
-                related_execution_id: Some(execution_id.to_string()),
-            },
-        ),
-        OutboxTask::new(
-            format!("{prefix}-email"),
-            Task::Email {
-                to: EmailTo::Users { ids: recipients },
-                pref: EmailPref::JobDisabled,
-                subject: format!("Job auto-paused: {}", job.name),
-                text: format!("{title}\n\n{message}\n"),
-                html: format!(
-                    "<html><body><h2>{title}</h2><p>{}</p></body></html>",
-                    crate::alerts::html_escape(&message)
-                ),
-                execution_id: Some(execution_id.to_string()),
-            },
-        ),
-    ]
+    notices::pause_notices(
+        &format!("failpause-{}-{execution_id}", job.id),
+        creator_and_admins(admins, job),
+        job,
+        ("Job auto-paused (consecutive failures)", &message),
+        Some(execution_id),
+    )
 }

@@ -98,35 +98,7 @@ pub fn end_date_notices(
     };
     let recipients = creator_and_admins(&audience.admins, job);
     let title = "Job auto-paused (end date passed)";
-    let mut tasks = vec![
-        OutboxTask::new(
-            format!("{prefix}-notify"),
-            Task::Notify {
-                audience: Audience::Users {
-                    ids: recipients.clone(),
-                },
-                title: title.into(),
-                message: message.clone(),
-                level: crate::domain::Level::Warning,
-                related_job_id: Some(job.id.clone()),
-                related_execution_id: None,
-            },
-        ),
-        OutboxTask::new(
-            format!("{prefix}-email"),
-            Task::Email {
-                to: EmailTo::Users { ids: recipients },
-                pref: EmailPref::JobDisabled,
-                subject: format!("Job auto-paused: {}", job.name),
-                text: format!("{title}\n\n{message}\n"),
-                html: format!(
-                    "<html><body><h2>{title}</h2><p>{}</p></body></html>",
-                    crate::alerts::html_escape(&message)
-                ),
-                execution_id: None,
-            },
-        ),
-    ];
+    let mut tasks = pause_notices(&prefix, recipients, job, (title, &message), None);
     if audience.slack_on && path == PausePath::Maintenance {
         tasks.push(OutboxTask::new(
             format!("{prefix}-slack"),
@@ -141,4 +113,45 @@ pub fn end_date_notices(
         ));
     }
     tasks
+}
+
+/// The in-app notice and the e-mail (each user's `JobDisabled` preference) of an automatic
+/// pause of `job`, to `recipients`: tasks `<prefix>-notify` and `<prefix>-email`, linked to
+/// the run that caused it when there is one.
+pub(super) fn pause_notices(
+    prefix: &str,
+    recipients: Vec<String>,
+    job: &Job,
+    (title, message): (&str, &str),
+    execution_id: Option<&str>,
+) -> Vec<OutboxTask> {
+    vec![
+        OutboxTask::new(
+            format!("{prefix}-notify"),
+            Task::Notify {
+                audience: Audience::Users {
+                    ids: recipients.clone(),
+                },
+                title: title.into(),
+                message: message.to_string(),
+                level: crate::domain::Level::Warning,
+                related_job_id: Some(job.id.clone()),
+                related_execution_id: execution_id.map(str::to_string),
+            },
+        ),
+        OutboxTask::new(
+            format!("{prefix}-email"),
+            Task::Email {
+                to: EmailTo::Users { ids: recipients },
+                pref: EmailPref::JobDisabled,
+                subject: format!("Job auto-paused: {}", job.name),
+                text: format!("{title}\n\n{message}\n"),
+                html: format!(
+                    "<html><body><h2>{title}</h2><p>{}</p></body></html>",
+                    crate::alerts::html_escape(message)
+                ),
+                execution_id: execution_id.map(str::to_string),
+            },
+        ),
+    ]
 }

@@ -600,6 +600,16 @@ impl Store {
             .expression_attribute_values(":now", s(fmt_ts(&now)))
             .build()
             .map_err(|e| StoreError::Build(e.to_string()))?;
+        self.pause_in_transaction(u, tasks).await
+    }
+
+    /// A conditional pause `u` of a job with its notice `tasks` in one transaction, then the
+    /// list change mark; `false` when the condition failed (nothing written).
+    async fn pause_in_transaction(
+        &self,
+        u: aws_sdk_dynamodb::types::Update,
+        tasks: &[super::outbox::OutboxTask],
+    ) -> StoreResult<bool> {
         let mut items = vec![TransactWriteItem::builder().update(u).build()];
         items.extend(self.outbox_items(tasks)?);
         match self.transact(items).await {
@@ -633,16 +643,7 @@ impl Store {
             .expression_attribute_values(":pause", serde_dynamo::to_attribute_value(pause)?)
             .build()
             .map_err(|e| StoreError::Build(e.to_string()))?;
-        let mut items = vec![TransactWriteItem::builder().update(u).build()];
-        items.extend(self.outbox_items(tasks)?);
-        match self.transact(items).await {
-            Ok(()) => {
-                self.note_list_changed().await;
-                Ok(true)
-            }
-            Err(StoreError::Conflict) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.pause_in_transaction(u, tasks).await
     }
 
     /// A transaction item that fails unless the job exists (a ConditionCheck: nothing is

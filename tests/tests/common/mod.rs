@@ -366,3 +366,23 @@ pub fn fire_at(minutes: i64) -> chrono::DateTime<chrono::Utc> {
 pub fn fire(minutes: i64) -> String {
     fire_at(minutes).format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
+
+/// One schedule delivery to the executor's handler, as EventBridge Scheduler invokes it.
+pub async fn deliver(app: &TestApp, job_id: &str, at: &str) -> Value {
+    executor_fn::handle(
+        &app.executor.engine,
+        json!({"job_id": job_id, "scheduled_time": at}),
+    )
+    .await
+    .unwrap()
+}
+
+/// A job's executions, newest first (`GET /jobs/{id}/executions` as the admin).
+pub async fn executions(app: &TestApp, id: &str) -> Vec<Value> {
+    let (_, v) = read(
+        app.get(&format!("/jobs/{id}/executions"), &app.admin_token)
+            .await,
+    )
+    .await;
+    v["executions"].as_array().unwrap().clone()
+}
