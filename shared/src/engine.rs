@@ -492,10 +492,11 @@ impl Engine {
         Ok(failed)
     }
 
-    /// A `running` execution of `job` started `at` (its target, fire time and start delay).
+    /// A `running` execution `id` of `job` started `at` (its target, fire time and start
+    /// delay).
     fn new_execution(
         &self,
-        job: &Job,
+        (id, job): (String, &Job),
         target: Option<&JobTarget>,
         trigger: Trigger,
         claim: Option<&RunClaim>,
@@ -507,7 +508,7 @@ impl Engine {
             None => (None, None),
         };
         Execution {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             job_id: job.id.clone(),
             status: ExecutionStatus::Running,
             trigger_type: trigger,
@@ -539,13 +540,12 @@ impl Engine {
     ) -> EngineResult<Option<Execution>> {
         let started_at = now();
         let mut exec = self.new_execution(
-            job,
+            (run_id.to_string(), job),
             plan.as_ref().map(|p| &p.target),
             trigger,
             claim,
             started_at,
         );
-        exec.id = run_id.to_string();
         let left = chrono::Duration::from_std(budget_end.saturating_duration_since(Instant::now()))
             .unwrap_or_default();
         let abandon_after = started_at + left + chrono::Duration::seconds(60);

@@ -168,11 +168,17 @@ impl Engine {
                     ),
                 );
             }
+            // Polled by a read (1 RCU); written only once it looks free.
             if self
                 .store
-                .take_slot(&job.id, Slot::Lease, run_id, until(budget_end))
+                .slot_holder(&job.id, Slot::Lease)
                 .await?
                 .is_none()
+                && self
+                    .store
+                    .take_slot(&job.id, Slot::Lease, run_id, until(budget_end))
+                    .await?
+                    .is_none()
             {
                 break Admission::Run {
                     lease: Some(run_id.to_string()),
@@ -196,7 +202,9 @@ impl Engine {
         (status, reason): (ExecutionStatus, String),
     ) -> EngineResult<Option<Execution>> {
         let at = now();
-        let mut exec = self.new_execution(job, job.target().as_ref(), trigger, Some(claim), at);
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut exec =
+            self.new_execution((id, job), job.target().as_ref(), trigger, Some(claim), at);
         exec.status = status;
         exec.completed_at = Some(at);
         exec.duration_seconds = Some(0.0);
