@@ -440,7 +440,7 @@ async fn a_delivery_past_the_catch_up_window_is_missed() {
     let hooks = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
-        .expect(1)
+        .expect(2)
         .mount(&hooks)
         .await;
     let id = job_with(
@@ -472,6 +472,19 @@ async fn a_delivery_past_the_catch_up_window_is_missed() {
     )
     .await;
     assert_eq!(v["total"], 1, "{v}");
+    // A flexible window moves the catch-up window's start to its end.
+    let flexible = job_with(
+        &app,
+        "flexible",
+        &format!("{}/l", hooks.uri()),
+        json!({"catchup_window_seconds": 60, "flexible_window_minutes": 5}),
+    )
+    .await;
+    assert_eq!(
+        deliver(&app, &flexible, &fire(7)).await["outcome"],
+        "missed"
+    );
+    assert_eq!(deliver(&app, &flexible, &fire(4)).await["outcome"], "ran");
 }
 
 #[tokio::test]

@@ -105,14 +105,22 @@ impl Engine {
         run_id: &str,
         budget_end: Instant,
     ) -> EngineResult<Admission> {
+        // A flexible time window lets EventBridge deliver up to that many minutes after the
+        // fire time by design: the catch-up window counts from its end.
         let late = now() - claim.scheduled_time;
         let window = i64::from(job.policy.catchup_window_seconds);
-        if trigger == Trigger::Scheduled && late.num_seconds() > window {
+        let flexible = i64::from(job.policy.flexible_window_minutes) * 60;
+        if trigger == Trigger::Scheduled && late.num_seconds() > window + flexible {
             return Ok(Admission::NotRun(
                 ExecutionStatus::Missed,
                 format!(
-                    "Delivered {} s after its fire time, beyond the job's catch-up window of {window} s: not run",
-                    late.num_seconds()
+                    "Delivered {} s after its fire time, beyond the job's catch-up window of {window} s{}: not run",
+                    late.num_seconds(),
+                    if flexible > 0 {
+                        format!(" after its {} min flexible window", flexible / 60)
+                    } else {
+                        String::new()
+                    }
                 ),
             ));
         }
