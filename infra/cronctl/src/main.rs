@@ -278,19 +278,12 @@ async fn admin_create(
         }
         None => {
             let email = email.ok_or("--email is required to create a user")?;
-            let u = User {
-                id: uuid::Uuid::new_v4().to_string(),
-                username: username.to_string(),
-                email: email.as_str().to_string(),
-                password_hash: hash_password(&password),
-                role: Role::Admin,
-                is_active: true,
-                created_at: t,
-                updated_at: t,
-                session_version: 0,
-                kept_session: None,
-                revoked_sessions: Default::default(),
-            };
+            let u = User::new(
+                (username.to_string(), email.as_str().to_string()),
+                hash_password(&password),
+                Role::Admin,
+                t,
+            );
             let audit = shared::store::audit::AuditEntry::new(
                 None,
                 "cronctl",

@@ -404,19 +404,9 @@ pub async fn register(state: &AppState, caller: Caller<'_>, r: Registration) -> 
     if e_taken {
         return Err(AuthError::Taken("Email already exists"));
     }
-    let t = now();
     let user = User {
-        id: uuid::Uuid::new_v4().to_string(),
-        username,
-        email,
-        password_hash: hash_password(&password),
-        role,
         is_active,
-        created_at: t,
-        updated_at: t,
-        session_version: 0,
-        kept_session: None,
-        revoked_sessions: Default::default(),
+        ..User::new((username, email), hash_password(&password), role, now())
     };
     let audit = caller.audit("create", "user", &user.id, None, Some(user.to_json()));
     match state.store.create_user(&user, Some(&audit)).await {
@@ -448,20 +438,12 @@ pub async fn ensure_admin(
     if state.store.login_taken(Some(username), None).await?.0 {
         return Ok(false);
     }
-    let t = now();
-    let user = User {
-        id: uuid::Uuid::new_v4().to_string(),
-        username: username.into(),
-        email: email.into(),
-        password_hash: hash_password(password),
-        role: Role::Admin,
-        is_active: true,
-        created_at: t,
-        updated_at: t,
-        session_version: 0,
-        kept_session: None,
-        revoked_sessions: Default::default(),
-    };
+    let user = User::new(
+        (username.into(), email.into()),
+        hash_password(password),
+        Role::Admin,
+        now(),
+    );
     match state.store.create_user(&user, None).await {
         Ok(()) => Ok(true),
         Err(StoreError::Conflict) => Ok(false),

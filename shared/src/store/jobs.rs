@@ -588,28 +588,37 @@ impl Store {
         now: DateTime<Utc>,
         tasks: &[super::outbox::OutboxTask],
     ) -> StoreResult<bool> {
+        let today = s(today.format("%Y-%m-%d").to_string());
+        self.pause_in_transaction(
+            (job_id, &now),
+            ("", " AND end_date < :today", (":today", today)),
+            tasks,
+        )
+        .await
+    }
+
+    /// Pauses active job `job_id` at `now` (`SET is_active = false, updated_at`, plus
+    /// `extra_set`, if `is_active` and `extra_condition`; `value` is the one extra expression
+    /// value) with its notice `tasks` in one transaction, then moves the list change mark;
+    /// `false` when the condition failed (nothing written).
+    async fn pause_in_transaction(
+        &self,
+        (job_id, now): (&str, &DateTime<Utc>),
+        (extra_set, extra_condition, value): (&str, &str, (&str, AttributeValue)),
+        tasks: &[super::outbox::OutboxTask],
+    ) -> StoreResult<bool> {
         let u = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("PK", s(pk(job_id)))
             .key("SK", s("JOB"))
-            .update_expression("SET is_active = :f, updated_at = :now")
-            .condition_expression("is_active = :t AND end_date < :today")
+            .update_expression(format!("SET is_active = :f, updated_at = :now{extra_set}"))
+            .condition_expression(format!("is_active = :t{extra_condition}"))
             .expression_attribute_values(":f", AttributeValue::Bool(false))
             .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .expression_attribute_values(":today", s(today.format("%Y-%m-%d").to_string()))
-            .expression_attribute_values(":now", s(fmt_ts(&now)))
+            .expression_attribute_values(":now", s(fmt_ts(now)))
+            .expression_attribute_values(value.0, value.1)
             .build()
             .map_err(|e| StoreError::Build(e.to_string()))?;
-        self.pause_in_transaction(u, tasks).await
-    }
-
-    /// A conditional pause `u` of a job with its notice `tasks` in one transaction, then the
-    /// list change mark; `false` when the condition failed (nothing written).
-    async fn pause_in_transaction(
-        &self,
-        u: aws_sdk_dynamodb::types::Update,
-        tasks: &[super::outbox::OutboxTask],
-    ) -> StoreResult<bool> {
         let mut items = vec![TransactWriteItem::builder().update(u).build()];
         items.extend(self.outbox_items(tasks)?);
         match self.transact(items).await {
@@ -631,19 +640,13 @@ impl Store {
         pause: &crate::domain::Pause,
         tasks: &[super::outbox::OutboxTask],
     ) -> StoreResult<bool> {
-        let u = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .key("PK", s(pk(job_id)))
-            .key("SK", s("JOB"))
-            .update_expression("SET is_active = :f, updated_at = :now, pause = :pause")
-            .condition_expression("is_active = :t")
-            .expression_attribute_values(":f", AttributeValue::Bool(false))
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .expression_attribute_values(":now", s(fmt_ts(&pause.at)))
-            .expression_attribute_values(":pause", serde_dynamo::to_attribute_value(pause)?)
-            .build()
-            .map_err(|e| StoreError::Build(e.to_string()))?;
-        self.pause_in_transaction(u, tasks).await
+        let record = serde_dynamo::to_attribute_value(pause)?;
+        self.pause_in_transaction(
+            (job_id, &pause.at),
+            (", pause = :pause", "", (":pause", record)),
+            tasks,
+        )
+        .await
     }
 
     /// A transaction item that fails unless the job exists (a ConditionCheck: nothing is

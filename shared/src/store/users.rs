@@ -76,6 +76,29 @@ pub struct SessionClaims {
 }
 
 impl User {
+    /// A new active user made `at`: a fresh v4 id, no session issued yet. `password_hash` is
+    /// a passlib-format hash ([`crate::auth::hash_password`]).
+    pub fn new(
+        (username, email): (String, String),
+        password_hash: String,
+        role: crate::domain::Role,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            username,
+            email,
+            password_hash,
+            role,
+            is_active: true,
+            created_at: at,
+            updated_at: at,
+            session_version: 0,
+            kept_session: None,
+            revoked_sessions: Default::default(),
+        }
+    }
+
     /// Whether a token of `session` may act for this user: its session was not ended by
     /// logout, and it was issued at the current session version (or is the one session kept
     /// across the last change).
