@@ -2,7 +2,8 @@
 //! SES v2 and Slack posts (api-contract §6.4, §7.3-§7.5; policy §9).
 //!
 //! Who receives what:
-//! - **Run notifications** (in-app): every active user.
+//! - **Run notifications** and job-change notices (in-app): everyone, as one item of the shared
+//!   feed ([`crate::store::feed`]).
 //! - **Run e-mail**: a job with `enable_email_notifications` e-mails its `notification_emails`
 //!   on every failed run (scheduled or manual) and, with `notify_on_success`, on every
 //!   successful one. An address that belongs to a user is dropped when that user turned off
@@ -268,23 +269,35 @@ impl Alerts {
                 related_job_id,
                 related_execution_id,
             } => {
-                let users = match audience {
-                    Audience::ActiveUsers => self.store.active_user_ids().await,
-                    Audience::Users { ids } => Ok(ids.clone()),
-                }
-                .map_err(|e| e.to_string())?;
-                self.store
-                    .notify(
-                        &leased.id,
-                        &users,
-                        title,
-                        message,
-                        *level,
-                        related_job_id.as_deref(),
-                        related_execution_id.as_deref(),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let written = match audience {
+                    // Everyone: one feed item, whatever the number of users.
+                    Audience::ActiveUsers => {
+                        self.store
+                            .broadcast(
+                                &leased.id,
+                                title,
+                                message,
+                                *level,
+                                related_job_id.as_deref(),
+                                related_execution_id.as_deref(),
+                            )
+                            .await
+                    }
+                    Audience::Users { ids } => {
+                        self.store
+                            .notify(
+                                &leased.id,
+                                ids,
+                                title,
+                                message,
+                                *level,
+                                related_job_id.as_deref(),
+                                related_execution_id.as_deref(),
+                            )
+                            .await
+                    }
+                };
+                written.map_err(|e| e.to_string())?;
                 Ok(Delivered::Done)
             }
             Task::Email {

@@ -71,7 +71,7 @@ async fn scheduled_success_failure_and_timeout() {
         }
         assert!(e["completed_at"].is_string());
     }
-    // Run notifications went to active users.
+    // Run notifications went to everyone (the feed).
     let admin = app
         .state
         .store
@@ -82,9 +82,10 @@ async fn scheduled_success_failure_and_timeout() {
     let notes = app
         .state
         .store
-        .recent_notifications(&admin.id, 100)
+        .notification_page(&admin.id, false, None, None, 0, 100)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert!(notes
         .iter()
         .any(|n| n.title == "Job Completed" && n.related_execution_id.is_some()));

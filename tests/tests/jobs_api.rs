@@ -377,9 +377,10 @@ async fn rbac_and_ownership() {
     let titles: Vec<String> = app
         .state
         .store
-        .recent_notifications(&alice_id, 100)
+        .notification_page(&alice_id, false, None, None, 0, 100)
         .await
         .unwrap()
+        .items
         .into_iter()
         .map(|n| n.title)
         .collect();

@@ -284,14 +284,8 @@ async fn delete_user_removes_their_notifications_and_preferences() {
         .unwrap()
         .is_empty());
     assert!(app.state.store.get_prefs(&carol).await.unwrap().is_none());
-    assert_eq!(
-        app.state
-            .store
-            .unread_count(&carol, None, None)
-            .await
-            .unwrap(),
-        0
-    );
+    // Their share of the feed (join, exceptions) went with them.
+    assert!(app.state.store.feed_join(&carol).await.unwrap().is_none());
     // The job stays, without a creator; the name and e-mail are free again.
     let (_, v) = read(
         app.get(

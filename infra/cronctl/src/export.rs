@@ -43,15 +43,9 @@ pub async fn collect(state: &AppState, history: bool) -> Result<Bundle, StoreErr
         b.executions
             .sort_by(|x, y| (x.started_at, &x.id).cmp(&(y.started_at, &y.id)));
         for u in &b.users {
-            // As the user sees them: what their read mark covers is exported read.
-            let mark = store.read_mark(&u.id).await?;
-            b.notifications.extend(
-                store
-                    .all_user_notifications(&u.id)
-                    .await?
-                    .into_iter()
-                    .map(|n| n.as_seen(mark.as_ref())),
-            );
+            // As the user sees them: what their read mark covers is exported read, and the
+            // feed's items they see are exported as their own (ids derived per user).
+            b.notifications.extend(store.user_view(&u.id).await?);
         }
         b.notifications
             .sort_by(|x, y| (x.created_at, &x.id).cmp(&(y.created_at, &y.id)));

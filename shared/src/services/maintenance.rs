@@ -117,7 +117,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
 /// What one retention pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RetentionReport {
-    /// Counter scopes looked at (4 all-jobs shards, one per job, one per user).
+    /// Counter scopes looked at (4 all-jobs shards, one per job, one per user, 4 feed shards).
     pub scopes: usize,
     /// Days past retention folded out of `TOTAL` counters.
     pub days_folded: usize,
@@ -150,6 +150,7 @@ pub async fn expire_history(state: &AppState) -> Result<RetentionReport, StoreEr
             .iter()
             .map(|u| notification_counter_scope(&u.id)),
     );
+    scopes.extend(crate::store::feed::feed_scopes());
     for scope in &scopes {
         report.days_folded += state.store.expire_counters(scope).await?;
     }

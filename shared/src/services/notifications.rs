@@ -1,4 +1,5 @@
-//! A user's own notifications (api-contract §3.9): pages, unread count, read, read-all,
+//! A user's notifications (api-contract §3.9) — their own items and the shared feed as they
+//! see it: pages, unread count, read, read-all,
 //! delete, delete-read. Totals come from the notification counters; pages read about one
 //! page. Range bounds apply at minute precision. Typed requests in, bodies (`Serialize`) out;
 //! [`NotificationError`] is mapped to a status by the HTTP adapter.
@@ -6,7 +7,10 @@
 use crate::{
     domain::{range::total_pages, range::RangeView, DateRange},
     state::AppState,
-    store::{Notification, StoreError},
+    store::{
+        feed::{Lookup, Owned},
+        Notification, StoreError,
+    },
 };
 use serde::Serialize;
 
@@ -131,16 +135,12 @@ async fn own(
     user_id: &str,
     id: &str,
     forbidden: &'static str,
-) -> Result<Notification, NotificationError> {
-    let n = state
-        .store
-        .get_notification(id)
-        .await?
-        .ok_or(NotificationError::NotFound)?;
-    if n.user_id != user_id {
-        return Err(NotificationError::Forbidden(forbidden));
+) -> Result<Owned, NotificationError> {
+    match state.store.user_notification(user_id, id).await? {
+        Lookup::Missing => Err(NotificationError::NotFound),
+        Lookup::Foreign => Err(NotificationError::Forbidden(forbidden)),
+        Lookup::Mine(o) => Ok(o),
     }
-    Ok(n)
 }
 
 /// PUT /notifications/{id}/read: idempotent (an already-read one keeps its `read_at`).
@@ -149,14 +149,25 @@ pub async fn mark_read(
     user_id: &str,
     id: &str,
 ) -> Result<MarkedRead, NotificationError> {
-    let n = own(
+    let o = own(
         state,
         user_id,
         id,
         "Forbidden: Cannot access other users notifications",
     )
     .await?;
-    let n = state.store.mark_notification_read(&n).await?;
+    let n = match o {
+        Owned::Personal(n) => state.store.mark_notification_read(&n).await?,
+        Owned::Feed(f, exc) => state
+            .store
+            .read_feed_item(user_id, &f, exc.as_ref())
+            .await
+            .map_err(|e| match e {
+                // Deleted meanwhile by the same user.
+                StoreError::Conflict => NotificationError::NotFound,
+                e => e.into(),
+            })?,
+    };
     Ok(MarkedRead {
         message: "Notification marked as read",
         notification: n,
@@ -178,14 +189,22 @@ pub async fn delete(
     user_id: &str,
     id: &str,
 ) -> Result<Deleted, NotificationError> {
-    let n = own(
+    let o = own(
         state,
         user_id,
         id,
         "Forbidden: Cannot delete other users notifications",
     )
     .await?;
-    state.store.delete_notification(&n).await?;
+    match o {
+        Owned::Personal(n) => state.store.delete_notification(&n).await?,
+        Owned::Feed(f, exc) => {
+            state
+                .store
+                .delete_feed_item(user_id, &f, exc.as_ref())
+                .await?
+        }
+    }
     Ok(Deleted {
         message: "Notification deleted successfully",
     })

@@ -23,6 +23,7 @@
 pub mod audit;
 pub mod counters;
 mod executions;
+pub mod feed;
 mod idempotency;
 mod jobs;
 pub mod lease;

@@ -1,12 +1,14 @@
-//! In-app notifications (api-contract §2.4), one item per recipient in the recipient's user
-//! partition (newest last by sort key), also filed by read state in GSI2 (`NUNREAD#<user>` /
-//! `NREAD#<user>`, ordered by creation) so unread lists, read-all and delete-read read only
-//! what they touch. Totals and `unread_count` come from the user's counters (`NSTAT#<user>`,
-//! fields `u` unread and `r` read), updated in the same transaction as every create, read and
-//! delete.
+//! In-app notifications (api-contract §2.4). A notice for everyone is one item of the shared
+//! feed ([`super::feed`]); a notice for some users (an auto-pause, an ending-soon reminder)
+//! is one item per recipient in the recipient's user partition (newest last by sort key), also
+//! filed by read state in GSI2 (`NUNREAD#<user>` / `NREAD#<user>`, ordered by creation) so
+//! unread lists and delete-read read only what they touch. Totals and `unread_count` come
+//! from the user's counters (`NSTAT#<user>`, fields `u` unread and `r` read — own items and
+//! feed exceptions) and the feed's, updated in the same transaction as every write.
 
 use super::{
-    counters::{floor_minute, Delta, RangeCounts, Tally},
+    counters::{floor_minute, Delta, Tally},
+    feed::{feed_scopes, later},
     from_item, item_with_keys,
     read_mark::ReadMark,
     s, tx, Item, Store, StoreError, StoreResult,
@@ -253,47 +255,45 @@ impl Store {
         items.into_iter().map(|i| from_item(i?)).collect()
     }
 
-    /// A notification by id (Query GSI1 `NOTIF#<id>`, `Limit 1`).
-    /// `None` once it is past retention.
+    /// A user's own notification by id (Query GSI1 `NOTIF#<id>`, `Limit 1`); `None` for a
+    /// feed item ([`Store::user_notification`] sees those) and once past retention.
     pub async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>> {
-        Ok(self
-            .get_by_gsi1::<Notification>(format!("NOTIF#{id}"))
-            .await?
-            .filter(|n| !self.expired(n.created_at)))
+        let Some(item) = self.gsi1_item(format!("NOTIF#{id}")).await? else {
+            return Ok(None);
+        };
+        if item
+            .get("GSI1SK")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            != Some("NOTIF")
+        {
+            return Ok(None);
+        }
+        Ok(Some(from_item::<Notification>(item)?).filter(|n| !self.expired(n.created_at)))
     }
 
-    /// Counts of a user's notifications (`u`, `r`) over an optional range.
-    pub async fn notification_counts(
-        &self,
-        user_id: &str,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> StoreResult<(Tally, Option<RangeCounts>)> {
-        let scopes = vec![scope(user_id)];
-        self.counts(&scopes, from, to).await
-    }
-
-    /// A user's newest notifications, at most `limit` (one Query with `Limit`).
+    /// A user's newest own notifications as stored, at most `limit` (one Query with `Limit`).
     pub async fn recent_notifications(
         &self,
         user_id: &str,
         limit: usize,
     ) -> StoreResult<Vec<Notification>> {
-        let items = self
-            .query_time_range(
-                None,
-                ("PK", format!("USER#{user_id}")),
-                ("SK", "NOTIF#"),
-                None,
-                None,
-                0,
-                limit,
-            )
-            .await?;
-        items.into_iter().map(from_item).collect()
+        use futures::StreamExt;
+        let Some(stream) = self.time_range_stream(
+            None,
+            ("PK", format!("USER#{user_id}")),
+            ("SK", "NOTIF#"),
+            None,
+            None,
+            limit,
+        ) else {
+            return Ok(Vec::new());
+        };
+        let items: Vec<StoreResult<Item>> = stream.take(limit).collect().await;
+        items.into_iter().map(|i| from_item(i?)).collect()
     }
 
-    /// A user's unread count over an optional range.
+    /// A user's unread count over an optional range (own items and the feed, mark applied).
     pub async fn unread_count(
         &self,
         user_id: &str,
@@ -301,16 +301,16 @@ impl Store {
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<i64> {
         if from.is_none() && to.is_none() && self.history_floor().is_none() {
-            // The polled case: the mark and TOTAL read together, one round trip.
+            // The polled case: the mark beside the join and the TOTALs, one round trip.
             return self.unread_total(user_id).await;
         }
-        let mark = self.read_mark(user_id).await?;
-        self.unread_after_mark(user_id, mark.as_ref(), from, to)
+        let (mark, join) = futures::try_join!(self.read_mark(user_id), self.feed_join(user_id))?;
+        self.unread_with(user_id, mark.as_ref(), join.as_ref(), from, to)
             .await
     }
 
-    /// One page of a user's notifications newest first (`unread_only` reads the unread index),
-    /// `total` from the counters, the page start found from them.
+    /// One page of what a user sees newest first (`unread_only`: their unread index and the
+    /// feed after their mark), `total` from the counters, the page start found from them.
     pub async fn notification_page(
         &self,
         user_id: &str,
@@ -320,32 +320,13 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> StoreResult<NotificationPage> {
-        let mark = self.read_mark(user_id).await?;
-        // Unread only: what the read mark covers is read, so the range starts after it.
-        let after = match (&mark, unread_only) {
-            (Some(m), true) => match self.after_mark(m, from, to) {
-                Some(a) => Some(a),
-                None => return Ok(NotificationPage::default()),
-            },
-            _ => None,
-        };
-        let from = after.map_or(from, |a| a.count_from);
-        let subtract = after.map_or(0, |a| a.subtract);
-        let matches = move |t: &Tally| {
-            if unread_only {
-                t.get(UNREAD)
-            } else {
-                t.get(UNREAD) + t.get(READ)
-            }
-        };
-        // The first page needs no positioning: it starts at the newest item of the range.
-        let scopes = [scope(user_id)];
-        let (tally, span) = if offset == 0 {
-            (self.notification_counts(user_id, from, to).await?.0, None)
+        let (mark, join) = futures::try_join!(self.read_mark(user_id), self.feed_join(user_id))?;
+        let total = if unread_only {
+            self.unread_with(user_id, mark.as_ref(), join.as_ref(), from, to)
+                .await?
         } else {
-            self.page_counts(&scopes, from, to).await?
+            self.all_with(user_id, join.as_ref(), from, to).await?
         };
-        let total = (matches(&tally) - subtract).max(0);
         let empty = || NotificationPage {
             items: Vec::new(),
             total,
@@ -353,102 +334,60 @@ impl Store {
         if offset as i64 >= total {
             return Ok(empty());
         }
-        let (lo, hi, skip) = match span {
-            None => (from.map(floor_minute), to.map(floor_minute), 0),
-            Some(span) => {
-                let Some((lo, p)) = self
-                    .locate_page(&scopes, span, (offset as i64, limit as i64), &matches)
-                    .await?
-                else {
-                    return Ok(empty());
-                };
-                (lo, Some(p.bucket_end), p.skip as usize)
+        let (from, to) = (from.map(floor_minute), to.map(floor_minute));
+        // What is covered by the mark (unread) or from before the join (the feed) sorts last:
+        // counted from these bounds, it only ever adds to the oldest end, which `total` cuts.
+        let own_lo = if unread_only {
+            later(from, mark.as_ref().map(|m| m.cut))
+        } else {
+            from
+        };
+        let feed_lo = later(own_lo, join.as_ref().map(|j| j.cut));
+        let matches = move |t: &Tally| {
+            if unread_only {
+                t.get(UNREAD)
+            } else {
+                t.get(UNREAD) + t.get(READ)
             }
         };
-        // The mark's own minute: its covered items sort last in it, so they are cut off by
-        // the exact bound without moving the page start.
-        let lo = match (lo, after.and_then(|a| a.items_from)) {
-            (Some(l), Some(f)) => Some(l.max(f)),
-            (l, f) => l.or(f),
-        };
-        let (index, pk_name, pk, sk_name, prefix) = if unread_only {
-            (
-                Some("GSI2"),
-                "GSI2PK",
-                state_pk(user_id, false),
-                "GSI2SK",
-                "",
-            )
+        let (lo, hi, skip) = if offset == 0 {
+            (None, to, 0)
         } else {
-            (None, "PK", format!("USER#{user_id}"), "SK", "NOTIF#")
+            let mut scopes = vec![scope(user_id)];
+            scopes.extend(feed_scopes());
+            let (_, span) = self.page_counts(&scopes, own_lo, to).await?;
+            let Some(span) = span else {
+                return Ok(empty());
+            };
+            let Some((lo, p)) = self
+                .locate_page(&scopes, span, (offset as i64, limit as i64), &matches)
+                .await?
+            else {
+                return Ok(empty());
+            };
+            (lo, Some(p.bucket_end), p.skip as usize)
         };
         let items = self
-            .query_time_range(index, (pk_name, pk), (sk_name, prefix), lo, hi, skip, limit)
+            .merged_page(
+                user_id,
+                unread_only,
+                (later(lo, own_lo), later(lo, feed_lo), hi),
+                skip,
+                limit,
+                mark.as_ref(),
+            )
             .await?;
-        Ok(NotificationPage {
-            items: items
-                .into_iter()
-                .map(|i| Ok(from_item::<Notification>(i)?.as_seen(mark.as_ref())))
-                .collect::<StoreResult<_>>()?,
-            total,
-        })
+        Ok(NotificationPage { items, total })
     }
 
-    /// Items of one partition whose sort key is `<prefix><timestamp>#...` with the timestamp
-    /// in `[lo, hi)`, newest first, skipping `skip`, at most `limit` (`Limit = skip + limit`).
-    #[allow(clippy::too_many_arguments)]
-    async fn query_time_range(
+    /// A user's own notifications stored unread created from `cut` on (a read-all's tail).
+    pub(crate) async fn own_unread_since(
         &self,
-        index: Option<&str>,
-        (pk_name, pk): (&str, String),
-        (sk_name, prefix): (&str, &str),
-        lo: Option<DateTime<Utc>>,
-        hi: Option<DateTime<Utc>>,
-        skip: usize,
-        limit: usize,
-    ) -> StoreResult<Vec<Item>> {
-        let lo = format!(
-            "{prefix}{}",
-            self.visible_from(lo)
-                .as_ref()
-                .map(fmt_ts)
-                .unwrap_or_else(|| "0".into())
-        );
-        let hi = match hi {
-            Some(h) => format!("{prefix}{}#~", fmt_ts(&(h - Duration::microseconds(1)))),
-            None => format!("{prefix}~"),
-        };
-        if lo > hi {
-            // The range ends before the retention floor.
-            return Ok(Vec::new());
-        }
-        let mut stream = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .set_index_name(index.map(str::to_string))
-            .key_condition_expression(format!("{pk_name} = :pk AND {sk_name} BETWEEN :lo AND :hi"))
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s(hi))
-            .scan_index_forward(false)
-            .limit((skip + limit).clamp(1, 1000) as i32)
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::with_capacity(limit);
-        let mut skipped = 0;
-        while out.len() < limit {
-            match stream.next().await {
-                Some(item) if skipped < skip => {
-                    item?;
-                    skipped += 1;
-                }
-                Some(item) => out.push(item?),
-                None => break,
-            }
-        }
-        Ok(out)
+        user_id: &str,
+        cut: DateTime<Utc>,
+    ) -> StoreResult<Vec<Notification>> {
+        self.notifications_in_state(user_id, false, Some(cut), None)
+            .await
     }
 
     /// The first UTC day a scope has counts for (keys-only Query, `Limit 1`).
@@ -480,7 +419,7 @@ impl Store {
             .map(|d| d.and_utc()))
     }
 
-    fn read_op(
+    pub(super) fn read_op(
         &self,
         n: &Notification,
         at: DateTime<Utc>,
@@ -602,7 +541,7 @@ impl Store {
             return Ok(None);
         }
         Ok(Some(match mark.filter(|m| m.covers(n.created_at)) {
-            Some(m) => (self.mark_forget(&n.user_id, m, &[n.created_at])?, vec![]),
+            Some(m) => (self.mark_forget(&n.user_id, m, 1)?, vec![]),
             None => (self.mark_before(&n.user_id, n.created_at)?, vec![]),
         }))
     }
@@ -646,21 +585,38 @@ impl Store {
             }
         }
         let mut deleted = read.len();
-        let Some(mark) = self.read_mark(user_id).await? else {
-            return Ok(deleted);
-        };
-        let end = mark.at + Duration::microseconds(1);
+        if let Some(mark) = self.read_mark(user_id).await? {
+            deleted += self.delete_covered_own(user_id, &mark, from, to).await?;
+        }
+        deleted += self.delete_read_feed(user_id, from, to).await?;
+        Ok(deleted)
+    }
+
+    /// Deletes a user's own notifications stored unread but covered by their mark, created in
+    /// `[from, to)`, taking them out of its `p_base`; returns how many.
+    async fn delete_covered_own(
+        &self,
+        user_id: &str,
+        mark: &ReadMark,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<usize> {
+        let mut deleted = 0;
         let covered = self
-            .notifications_in_state(user_id, false, from, Some(to.map_or(end, |t| t.min(end))))
+            .notifications_in_state(
+                user_id,
+                false,
+                from,
+                Some(to.map_or(mark.cut, |t| t.min(mark.cut))),
+            )
             .await?;
         // 20 deletes + their counter items + the mark stay under 100 transaction items.
         for chunk in covered.chunks(20) {
-            let times: Vec<DateTime<Utc>> = chunk.iter().map(|n| n.created_at).collect();
             let mut ops = chunk
                 .iter()
                 .map(|n| self.delete_op(n))
                 .collect::<StoreResult<Vec<_>>>()?;
-            ops.push((self.mark_forget(user_id, &mark, &times)?, vec![]));
+            ops.push((self.mark_forget(user_id, mark, chunk.len())?, vec![]));
             match self.transact_counted(ops).await {
                 Ok(()) => deleted += chunk.len(),
                 // The mark moved or one of them changed: one at a time, as they are now.
@@ -688,6 +644,7 @@ impl Store {
             .keys_with_prefix(&format!("USER#{user_id}"), "NOTIF#")
             .await?;
         keys.push(Self::mark_key(user_id));
+        keys.extend(self.feed_state_keys(user_id).await?);
         self.batch_delete(keys).await?;
         self.drop_scope(&scope(user_id)).await
     }

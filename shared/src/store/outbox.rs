@@ -33,7 +33,8 @@ const TOMBSTONE_SECS: i64 = 30 * 24 * 3600;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "audience", rename_all = "snake_case")]
 pub enum Audience {
-    /// Every active user at delivery time (policy §9).
+    /// Everyone: one item of the shared feed ([`crate::store::feed`]), seen by every account
+    /// from its creation on (the serialized name is kept for tasks already queued).
     ActiveUsers,
     /// These users (duplicates dropped).
     Users { ids: Vec<String> },

@@ -1,26 +1,34 @@
 //! A user's read watermark (`USER#<id>` / `NREADMARK`): mark-all-read is one write whatever
 //! the number of unread notifications (docs/dynamodb-access-patterns.md, "Read watermark").
 //!
-//! Every notification created at or before the mark's `at` reads as read — its `read_at` the
-//! first mark at or after its creation — whatever its stored `is_read`. The counters keep
-//! counting stored state; the mark keeps what they said when it was set: `t_snap`, the
-//! scope's `TOTAL` unread, and `m_snap`, the unread slot of the mark's own minute. So after
-//! the mark, unread = counters − snapshot: without a range `t_u − t_snap` (two GetItems);
-//! with a range (or with retention on, whose daily fold moves `TOTAL`) the range counted from
-//! the mark's minute, minus `m_snap`.
+//! The mark holds a **cut**, the start of a minute at least [`SETTLE`] before the moment it
+//! was set: every notification created before the cut — the user's own items and the shared
+//! feed's ([`super::feed`]) — reads as read, whatever its stored state. What was created
+//! between the cut and the moment of the read-all (the last one to two minutes) is marked read
+//! one by one first (own items stored read, feed items with a read exception), so the mark
+//! itself covers only whole, settled minutes. The counters keep counting stored state; the
+//! mark keeps what they said before the cut:
+//! - `p_base`: the user's scope's stored-unread count (`u`) before the cut, less the covered
+//!   ones deleted since;
+//! - `f_base`: the feed's items before the cut (all shards).
+//!
+//! So without a range, unread = `(t_u − p_base)` of the user's scope + `(t_u − max(f_base,
+//! join base))` of the feed; with a range, the counts of both from the cut, which is a minute
+//! boundary like every counted range: no snapshot of a partial minute is needed.
 //!
 //! Conditions keep that exact:
-//! - the mark is written under a ConditionCheck on both counter attributes it copied (nothing
-//!   moved between reading and writing them) and on the previous mark (`at` unchanged);
-//! - every write that moves a stored-unread notification's count (create, read, delete)
-//!   carries a ConditionCheck that the mark has not passed it (`at < created_at`), or — a
-//!   delete of one the mark already covers — takes it out of the snapshot in the same
-//!   transaction (`ADD t_snap -1`, and `m_snap -1` in the mark's minute).
+//! - the mark is written under a ConditionCheck on the user scope's `TOTAL` unread it derived
+//!   `p_base` from, and on the previous mark (`at` unchanged); the feed's counts before the cut
+//!   are read in one TransactGetItems ([`Store::feed_before`]), and nothing is written before
+//!   a settled cut any more;
+//! - every write that moves a user's own stored-unread count, or adds a feed exception,
+//!   carries a ConditionCheck that the mark does not cover it (`cut <= created_at`), or — a
+//!   delete of one the mark covers — takes it out of `p_base` in the same transaction.
 
 use super::{counters::floor_minute, item_with_keys, s, tx, Item, Store, StoreError, StoreResult};
 use crate::domain::{fmt_ts, now, ts};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Sort key of the mark in the user's partition.
@@ -30,30 +38,35 @@ const MARK_SK: &str = "NREADMARK";
 const EARLIER_KEPT: usize = 50;
 /// Attempts of mark-all-read while the user's counts keep moving.
 const MARK_ATTEMPTS: u32 = 6;
+/// How long after its creation time a notification is surely written: a cut is at least this
+/// far in the past, so no write lands before it afterwards (writers restamp a notification
+/// whose write took longer).
+pub const SETTLE: Duration = Duration::seconds(5);
 
 /// A user's read watermark (module docs).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReadMark {
-    /// Notifications created at or before this instant read as read.
+    /// When the read-all was made (the `read_at` of what it covers).
     #[serde(with = "ts")]
     pub at: DateTime<Utc>,
     /// Earlier marks' instants (RFC 3339), oldest first, at most 50.
     #[serde(default)]
     pub earlier: Vec<String>,
-    /// The scope's `TOTAL` unread (`t_u`) when the mark was set, less the covered ones
-    /// deleted since.
+    /// Everything created before this minute boundary reads as read.
+    #[serde(with = "ts")]
+    pub cut: DateTime<Utc>,
+    /// The user scope's stored-unread count before `cut`, less covered ones deleted since.
     #[serde(default)]
-    pub t_snap: i64,
-    /// The unread slot of the mark's minute (`m<MM>_u` of `H#<hour>`) when the mark was set,
-    /// less the covered ones of that minute deleted since.
+    pub p_base: i64,
+    /// The feed's items before `cut`.
     #[serde(default)]
-    pub m_snap: i64,
+    pub f_base: i64,
 }
 
 impl ReadMark {
     /// Whether a notification created at `t` reads as read.
     pub fn covers(&self, t: DateTime<Utc>) -> bool {
-        t <= self.at
+        t < self.cut
     }
 
     /// When a covered notification created at `t` was read: the first mark at or after `t`.
@@ -65,31 +78,21 @@ impl ReadMark {
             .find(|m| *m >= t)
             .unwrap_or(self.at)
     }
-
-    /// The minute the mark falls in (the precision of counted ranges).
-    pub fn minute(&self) -> DateTime<Utc> {
-        floor_minute(self.at)
-    }
 }
 
-/// How a count or an unread page starts once a mark is applied.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct AfterMark {
-    /// Start of the counted range (minute precision).
-    pub count_from: Option<DateTime<Utc>>,
-    /// What to subtract from that count (`m_snap` when the mark's minute is counted).
-    pub subtract: i64,
-    /// Exact lower bound for the items themselves (just after the mark), when it matters.
-    pub items_from: Option<DateTime<Utc>>,
+/// The cut a read-all or a join made now would have: the start of the minute
+/// [`SETTLE`] ago.
+pub(crate) fn settled_cut(at: DateTime<Utc>) -> DateTime<Utc> {
+    floor_minute(at - SETTLE)
 }
 
-/// The counter scope of one user's notifications (`NSTAT#<user id>`), which the read mark
-/// settles against.
+/// The counter scope of one user's notifications (`NSTAT#<user id>`): their own items and
+/// their feed exceptions.
 pub fn scope(user_id: &str) -> String {
     format!("NSTAT#{user_id}")
 }
 
-fn num(item: Option<&Item>, attr: &str) -> i64 {
+pub(crate) fn num(item: Option<&Item>, attr: &str) -> i64 {
     item.and_then(|i| i.get(attr))
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
@@ -100,122 +103,41 @@ fn user_pk(user_id: &str) -> String {
     format!("USER#{user_id}")
 }
 
-fn hour_sk(t: DateTime<Utc>) -> String {
-    format!("H#{}", t.format("%Y-%m-%dT%H"))
-}
-
-fn minute_attr(t: DateTime<Utc>) -> String {
-    format!("m{:02}_u", t.minute())
-}
-
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Build(e.to_string())
 }
 
 impl Store {
     /// A user's read mark (strongly consistent GetItem); `None` before their first
-    /// mark-all-read.
+    /// mark-all-read. A mark written before cuts existed (no `cut`) is read as none.
     pub async fn read_mark(&self, user_id: &str) -> StoreResult<Option<ReadMark>> {
-        self.get_as(user_pk(user_id), MARK_SK).await
-    }
-
-    /// Where an unread count or page over `[from, to)` starts once `mark` applies; `None`
-    /// when the whole range is covered (nothing in it is unread).
-    pub(crate) fn after_mark(
-        &self,
-        mark: &ReadMark,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Option<AfterMark> {
-        let minute = mark.minute();
-        if let Some(f) = from.filter(|f| floor_minute(*f) > minute) {
-            return Some(AfterMark {
-                count_from: Some(f),
-                subtract: 0,
-                items_from: None,
-            });
+        match self.get(user_pk(user_id), MARK_SK).await? {
+            Some(item) if item.contains_key("cut") => Ok(Some(super::from_item(item)?)),
+            _ => Ok(None),
         }
-        if to.is_some_and(|t| floor_minute(t) <= minute) {
-            return None;
-        }
-        // Retention hides the mark's minute: counting starts at the floor, nothing to take off.
-        let hidden = self.history_floor().is_some_and(|f| minute < f);
-        Some(AfterMark {
-            count_from: Some(minute),
-            subtract: if hidden { 0 } else { mark.m_snap },
-            items_from: Some(mark.at + Duration::microseconds(1)),
-        })
     }
 
-    /// A user's unread count over an optional range, read marks applied.
-    pub(crate) async fn unread_after_mark(
-        &self,
-        user_id: &str,
-        mark: Option<&ReadMark>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> StoreResult<i64> {
-        let Some(mark) = mark else {
-            return Ok(self
-                .notification_counts(user_id, from, to)
-                .await?
-                .0
-                .get("u"));
-        };
-        if from.is_none() && to.is_none() && self.history_floor().is_none() {
-            let total = self.get(scope(user_id), "TOTAL").await?;
-            return Ok((num(total.as_ref(), "t_u") - mark.t_snap).max(0));
-        }
-        let Some(a) = self.after_mark(mark, from, to) else {
-            return Ok(0);
-        };
-        let counted = self
-            .notification_counts(user_id, a.count_from, to)
-            .await?
-            .0
-            .get("u");
-        Ok((counted - a.subtract).max(0))
-    }
-
-    /// A user's unread count without a range and without retention (nothing folds `TOTAL`):
-    /// the read mark and `TOTAL` read concurrently, `t_u − t_snap` (or `t_u` with no mark).
-    /// The mark strongly consistent (a read-all just made shows at once), `TOTAL` eventually
-    /// consistent like every other counter read: 1.5 RCU in one round trip.
-    pub(crate) async fn unread_total(&self, user_id: &str) -> StoreResult<i64> {
-        let key = (scope(user_id), "TOTAL".to_string());
-        let (mark, totals) = futures::try_join!(
-            self.read_mark(user_id),
-            self.batch_get_attrs(std::slice::from_ref(&key), &["t_u"])
-        )?;
-        let total = totals.get(&format!("{}|{}", key.0, key.1));
-        let snap = mark.map_or(0, |m| m.t_snap);
-        Ok((num(total, "t_u") - snap).max(0))
-    }
-
-    /// Marks every notification of a user read in one write: a new mark at now with the
-    /// counters' snapshot. Returns how many were unread. Retried while the user's counts move
-    /// between the snapshot and the write; [`StoreError::Unavailable`] if they never hold
-    /// still.
+    /// Marks every notification of a user read: what arrived in the last minute or two one by
+    /// one, then one mark at the settled cut with the counters' bases. Returns how many were
+    /// unread. Retried while the user's counts move between the reads and the write;
+    /// [`StoreError::Unavailable`] if they never hold still.
     pub async fn mark_all_notifications_read(&self, user_id: &str) -> StoreResult<usize> {
         let scope = scope(user_id);
+        let join = self.feed_join(user_id).await?;
         for attempt in 0..MARK_ATTEMPTS {
             let old = self.read_mark(user_id).await?;
             let unread = self
-                .unread_after_mark(user_id, old.as_ref(), None, None)
+                .unread_with(user_id, old.as_ref(), join.as_ref(), None, None)
                 .await?;
             if unread == 0 {
                 return Ok(0);
             }
             let at = now();
-            let hour_key = hour_sk(at);
-            let (total, hour) = futures::try_join!(
-                self.get(scope.clone(), "TOTAL"),
-                self.get(scope.clone(), &hour_key)
-            )?;
-            let (t, m) = (
-                num(total.as_ref(), "t_u"),
-                num(hour.as_ref(), &minute_attr(at)),
-            );
+            let cut = settled_cut(at).max(old.as_ref().map_or(DateTime::UNIX_EPOCH, |o| o.cut));
+            // The tail after the cut, one by one (normally a handful), read at the mark's time.
+            self.read_since(user_id, cut, at, old.as_ref(), join.as_ref())
+                .await?;
+            let (p_total, p_base, f_base) = self.bases_before(user_id, cut).await?;
             let mut earlier = Vec::new();
             if let Some(o) = &old {
                 earlier = o.earlier.clone();
@@ -226,15 +148,22 @@ impl Store {
             let mark = ReadMark {
                 at,
                 earlier,
-                t_snap: t,
-                m_snap: m,
+                cut,
+                p_base,
+                f_base,
             };
             let item = item_with_keys(
                 &mark,
                 &[("PK", user_pk(user_id)), ("SK", MARK_SK.to_string())],
             )?;
             let put = match &old {
-                None => tx::create(&self.table, item)?,
+                None => tx::put(
+                    &self.table,
+                    item,
+                    Some("attribute_not_exists(PK) OR attribute_not_exists(#cut)"),
+                    &[],
+                    &[("#cut", "cut")],
+                )?,
                 Some(o) => tx::put(
                     &self.table,
                     item,
@@ -243,11 +172,7 @@ impl Store {
                     &[("#at", "at")],
                 )?,
             };
-            let items = vec![
-                put,
-                self.counter_is(&scope, "TOTAL", "t_u", t)?,
-                self.counter_is(&scope, &hour_sk(at), &minute_attr(at), m)?,
-            ];
+            let items = vec![put, self.counter_is(&scope, "TOTAL", "t_u", p_total)?];
             match self.transact(items).await {
                 Ok(()) => return Ok(unread as usize),
                 Err(StoreError::Conflict) => {
@@ -258,6 +183,29 @@ impl Store {
         }
         Err(StoreError::Unavailable(
             "the unread counts kept changing while marking them read".into(),
+        ))
+    }
+
+    /// The user scope's `TOTAL` unread, its stored-unread count before `cut`, and the feed's
+    /// items before `cut`: one TransactGetItems of the `TOTAL` and hour items from the cut's
+    /// hour to now (the cut is at most two minutes old), so the subtraction is of one instant.
+    async fn bases_before(
+        &self,
+        user_id: &str,
+        cut: DateTime<Utc>,
+    ) -> StoreResult<(i64, i64, i64)> {
+        let user = scope(user_id);
+        let mut scopes = vec![user.clone()];
+        scopes.extend(super::feed::feed_scopes());
+        let counts = self.counts_since(&scopes, cut).await?;
+        let p_total = counts.total(&user);
+        Ok((
+            p_total,
+            p_total - counts.since(&user),
+            super::feed::feed_scopes()
+                .iter()
+                .map(|f| counts.total(f) - counts.since(f))
+                .sum(),
         ))
     }
 
@@ -286,8 +234,8 @@ impl Store {
         Ok(TransactWriteItem::builder().condition_check(c).build())
     }
 
-    /// ConditionCheck: the user's mark has not passed a notification created at `t` (so a
-    /// change to its stored-unread count stays outside every snapshot).
+    /// ConditionCheck: the user's mark does not cover a notification created at `t` (so a
+    /// change to its count stays outside `p_base`).
     pub(crate) fn mark_before(
         &self,
         user_id: &str,
@@ -297,38 +245,30 @@ impl Store {
             .table_name(&self.table)
             .key("PK", s(user_pk(user_id)))
             .key("SK", s(MARK_SK))
-            .condition_expression("attribute_not_exists(PK) OR #at < :c")
-            .expression_attribute_names("#at", "at")
+            .condition_expression("attribute_not_exists(#cut) OR #cut <= :c")
+            .expression_attribute_names("#cut", "cut")
             .expression_attribute_values(":c", s(fmt_ts(&t)))
             .build()
             .map_err(err)?;
         Ok(TransactWriteItem::builder().condition_check(c).build())
     }
 
-    /// UpdateItem taking deleted covered, stored-unread notifications (created at `times`)
-    /// out of the mark's snapshot, on condition the mark is still `mark`.
+    /// UpdateItem taking `n` deleted covered notifications (stored unread, or feed items
+    /// without an exception) out of the mark's `p_base`, on condition the mark is still `mark`.
     pub(crate) fn mark_forget(
         &self,
         user_id: &str,
         mark: &ReadMark,
-        times: &[DateTime<Utc>],
+        n: usize,
     ) -> StoreResult<TransactWriteItem> {
-        let in_minute = times
-            .iter()
-            .filter(|t| floor_minute(**t) == mark.minute())
-            .count() as i64;
         let u = Update::builder()
             .table_name(&self.table)
             .key("PK", s(user_pk(user_id)))
             .key("SK", s(MARK_SK))
-            .update_expression("ADD t_snap :t, m_snap :m")
+            .update_expression("ADD p_base :n")
             .condition_expression("#at = :at")
             .expression_attribute_names("#at", "at")
-            .expression_attribute_values(
-                ":t",
-                AttributeValue::N((-(times.len() as i64)).to_string()),
-            )
-            .expression_attribute_values(":m", AttributeValue::N((-in_minute).to_string()))
+            .expression_attribute_values(":n", AttributeValue::N((-(n as i64)).to_string()))
             .expression_attribute_values(":at", s(fmt_ts(&mark.at)))
             .build()
             .map_err(err)?;

@@ -287,6 +287,11 @@ impl Store {
                 claim_item(format!("EMAIL#{}", user.email), &user.id),
             )?,
         ];
+        // Where the account's share of the notification feed starts.
+        items.push(tx::create(
+            &self.table,
+            self.join_item(&user.id, user.created_at).await?,
+        )?);
         if let Some(a) = audit {
             items.push(self.audit_tx(a)?);
         }

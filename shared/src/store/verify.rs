@@ -7,13 +7,16 @@
 //! imply with the same bucketing the writers use, and lists every attribute that differs:
 //! the job scopes (`XSTAT#JOB#<id>`), the all-jobs scopes (`XSTAT#ALL#<0-3>`, compared as
 //! their sum: a purge moves a deleted job's counts out of shard 0 whatever shard they were
-//! added to) and the users' notification scopes (`NSTAT#<id>`: totals, unread counts).
+//! added to), the users' notification scopes (`NSTAT#<id>`: own items and feed exceptions) and
+//! the feed's (`NSTAT#FEED#<0-3>`).
 //! `repair` then adds the difference to each drifting attribute (`ADD`, so a write landing
 //! meanwhile is not undone; run it again to confirm).
 
 use super::{
-    counters::CounterChanges, executions::job_scope, notification_counter_scope, s, Store,
-    StoreError, StoreResult,
+    counters::CounterChanges,
+    executions::job_scope,
+    feed::{feed_scopes, ExceptionState},
+    notification_counter_scope, s, Store, StoreError, StoreResult,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::BTreeMap;
@@ -92,8 +95,37 @@ impl Store {
                 }
                 report.notifications += 1;
             }
+            // The user's feed exceptions count in their scope at the item's time: read
+            // `u −1, r +1`; deleted `u −1` (from unread, from read or covered alike).
+            for e in self.exceptions(&u.id, None, None).await?.into_values() {
+                let adds = match e.state {
+                    ExceptionState::Read => vec![("u".to_string(), -1), ("r".to_string(), 1)],
+                    ExceptionState::Deleted => vec![("u".to_string(), -1)],
+                };
+                expected.add(
+                    &scope,
+                    &super::counters::Delta {
+                        at: e.created_at,
+                        adds,
+                    },
+                );
+            }
             scopes.push(scope);
         }
+        // The feed: one `u` per item in its shard's scope.
+        let feed = feed_scopes();
+        for f in self.feed_items(None, None).await? {
+            let shard = super::shard_of(&f.id, super::feed::FEED_SHARDS);
+            expected.add(
+                &feed[shard],
+                &super::counters::Delta {
+                    at: f.created_at,
+                    adds: vec![("u".to_string(), 1)],
+                },
+            );
+            report.notifications += 1;
+        }
+        scopes.extend(feed);
         let purges = self.pending_purges().await?;
         let compare_all = purges.is_empty();
         if compare_all {
