@@ -476,3 +476,157 @@ async fn read_all_sets_one_mark_that_everything_else_respects() {
     let report = store.verify_counters(false).await.unwrap();
     assert!(report.drift.is_empty(), "{:?}", report.drift);
 }
+
+/// A notice for everyone is one feed item whatever the number of users; each user's read,
+/// delete and read-all are theirs alone; their own notices and the feed merge into one list
+/// (pages, counts, unread pages); an account sees the feed from its join on.
+#[tokio::test]
+async fn the_feed_is_one_item_per_notice_with_state_per_user() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let store = &app.state.store;
+    let mut tokens = Vec::new();
+    for name in ["alice", "bob", "carol", "dan", "erin", "fay"] {
+        tokens.push(app.user(name, "viewer").await);
+    }
+    let (alice_id, at) = tokens[0].clone();
+    let (_, bt) = tokens[1].clone();
+    for i in 0..4 {
+        app.job(
+            &app.admin_token,
+            webhook_job(&format!("feed{i}"), "https://example.com/h"),
+        )
+        .await;
+    }
+    // Four notices, seven users: four items, none in any user's partition.
+    assert_eq!(store.feed_items(None, None).await.unwrap().len(), 4);
+    for (id, t) in &tokens {
+        assert_eq!(unread(&app, t, "").await, 4);
+        assert!(store.recent_notifications(id, 10).await.unwrap().is_empty());
+    }
+    // One for alice alone, newest: merged first in her list, absent from bob's.
+    store
+        .notify(
+            "feed-test-1",
+            std::slice::from_ref(&alice_id),
+            "Just alice",
+            "m",
+            shared::domain::Level::Warning,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let (all, v) = ids(&app, &at, "?per_page=100").await;
+    assert_eq!((all.len(), v["total"].as_i64()), (5, Some(5)));
+    assert_eq!(v["notifications"][0]["title"], "Just alice");
+    assert!(v["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["user_id"] == alice_id.as_str()));
+    let mut paged = Vec::new();
+    for page in 1..=3 {
+        let (p, v) = ids(&app, &at, &format!("?page={page}&per_page=2")).await;
+        assert_eq!(v["total"], 5);
+        paged.extend(p);
+    }
+    assert_eq!(paged, all);
+    assert_eq!(unread(&app, &bt, "").await, 4);
+
+    // alice reads a feed item, bob deletes the same one: neither touches the other.
+    let shared_id = all[2].clone();
+    let (s, v) = read(
+        app.put_json(
+            &format!("/notifications/{shared_id}/read"),
+            &at,
+            json!(null),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["notification"]["is_read"].as_bool()),
+        (200, Some(true))
+    );
+    let (s, _) = read(
+        app.delete(&format!("/notifications/{shared_id}"), &bt)
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = read(
+        app.delete(&format!("/notifications/{shared_id}"), &bt)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (404, Some("Notification not found"))
+    );
+    assert_eq!(unread(&app, &at, "").await, 4);
+    assert_eq!(unread(&app, &bt, "").await, 3);
+    let (b_all, v) = ids(&app, &bt, "").await;
+    assert_eq!((b_all.len(), v["total"].as_i64()), (3, Some(3)));
+    assert!(!b_all.contains(&shared_id));
+    let (u, v) = ids(&app, &at, "?unread_only=true&per_page=3").await;
+    assert_eq!((u.len(), v["total"].as_i64()), (3, Some(4)));
+    let (u2, _) = ids(&app, &at, "?unread_only=true&per_page=3&page=2").await;
+    assert_eq!(u2.len(), 1);
+    assert!(!u.contains(&shared_id) && !u2.contains(&shared_id));
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(unread(&app, &at, &format!("?from={today}")).await, 4);
+
+    // alice's read-all: one mark; bob keeps his three; delete-read empties alice's list.
+    let (s, v) = read(read_all_request(&app, &at).await).await;
+    assert_eq!((s, v["updated_count"].as_i64()), (200, Some(4)), "{v}");
+    assert_eq!(unread(&app, &at, "").await, 0);
+    assert_eq!(unread(&app, &at, &format!("?from={today}")).await, 0);
+    assert_eq!(unread(&app, &bt, "").await, 3);
+    let (s, v) = read(app.delete("/notifications/delete-read", &at).await).await;
+    assert_eq!((s, v["deleted_count"].as_i64()), (200, Some(5)), "{v}");
+    assert_eq!(ids(&app, &at, "").await.1["total"], 0);
+    assert_eq!(ids(&app, &bt, "").await.1["total"], 3);
+
+    // A later joiner sees nothing from before their join (its cut moved past the items).
+    let (gus, gt) = app.user("gus", "viewer").await;
+    let cut = chrono::Utc::now() + chrono::Duration::minutes(2);
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{gus}")),
+        )
+        .item(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("FEEDJOIN".into()),
+        )
+        .item(
+            "cut",
+            aws_sdk_dynamodb::types::AttributeValue::S(shared::domain::fmt_ts(&cut)),
+        )
+        .item(
+            "base",
+            aws_sdk_dynamodb::types::AttributeValue::N("4".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unread(&app, &gt, "").await, 0);
+    assert_eq!(ids(&app, &gt, "").await.1["total"], 0);
+    let (s, _) = read(
+        app.put_json(
+            &format!("/notifications/{}/read", b_all[0]),
+            &gt,
+            json!(null),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 403);
+    // The counters agree with the items, exceptions and feed.
+    let report = store.verify_counters(false).await.unwrap();
+    assert!(report.drift.is_empty(), "{:?}", report.drift);
+}

@@ -735,7 +735,7 @@ impl Store {
 
     /// Feed items created in `[from, to)`, all shards, newest first (Query per shard, all
     /// pages: for short spans — a read-all's tail — and operator tools).
-    pub(crate) async fn feed_items(
+    pub async fn feed_items(
         &self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
