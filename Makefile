@@ -52,7 +52,8 @@ package:
 	@infra/scripts/package.sh
 
 # The reconciliation of RECONCILE_JOBS (10,000) active jobs under the front's throttling mode at
-# QUOTA_SCALE × Scheduler's default rates (1.0: the real defaults); prints the time.
+# QUOTA_SCALE × Scheduler's default rates (1.0: the real defaults); prints the time and writes
+# target/bench/reconcile.json, which `make bench` carries into results.json (`reconcile_s`).
 QUOTA_SCALE ?= 1.0
 bench-reconcile: setup
 	@trap 'infra/scripts/emulators.sh stop .local/bench-reconcile' EXIT INT TERM; \
@@ -60,6 +61,7 @@ bench-reconcile: setup
 	cargo build -q -p infra --bin aws-front && \
 	infra/scripts/front.sh 5260 8200 5250 .local/bench-reconcile .local/bench-reconcile/calls.jsonl $(QUOTA_SCALE) && \
 	$(AWS_ENV) AWS_ENDPOINT_URL=http://127.0.0.1:5260 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:5260 \
+	BENCH_RECONCILE_OUT=$(CURDIR)/target/bench/reconcile.json QUOTA_SCALE=$(QUOTA_SCALE) \
 	cargo nextest run -p e2e-tests --test quotas --run-ignored only --no-capture
 
 unit:

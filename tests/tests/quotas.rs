@@ -158,6 +158,20 @@ async fn measure_reconcile_at_scale() {
         report,
         after.0 - before.0
     );
+    if let Ok(out) = std::env::var("BENCH_RECONCILE_OUT") {
+        let v = serde_json::json!({
+            "jobs": n,
+            "reconcile_s": took.as_secs_f64(),
+            "seeding_s": seeded_s,
+            "scheduler_calls_throttled": after.0 - before.0,
+            "report": format!("{report:?}"),
+            "quota_scale": std::env::var("QUOTA_SCALE").ok(),
+        });
+        if let Some(dir) = std::path::Path::new(&out).parent() {
+            std::fs::create_dir_all(dir).ok();
+        }
+        std::fs::write(&out, v.to_string()).unwrap();
+    }
     assert_eq!(report.db_jobs_active, n);
     // A call still throttled after its backoff is a failure retried by the next run (printed
     // above); what must hold is the function's timeout.

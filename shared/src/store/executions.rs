@@ -156,12 +156,20 @@ pub fn counter_field(
 pub const DURATION_SUCCESS_FIELD: &str = "ds";
 /// Sum of failed durations in a tally, microseconds.
 pub const DURATION_FAILED_FIELD: &str = "df";
-/// Shards of the all-jobs counters, so concurrent runs rarely contend for one counter item.
+/// Shards of the every-execution index (`EXECS#<n>`), which reads merge.
 pub const ALL_SHARDS: usize = 4;
+/// Shards of the all-jobs counters (`XSTAT#ALL#<n>`). A run writes 16 WCU into its shard's
+/// partition (8 `ADD`s in two transactions) and 4 into each of its 4 counter items: 16
+/// shards keep the partitions under DynamoDB's 1,000 WCU/s up to 1,000 runs/s even without
+/// split-for-heat, the items up to 4,000 (docs/cost.md, "Capacity ceiling"). Reads sum every
+/// shard, so the count may grow: runs counted under fewer shards stay where they are.
+pub const COUNTER_SHARDS: usize = 16;
 
 /// The counter scopes of all executions (every shard).
 pub fn all_scopes() -> Vec<String> {
-    (0..ALL_SHARDS).map(|i| format!("XSTAT#ALL#{i}")).collect()
+    (0..COUNTER_SHARDS)
+        .map(|i| format!("XSTAT#ALL#{i}"))
+        .collect()
 }
 
 /// The counter scope of one job's executions.
@@ -170,14 +178,17 @@ pub fn job_scope(job_id: &str) -> String {
 }
 
 /// The write-sharded time-ordered index of every execution: GSI2 `EXECS#<shard>`, the shard
-/// chosen by execution id (the same shard as its `XSTAT#ALL` counters), so a burst of runs at
+/// chosen by execution id, so a burst of runs at
 /// the top of the hour spreads over [`ALL_SHARDS`] index partitions; reads merge the shards.
 fn execs_partition(execution_id: &str) -> String {
     format!("EXECS#{}", super::shard_of(execution_id, ALL_SHARDS))
 }
 
 pub(super) fn all_scope_of(execution_id: &str) -> String {
-    format!("XSTAT#ALL#{}", super::shard_of(execution_id, ALL_SHARDS))
+    format!(
+        "XSTAT#ALL#{}",
+        super::shard_of(execution_id, COUNTER_SHARDS)
+    )
 }
 
 /// Statistics over a tally (api-contract §3.7): counts by status and duration sums.

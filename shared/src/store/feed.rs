@@ -1,6 +1,6 @@
 //! The shared notification feed (docs/dynamodb-access-patterns.md, "Notification feed"): a
 //! notice for everyone (a run, a job change) is **one** item, `FEED#<shard>` /
-//! `NOTIF#<created>#<id>`, counted in its shard's scope `NSTAT#FEED#<shard>` (field `u`),
+//! `NOTIF#<created>#<id>` (8 shards), counted in its shard's scope `NSTAT#FEED#<shard>` (field `u`),
 //! whatever the number of users. Each user's view of it is derived:
 //! - **join**: `USER#<id>` / `FEEDJOIN` — the user sees feed items created from `cut` (a minute
 //!   boundary just before the account existed) on; `base` = the feed's items before it;
@@ -37,8 +37,11 @@ type PageBounds = (
     Option<DateTime<Utc>>,
 );
 
-/// Partitions of the feed (items and counters): 4 × 1,000 WCU/s.
-pub const FEED_SHARDS: usize = 4;
+/// Partitions of the feed (items and counters). A notice writes 8 WCU into its shard's
+/// counter partition (4 `ADD`s in a transaction): 8 shards keep them under 1,000 WCU/s up to
+/// 1,000 notices a second (docs/cost.md, "Capacity ceiling"). Reads sum and merge every
+/// shard; items and counts written under fewer shards stay valid.
+pub const FEED_SHARDS: usize = 8;
 /// `GSI1SK` of a feed item (a user's own notification has `NOTIF`).
 const FEED_GSI1SK: &str = "FEED";
 /// Sort key of a user's join.
@@ -46,7 +49,7 @@ const JOIN_SK: &str = "FEEDJOIN";
 /// Sort-key prefix of a user's feed exceptions.
 pub(crate) const EXC_PREFIX: &str = "FEEDX#";
 
-/// The counter scopes of the feed (`NSTAT#FEED#<0-3>`).
+/// The counter scopes of the feed (`NSTAT#FEED#<0-7>`).
 pub fn feed_scopes() -> Vec<String> {
     (0..FEED_SHARDS)
         .map(|k| format!("NSTAT#FEED#{k}"))
@@ -456,7 +459,7 @@ impl Store {
         Ok((p.get("u") + p.get("r") + f.get("u")).max(0))
     }
 
-    /// `((own t_u, own t_r), feed t_u)`: one BatchGetItem of the five `TOTAL` items
+    /// `((own t_u, own t_r), feed t_u)`: one BatchGetItem of the user's and the feed's `TOTAL` items
     /// (eventually consistent, like every counter read).
     async fn totals_of(&self, user_id: &str) -> StoreResult<((i64, i64), i64)> {
         let own = scope(user_id);
@@ -469,7 +472,7 @@ impl Store {
     }
 
     /// The polled unread count (no range, no retention): the mark strongly consistent (a
-    /// read-all just made shows at once) beside one BatchGetItem of the join and the five
+    /// read-all just made shows at once) beside the join (GetItem) and one BatchGetItem of the
     /// `TOTAL` items: one round trip.
     pub(crate) async fn unread_total(&self, user_id: &str) -> StoreResult<i64> {
         let (mark, join, totals) = futures::try_join!(

@@ -5,10 +5,10 @@
 //! reads **everything** (every job's executions, every user's notifications, every counter
 //! item: an operator's tool, never on a request path), builds the counter items the items
 //! imply with the same bucketing the writers use, and lists every attribute that differs:
-//! the job scopes (`XSTAT#JOB#<id>`), the all-jobs scopes (`XSTAT#ALL#<0-3>`, compared as
+//! the job scopes (`XSTAT#JOB#<id>`), the all-jobs scopes (`XSTAT#ALL#<0-15>`, compared as
 //! their sum: a purge moves a deleted job's counts out of shard 0 whatever shard they were
 //! added to), the users' notification scopes (`NSTAT#<id>`: own items and feed exceptions) and
-//! the feed's (`NSTAT#FEED#<0-3>`).
+//! the feed's (`NSTAT#FEED#<0-7>`, compared as their sum: shards may have changed in number).
 //! `repair` then adds the difference to each drifting attribute (`ADD`, so a write landing
 //! meanwhile is not undone; run it again to confirm).
 
@@ -26,11 +26,13 @@ type Counts = BTreeMap<(String, String), BTreeMap<String, i64>>;
 
 /// The pseudo-scope under which the all-jobs shards are summed and compared.
 const ALL: &str = "XSTAT#ALL#*";
+/// The pseudo-scope under which the feed's shards are summed and compared.
+const FEED: &str = "NSTAT#FEED#*";
 
 /// One counter attribute that disagrees with the items.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Drift {
-    /// Counter item partition (`XSTAT#ALL#*` stands for the sum of the four shards).
+    /// Counter item partition (`XSTAT#ALL#*` / `NSTAT#FEED#*` stand for the sum of their shards).
     pub pk: String,
     /// Counter item (`TOTAL`, `D#<day>`, `DH#<day>`, `H#<day>T<hour>`).
     pub sk: String,
@@ -112,12 +114,10 @@ impl Store {
             }
             scopes.push(scope);
         }
-        // The feed: one `u` per item in its shard's scope.
-        let feed = feed_scopes();
+        // The feed: one `u` per item, compared as the sum of its shards.
         for f in self.feed_items(None, None).await? {
-            let shard = super::shard_of(&f.id, super::feed::FEED_SHARDS);
             expected.add(
-                &feed[shard],
+                FEED,
                 &super::counters::Delta {
                     at: f.created_at,
                     adds: vec![("u".to_string(), 1)],
@@ -125,7 +125,7 @@ impl Store {
             );
             report.notifications += 1;
         }
-        scopes.extend(feed);
+        scopes.push(FEED.into());
         let purges = self.pending_purges().await?;
         let compare_all = purges.is_empty();
         if compare_all {
@@ -182,6 +182,10 @@ impl Store {
                 for shard in super::executions::all_scopes() {
                     partitions.push((shard, ALL.into()));
                 }
+            } else if scope == FEED {
+                for shard in feed_scopes() {
+                    partitions.push((shard, FEED.into()));
+                }
             } else {
                 partitions.push((scope.clone(), scope.clone()));
             }
@@ -221,6 +225,8 @@ impl Store {
         for d in drift {
             let pk = if d.pk == ALL {
                 super::executions::all_scopes()[0].clone()
+            } else if d.pk == FEED {
+                feed_scopes()[0].clone()
             } else {
                 d.pk.clone()
             };

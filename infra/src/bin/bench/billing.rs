@@ -74,10 +74,15 @@ impl Billed {
         self.items_written += 1;
         self.writes.push((pk, sk.clone(), w, true));
         for (gsi, attr) in [("GSI1", "GSI1PK"), ("GSI2", "GSI2PK")] {
-            if let Some(k) = item.get(attr).and_then(|v| v.get("S")).and_then(Value::as_str) {
+            if let Some(k) = item
+                .get(attr)
+                .and_then(|v| v.get("S"))
+                .and_then(Value::as_str)
+            {
                 let w = units(size, 1024);
                 self.wcu += w;
-                self.writes.push((format!("{gsi}:{k}"), sk.clone(), w, false));
+                self.writes
+                    .push((format!("{gsi}:{k}"), sk.clone(), w, false));
             }
         }
     }
@@ -108,7 +113,10 @@ pub fn bill(op: &str, req: &Value, resp: &Value) -> Billed {
                 for (table, ka) in tables {
                     let f = factor(ka["ConsistentRead"] == Value::Bool(true));
                     let asked = ka["Keys"].as_array().map_or(0, Vec::len);
-                    let found = resp["Responses"][table].as_array().cloned().unwrap_or_default();
+                    let found = resp["Responses"][table]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
                     b.rcu += found
                         .iter()
                         .map(|i| units(size_of(Some(i)), 4096) * f)

@@ -90,8 +90,8 @@ impl Usage {
     }
     /// USD by service.
     pub fn priced(&self, p: &Prices) -> Value {
-        let lambda =
-            self.lambda_invocations / 1e6 * p.lambda_requests_m + self.lambda_gb_s * p.lambda_arm_gb_s;
+        let lambda = self.lambda_invocations / 1e6 * p.lambda_requests_m
+            + self.lambda_gb_s * p.lambda_arm_gb_s;
         let ddb = self.wru / 1e6 * p.ddb_wru_m + self.rru / 1e6 * p.ddb_rru_m;
         let sched = self.scheduler_invocations / 1e6 * p.scheduler_m;
         let api = self.api_requests / 1e6 * p.http_api_m;

@@ -810,21 +810,11 @@ async fn main() {
         };
         rows
     };
-    let other_job = b
-        .state
-        .store
-        .list_jobs()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|j| j.id)
-        .find(|id| *id != b.job_id)
-        .unwrap_or_else(|| b.job_id.clone());
     let (sweep, sweep_raw) = scenarios::maintenance_usage(&b, "sweep").await;
     let (reconcile, reconcile_raw) = scenarios::maintenance_usage(&b, "reconcile").await;
     let get_jobs_busy = scenarios::get_jobs_busy(&b, 100).await;
     let ceiling = scenarios::runs_ceiling(&b, 2).await;
-    let notification_writes = scenarios::notification_writes(&b, &other_job).await;
+    let notification_writes = scenarios::notification_writes(&b).await;
     let mark_all_read = scenarios::mark_all_read(&b).await;
     let cpu_share = scenarios::cold_cpu_share(&b, &b.job_id, colds.min(5), 20).await;
     let inputs = cost::Inputs {

@@ -41,16 +41,39 @@ fn notification_partition(pk: &str) -> bool {
 /// Creates active users until `n` exist besides the admin (through the store, each with its
 /// feed join).
 async fn ensure_users(b: &Bench, n: usize) {
-    let have = b.state.store.list_users().await.unwrap().len().saturating_sub(1);
+    let have = b
+        .state
+        .store
+        .list_users()
+        .await
+        .unwrap()
+        .len()
+        .saturating_sub(1);
     for i in have..n {
         let u = User::new(
-            (format!("bench-user-{i}"), format!("bench-user-{i}@example.com")),
+            (
+                format!("bench-user-{i}"),
+                format!("bench-user-{i}@example.com"),
+            ),
             "x".into(),
             shared::domain::Role::User,
             Utc::now(),
         );
         b.state.store.create_user(&u, None).await.unwrap();
     }
+}
+
+/// The jobs a scheduled delivery runs (active, not past their end date).
+async fn runnable_jobs(b: &Bench) -> Vec<shared::domain::Job> {
+    let today = Utc::now().date_naive();
+    b.state
+        .store
+        .list_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.should_be_scheduled(today))
+        .collect()
 }
 
 /// One scheduled delivery of `job_id` at `at` through the executor binary (counted).
@@ -64,7 +87,9 @@ async fn run_once(exec: &Function, job_id: &str, at: chrono::DateTime<Utc>) -> V
 /// Writes of one failed run (a GitHub job without a token fails at once) at 10, 100 and
 /// 1,000 active users: items written and billed write units, all and on notification
 /// partitions only.
-pub async fn notification_writes(b: &Bench, job_id: &str) -> Value {
+pub async fn notification_writes(b: &Bench) -> Value {
+    let jobs = runnable_jobs(b).await;
+    let job_id = &jobs.first().expect("an active job").id;
     let exec = Function::spawn(&b.env, "executor").await;
     let mut out = serde_json::Map::new();
     let minute = Utc::now()
@@ -103,16 +128,41 @@ pub async fn notification_writes(b: &Bench, job_id: &str) -> Value {
 /// feed items of the last minute (read one by one: the tail a cut cannot cover).
 pub async fn mark_all_read(b: &Bench) -> Value {
     let store = &b.state.store;
-    let admin = store.find_user_by_login("admin").await.unwrap().unwrap();
+    // A fresh account (no mark yet), signed in through the auth function.
+    let auth = Function::spawn(&b.env, "auth").await;
+    let body = json!({"username": "reader", "email": "reader@example.com", "password": "password1", "role": "user"}).to_string();
+    let (r, _) = auth
+        .invoke(http_event(
+            "POST",
+            "/api/v2/auth/register",
+            &b.token,
+            Some((body, "application/json", false)),
+        ))
+        .await;
+    let (s, v) = status_and_body(&r);
+    assert_eq!(s, 201, "{v}");
+    let user_id = v["user"]["id"].as_str().unwrap_or_default().to_string();
+    let body = json!({"username": "reader", "password": "password1"}).to_string();
+    let (r, _) = auth
+        .invoke(http_event(
+            "POST",
+            "/api/v2/auth/login",
+            "",
+            Some((body, "application/json", false)),
+        ))
+        .await;
+    let token = status_and_body(&r).1["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let f = Function::spawn(&b.env, "notifications").await;
-    let read_all = || http_event("PUT", "/api/v2/notifications/read-all", &b.token, None);
-    // Settle what is there, then 1,000 unread from yesterday.
-    f.invoke(read_all()).await;
+    let read_all = || http_event("PUT", "/api/v2/notifications/read-all", &token, None);
+    // 1,000 unread of their own from yesterday (older than any cut).
     let base = Utc::now() - chrono::Duration::hours(26);
     for i in 0..1000 {
         let n = shared::store::Notification {
             id: uuid::Uuid::new_v4().to_string(),
-            user_id: admin.id.clone(),
+            user_id: user_id.clone(),
             title: format!("old {i}"),
             message: "m".into(),
             kind: shared::domain::Level::Info,
@@ -214,7 +264,10 @@ pub async fn get_jobs_busy(b: &Bench, reads: usize) -> Value {
             "items_read": totals.items_read as f64 / n,
             "ddb_calls": totals.calls as f64 / n,
         });
-        eprintln!("bench: GET /jobs ({} jobs with runs) {phase}: {row}", jobs.len());
+        eprintln!(
+            "bench: GET /jobs ({} jobs with runs) {phase}: {row}",
+            jobs.len()
+        );
         phases.insert(phase.into(), row);
     }
     Value::Object(phases)
@@ -227,7 +280,8 @@ pub async fn get_jobs_busy(b: &Bench, reads: usize) -> Value {
 /// smallest is the ceiling without split-for-heat; the same per item (a hot item cannot be
 /// split) is the ceiling with it.
 pub async fn runs_ceiling(b: &Bench, rounds: usize) -> Value {
-    let jobs = b.state.store.list_jobs().await.unwrap();
+    let jobs = runnable_jobs(b).await;
+    let rounds = rounds.max(120usize.div_ceil(jobs.len().max(1)));
     let exec = Function::spawn(&b.env, "executor").await;
     let minute = Utc::now()
         .duration_trunc(chrono::Duration::minutes(1))
@@ -239,8 +293,9 @@ pub async fn runs_ceiling(b: &Bench, rounds: usize) -> Value {
         let at = minute - chrono::Duration::minutes(10 + round as i64);
         for j in &jobs {
             let started = std::time::Instant::now();
-            let (_, c) = counted(b, run_once(&exec, &j.id, at)).await;
+            let (r, c) = counted(b, run_once(&exec, &j.id, at)).await;
             exec_ms.push(started.elapsed().as_secs_f64() * 1e3);
+            assert_ne!(r["outcome"], "skipped", "{r}");
             all.writes.extend(c.writes);
             all.wcu_billed += c.wcu_billed;
             all.rcu_billed += c.rcu_billed;
@@ -297,7 +352,9 @@ pub async fn runs_ceiling(b: &Bench, rounds: usize) -> Value {
 fn memory_sizes() -> HashMap<String, u64> {
     let t = std::fs::read_to_string("template.yaml").unwrap_or_default();
     let y: serde_yaml::Value = serde_yaml::from_str(&t).unwrap_or_default();
-    let default = y["Globals"]["Function"]["MemorySize"].as_u64().unwrap_or(128);
+    let default = y["Globals"]["Function"]["MemorySize"]
+        .as_u64()
+        .unwrap_or(128);
     let mut out = HashMap::new();
     if let Some(res) = y["Resources"].as_mapping() {
         for (_, r) in res {
@@ -345,7 +402,10 @@ pub async fn cold_cpu_share(b: &Bench, job_id: &str, colds: usize, warm: usize) 
         ("jobs", "/api/v2/jobs".to_string()),
         ("executions", format!("/api/v2/jobs/{job_id}/executions")),
         ("taxonomy", "/api/v2/job-categories".to_string()),
-        ("notifications", "/api/v2/notifications/unread-count".to_string()),
+        (
+            "notifications",
+            "/api/v2/notifications/unread-count".to_string(),
+        ),
         ("settings", "/api/v2/settings/slack".to_string()),
         ("system", "/api/v2/health".to_string()),
     ];
