@@ -92,7 +92,7 @@ pub struct ListSnapshot {
 }
 
 /// Most jobs one bulk transaction carries (two items each, 100 items per transaction).
-const JOBS_PER_TX: usize = 33;
+const JOBS_PER_TX: usize = 50;
 /// JSON bytes one bulk transaction carries at most (DynamoDB's limit is 4 MB).
 const TX_BYTES: usize = 3 * 1024 * 1024;
 /// An item's largest size (DynamoDB's limit), the estimate for one that does not serialize.
@@ -386,12 +386,15 @@ impl Store {
         Ok(())
     }
 
-    /// Creates many jobs, [`JOBS_PER_TX`] per transaction (job, name claim and the job's
-    /// audit entry from `audit`: 99 items), 4 transactions in flight; the jobs `pending` picks
-    /// carry the `SYNC_PENDING` mark with `sync_token` (bulk upload: their schedules are made
-    /// by a task right after, and the sweep repairs what it leaves). Returns, per job, whether
-    /// it was written; a chunk that loses a name race is retried job by job so one taken name
-    /// only costs its own row (and writes no entry).
+    /// Creates many jobs: first their audit entries from `audit` (BatchWriteItem: append-only
+    /// items under fresh ids), then [`JOBS_PER_TX`] jobs per transaction (job and name claim:
+    /// 100 items), 8 transactions in flight; the jobs `pending` picks carry the `SYNC_PENDING`
+    /// mark with `sync_token` (bulk upload: their schedules are made by a task right after, and
+    /// the sweep repairs what it leaves). Returns, per job, whether it was written; a chunk that
+    /// loses a name race is retried job by job so one taken name only costs its own row, and
+    /// the entries of jobs not written are deleted. Entries go first so that a crash between
+    /// the two never leaves a created job without its entry (at worst, entries of jobs that
+    /// were not created, each naming its job id).
     pub async fn create_jobs(
         &self,
         jobs: &[Job],
@@ -399,7 +402,35 @@ impl Store {
         pending: impl Fn(&Job) -> bool,
         audit: impl Fn(&Job) -> super::audit::AuditEntry,
     ) -> StoreResult<Vec<bool>> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         use futures::StreamExt;
+        let entries: Vec<Item> = jobs
+            .iter()
+            .map(|j| self.audit_item(&audit(j)))
+            .collect::<StoreResult<_>>()?;
+        let entry_keys: Vec<(String, String)> = entries
+            .iter()
+            .map(|i| {
+                let k = |a: &str| {
+                    i.get(a)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                (k("PK"), k("SK"))
+            })
+            .collect();
+        let requests = entries
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| StoreError::Build(e.to_string()))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_write(requests).await?;
         let item = |job: &Job| {
             if pending(job) {
                 self.job_item(job, sync_token)
@@ -407,12 +438,12 @@ impl Store {
                 self.job_item_unmarked(job)
             }
         };
-        // Chunks of at most JOBS_PER_TX jobs and TX_BYTES of JSON (a job and its entry may
-        // each carry 64 KB of metadata; a transaction takes at most 4 MB).
+        // Chunks of at most JOBS_PER_TX jobs and TX_BYTES of JSON (a job may carry 64 KB of
+        // metadata; a transaction takes at most 4 MB).
         let mut chunks: Vec<(Vec<TransactWriteItem>, Vec<Vec<TransactWriteItem>>)> = Vec::new();
         let mut bytes = 0;
         for job in jobs {
-            let size = 2 * serde_json::to_vec(job).map_or(MAX_ITEM_BYTES, |b| b.len()) + 2048;
+            let size = serde_json::to_vec(job).map_or(MAX_ITEM_BYTES, |b| b.len()) + 2048;
             let full = chunks
                 .last()
                 .is_none_or(|(_, jobs)| jobs.len() >= JOBS_PER_TX || bytes + size > TX_BYTES);
@@ -424,7 +455,6 @@ impl Store {
             let writes = vec![
                 tx::create(&self.table, item(job)?)?,
                 tx::create(&self.table, claim_item(name_pk(&job.name), &job.id))?,
-                self.audit_tx(&audit(job))?,
             ];
             if let Some((items, one_by_one)) = chunks.last_mut() {
                 items.extend(writes.iter().cloned());
@@ -456,6 +486,15 @@ impl Store {
         let mut written = Vec::with_capacity(jobs.len());
         for r in results {
             written.extend(r?);
+        }
+        let orphans: Vec<(String, String)> = entry_keys
+            .into_iter()
+            .zip(&written)
+            .filter(|(_, ok)| !**ok)
+            .map(|(k, _)| k)
+            .collect();
+        if !orphans.is_empty() {
+            self.batch_delete(orphans).await?;
         }
         if written.contains(&true) {
             self.note_list_changed().await;

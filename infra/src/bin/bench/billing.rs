@@ -173,3 +173,48 @@ pub fn bill(op: &str, req: &Value, resp: &Value) -> Billed {
     }
     b
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn batch_get_bills_every_requested_key_and_rounds_items_up() {
+        let req = json!({"RequestItems": {"t": {"Keys": [{}, {}, {}, {}]}}});
+        // One found item of ~5 KB (two 4 KB units), three keys not found.
+        let big = "x".repeat(5000);
+        let resp = json!({"Responses": {"t": [{"PK": {"S": "a"}, "d": {"S": big}}]}});
+        let b = bill("BatchGetItem", &req, &resp);
+        assert_eq!(b.rcu, 2.0 * 0.5 + 3.0 * 0.5);
+        let consistent = json!({"RequestItems": {"t": {"Keys": [{}], "ConsistentRead": true}}});
+        assert_eq!(bill("BatchGetItem", &consistent, &json!({})).rcu, 1.0);
+    }
+
+    #[test]
+    fn a_query_is_billed_on_the_sum_of_its_items_with_a_minimum() {
+        let item = json!({"PK": {"S": "p"}, "n": {"N": "12345"}});
+        let resp = json!({"Items": [item.clone(), item]});
+        assert_eq!(bill("Query", &json!({}), &resp).rcu, 0.5);
+        assert_eq!(bill("Query", &json!({}), &json!({"Items": []})).rcu, 0.5);
+        assert_eq!(
+            bill("Query", &json!({"ConsistentRead": true}), &json!({})).rcu,
+            1.0
+        );
+    }
+
+    #[test]
+    fn transactions_bill_double_and_count_index_entries_and_checks() {
+        let req = json!({"TransactItems": [
+            {"Put": {"Item": {"PK": {"S": "A"}, "SK": {"S": "1"}, "GSI1PK": {"S": "G"}}}},
+            {"Update": {"Key": {"PK": {"S": "C"}, "SK": {"S": "TOTAL"}}}},
+            {"ConditionCheck": {"Key": {"PK": {"S": "U"}, "SK": {"S": "M"}}}}
+        ]});
+        let b = bill("TransactWriteItems", &req, &json!({}));
+        // Put 2 + its index entry 1 + update 2 + check 2.
+        assert_eq!(b.wcu, 7.0);
+        assert_eq!(b.items_written, 2);
+        assert!(b.writes.iter().any(|w| w.0 == "GSI1:G" && !w.3));
+        assert!(b.writes.iter().any(|w| w.0 == "U" && !w.3));
+    }
+}

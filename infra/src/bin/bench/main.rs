@@ -1179,17 +1179,46 @@ async fn measure_sizes(
 /// A bulk upload of 1,000 enabled rows: the answer, then how long until their schedules exist.
 /// `(answer s, schedules s, schedules in the group, the answer's split)`.
 async fn bulk_1000(b: &Bench) -> (f64, f64, usize, Value) {
-    // Bulk upload of 1,000 enabled rows.
-    let mut big = String::from("Job Name,Repo,Workflow Name,Branch,Cron schedule (JST),Status,End Date,PIC Team,Request Body\n");
-    for i in 0..1000 {
-        big.push_str(&format!(
-            "bench-{i:04},repo-{i},wf.yml,main,{} 9 * * 1,Enable,2031-01-01,PAM,\"{{\"\"n\"\": {i}}}\"\n",
-            i % 60
-        ));
+    // Three uploads of 1,000 enabled rows (different names): the median answer is the figure;
+    // the schedules of the last one are timed.
+    let mut answers = Vec::new();
+    let mut splits = Vec::new();
+    let mut v = Value::Null;
+    for rep in ["a", "b", ""] {
+        let mut big = String::from("Job Name,Repo,Workflow Name,Branch,Cron schedule (JST),Status,End Date,PIC Team,Request Body\n");
+        for i in 0..1000 {
+            big.push_str(&format!(
+                "bench-{rep}{i:04},repo-{i},wf.yml,main,{} 9 * * 1,Enable,2031-01-01,PAM,\"{{\"\"n\"\": {i}}}\"\n",
+                i % 60
+            ));
+        }
+        let log = std::env::temp_dir().join(format!("bench-bulk-1000{rep}.log"));
+        let (s, body) = bulk_logged(&b.env, &b.token, big.as_bytes(), Some(&log)).await;
+        answers.push(s);
+        splits.push(bulk_split(&log));
+        eprintln!(
+            "bench: bulk 1,000 rows ({rep}): {s:.2} s {}",
+            splits.last().unwrap_or(&Value::Null)
+        );
+        v = body;
+        if !rep.is_empty() {
+            // Their schedules are not part of the figure: let the maintenance binary make them.
+            let maint = Function::spawn(&b.env, "maintenance").await;
+            loop {
+                let ids = b.state.store.due_outbox(25).await.unwrap();
+                if ids.is_empty() {
+                    break;
+                }
+                let records: Vec<Value> = ids
+                    .iter()
+                    .map(|id| json!({"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": format!("OUTBOX#{id}")}, "SK": {"S": "OUTBOX"}}}}))
+                    .collect();
+                maint.invoke(json!({"Records": records})).await;
+            }
+        }
     }
-    let log = std::env::temp_dir().join("bench-bulk-1000.log");
-    let (rows_1000_s, v) = bulk_logged(&b.env, &b.token, big.as_bytes(), Some(&log)).await;
-    let split = bulk_split(&log);
+    let rows_1000_s = median(answers.clone());
+    let split = json!({"answers_s": answers, "splits": splits});
     // The answer comes once the jobs are written; their schedules follow through the outbox,
     // delivered by the maintenance function as the table's stream invokes it.
     let started = Instant::now();
