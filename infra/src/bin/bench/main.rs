@@ -762,7 +762,7 @@ async fn bulk_logged(
 /// log line that has them.
 fn bulk_split(log: &std::path::Path) -> Value {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    for line in text.lines().filter(|l| l.contains("validate_ms")) {
+    if let Some(line) = text.lines().find(|l| l.contains("validate_ms")) {
         let mut out = serde_json::Map::new();
         for key in ["validate_ms", "write_ms", "enqueue_ms"] {
             let v = line
