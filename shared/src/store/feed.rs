@@ -246,11 +246,7 @@ impl Store {
         related_execution_id: Option<&str>,
     ) -> StoreResult<()> {
         let mut f = FeedItem {
-            id: uuid::Uuid::new_v5(
-                &uuid::Uuid::NAMESPACE_OID,
-                format!("{seed}/feed").as_bytes(),
-            )
-            .to_string(),
+            id: super::notifications::derived_id(seed, "feed"),
             title: title.into(),
             message: message.into(),
             kind,
@@ -527,24 +523,6 @@ impl Store {
             return Ok(Lookup::Missing);
         }
         Ok(Lookup::Mine(Owned::Feed(f, exc)))
-    }
-
-    /// The one item of a GSI1 partition, as stored.
-    pub(super) async fn gsi1_item(&self, pk: String) -> StoreResult<Option<Item>> {
-        if pk.len() > 256 {
-            return Ok(None);
-        }
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s(pk))
-            .limit(1)
-            .send()
-            .await?;
-        Ok(out.items.unwrap_or_default().into_iter().next())
     }
 
     /// A read exception for `f` (not covered, no exception yet) with its counts, for a
@@ -970,11 +948,7 @@ impl Store {
         let exc = self.exceptions(user_id, from, None).await?;
         for f in self.feed_items(from, None).await? {
             if let Some(mut n) = view(&f, user_id, mark.as_ref(), exc.get(&f.key())) {
-                n.id = uuid::Uuid::new_v5(
-                    &uuid::Uuid::NAMESPACE_OID,
-                    format!("{}/{user_id}", f.id).as_bytes(),
-                )
-                .to_string();
+                n.id = super::notifications::derived_id(&f.id, user_id);
                 all.push(n);
             }
         }

@@ -357,6 +357,11 @@ impl Store {
     /// The one item of a GSI1 id partition (`EXEC#<id>`, `NOTIF#<id>`): Query, `Limit 1`.
     /// Over-long ids cannot exist and are `None` without a call.
     async fn get_by_gsi1<T: DeserializeOwned>(&self, pk: String) -> StoreResult<Option<T>> {
+        self.gsi1_item(pk).await?.map(from_item).transpose()
+    }
+
+    /// [`Store::get_by_gsi1`] as stored (the caller tells the kinds of item apart).
+    pub(crate) async fn gsi1_item(&self, pk: String) -> StoreResult<Option<Item>> {
         if pk.len() > 256 {
             return Ok(None);
         }
@@ -370,12 +375,7 @@ impl Store {
             .limit(1)
             .send()
             .await?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .map(from_item)
-            .transpose()
+        Ok(out.items.unwrap_or_default().into_iter().next())
     }
 
     /// All items of one GSI1 partition, following every page, in `GSI1SK` order.

@@ -72,6 +72,17 @@ impl Notification {
 
 pub use super::read_mark::scope;
 
+/// A notification id derived from what it is for (UUID v5 of `<seed>/<who>`): a repeated
+/// delivery of the same outbox task (`seed`) to the same recipient, or the feed, gets the same
+/// id, so its claim makes the write happen once.
+pub(crate) fn derived_id(seed: &str, who: &str) -> String {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("{seed}/{who}").as_bytes(),
+    )
+    .to_string()
+}
+
 fn state_pk(user_id: &str, read: bool) -> String {
     if read {
         format!("NREAD#{user_id}")
@@ -135,11 +146,7 @@ impl Store {
             .iter()
             .filter(|u| seen.insert(u.as_str()))
             .map(|user_id| Notification {
-                id: uuid::Uuid::new_v5(
-                    &uuid::Uuid::NAMESPACE_OID,
-                    format!("{seed}/{user_id}").as_bytes(),
-                )
-                .to_string(),
+                id: derived_id(seed, user_id),
                 user_id: user_id.clone(),
                 title: title.into(),
                 message: message.into(),

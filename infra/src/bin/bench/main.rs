@@ -1180,6 +1180,22 @@ async fn measure_sizes(
 
 /// A bulk upload of 1,000 enabled rows: the answer, then how long until their schedules exist.
 /// `(answer s, schedules s, schedules in the group, the answer's split)`.
+/// Hands every due outbox task to the maintenance function `maint` as the table's stream
+/// would (records of 25), until none is due.
+async fn deliver_outbox(b: &Bench, maint: &Function) {
+    loop {
+        let ids = b.state.store.due_outbox(25).await.unwrap();
+        if ids.is_empty() {
+            break;
+        }
+        let records: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": format!("OUTBOX#{id}")}, "SK": {"S": "OUTBOX"}}}}))
+            .collect();
+        maint.invoke(json!({"Records": records})).await;
+    }
+}
+
 async fn bulk_1000(b: &Bench) -> (f64, f64, usize, Value) {
     // Three uploads of 1,000 enabled rows (different names): the median answer is the figure;
     // the schedules of the last one are timed.
@@ -1206,17 +1222,7 @@ async fn bulk_1000(b: &Bench) -> (f64, f64, usize, Value) {
         if !rep.is_empty() {
             // Their schedules are not part of the figure: let the maintenance binary make them.
             let maint = Function::spawn(&b.env, "maintenance").await;
-            loop {
-                let ids = b.state.store.due_outbox(25).await.unwrap();
-                if ids.is_empty() {
-                    break;
-                }
-                let records: Vec<Value> = ids
-                    .iter()
-                    .map(|id| json!({"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": format!("OUTBOX#{id}")}, "SK": {"S": "OUTBOX"}}}}))
-                    .collect();
-                maint.invoke(json!({"Records": records})).await;
-            }
+            deliver_outbox(b, &maint).await;
         }
     }
     let rows_1000_s = median(answers.clone());
@@ -1225,17 +1231,7 @@ async fn bulk_1000(b: &Bench) -> (f64, f64, usize, Value) {
     // delivered by the maintenance function as the table's stream invokes it.
     let started = Instant::now();
     let maint = Function::spawn(&b.env, "maintenance").await;
-    loop {
-        let ids = b.state.store.due_outbox(25).await.unwrap();
-        if ids.is_empty() {
-            break;
-        }
-        let records: Vec<Value> = ids
-            .iter()
-            .map(|id| json!({"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": format!("OUTBOX#{id}")}, "SK": {"S": "OUTBOX"}}}}))
-            .collect();
-        maint.invoke(json!({"Records": records})).await;
-    }
+    deliver_outbox(b, &maint).await;
     let schedules_1000_s = started.elapsed().as_secs_f64();
     drop(maint);
     let schedules = b
