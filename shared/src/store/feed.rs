@@ -19,7 +19,7 @@ use super::{
     s, shard_of, tx, Item, Notification, Store, StoreError, StoreResult,
 };
 use crate::domain::{fmt_ts, now, ts, Level};
-use aws_sdk_dynamodb::types::{AttributeValue, Get, TransactGetItem};
+use aws_sdk_dynamodb::types::{Get, TransactGetItem};
 use chrono::{DateTime, Duration, Timelike, Utc};
 use futures::stream::{BoxStream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -191,6 +191,17 @@ pub(crate) fn view(
     })
 }
 
+/// Unread without a range from the `TOTAL`s ([`Store::totals_of`]): own `t_u − p_base` plus
+/// the feed's `Σ t_u − max(f_base, join base)` (read-mark module docs).
+fn unread_of(
+    ((own_u, _), feed_u): ((i64, i64), i64),
+    mark: Option<&ReadMark>,
+    join: Option<&FeedJoin>,
+) -> i64 {
+    let f_base = mark.map_or(0, |m| m.f_base).max(join.map_or(0, |j| j.base));
+    (own_u - mark.map_or(0, |m| m.p_base) + feed_u - f_base).max(0)
+}
+
 fn delta(user_id: &str, at: DateTime<Utc>, adds: &[(&str, i64)]) -> Vec<(String, Delta)> {
     vec![(
         scope(user_id),
@@ -256,14 +267,7 @@ impl Store {
         };
         for _ in 0..3 {
             f.created_at = now();
-            let claim = HashMap::from([
-                ("PK".to_string(), s(format!("NOTIFID#{}", f.id))),
-                ("SK".to_string(), s("UNIQUE")),
-                (
-                    "expires_at".to_string(),
-                    AttributeValue::N((f.created_at.timestamp() + 30 * 24 * 3600).to_string()),
-                ),
-            ]);
+            let claim = super::notifications::notice_claim(&f.id, f.created_at);
             let mut changes = CounterChanges::default();
             changes.add(
                 &feed_scopes()[f.shard()],
@@ -286,11 +290,7 @@ impl Store {
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => {
-                    if self
-                        .get(format!("NOTIFID#{}", f.id), "UNIQUE")
-                        .await?
-                        .is_some()
-                    {
+                    if self.notice_claimed(&f.id).await? {
                         return Ok(());
                     }
                 }
@@ -420,10 +420,7 @@ impl Store {
         let own = vec![scope(user_id)];
         let feed = feed_scopes();
         if from.is_none() && to.is_none() && self.history_floor().is_none() {
-            let totals = self.totals_of(user_id).await?;
-            let f_base = mark.map_or(0, |m| m.f_base).max(join.map_or(0, |j| j.base));
-            let p = totals.0 .0 - mark.map_or(0, |m| m.p_base);
-            return Ok((p + totals.1 - f_base).max(0));
+            return Ok(unread_of(self.totals_of(user_id).await?, mark, join));
         }
         let p_from = later(from, mark.map(|m| m.cut));
         let f_from = later(p_from, join.map(|j| j.cut));
@@ -476,12 +473,7 @@ impl Store {
             self.feed_join(user_id),
             self.totals_of(user_id)
         )?;
-        let f_base = mark
-            .as_ref()
-            .map_or(0, |m| m.f_base)
-            .max(join.as_ref().map_or(0, |j| j.base));
-        let p = totals.0 .0 - mark.as_ref().map_or(0, |m| m.p_base);
-        Ok((p + totals.1 - f_base).max(0))
+        Ok(unread_of(totals, mark.as_ref(), join.as_ref()))
     }
 
     /// What a notification id is to `user_id` (Query GSI1 `NOTIF#<id>`, `Limit 1`; for a

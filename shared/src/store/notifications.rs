@@ -83,6 +83,29 @@ pub(crate) fn derived_id(seed: &str, who: &str) -> String {
     .to_string()
 }
 
+/// The claim of notification id `id` (`NOTIFID#<id>` / `UNIQUE`, TTL 30 days from `at`),
+/// created in the notification's own transaction: a repeated delivery fails its condition
+/// instead of writing a second notification (the notification's key embeds its time).
+pub(crate) fn notice_claim(id: &str, at: DateTime<Utc>) -> Item {
+    std::collections::HashMap::from([
+        ("PK".to_string(), s(format!("NOTIFID#{id}"))),
+        ("SK".to_string(), s("UNIQUE")),
+        (
+            "expires_at".to_string(),
+            aws_sdk_dynamodb::types::AttributeValue::N(
+                (at.timestamp() + 30 * 24 * 3600).to_string(),
+            ),
+        ),
+    ])
+}
+
+impl Store {
+    /// Whether notification id `id` is already claimed (a failed write was a repeat).
+    pub(crate) async fn notice_claimed(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.get(format!("NOTIFID#{id}"), "UNIQUE").await?.is_some())
+    }
+}
+
 fn state_pk(user_id: &str, read: bool) -> String {
     if read {
         format!("NREAD#{user_id}")
@@ -175,18 +198,7 @@ impl Store {
     async fn notify_one(&self, mut n: Notification) -> StoreResult<()> {
         for _ in 0..3 {
             n.created_at = now();
-            // The id claim makes a repeated delivery fail its condition instead of writing a
-            // second notification (the notification's own key embeds its time).
-            let claim = std::collections::HashMap::from([
-                ("PK".to_string(), s(format!("NOTIFID#{}", n.id))),
-                ("SK".to_string(), s("UNIQUE")),
-                (
-                    "expires_at".to_string(),
-                    aws_sdk_dynamodb::types::AttributeValue::N(
-                        (n.created_at.timestamp() + 30 * 24 * 3600).to_string(),
-                    ),
-                ),
-            ]);
+            let claim = notice_claim(&n.id, n.created_at);
             let mut changes = super::counters::CounterChanges::default();
             for (scope, d) in Self::delta(&n, vec![(UNREAD, 1)]) {
                 changes.add(&scope, &d);
@@ -199,11 +211,7 @@ impl Store {
             items.extend(changes.into_updates(&self.table, self.floor_day())?);
             match self.transact(items).await {
                 Err(StoreError::Conflict) => {
-                    if self
-                        .get(format!("NOTIFID#{}", n.id), "UNIQUE")
-                        .await?
-                        .is_some()
-                    {
+                    if self.notice_claimed(&n.id).await? {
                         return Ok(());
                     }
                 }
