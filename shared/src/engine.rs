@@ -14,7 +14,7 @@
 use crate::{
     alerts::{failure_email, success_email, Alerts},
     config::{Config, Secret},
-    domain::{now, today_in, Dispatch, Job, JobTarget},
+    domain::{now, today_in, Dispatch, Job, JobTarget, RetryPolicy},
     safe_http,
     schedules::{ScheduledInput, Schedules},
     store::{
@@ -1005,17 +1005,14 @@ impl Engine {
     }
 }
 
-/// A `Retry-After` of whole seconds (the HTTP-date form is not honoured: the policy's
-/// backoff applies).
+/// The answer's `Retry-After` ([`RetryPolicy::parse_retry_after`]: seconds or an HTTP-date).
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    resp.headers()
+    let value = resp
+        .headers()
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+        .ok()?;
+    RetryPolicy::parse_retry_after(value, std::time::SystemTime::now())
 }
 
 /// What the attempts of a run came to.

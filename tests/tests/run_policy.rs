@@ -128,6 +128,44 @@ async fn a_429_is_retried_after_its_retry_after() {
 }
 
 #[tokio::test]
+async fn a_503_is_retried_at_its_retry_after_date() {
+    let app = spawn_app().await;
+    app.team("PAM").await;
+    let hooks = MockServer::start().await;
+    // The HTTP-date form, two seconds after the answer (whole seconds: the wait is 1-2 s).
+    Mock::given(method("POST"))
+        .and(path("/busy"))
+        .respond_with(|_: &wiremock::Request| {
+            let at = std::time::SystemTime::now() + Duration::from_secs(2);
+            ResponseTemplate::new(503).insert_header("Retry-After", httpdate::fmt_http_date(at))
+        })
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&hooks)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/busy"))
+        .respond_with(ResponseTemplate::new(204))
+        .with_priority(2)
+        .mount(&hooks)
+        .await;
+    // The policy's own wait (60 s) would park the run: the date brings the retry forward.
+    let id = job_with(
+        &app,
+        "busy",
+        &format!("{}/busy", hooks.uri()),
+        json!({"retry_policy": {"maximum_attempts": 2, "initial_interval_seconds": 60}}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    deliver(&app, &id, &fire(3)).await;
+    let e = &executions(&app, &id).await[0];
+    assert_eq!(e["status"], "success", "{e}");
+    assert_eq!(e["attempts"].as_array().unwrap().len(), 2);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[tokio::test]
 async fn a_job_lives_in_its_own_time_zone() {
     let app = spawn_app().await;
     app.team("PAM").await;

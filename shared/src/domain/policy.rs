@@ -70,6 +70,20 @@ impl RetryPolicy {
         retry_after.unwrap_or(computed).min(cap)
     }
 
+    /// Reads a `Retry-After` header value (RFC 9110 §10.2.3): whole seconds (`120`) or an
+    /// HTTP-date in any of its three forms (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 850, asctime),
+    /// the latter as the time from `now` until it (zero when it has passed). `None` for
+    /// anything else: the policy's own backoff applies. The result is capped by
+    /// [`RetryPolicy::delay_after`], not here.
+    pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+        let value = value.trim();
+        if let Ok(secs) = value.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        let at = httpdate::parse_http_date(value).ok()?;
+        Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    }
+
     /// Reads a `retry_policy` value: null is the default; an object whose absent keys take
     /// their defaults; each key within its bounds.
     pub fn parse(v: &Value) -> Result<Self, FieldError> {

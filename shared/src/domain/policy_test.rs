@@ -17,6 +17,28 @@ fn retry_delays_grow_by_the_coefficient_and_stop_at_the_cap() {
 }
 
 #[test]
+fn retry_after_reads_seconds_and_http_dates() {
+    use std::time::UNIX_EPOCH;
+    // Sun, 06 Nov 1994 08:49:37 GMT
+    let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+    let parse = |v| RetryPolicy::parse_retry_after(v, now);
+    assert_eq!(parse(" 120 "), Some(Duration::from_secs(120)));
+    // The three HTTP-date forms, 90 s after `now`.
+    for v in [
+        "Sun, 06 Nov 1994 08:51:07 GMT",
+        "Sunday, 06-Nov-94 08:51:07 GMT",
+        "Sun Nov  6 08:51:07 1994",
+    ] {
+        assert_eq!(parse(v), Some(Duration::from_secs(90)), "{v}");
+    }
+    // A date already passed: retry now.
+    assert_eq!(parse("Sun, 06 Nov 1994 08:00:00 GMT"), Some(Duration::ZERO));
+    for bad in ["", "-5", "1.5", "soon", "Sun, 06 Nov 1994 25:00:00 GMT"] {
+        assert_eq!(parse(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
 fn retry_policy_reads_partial_objects_and_refuses_out_of_bounds() {
     let p = RetryPolicy::parse(&json!({"maximum_attempts": 3})).unwrap();
     assert_eq!(p.maximum_attempts, 3);
